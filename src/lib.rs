@@ -1,0 +1,12 @@
+//! canarysim: a deterministic discrete-event simulator and policy tester for
+//! canary deployments driven by Argo Rollouts.
+//!
+//! Data flows one way:
+//! scenario files → a validated [`scenario::Scenario`] → the engine's run over
+//! one policy and seed → a run result → reports. The binary (`src/main.rs`)
+//! is the only place that does I/O or parses command lines.
+#![deny(missing_docs)]
+
+pub mod promql;
+pub mod series;
+pub mod sim;

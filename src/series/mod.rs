@@ -1,0 +1,11 @@
+//! The simulated Prometheus: label sets, the series store, and (from the
+//! engine's side) the scraper that fills it.
+//!
+//! Flow: the engine's scraper writes samples here; `crate::promql` reads them.
+//! Nothing here depends on either.
+
+pub mod labels;
+pub mod store;
+
+pub use labels::{Labels, METRIC_NAME};
+pub use store::{STALE_NAN, Sample, Series, SeriesId, SeriesStore, is_stale_nan};

@@ -1,0 +1,197 @@
+//! The in-memory time-series store that the scraper fills and PromQL reads.
+//!
+//! Series are kept in creation order (so everything that iterates them is
+//! deterministic) with an index from label set to [`SeriesId`]. Writers that
+//! append often (the scraper) look a series up once and keep its id; the
+//! per-sample path is then a `Vec::push`. Timestamps are Prometheus
+//! milliseconds (`i64`), values `f64`; a staleness marker is the special NaN
+//! [`STALE_NAN`], exactly as Prometheus stores it.
+
+use std::collections::HashMap;
+
+use super::labels::Labels;
+
+/// The bit pattern Prometheus uses for a staleness marker.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+/// A staleness marker as a value.
+pub const STALE_NAN: f64 = f64::from_bits(STALE_NAN_BITS);
+
+/// Whether `v` is a staleness marker (and not just any NaN).
+pub fn is_stale_nan(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+/// One sample: a millisecond timestamp and a value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Milliseconds since the epoch of the store (the start of the run).
+    pub t: i64,
+    /// The value; may be [`STALE_NAN`].
+    pub v: f64,
+}
+
+/// One series: its labels and its samples in increasing time order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// The label set, metric name included.
+    pub labels: Labels,
+    /// Samples, strictly increasing in `t`.
+    pub samples: Vec<Sample>,
+}
+
+impl Series {
+    /// The samples with `from < t <= to` (Prometheus 3.x range selection,
+    /// left-open), staleness markers included.
+    pub fn window(&self, from: i64, to: i64) -> &[Sample] {
+        let lo = self.samples.partition_point(|s| s.t <= from);
+        let hi = self.samples.partition_point(|s| s.t <= to);
+        &self.samples[lo..hi.max(lo)]
+    }
+
+    /// The newest sample with `t <= at`, if any.
+    pub fn last_at_or_before(&self, at: i64) -> Option<Sample> {
+        let i = self.samples.partition_point(|s| s.t <= at);
+        i.checked_sub(1).map(|i| self.samples[i])
+    }
+}
+
+/// Index of a series in its store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesId(pub u32);
+
+/// The store: every series of one run (or of one promqltest block).
+#[derive(Debug, Clone, Default)]
+pub struct SeriesStore {
+    series: Vec<Series>,
+    index: HashMap<Labels, SeriesId>,
+}
+
+impl SeriesStore {
+    /// An empty store.
+    pub fn new() -> SeriesStore {
+        SeriesStore::default()
+    }
+
+    /// The id of the series with these labels, created empty if new.
+    pub fn id(&mut self, labels: Labels) -> SeriesId {
+        if let Some(id) = self.index.get(&labels) {
+            return *id;
+        }
+        let id = SeriesId(self.series.len() as u32);
+        self.series.push(Series {
+            labels: labels.clone(),
+            samples: Vec::new(),
+        });
+        self.index.insert(labels, id);
+        id
+    }
+
+    /// The id of an existing series.
+    pub fn find(&self, labels: &Labels) -> Option<SeriesId> {
+        self.index.get(labels).copied()
+    }
+
+    /// Appends a sample. A sample at the same time as the newest one replaces
+    /// it; one older than the newest is inserted in order (used by test loaders,
+    /// never by the scraper).
+    pub fn push(&mut self, id: SeriesId, t: i64, v: f64) {
+        let samples = &mut self.series[id.0 as usize].samples;
+        match samples.last() {
+            None => samples.push(Sample { t, v }),
+            Some(last) if last.t < t => samples.push(Sample { t, v }),
+            Some(last) if last.t == t => {
+                let n = samples.len();
+                samples[n - 1].v = v;
+            }
+            Some(_) => {
+                let i = samples.partition_point(|s| s.t < t);
+                if samples[i].t == t {
+                    samples[i].v = v;
+                } else {
+                    samples.insert(i, Sample { t, v });
+                }
+            }
+        }
+    }
+
+    /// Appends a staleness marker at `t` unless the series is already stale or empty.
+    pub fn mark_stale(&mut self, id: SeriesId, t: i64) {
+        let samples = &self.series[id.0 as usize].samples;
+        match samples.last() {
+            Some(last) if !is_stale_nan(last.v) && last.t < t => self.push(id, t, STALE_NAN),
+            _ => {}
+        }
+    }
+
+    /// One series by id.
+    pub fn get(&self, id: SeriesId) -> &Series {
+        &self.series[id.0 as usize]
+    }
+
+    /// All series in creation order.
+    pub fn series(&self) -> &[Series] {
+        &self.series
+    }
+
+    /// The number of series.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Whether the store holds no series.
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    /// The total number of samples over all series.
+    pub fn sample_count(&self) -> usize {
+        self.series.iter().map(|s| s.samples.len()).sum()
+    }
+
+    /// Removes every series.
+    pub fn clear(&mut self) {
+        self.series.clear();
+        self.index.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_is_left_open_right_closed() {
+        let mut store = SeriesStore::new();
+        let id = store.id(Labels::with_name("m", [("a", "1")]));
+        for t in [0, 15_000, 30_000, 45_000] {
+            store.push(id, t, t as f64);
+        }
+        let w: Vec<i64> = store
+            .get(id)
+            .window(15_000, 45_000)
+            .iter()
+            .map(|s| s.t)
+            .collect();
+        assert_eq!(w, [30_000, 45_000]);
+        assert_eq!(store.get(id).last_at_or_before(44_999).unwrap().t, 30_000);
+    }
+
+    #[test]
+    fn out_of_order_pushes_stay_sorted_and_stale_marks_once() {
+        let mut store = SeriesStore::new();
+        let id = store.id(Labels::with_name("m", Vec::<(String, String)>::new()));
+        store.push(id, 20, 2.0);
+        store.push(id, 10, 1.0);
+        store.push(id, 20, 3.0);
+        store.mark_stale(id, 30);
+        store.mark_stale(id, 40);
+        let s = &store.get(id).samples;
+        assert_eq!(s.len(), 3);
+        assert_eq!((s[0].t, s[1].v), (10, 3.0));
+        assert!(is_stale_nan(s[2].v));
+        assert_eq!(
+            store.id(Labels::with_name("m", Vec::<(String, String)>::new())),
+            id
+        );
+    }
+}
