@@ -1,6 +1,11 @@
 //! The `canarysim` command line: parses arguments, reads files, calls the
-//! library, writes output. All logic lives in the library.
+//! library, writes output. All logic lives in the library; this binary is the
+//! only place that touches files, the terminal or the process exit code.
 
-fn main() {
-    println!("canarysim {}", env!("CARGO_PKG_VERSION"));
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    cli::main()
 }

@@ -1,0 +1,60 @@
+//! Argument parsing and dispatch. Each subcommand has its own file, which
+//! turns the parsed flags into library calls and prints the result.
+//!
+//! Exit codes: 0 done, 1 a check or lint found problems, 2 bad input or usage.
+
+mod promql;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code when a check, lint or test found problems.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit code for bad input or usage.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// canarysim: test canary rollout policies against a simulated service.
+#[derive(Parser, Debug)]
+#[command(name = "canarysim", version, about, long_about = None)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// PromQL tools: run Prometheus's promqltest files against the evaluator.
+    Promql {
+        #[command(subcommand)]
+        command: promql::PromqlCommand,
+    },
+}
+
+/// Parses the command line, runs the subcommand and maps its outcome to an exit code.
+pub fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match args.command {
+        Command::Promql { command } => promql::main(command),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
