@@ -7,6 +7,13 @@
 //! is the only place that does I/O or parses command lines.
 #![deny(missing_docs)]
 
+pub mod diag;
+pub mod engine;
+pub mod model;
+pub mod outcome;
 pub mod promql;
+pub mod report;
+pub mod rollout;
+pub mod scenario;
 pub mod series;
 pub mod sim;

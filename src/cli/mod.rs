@@ -3,7 +3,9 @@
 //!
 //! Exit codes: 0 done, 1 a check or lint found problems, 2 bad input or usage.
 
+mod common;
 mod promql;
+mod run;
 
 use std::process::ExitCode;
 
@@ -12,6 +14,7 @@ use clap::{Parser, Subcommand};
 /// Exit code for success.
 pub const EXIT_OK: u8 = 0;
 /// Exit code when a check, lint or test found problems.
+#[allow(dead_code)] // used by lint, check and promql test
 pub const EXIT_FINDINGS: u8 = 1;
 /// Exit code for bad input or usage.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -26,6 +29,8 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run rollout policies against a scenario and report what each achieved.
+    Run(run::RunArgs),
     /// PromQL tools: run Prometheus's promqltest files against the evaluator.
     Promql {
         #[command(subcommand)]
@@ -48,6 +53,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match args.command {
+        Command::Run(a) => run::main(a),
         Command::Promql { command } => promql::main(command),
     };
     match result {

@@ -1,0 +1,46 @@
+//! Shared pieces of the subcommands: loading a scenario, writing files atomically.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use canarysim::scenario::{self, Scenario};
+
+/// Reads and validates a scenario file; errors name the file, line and column.
+pub fn load_scenario(path: &Path) -> Result<Scenario> {
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("cannot read scenario {}", path.display()))?;
+    let label = path.display().to_string();
+    match scenario::load_str(&label, &text) {
+        Ok(s) => Ok(s),
+        Err(e) => bail!("{e}"),
+    }
+}
+
+/// Writes `contents` to `dir/name` through a temporary file and a rename, so
+/// a reader never sees half a file and a failure leaves no partial output.
+pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<()> {
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        fs::rename(&tmp, dir.join(name))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", dir.join(name).display()))
+}
+
+/// Writes several files into `dir` (created if needed): all are rendered
+/// before the first is written, and each lands whole.
+pub fn write_outputs(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<()> {
+    fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
+    for (name, bytes) in files {
+        write_atomic(dir, name, bytes)?;
+    }
+    Ok(())
+}

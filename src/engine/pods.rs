@@ -1,0 +1,335 @@
+//! Pod lifecycle in the world: creating and scaling ReplicaSets, readiness
+//! and its propagation to Service endpoints, OOM kills and kubelet restarts,
+//! and applying the rollout controller's decisions.
+
+use rand::Rng;
+
+use super::{CANARY_SVC, Event, STABLE_SVC, World};
+use crate::model::pod::name_suffix;
+use crate::model::{Pod, PodId, PodPhase, Version};
+use crate::outcome::OomKill;
+use crate::rollout::controller::Decision;
+use crate::sim::rng::stream;
+use crate::sim::{EventQueue, SimDuration, SimTime};
+
+/// How long a terminating pod keeps serving what reaches it after it leaves
+/// the endpoints, before it is gone.
+const DRAIN: SimDuration = SimDuration::from_secs(2);
+
+impl World<'_> {
+    /// Starts the stable ReplicaSet at full size, ready and listed, as a
+    /// deployment that has been running for a while.
+    pub fn start_stable_warm(&mut self, q: &mut EventQueue<Event>) {
+        let n = self.sc.rollout.replicas;
+        self.rs[Version::Stable.index()].desired = n;
+        for _ in 0..n {
+            let id = self.create_pod(SimTime::ZERO, Version::Stable, q);
+            let p = &mut self.pods[id as usize];
+            p.phase = PodPhase::Ready;
+            p.listed = true;
+        }
+        self.rebuild_endpoints();
+    }
+
+    fn create_pod(&mut self, now: SimTime, version: Version, q: &mut EventQueue<Event>) -> PodId {
+        let id = self.pods.len() as PodId;
+        let sc = self.sc;
+        let profile = sc.profile(version);
+        let rs = &self.rs[version.index()];
+        let mut name;
+        loop {
+            name = format!(
+                "{}-{}-{}",
+                sc.rollout.name,
+                rs.hash,
+                name_suffix(self.naming_rng.next_u64())
+            );
+            if !self.pods.iter().any(|p| p.name == name) {
+                break;
+            }
+        }
+        let mut rng = stream(self.seed, "pod", u64::from(id));
+        let period = profile.memory.gc_period.0.max(1);
+        let gc_phase = SimDuration(rng.next_u64() % period);
+        let pod = Pod::new(
+            name,
+            version,
+            rs.hash.clone(),
+            id,
+            sc.pod.nodes,
+            sc.pod.workers,
+            sc.endpoints.len(),
+            gc_phase,
+            now,
+            profile.startup,
+        );
+        let ready_at = match pod.phase {
+            PodPhase::Starting { ready_at } => ready_at,
+            _ => now,
+        };
+        self.pods.push(pod);
+        self.pod_rngs.push(rng);
+        self.rs[version.index()].pods.push(id);
+        q.schedule(
+            ready_at,
+            Event::Ready {
+                pod: id,
+                incarnation: 0,
+            },
+        );
+        self.schedule_memory_check(now, id, q);
+        id
+    }
+
+    fn schedule_memory_check(&mut self, now: SimTime, pod: PodId, q: &mut EventQueue<Event>) {
+        let p = &self.pods[pod as usize];
+        let mem = &self.sc.profile(p.version).memory;
+        if let Some(at) = p.next_memory_check(mem, self.sc.pod.memory_limit, now) {
+            q.schedule(
+                at.max(now),
+                Event::MemoryCheck {
+                    pod,
+                    incarnation: p.incarnation,
+                },
+            );
+        }
+    }
+
+    /// Pods of `version` that are ready and in their Service's endpoints.
+    pub fn available(&self, version: Version) -> u32 {
+        self.rs[version.index()]
+            .pods
+            .iter()
+            .filter(|id| {
+                let p = &self.pods[**id as usize];
+                p.phase == PodPhase::Ready && p.listed
+            })
+            .count() as u32
+    }
+
+    /// Recomputes both Services' endpoints from the pods' listed state.
+    pub fn rebuild_endpoints(&mut self) {
+        for s in [STABLE_SVC, CANARY_SVC] {
+            let selects = self.services[s].selects;
+            let eps: Vec<PodId> = (0..self.pods.len() as PodId)
+                .filter(|id| {
+                    let p = &self.pods[*id as usize];
+                    p.version == selects && p.listed && p.phase != PodPhase::Deleted
+                })
+                .collect();
+            self.services[s].endpoints = eps;
+        }
+    }
+
+    pub fn on_ready(
+        &mut self,
+        now: SimTime,
+        pod: PodId,
+        incarnation: u32,
+        q: &mut EventQueue<Event>,
+    ) {
+        let p = &mut self.pods[pod as usize];
+        if p.incarnation != incarnation || !matches!(p.phase, PodPhase::Starting { .. }) {
+            return;
+        }
+        p.phase = PodPhase::Ready;
+        q.schedule(
+            now + self.sc.endpoints_delay,
+            Event::Listed {
+                pod,
+                incarnation,
+                listed: true,
+            },
+        );
+    }
+
+    /// The endpoints controller publishes a pod's readiness. Returns whether
+    /// anything changed (the controller should look).
+    pub fn on_listed(&mut self, pod: PodId, incarnation: u32, listed: bool) -> bool {
+        let p = &mut self.pods[pod as usize];
+        if p.incarnation != incarnation || p.phase == PodPhase::Deleted {
+            return false;
+        }
+        // A pod is only listed while ready; a stale "listed" for a pod that died since is ignored.
+        let listed = listed && p.phase == PodPhase::Ready;
+        if p.listed == listed {
+            return false;
+        }
+        p.listed = listed;
+        self.rebuild_endpoints();
+        true
+    }
+
+    pub fn on_memory_check(
+        &mut self,
+        now: SimTime,
+        pod: PodId,
+        incarnation: u32,
+        q: &mut EventQueue<Event>,
+    ) -> bool {
+        let p = &self.pods[pod as usize];
+        if p.incarnation != incarnation || !p.container_running() {
+            return false;
+        }
+        let mem = &self.sc.profile(p.version).memory;
+        if p.working_set(mem, now) > self.sc.pod.memory_limit {
+            self.oom_kill(now, pod, q);
+            return true;
+        }
+        self.schedule_memory_check(now, pod, q);
+        false
+    }
+
+    /// The OOM killer ends the pod's container: everything in it fails.
+    pub fn oom_kill(&mut self, now: SimTime, pod: PodId, q: &mut EventQueue<Event>) {
+        let p = &mut self.pods[pod as usize];
+        let lost = u64::from(p.busy) + p.queue.len() as u64;
+        p.queue.clear();
+        let version = p.version;
+        let restart_at = p.kill(now, true);
+        let incarnation = p.incarnation;
+        let name = p.name.clone();
+        let restarts = p.restarts;
+        self.tallies[version.index()].failed += lost;
+        q.schedule(restart_at, Event::Restart { pod, incarnation });
+        q.schedule(
+            now + self.sc.endpoints_delay,
+            Event::Listed {
+                pod,
+                incarnation,
+                listed: false,
+            },
+        );
+        let t_s = self.rel_secs(now);
+        self.oom_kills.push(OomKill {
+            t_s,
+            pod: name.clone(),
+            version,
+        });
+        let back = (restart_at - now).as_secs_f64();
+        self.note(
+            now,
+            "oom_kill",
+            format!("{name} ({}) OOM-killed, restart #{restarts} in {back:.0}s; {lost} requests in flight lost", version.as_str()),
+        );
+    }
+
+    pub fn on_restart(
+        &mut self,
+        now: SimTime,
+        pod: PodId,
+        incarnation: u32,
+        q: &mut EventQueue<Event>,
+    ) {
+        let startup = self.sc.profile(self.pods[pod as usize].version).startup;
+        let p = &mut self.pods[pod as usize];
+        if p.incarnation != incarnation || !matches!(p.phase, PodPhase::BackOff { .. }) {
+            return;
+        }
+        p.restart(now, startup);
+        let incarnation = p.incarnation;
+        q.schedule(now + startup, Event::Ready { pod, incarnation });
+        self.schedule_memory_check(now, pod, q);
+    }
+
+    pub fn on_delete(&mut self, now: SimTime, pod: PodId) {
+        let p = &mut self.pods[pod as usize];
+        if p.phase == PodPhase::Deleted {
+            return;
+        }
+        let lost = if p.container_running() {
+            u64::from(p.busy) + p.queue.len() as u64
+        } else {
+            0
+        };
+        p.queue.clear();
+        p.busy = 0;
+        p.phase = PodPhase::Deleted;
+        p.listed = false;
+        p.incarnation += 1;
+        let version = p.version;
+        self.tallies[version.index()].failed += lost;
+        self.rebuild_endpoints();
+        let name = self.pods[pod as usize].name.clone();
+        self.note(now, "delete", format!("{name} deleted"));
+    }
+
+    /// Scales a ReplicaSet to `n` pods: new pods start, surplus pods
+    /// terminate (not-ready ones first, then the newest), as the ReplicaSet
+    /// controller chooses.
+    fn scale(&mut self, now: SimTime, version: Version, n: u32, q: &mut EventQueue<Event>) {
+        let v = version.index();
+        self.rs[v].desired = n;
+        let live = self.rs[v].pods.len() as u32;
+        if live < n {
+            for _ in live..n {
+                self.create_pod(now, version, q);
+            }
+        } else if live > n {
+            let mut order = self.rs[v].pods.clone();
+            order.sort_by_key(|id| {
+                let ready = self.pods[*id as usize].phase == PodPhase::Ready;
+                (ready, std::cmp::Reverse(*id))
+            });
+            let surplus = (live - n) as usize;
+            for id in order.into_iter().take(surplus) {
+                self.rs[v].pods.retain(|x| *x != id);
+                let p = &mut self.pods[id as usize];
+                let incarnation = p.incarnation;
+                if p.container_running() {
+                    p.phase = PodPhase::Terminating;
+                    q.schedule(
+                        now + self.sc.endpoints_delay,
+                        Event::Listed {
+                            pod: id,
+                            incarnation,
+                            listed: false,
+                        },
+                    );
+                    q.schedule(
+                        now + self.sc.endpoints_delay + DRAIN,
+                        Event::Delete { pod: id },
+                    );
+                } else {
+                    q.schedule(now, Event::Delete { pod: id });
+                }
+            }
+        }
+    }
+
+    /// Applies a controller decision: replica counts, traffic weight, selectors.
+    pub fn apply(&mut self, now: SimTime, d: &Decision, q: &mut EventQueue<Event>) {
+        for v in [Version::Stable, Version::Canary] {
+            if self.rs[v.index()].desired != d.replicas[v.index()]
+                || self.rs[v.index()].pods.len() as u32 != d.replicas[v.index()]
+            {
+                let before = self.rs[v.index()].pods.len();
+                self.scale(now, v, d.replicas[v.index()], q);
+                let after = self.rs[v.index()].pods.len();
+                if before != after {
+                    let hash = self.rs[v.index()].hash.clone();
+                    self.note(
+                        now,
+                        "scale",
+                        format!(
+                            "{} ReplicaSet {hash} scaled from {before} to {after}",
+                            v.as_str()
+                        ),
+                    );
+                }
+            }
+        }
+        self.weight = d.weight;
+        let selectors = [d.stable_selects, d.canary_selects];
+        let mut changed = false;
+        for (s, sel) in [STABLE_SVC, CANARY_SVC].into_iter().zip(selectors) {
+            if self.services[s].selects != sel {
+                self.services[s].selects = sel;
+                changed = true;
+            }
+        }
+        if changed {
+            self.rebuild_endpoints();
+        }
+    }
+}

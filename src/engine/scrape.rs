@@ -1,0 +1,370 @@
+//! The scraper: what a Prometheus with the usual exporters would record.
+//!
+//! Three kinds of target, each with the labels its real exporter gives:
+//! - the application, discovered through each Service's endpoints (as a
+//!   ServiceMonitor does), so a pod carries the `service` label of every
+//!   Service that selects it: `up`, `http_requests_total`,
+//!   `http_request_duration_seconds_{bucket,sum,count}`;
+//! - cAdvisor on the kubelet: `container_memory_working_set_bytes` for every
+//!   running container, labelled by `pod`, not by Service;
+//! - kube-state-metrics: limits, requests, restarts, last termination
+//!   reason, readiness and pod labels, for every pod object.
+//!
+//! A target or series that disappears gets a staleness marker, as Prometheus
+//! writes one. Label sets are built once per target; a scrape writes by
+//! series id.
+
+use rand_distr::{Distribution, Normal};
+
+use super::World;
+use crate::model::pod::{BUCKET_SLOTS, CODE_ERROR, CODE_OK, CODE_SLOTS, LATENCY_BUCKETS};
+use crate::model::{PodId, PodPhase};
+use crate::series::{Labels, SeriesId, SeriesStore};
+use crate::sim::SimTime;
+use crate::sim::rng::{ChaCha8Rng, stream};
+
+/// The `job` label of cAdvisor series (kube-prometheus-stack's kubelet job).
+pub const CADVISOR_JOB: &str = "kubelet";
+/// The `job` label of kube-state-metrics series.
+pub const KSM_JOB: &str = "kube-state-metrics";
+const KSM_INSTANCE: &str = "10.244.250.10:8080";
+
+/// One application target: a pod seen through one Service.
+struct AppTarget {
+    svc_name: String,
+    pod: PodId,
+    base: Vec<(String, String)>,
+    up: SeriesId,
+    /// Per endpoint × code slot.
+    requests: Vec<Option<SeriesId>>,
+    /// Per endpoint: bucket series (BUCKET_SLOTS), then sum, then count.
+    histograms: Vec<Option<Vec<SeriesId>>>,
+    present: bool,
+}
+
+/// The kubelet's and kube-state-metrics' series of one pod.
+struct PodTarget {
+    working_set: SeriesId,
+    ksm: Vec<SeriesId>,
+    restarts: SeriesId,
+    ready: SeriesId,
+    oom_reason: Option<SeriesId>,
+    deleted: bool,
+}
+
+pub(crate) struct Scraper {
+    rng: ChaCha8Rng,
+    apps: Vec<AppTarget>,
+    pods: Vec<PodTarget>,
+}
+
+impl Scraper {
+    pub fn new(seed: u64) -> Scraper {
+        Scraper {
+            rng: stream(seed, "scrape", 0),
+            apps: Vec::new(),
+            pods: Vec::new(),
+        }
+    }
+
+    pub fn scrape(&mut self, now: SimTime, w: &World, store: &mut SeriesStore) {
+        let t = w.prom_ms(now);
+        self.scrape_apps(t, w, store);
+        self.scrape_pods(now, t, w, store);
+    }
+
+    fn scrape_apps(&mut self, t: i64, w: &World, store: &mut SeriesStore) {
+        for a in &mut self.apps {
+            let still = w
+                .services
+                .iter()
+                .any(|s| s.name == a.svc_name && s.endpoints.contains(&a.pod));
+            if a.present && !still {
+                a.present = false;
+                store.mark_stale(a.up, t);
+                a.stale_all(store, t);
+            }
+        }
+        for svc in &w.services {
+            for &pod in &svc.endpoints {
+                let i = match self
+                    .apps
+                    .iter()
+                    .position(|a| a.pod == pod && a.svc_name == svc.name)
+                {
+                    Some(i) => i,
+                    None => {
+                        self.apps.push(AppTarget::new(w, &svc.name, pod, store));
+                        self.apps.len() - 1
+                    }
+                };
+                let a = &mut self.apps[i];
+                a.present = true;
+                let p = &w.pods[pod as usize];
+                if !p.can_serve() {
+                    // The scrape fails: `up` is 0 and the target's series go stale.
+                    store.push(a.up, t, 0.0);
+                    a.stale_all(store, t);
+                    continue;
+                }
+                store.push(a.up, t, 1.0);
+                for (e, ep) in w.sc.endpoints.iter().enumerate() {
+                    for slot in [CODE_OK, CODE_ERROR] {
+                        let v = p.requests[e * CODE_SLOTS + slot];
+                        let k = e * CODE_SLOTS + slot;
+                        if v == 0 {
+                            // The counter child does not exist in this process (yet).
+                            if let Some(id) = a.requests[k] {
+                                store.mark_stale(id, t);
+                            }
+                            continue;
+                        }
+                        let id = *a.requests[k].get_or_insert_with(|| {
+                            let code = if slot == CODE_OK {
+                                ep.success_code.to_string()
+                            } else {
+                                "500".to_string()
+                            };
+                            let mut l = a.base.clone();
+                            l.push(("method".into(), ep.method.clone()));
+                            l.push(("handler".into(), ep.handler.clone()));
+                            l.push(("code".into(), code));
+                            store.id(Labels::with_name("http_requests_total", l))
+                        });
+                        store.push(id, t, v as f64);
+                    }
+                    let counts = &p.buckets[e * BUCKET_SLOTS..(e + 1) * BUCKET_SLOTS];
+                    let total: u64 = counts.iter().sum();
+                    if total == 0 {
+                        if let Some(ids) = &a.histograms[e] {
+                            for id in ids {
+                                store.mark_stale(*id, t);
+                            }
+                        }
+                        continue;
+                    }
+                    let ids =
+                        a.histograms[e].get_or_insert_with(|| {
+                            let mut base = a.base.clone();
+                            base.push(("method".into(), ep.method.clone()));
+                            base.push(("handler".into(), ep.handler.clone()));
+                            let mut ids = Vec::with_capacity(BUCKET_SLOTS + 2);
+                            for b in 0..BUCKET_SLOTS {
+                                let le = LATENCY_BUCKETS
+                                    .get(b)
+                                    .map_or("+Inf".to_string(), |x| x.to_string());
+                                let mut l = base.clone();
+                                l.push(("le".into(), le));
+                                ids.push(store.id(Labels::with_name(
+                                    "http_request_duration_seconds_bucket",
+                                    l,
+                                )));
+                            }
+                            ids.push(store.id(Labels::with_name(
+                                "http_request_duration_seconds_sum",
+                                base.clone(),
+                            )));
+                            ids.push(store.id(Labels::with_name(
+                                "http_request_duration_seconds_count",
+                                base,
+                            )));
+                            ids
+                        });
+                    let mut cumulative = 0u64;
+                    for (b, c) in counts.iter().enumerate() {
+                        cumulative += c;
+                        store.push(ids[b], t, cumulative as f64);
+                    }
+                    store.push(ids[BUCKET_SLOTS], t, p.latency_sum[e]);
+                    store.push(ids[BUCKET_SLOTS + 1], t, total as f64);
+                }
+            }
+        }
+    }
+
+    fn scrape_pods(&mut self, now: SimTime, t: i64, w: &World, store: &mut SeriesStore) {
+        let sc = w.sc;
+        for (i, p) in w.pods.iter().enumerate() {
+            if i == self.pods.len() {
+                self.pods.push(PodTarget::new(w, i as PodId, store));
+            }
+            let pt = &mut self.pods[i];
+            if pt.deleted {
+                continue;
+            }
+            if p.phase == PodPhase::Deleted {
+                pt.deleted = true;
+                store.mark_stale(pt.working_set, t);
+                for id in pt
+                    .ksm
+                    .iter()
+                    .chain([&pt.restarts, &pt.ready])
+                    .chain(pt.oom_reason.iter())
+                {
+                    store.mark_stale(*id, t);
+                }
+                continue;
+            }
+            let profile = sc.profile(p.version);
+            if p.container_running() {
+                let mut ws = p.working_set(&profile.memory, now);
+                if profile.memory.noise > 0.0 {
+                    let n = Normal::new(0.0, profile.memory.noise).expect("invariant: noise >= 0");
+                    ws += n.sample(&mut self.rng);
+                }
+                store.push(pt.working_set, t, ws.max(0.0).round());
+            } else {
+                store.mark_stale(pt.working_set, t);
+            }
+            let values = [
+                sc.pod.memory_limit,
+                sc.pod.cpu_limit as f64 / 1000.0,
+                sc.pod.memory_request,
+                sc.pod.cpu_request as f64 / 1000.0,
+                1.0,
+            ];
+            for (id, v) in pt.ksm.iter().zip(values) {
+                store.push(*id, t, v);
+            }
+            store.push(pt.restarts, t, f64::from(p.restarts));
+            store.push(
+                pt.ready,
+                t,
+                if p.phase == PodPhase::Ready { 1.0 } else { 0.0 },
+            );
+            if p.restarts > 0 && p.last_terminated_oom {
+                let id = *pt.oom_reason.get_or_insert_with(|| {
+                    let mut l = ksm_labels(w, i as PodId);
+                    l.push(("reason".into(), "OOMKilled".into()));
+                    store.id(Labels::with_name(
+                        "kube_pod_container_status_last_terminated_reason",
+                        l,
+                    ))
+                });
+                store.push(id, t, 1.0);
+            }
+        }
+    }
+}
+
+impl AppTarget {
+    fn new(w: &World, svc: &str, pod: PodId, store: &mut SeriesStore) -> AppTarget {
+        let p = &w.pods[pod as usize];
+        let base = vec![
+            ("namespace".to_string(), w.sc.namespace.clone()),
+            ("service".to_string(), svc.to_string()),
+            ("pod".to_string(), p.name.clone()),
+            ("container".to_string(), w.sc.pod.container.clone()),
+            ("job".to_string(), svc.to_string()),
+            ("instance".to_string(), format!("{}:8080", p.ip)),
+            ("endpoint".to_string(), "http".to_string()),
+        ];
+        let up = store.id(Labels::with_name("up", base.clone()));
+        let n = w.sc.endpoints.len();
+        AppTarget {
+            svc_name: svc.to_string(),
+            pod,
+            base,
+            up,
+            requests: vec![None; n * CODE_SLOTS],
+            histograms: vec![None; n],
+            present: false,
+        }
+    }
+
+    fn stale_all(&self, store: &mut SeriesStore, t: i64) {
+        for id in self.requests.iter().flatten() {
+            store.mark_stale(*id, t);
+        }
+        for ids in self.histograms.iter().flatten() {
+            for id in ids {
+                store.mark_stale(*id, t);
+            }
+        }
+    }
+}
+
+fn ksm_labels(w: &World, pod: PodId) -> Vec<(String, String)> {
+    let p = &w.pods[pod as usize];
+    vec![
+        ("namespace".to_string(), w.sc.namespace.clone()),
+        ("pod".to_string(), p.name.clone()),
+        ("uid".to_string(), p.uid.clone()),
+        ("container".to_string(), w.sc.pod.container.clone()),
+        ("job".to_string(), KSM_JOB.to_string()),
+        ("instance".to_string(), KSM_INSTANCE.to_string()),
+        ("service".to_string(), "kube-state-metrics".to_string()),
+        ("endpoint".to_string(), "http".to_string()),
+    ]
+}
+
+impl PodTarget {
+    fn new(w: &World, pod: PodId, store: &mut SeriesStore) -> PodTarget {
+        let p = &w.pods[pod as usize];
+        let sc = w.sc;
+        let cadvisor = vec![
+            ("namespace".to_string(), sc.namespace.clone()),
+            ("pod".to_string(), p.name.clone()),
+            ("container".to_string(), sc.pod.container.clone()),
+            ("image".to_string(), sc.profile(p.version).image.clone()),
+            ("node".to_string(), p.node.clone()),
+            ("job".to_string(), CADVISOR_JOB.to_string()),
+            ("service".to_string(), "kubelet".to_string()),
+            ("endpoint".to_string(), "https-metrics".to_string()),
+            ("metrics_path".to_string(), "/metrics/cadvisor".to_string()),
+            ("instance".to_string(), format!("{}:10250", p.node)),
+        ];
+        let working_set = store.id(Labels::with_name(
+            "container_memory_working_set_bytes",
+            cadvisor,
+        ));
+        let base = ksm_labels(w, pod);
+        let with = |extra: &[(&str, &str)]| {
+            let mut l = base.clone();
+            l.push(("node".into(), p.node.clone()));
+            for (k, v) in extra {
+                l.push(((*k).into(), (*v).into()));
+            }
+            l
+        };
+        let ksm = vec![
+            store.id(Labels::with_name(
+                "kube_pod_container_resource_limits",
+                with(&[("resource", "memory"), ("unit", "byte")]),
+            )),
+            store.id(Labels::with_name(
+                "kube_pod_container_resource_limits",
+                with(&[("resource", "cpu"), ("unit", "core")]),
+            )),
+            store.id(Labels::with_name(
+                "kube_pod_container_resource_requests",
+                with(&[("resource", "memory"), ("unit", "byte")]),
+            )),
+            store.id(Labels::with_name(
+                "kube_pod_container_resource_requests",
+                with(&[("resource", "cpu"), ("unit", "core")]),
+            )),
+            {
+                let mut l = base.clone();
+                l.retain(|(k, _)| k != "container");
+                l.push(("label_app".into(), sc.rollout.name.clone()));
+                l.push((
+                    "label_rollouts_pod_template_hash".into(),
+                    p.template_hash.clone(),
+                ));
+                store.id(Labels::with_name("kube_pod_labels", l))
+            },
+        ];
+        PodTarget {
+            working_set,
+            ksm,
+            restarts: store.id(Labels::with_name(
+                "kube_pod_container_status_restarts_total",
+                base.clone(),
+            )),
+            ready: store.id(Labels::with_name("kube_pod_container_status_ready", base)),
+            oom_reason: None,
+            deleted: false,
+        }
+    }
+}

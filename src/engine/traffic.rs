@@ -1,0 +1,215 @@
+//! Production traffic: the arrival process, the ingress split and the
+//! per-request path through a Service to a pod.
+//!
+//! This is the hot path. Per request it draws a few random numbers, picks an
+//! endpoint from a cumulative table, picks a pod round-robin from the
+//! Service's published endpoints, and either starts service or queues; no
+//! allocation, no formatting, no map lookups.
+
+use rand_distr::{Distribution, Exp};
+
+use super::{CANARY_SVC, Event, STABLE_SVC, World, unit};
+use crate::model::pod::{BUCKET_SLOTS, CODE_ERROR, CODE_OK, CODE_SLOTS, LATENCY_BUCKETS};
+use crate::model::{PodId, Waiting};
+use crate::scenario::{DailyShape, Scenario};
+use crate::sim::rng::{ChaCha8Rng, stream};
+use crate::sim::{EventQueue, SimDuration, SimTime};
+
+const DAY_SECS: f64 = 86_400.0;
+
+/// An open-loop Poisson process, thinned to a daily shape when there is one.
+pub(crate) struct Arrivals {
+    rng: ChaCha8Rng,
+    max_rate: f64,
+    gap: Exp<f64>,
+    daily: Option<DailyShape>,
+    base_rate: f64,
+    cumulative_mix: Vec<f64>,
+}
+
+impl Arrivals {
+    pub fn new(sc: &Scenario, seed: u64) -> Arrivals {
+        let t = &sc.traffic;
+        let max_rate = t.rate * (1.0 + t.daily.map_or(0.0, |d| d.amplitude));
+        let total: f64 = t.mix.iter().sum();
+        let mut acc = 0.0;
+        let cumulative_mix = t
+            .mix
+            .iter()
+            .map(|w| {
+                acc += w / total;
+                acc
+            })
+            .collect();
+        Arrivals {
+            rng: stream(seed, "arrivals", 0),
+            max_rate,
+            gap: Exp::new(max_rate).expect("invariant: validated rate > 0"),
+            daily: t.daily,
+            base_rate: t.rate,
+            cumulative_mix,
+        }
+    }
+
+    /// The arrival rate at simulated time `t` (requests per second).
+    pub fn rate_at(&self, t: SimTime) -> f64 {
+        match self.daily {
+            None => self.base_rate,
+            Some(d) => {
+                let clock = (d.start.as_secs_f64() + t.as_secs_f64()) % DAY_SECS;
+                let phase = 2.0 * std::f64::consts::PI * (clock - d.peak.as_secs_f64()) / DAY_SECS;
+                self.base_rate * (1.0 + d.amplitude * phase.cos())
+            }
+        }
+    }
+
+    pub fn schedule_first(&mut self, q: &mut EventQueue<Event>) {
+        let first = SimTime::ZERO + SimDuration::from_secs_f64(self.gap.sample(&mut self.rng));
+        q.schedule(first, Event::Arrival);
+    }
+
+    /// Schedules the next candidate arrival and says whether the current one
+    /// is kept (thinning) and for which endpoint.
+    #[inline]
+    fn next(&mut self, now: SimTime, q: &mut EventQueue<Event>) -> Option<usize> {
+        let gap = self.gap.sample(&mut self.rng);
+        q.schedule(now + SimDuration::from_secs_f64(gap), Event::Arrival);
+        if self.daily.is_some() && unit(&mut self.rng) * self.max_rate >= self.rate_at(now) {
+            return None;
+        }
+        let u = unit(&mut self.rng);
+        let e = self
+            .cumulative_mix
+            .iter()
+            .position(|c| u < *c)
+            .unwrap_or(self.cumulative_mix.len() - 1);
+        Some(e)
+    }
+
+    /// Whether this request goes to the canary Service at `weight` percent.
+    #[inline]
+    fn goes_to_canary(&mut self, weight: u32) -> bool {
+        weight > 0 && (weight >= 100 || unit(&mut self.rng) * 100.0 < f64::from(weight))
+    }
+}
+
+impl World<'_> {
+    /// A production request reaches the ingress.
+    pub fn on_arrival(&mut self, now: SimTime, q: &mut EventQueue<Event>) {
+        let Some(endpoint) = self.traffic.next(now, q) else {
+            return;
+        };
+        let svc = if self.traffic.goes_to_canary(self.weight) {
+            CANARY_SVC
+        } else {
+            STABLE_SVC
+        };
+        let service = &mut self.services[svc];
+        let version = service.selects.index();
+        self.tallies[version].total += 1;
+        let n = service.endpoints.len();
+        if n == 0 {
+            // No ready pod behind the Service: the ingress answers 503.
+            self.tallies[version].failed += 1;
+            return;
+        }
+        let pod = service.endpoints[service.cursor % n];
+        service.cursor = service.cursor.wrapping_add(1);
+        if !self.pods[pod as usize].can_serve() {
+            // Routed to a pod that died before endpoints caught up: 502.
+            self.tallies[version].failed += 1;
+            return;
+        }
+        self.dispatch(now, pod, endpoint as u16, now, q);
+    }
+
+    /// Hands a request to a pod: a free worker starts it, else it queues.
+    #[inline]
+    pub fn dispatch(
+        &mut self,
+        now: SimTime,
+        pod: PodId,
+        endpoint: u16,
+        arrived: SimTime,
+        q: &mut EventQueue<Event>,
+    ) {
+        let p = &mut self.pods[pod as usize];
+        if p.busy < p.workers {
+            p.busy += 1;
+            self.start_service(now, pod, endpoint, arrived, q);
+        } else {
+            p.queue.push_back(Waiting { arrived, endpoint });
+        }
+    }
+
+    #[inline]
+    fn start_service(
+        &mut self,
+        now: SimTime,
+        pod: PodId,
+        endpoint: u16,
+        arrived: SimTime,
+        q: &mut EventQueue<Event>,
+    ) {
+        let p = &self.pods[pod as usize];
+        let profile = self.sc.profile(p.version);
+        let limit = self.sc.pod.memory_limit;
+        let factor = profile
+            .pressure
+            .factor(p.working_set(&profile.memory, now) / limit);
+        let secs =
+            profile.latency[endpoint as usize].sample(&mut self.pod_rngs[pod as usize]) * factor;
+        q.schedule(
+            now + SimDuration::from_secs_f64(secs),
+            Event::Complete {
+                pod,
+                incarnation: p.incarnation,
+                endpoint,
+                arrived,
+            },
+        );
+    }
+
+    /// A pod finished a request. Returns whether the pod was OOM-killed.
+    pub fn on_complete(
+        &mut self,
+        now: SimTime,
+        pod: PodId,
+        incarnation: u32,
+        endpoint: u16,
+        arrived: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> bool {
+        let sc = self.sc;
+        let p = &mut self.pods[pod as usize];
+        if p.incarnation != incarnation || !p.can_serve() {
+            return false; // the container died with this request in it; already counted
+        }
+        p.busy -= 1;
+        let profile = sc.profile(p.version);
+        let e = endpoint as usize;
+        let failed = profile.sample_error(e, &mut self.pod_rngs[pod as usize]);
+        let slot = if failed { CODE_ERROR } else { CODE_OK };
+        p.requests[e * CODE_SLOTS + slot] += 1;
+        let latency = (now - arrived).as_secs_f64();
+        let b = LATENCY_BUCKETS
+            .iter()
+            .position(|le| latency <= *le)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        p.buckets[e * BUCKET_SLOTS + b] += 1;
+        p.latency_sum[e] += latency;
+        p.served += 1;
+        if failed {
+            self.tallies[p.version.index()].failed += 1;
+        }
+        if p.working_set(&profile.memory, now) > sc.pod.memory_limit {
+            self.oom_kill(now, pod, q);
+            return true;
+        }
+        if let Some(w) = p.queue.pop_front() {
+            p.busy += 1;
+            self.start_service(now, pod, w.endpoint, w.arrived, q);
+        }
+        false
+    }
+}

@@ -1,0 +1,173 @@
+//! What a run produced, and what it means: the run result and its verdict.
+//!
+//! The engine fills a [`RunResult`] at the end of a run; reports (text, JSON,
+//! CSV) read it. Field names are the JSON contract of `docs/design.md` §5:
+//! fields are added, never renamed. Times are seconds of simulated time from
+//! the start of the rollout (negative during the warm-up).
+
+use serde::Serialize;
+
+use crate::model::Version;
+
+/// How a policy fared against a release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Bad release, aborted before full promotion.
+    Caught,
+    /// Bad release, fully promoted.
+    Missed,
+    /// Good release, fully promoted.
+    Promoted,
+    /// Good release, aborted.
+    FalseAbort,
+    /// Still paused or progressing when the simulation ended.
+    Undecided,
+}
+
+impl Verdict {
+    /// The verdict for a release that is bad or not, promoted or aborted.
+    pub fn judge(canary_bad: bool, promoted: bool, aborted: bool) -> Verdict {
+        match (canary_bad, promoted, aborted) {
+            (_, false, false) => Verdict::Undecided,
+            (true, _, true) => Verdict::Caught,
+            (true, true, false) => Verdict::Missed,
+            (false, _, true) => Verdict::FalseAbort,
+            (false, true, false) => Verdict::Promoted,
+        }
+    }
+
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Caught => "caught",
+            Verdict::Missed => "missed",
+            Verdict::Promoted => "promoted",
+            Verdict::FalseAbort => "false_abort",
+            Verdict::Undecided => "undecided",
+        }
+    }
+}
+
+/// One run of one policy on one scenario with one seed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    /// Scenario name.
+    pub scenario: String,
+    /// Policy name.
+    pub policy: String,
+    /// The run's seed.
+    pub seed: u64,
+    /// Whether the canary build carries a fault.
+    pub canary_bad: bool,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The rollout's course.
+    pub rollout: RolloutSummary,
+    /// AnalysisRuns and their measurements.
+    pub analysis_runs: Vec<serde_json::Value>,
+    /// Every OOM kill, in time order.
+    pub oom_kills: Vec<OomKill>,
+    /// Production requests by the version that was to serve them.
+    pub requests: Requests,
+    /// Seconds from the rollout's start to the abort that caught a bad release.
+    pub time_to_detect_s: Option<f64>,
+    /// Simulated seconds from the rollout's start to the end of the run.
+    pub sim_duration_s: f64,
+    /// Events the engine processed.
+    pub events: u64,
+    /// The run's timeline.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// The rollout's course.
+#[derive(Debug, Clone, Serialize)]
+pub struct RolloutSummary {
+    /// Phase at the end of the run.
+    pub phase: crate::rollout::controller::Phase,
+    /// When the rollout started (always 0).
+    pub started_at_s: f64,
+    /// When the canary became stable.
+    pub promoted_at_s: Option<f64>,
+    /// When the rollout aborted.
+    pub aborted_at_s: Option<f64>,
+    /// Why it aborted.
+    pub abort_reason: Option<String>,
+    /// Each step's span.
+    pub steps: Vec<StepRecord>,
+}
+
+/// One step's span.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    /// Index in the policy.
+    pub index: usize,
+    /// `setWeight`, `pause`, …
+    pub kind: &'static str,
+    /// When it became current.
+    pub started_at_s: Option<f64>,
+    /// When it completed.
+    pub ended_at_s: Option<f64>,
+}
+
+/// One OOM kill.
+#[derive(Debug, Clone, Serialize)]
+pub struct OomKill {
+    /// When.
+    pub t_s: f64,
+    /// Which pod.
+    pub pod: String,
+    /// Which version it ran.
+    pub version: Version,
+}
+
+/// Request counts by version.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Requests {
+    /// Sent towards the stable version.
+    pub stable: Tally,
+    /// Sent towards the canary version.
+    pub canary: Tally,
+}
+
+/// Total and failed requests.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Tally {
+    /// All requests.
+    pub total: u64,
+    /// Those answered with a 5xx or not answered.
+    pub failed: u64,
+}
+
+/// One line of the timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEntry {
+    /// When.
+    pub t_s: f64,
+    /// A short machine-readable kind (`step`, `weight`, `oom_kill`, …).
+    pub kind: &'static str,
+    /// A human-readable line.
+    pub detail: String,
+}
+
+/// The whole output of `canarysim run --format json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// One entry per policy run.
+    pub runs: Vec<RunResult>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_follow_release_quality_and_outcome() {
+        assert_eq!(Verdict::judge(true, true, false), Verdict::Missed);
+        assert_eq!(Verdict::judge(true, false, true), Verdict::Caught);
+        assert_eq!(Verdict::judge(false, true, false), Verdict::Promoted);
+        assert_eq!(Verdict::judge(false, false, true), Verdict::FalseAbort);
+        assert_eq!(Verdict::judge(true, false, false), Verdict::Undecided);
+        assert_eq!(Verdict::judge(false, false, false), Verdict::Undecided);
+    }
+}

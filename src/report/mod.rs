@@ -1,0 +1,21 @@
+//! Reports: run results rendered as text, JSON and CSV.
+//!
+//! Every renderer returns a `String` and never touches files; the binary
+//! decides where output goes (hyperfine's exporter pattern). Flow: the
+//! engine's [`crate::outcome::RunResult`]s and series in, text out.
+
+pub mod csv;
+pub mod text;
+
+use crate::outcome::{Report, RunResult};
+
+/// The JSON report of `canarysim run --format json`, pretty-printed, with a
+/// trailing newline.
+pub fn json(runs: &[RunResult]) -> String {
+    let report = Report {
+        runs: runs.to_vec(),
+    };
+    let mut s = serde_json::to_string_pretty(&report).expect("invariant: results serialise");
+    s.push('\n');
+    s
+}

@@ -1,0 +1,183 @@
+//! The scenario file as written: serde structs that mirror the TOML.
+//!
+//! Only syntax and types are checked here (unknown keys are errors, units are
+//! parsed); [`super::validate`] turns a [`ScenarioFile`] into a
+//! [`super::Scenario`]. Field names inside `policies` mirror Argo Rollouts'
+//! own (`setWeight`, `pause`), so a policy reads like the YAML it models.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::units::{ByteSize, DurationText, Millicores};
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub schema: i64,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub simulation: SimulationFile,
+    pub rollout: RolloutFile,
+    pub pod: PodFile,
+    pub endpoints: Vec<EndpointFile>,
+    pub traffic: TrafficFile,
+    pub versions: VersionsFile,
+    #[serde(default)]
+    pub policies: Vec<PolicyFile>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationFile {
+    pub seed: Option<u64>,
+    pub scrape_interval: Option<DurationText>,
+    pub warmup: Option<DurationText>,
+    pub soak: Option<DurationText>,
+    pub max_duration: Option<DurationText>,
+    pub endpoints_delay: Option<DurationText>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutFile {
+    pub name: String,
+    pub replicas: i64,
+    pub canary_service: Option<String>,
+    pub stable_service: Option<String>,
+    pub ingress: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodFile {
+    pub container: Option<String>,
+    pub requests: ResourcesFile,
+    pub limits: ResourcesFile,
+    pub workers_per_cpu: Option<f64>,
+    pub nodes: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesFile {
+    pub cpu: Millicores,
+    pub memory: ByteSize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointFile {
+    pub name: String,
+    pub method: Option<String>,
+    pub handler: String,
+    pub success_code: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficFile {
+    pub rate: f64,
+    pub daily: Option<DailyFile>,
+    pub mix: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DailyFile {
+    pub amplitude: f64,
+    pub peak: DurationText,
+    pub start: Option<DurationText>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionsFile {
+    pub stable: VersionFile,
+    pub canary: VersionFile,
+}
+
+/// A version's profile; in `canary`, every field left out is taken from `stable`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct VersionFile {
+    pub image: Option<String>,
+    pub startup: Option<DurationText>,
+    pub fault: Option<String>,
+    #[serde(default)]
+    pub memory: MemoryFile,
+    #[serde(default)]
+    pub pressure: PressureFile,
+    #[serde(default)]
+    pub latency: BTreeMap<String, LatencyFile>,
+    #[serde(default)]
+    pub errors: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Deserialize, Default, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryFile {
+    pub baseline: Option<ByteSize>,
+    pub leak_per_request: Option<ByteSize>,
+    pub leak_per_minute: Option<ByteSize>,
+    pub gc_amplitude: Option<ByteSize>,
+    pub gc_period: Option<DurationText>,
+    pub noise: Option<ByteSize>,
+}
+
+#[derive(Debug, Deserialize, Default, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct PressureFile {
+    pub start: Option<f64>,
+    pub slowdown: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyFile {
+    pub dist: String,
+    pub mean: Option<DurationText>,
+    pub median: Option<DurationText>,
+    pub p99: Option<DurationText>,
+    pub value: Option<DurationText>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub steps: Vec<StepFile>,
+    #[serde(rename = "scaleDownDelaySeconds")]
+    pub scale_down_delay_seconds: Option<i64>,
+    #[serde(default)]
+    pub operator: OperatorFile,
+}
+
+/// One step, written as Argo writes it: `{ setWeight = 10 }`, `{ pause = {} }`,
+/// `{ pause = { duration = "1m" } }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum StepFile {
+    #[serde(rename = "setWeight")]
+    SetWeight(i64),
+    #[serde(rename = "pause")]
+    Pause(PauseFile),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseFile {
+    pub duration: Option<DurationText>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorFile {
+    pub promote_after: Option<DurationText>,
+}

@@ -1,0 +1,134 @@
+//! The validated scenario: everything a run needs, checked once.
+//!
+//! Built by [`super::load`] from a scenario file; read by the engine. Every
+//! field here is already known to be valid, so the engine cannot fail.
+
+use crate::model::{Version, VersionProfile};
+use crate::rollout::policy::Policy;
+use crate::sim::SimDuration;
+
+/// The current scenario schema version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A complete, validated scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Short name, used in reports.
+    pub name: String,
+    /// What it models.
+    pub description: String,
+    /// The file it came from, as the user named it.
+    pub file: String,
+    /// Kubernetes namespace of everything in it.
+    pub namespace: String,
+    /// The seed used when the command line gives none.
+    pub seed: u64,
+    /// Prometheus scrape interval.
+    pub scrape_interval: SimDuration,
+    /// Time the stable version serves before the rollout starts, so metrics have history.
+    pub warmup: SimDuration,
+    /// Time the simulation continues after promotion or abort.
+    pub soak: SimDuration,
+    /// Hard stop, measured from the rollout's start.
+    pub max_duration: SimDuration,
+    /// How long Service endpoints take to reflect a pod's readiness.
+    pub endpoints_delay: SimDuration,
+    /// The Rollout object's fixed parts.
+    pub rollout: RolloutShape,
+    /// Pod resources.
+    pub pod: PodResources,
+    /// The service's HTTP endpoints.
+    pub endpoints: Vec<Endpoint>,
+    /// Production traffic at the ingress.
+    pub traffic: Traffic,
+    /// Profiles, indexed by [`Version::index`].
+    pub versions: [VersionProfile; 2],
+    /// The policies to compare.
+    pub policies: Vec<Policy>,
+}
+
+impl Scenario {
+    /// The profile of a version.
+    pub fn profile(&self, v: Version) -> &VersionProfile {
+        &self.versions[v.index()]
+    }
+
+    /// Whether the canary build is bad (carries a fault).
+    pub fn canary_bad(&self) -> bool {
+        self.versions[Version::Canary.index()].fault.is_some()
+    }
+
+    /// The policy with this name.
+    pub fn policy(&self, name: &str) -> Option<&crate::rollout::policy::Policy> {
+        self.policies.iter().find(|p| p.name == name)
+    }
+}
+
+/// The Rollout's name, size and services.
+#[derive(Debug, Clone)]
+pub struct RolloutShape {
+    /// `metadata.name`; pod names start with it.
+    pub name: String,
+    /// `spec.replicas`.
+    pub replicas: u32,
+    /// `canaryService`.
+    pub canary_service: String,
+    /// `stableService`.
+    pub stable_service: String,
+    /// The nginx ingress in front of the stable service.
+    pub ingress: String,
+}
+
+/// Container resources and how they turn into capacity.
+#[derive(Debug, Clone)]
+pub struct PodResources {
+    /// Container name.
+    pub container: String,
+    /// CPU request, millicores.
+    pub cpu_request: u64,
+    /// CPU limit, millicores.
+    pub cpu_limit: u64,
+    /// Memory request, bytes.
+    pub memory_request: f64,
+    /// Memory limit, bytes: above it the container is OOM-killed.
+    pub memory_limit: f64,
+    /// Concurrent requests a pod serves: workers per CPU core × the CPU limit.
+    pub workers: u32,
+    /// Nodes the pods spread over (for labels only).
+    pub nodes: u32,
+}
+
+/// One HTTP endpoint of the service.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Key used in the traffic mix, latency and error tables.
+    pub name: String,
+    /// HTTP method.
+    pub method: String,
+    /// The `handler` label (a route template).
+    pub handler: String,
+    /// Status code of a successful response (200, 201…).
+    pub success_code: u16,
+}
+
+/// Production traffic at the ingress: an open-loop Poisson process.
+#[derive(Debug, Clone)]
+pub struct Traffic {
+    /// Mean requests per second (the daily shape's average).
+    pub rate: f64,
+    /// Optional daily variation.
+    pub daily: Option<DailyShape>,
+    /// Relative weight of each endpoint, indexed like the endpoints.
+    pub mix: Vec<f64>,
+}
+
+/// A sinusoidal daily load: `rate · (1 + amplitude · cos(2π (clock − peak) / 24h))`.
+#[derive(Debug, Clone, Copy)]
+pub struct DailyShape {
+    /// Relative swing, in [0, 1).
+    pub amplitude: f64,
+    /// Time of day of the peak.
+    pub peak: SimDuration,
+    /// Time of day at which the simulation (its warm-up) starts.
+    pub start: SimDuration,
+}

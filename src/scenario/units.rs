@@ -1,0 +1,197 @@
+//! Quantities as users write them: durations (`90s`, `1h30m`), Kubernetes
+//! memory sizes (`512Mi`, `1Gi`, `16.5Ki`) and CPU (`250m`, `1`, `0.5`).
+//!
+//! Each has a serde wrapper that reads the text form, so a malformed value is
+//! reported by the TOML (or YAML) deserialiser at its own line and column.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::sim::SimDuration;
+
+/// A duration field: `"90s"`, `"5m"`, `"1h30m"`, or an integer number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationText(pub SimDuration);
+
+impl<'de> Deserialize<'de> for DurationText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(DurationVisitor)
+    }
+}
+
+struct DurationVisitor;
+
+impl serde::de::Visitor<'_> for DurationVisitor {
+    type Value = DurationText;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a duration such as \"90s\", \"5m\" or \"1h30m\", or whole seconds")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DurationText, E> {
+        SimDuration::parse(v).map(DurationText).map_err(E::custom)
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<DurationText, E> {
+        u64::try_from(v)
+            .map(|s| DurationText(SimDuration::from_secs(s)))
+            .map_err(|_| E::custom(format!("duration {v} is negative; durations are 0 or more")))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<DurationText, E> {
+        Ok(DurationText(SimDuration::from_secs(v)))
+    }
+}
+
+/// A memory size in bytes, written as Kubernetes writes quantities: a number
+/// with an optional suffix `Ki Mi Gi Ti` (powers of 1024) or `k M G T`
+/// (powers of 1000). Fractions are allowed (`16.5Ki`), since leak rates are
+/// often below a whole unit.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct ByteSize(pub f64);
+
+impl ByteSize {
+    /// Reads a quantity such as `512Mi`.
+    pub fn parse(text: &str) -> Result<ByteSize, String> {
+        let t = text.trim();
+        let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+        let (num, suffix) = t.split_at(split);
+        let factor: f64 = match suffix {
+            "" => 1.0,
+            "Ki" => 1024.0,
+            "Mi" => 1024.0 * 1024.0,
+            "Gi" => 1024.0 * 1024.0 * 1024.0,
+            "Ti" => 1024.0f64.powi(4),
+            "k" => 1e3,
+            "M" => 1e6,
+            "G" => 1e9,
+            "T" => 1e12,
+            _ => {
+                return Err(format!(
+                    "size {text:?} has an unknown suffix {suffix:?}; use Ki, Mi, Gi (or k, M, G), e.g. \"512Mi\""
+                ));
+            }
+        };
+        let n: f64 = num
+            .trim()
+            .parse()
+            .map_err(|_| format!("size {text:?} is not a number with a suffix, e.g. \"512Mi\""))?;
+        if !n.is_finite() || n < 0.0 {
+            return Err(format!("size {text:?} must be 0 or more"));
+        }
+        Ok(ByteSize(n * factor))
+    }
+
+    /// Mebibytes, for reports.
+    pub fn mib(self) -> f64 {
+        self.0 / (1024.0 * 1024.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ByteSizeVisitor)
+    }
+}
+
+struct ByteSizeVisitor;
+
+impl serde::de::Visitor<'_> for ByteSizeVisitor {
+    type Value = ByteSize;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a size such as \"512Mi\" or \"1Gi\", or a number of bytes")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ByteSize, E> {
+        ByteSize::parse(v).map_err(E::custom)
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ByteSize, E> {
+        if v < 0 {
+            return Err(E::custom(format!("size {v} must be 0 or more")));
+        }
+        Ok(ByteSize(v as f64))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ByteSize, E> {
+        Ok(ByteSize(v as f64))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ByteSize, E> {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(E::custom(format!("size {v} must be 0 or more")));
+        }
+        Ok(ByteSize(v))
+    }
+}
+
+/// CPU in millicores: `"250m"`, `"1"`, `1`, `0.5`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Millicores(pub u64);
+
+impl Millicores {
+    /// Reads a CPU quantity such as `250m` or `1.5`.
+    pub fn parse(text: &str) -> Result<Millicores, String> {
+        let t = text.trim();
+        let (num, factor) = match t.strip_suffix('m') {
+            Some(n) => (n, 1.0),
+            None => (t, 1000.0),
+        };
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("cpu {text:?} is not a quantity such as \"250m\" or \"1\""))?;
+        if !n.is_finite() || n < 0.0 {
+            return Err(format!("cpu {text:?} must be 0 or more"));
+        }
+        Ok(Millicores((n * factor).round() as u64))
+    }
+}
+
+impl<'de> Deserialize<'de> for Millicores {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CpuVisitor)
+    }
+}
+
+struct CpuVisitor;
+
+impl serde::de::Visitor<'_> for CpuVisitor {
+    type Value = Millicores;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a CPU quantity such as \"250m\", \"1\" or 0.5")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Millicores, E> {
+        Millicores::parse(v).map_err(E::custom)
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Millicores, E> {
+        u64::try_from(v)
+            .map(|c| Millicores(c * 1000))
+            .map_err(|_| E::custom(format!("cpu {v} must be 0 or more")))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Millicores, E> {
+        Ok(Millicores(v * 1000))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Millicores, E> {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(E::custom(format!("cpu {v} must be 0 or more")));
+        }
+        Ok(Millicores((v * 1000.0).round() as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubernetes_sizes_use_binary_and_decimal_suffixes() {
+        assert_eq!(ByteSize::parse("512Mi").unwrap().0, 512.0 * 1024.0 * 1024.0);
+        assert_eq!(ByteSize::parse("1Gi").unwrap().0, 1073741824.0);
+        assert_eq!(ByteSize::parse("16.5Ki").unwrap().0, 16896.0);
+        assert_eq!(ByteSize::parse("2k").unwrap().0, 2000.0);
+        assert_eq!(ByteSize::parse("100").unwrap().0, 100.0);
+        assert!(ByteSize::parse("1GB").is_err());
+        assert!(ByteSize::parse("-1Mi").is_err());
+    }
+
+    #[test]
+    fn cpu_reads_millicores_and_cores() {
+        assert_eq!(Millicores::parse("250m"), Ok(Millicores(250)));
+        assert_eq!(Millicores::parse("1"), Ok(Millicores(1000)));
+        assert_eq!(Millicores::parse("0.5"), Ok(Millicores(500)));
+        assert!(Millicores::parse("fast").is_err());
+    }
+}

@@ -1,0 +1,653 @@
+//! From the file as written to a validated [`Scenario`].
+//!
+//! Every check names the key it concerns by its path (`rollout.replicas`,
+//! `policies[1].steps[0]`); [`locate`] maps a path back to a line and column
+//! with a span-keeping parse of the same text, so the structs in
+//! [`super::file`] stay free of span wrappers.
+
+use toml::de::{DeTable, DeValue};
+
+use super::file::*;
+use super::model::*;
+use super::units::{ByteSize, DurationText};
+use crate::diag::{Diagnostic, Location};
+use crate::model::{LatencyDist, MemoryProfile, PressureProfile, VersionProfile};
+use crate::rollout::policy::{DEFAULT_SCALE_DOWN_DELAY, OperatorConfig, Policy, Step};
+use crate::sim::SimDuration;
+
+/// One segment of a path into the TOML document.
+#[derive(Debug, Clone)]
+pub(crate) enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// A path like `policies[1].steps[0]`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Path(Vec<Seg>);
+
+impl Path {
+    fn key(&self, k: &str) -> Path {
+        let mut p = self.clone();
+        p.0.push(Seg::Key(k.to_string()));
+        p
+    }
+    fn index(&self, i: usize) -> Path {
+        let mut p = self.clone();
+        p.0.push(Seg::Index(i));
+        p
+    }
+}
+
+impl std::fmt::Display for Path {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            match s {
+                Seg::Key(k) if i == 0 => write!(f, "{k}")?,
+                Seg::Key(k) => write!(f, ".{k}")?,
+                Seg::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A validation failure before it is located in the text.
+pub(crate) struct Invalid {
+    path: Path,
+    message: String,
+    hint: String,
+}
+
+fn invalid(path: &Path, message: impl Into<String>, hint: impl Into<String>) -> Invalid {
+    Invalid {
+        path: path.clone(),
+        message: message.into(),
+        hint: hint.into(),
+    }
+}
+
+type Result<T> = std::result::Result<T, Invalid>;
+
+/// The byte offset of the value at `path` in `text`, or of its nearest ancestor
+/// that exists; 0 if the text does not parse.
+pub(crate) fn locate(text: &str, path: &Path) -> usize {
+    let Ok(doc) = DeTable::parse(text) else {
+        return 0;
+    };
+    let mut best = 0;
+    let mut table: Option<&DeTable> = Some(doc.get_ref());
+    let mut array: Option<&[toml::Spanned<DeValue>]> = None;
+    for seg in &path.0 {
+        let next = match (seg, table, array) {
+            (Seg::Key(k), Some(t), _) => t
+                .iter()
+                .find(|(key, _)| key.get_ref().as_ref() == k.as_str()),
+            (Seg::Index(i), _, Some(a)) => {
+                let Some(v) = a.get(*i) else { break };
+                best = v.span().start;
+                table = None;
+                array = None;
+                match v.get_ref() {
+                    DeValue::Table(t) => table = Some(t),
+                    DeValue::Array(a) => array = Some(a.as_ref()),
+                    _ => {}
+                }
+                continue;
+            }
+            _ => break,
+        };
+        let Some((key, value)) = next else { break };
+        best = if matches!(value.get_ref(), DeValue::Table(_) | DeValue::Array(_)) {
+            key.span().start
+        } else {
+            value.span().start
+        };
+        table = None;
+        array = None;
+        match value.get_ref() {
+            DeValue::Table(t) => table = Some(t),
+            DeValue::Array(a) => array = Some(a.as_ref()),
+            _ => {}
+        }
+    }
+    best
+}
+
+/// Turns an [`Invalid`] into a located diagnostic.
+pub(crate) fn diagnose(file: &str, text: &str, e: Invalid) -> Diagnostic {
+    let at = locate(text, &e.path);
+    Diagnostic::new(
+        Location::at_offset(file, text, at),
+        format!("{}: {}", e.path, e.message),
+        e.hint,
+    )
+}
+
+fn positive_duration(
+    path: &Path,
+    d: Option<DurationText>,
+    default: SimDuration,
+) -> Result<SimDuration> {
+    match d {
+        None => Ok(default),
+        Some(DurationText(d)) if d.0 > 0 => Ok(d),
+        Some(_) => Err(invalid(path, "must be longer than 0", "write e.g. \"15s\"")),
+    }
+}
+
+fn fraction(path: &Path, v: f64, lo_open: bool, hi_open: bool) -> Result<f64> {
+    let ok = v.is_finite()
+        && if lo_open { v > 0.0 } else { v >= 0.0 }
+        && if hi_open { v < 1.0 } else { v <= 1.0 };
+    if ok {
+        Ok(v)
+    } else {
+        let range = format!(
+            "{}0, 1{}",
+            if lo_open { "(" } else { "[" },
+            if hi_open { ")" } else { "]" }
+        );
+        Err(invalid(
+            path,
+            format!("{v} is outside {range}"),
+            format!("give a fraction in {range}"),
+        ))
+    }
+}
+
+/// Validates the parsed file.
+pub(crate) fn validate(file_label: &str, f: ScenarioFile) -> Result<Scenario> {
+    let root = Path::default();
+    if f.schema != i64::from(SCHEMA_VERSION) {
+        return Err(invalid(
+            &root.key("schema"),
+            format!("schema version {} is not supported", f.schema),
+            format!("this canarysim reads schema = {SCHEMA_VERSION}"),
+        ));
+    }
+    if f.name.trim().is_empty() {
+        return Err(invalid(
+            &root.key("name"),
+            "is empty",
+            "name the scenario, e.g. \"checkout-leak\"",
+        ));
+    }
+    let sim = &f.simulation;
+    let sp = root.key("simulation");
+    let scrape_interval = positive_duration(
+        &sp.key("scrape_interval"),
+        sim.scrape_interval,
+        SimDuration::from_secs(15),
+    )?;
+    let warmup = sim.warmup.map_or(SimDuration::from_mins(10), |d| d.0);
+    let soak = sim.soak.map_or(SimDuration::from_mins(120), |d| d.0);
+    let max_duration = positive_duration(
+        &sp.key("max_duration"),
+        sim.max_duration,
+        SimDuration::from_mins(12 * 60),
+    )?;
+    let endpoints_delay = sim
+        .endpoints_delay
+        .map_or(SimDuration::from_secs(1), |d| d.0);
+
+    let rp = root.key("rollout");
+    if f.rollout.replicas < 1 || f.rollout.replicas > 1000 {
+        return Err(invalid(
+            &rp.key("replicas"),
+            format!("{} replicas is not possible here", f.rollout.replicas),
+            "give a whole number from 1 to 1000",
+        ));
+    }
+    let name = f.rollout.name.trim().to_string();
+    if !is_dns_label(&name) {
+        return Err(invalid(
+            &rp.key("name"),
+            format!("{name:?} is not a valid Kubernetes name"),
+            "use lowercase letters, digits and '-', starting with a letter",
+        ));
+    }
+    let rollout = RolloutShape {
+        canary_service: f
+            .rollout
+            .canary_service
+            .clone()
+            .unwrap_or_else(|| format!("{name}-canary")),
+        stable_service: f
+            .rollout
+            .stable_service
+            .clone()
+            .unwrap_or_else(|| format!("{name}-stable")),
+        ingress: f
+            .rollout
+            .ingress
+            .clone()
+            .unwrap_or_else(|| format!("{name}-ingress")),
+        replicas: f.rollout.replicas as u32,
+        name,
+    };
+
+    let pp = root.key("pod");
+    let pod_f = &f.pod;
+    if pod_f.limits.memory.0 < pod_f.requests.memory.0 {
+        return Err(invalid(
+            &pp.key("limits").key("memory"),
+            format!(
+                "memory limit {:.0}Mi is below the request {:.0}Mi",
+                pod_f.limits.memory.mib(),
+                pod_f.requests.memory.mib()
+            ),
+            "Kubernetes rejects a limit below the request; raise the limit or lower the request",
+        ));
+    }
+    if pod_f.limits.cpu.0 < pod_f.requests.cpu.0 {
+        return Err(invalid(
+            &pp.key("limits").key("cpu"),
+            "cpu limit is below the request",
+            "Kubernetes rejects a limit below the request",
+        ));
+    }
+    if pod_f.limits.cpu.0 == 0 {
+        return Err(invalid(
+            &pp.key("limits").key("cpu"),
+            "is 0",
+            "give a CPU limit such as \"1000m\"",
+        ));
+    }
+    if pod_f.limits.memory.0 <= 0.0 {
+        return Err(invalid(
+            &pp.key("limits").key("memory"),
+            "is 0",
+            "give a memory limit such as \"1Gi\"",
+        ));
+    }
+    let workers_per_cpu = pod_f.workers_per_cpu.unwrap_or(4.0);
+    if !(workers_per_cpu.is_finite() && workers_per_cpu > 0.0 && workers_per_cpu <= 1000.0) {
+        return Err(invalid(
+            &pp.key("workers_per_cpu"),
+            "must be above 0",
+            "e.g. 4 workers per CPU core",
+        ));
+    }
+    let nodes = pod_f.nodes.unwrap_or(3);
+    if !(1..=1000).contains(&nodes) {
+        return Err(invalid(
+            &pp.key("nodes"),
+            "must be from 1 to 1000",
+            "e.g. 3",
+        ));
+    }
+    let pod = PodResources {
+        container: pod_f.container.clone().unwrap_or_else(|| "app".into()),
+        cpu_request: pod_f.requests.cpu.0,
+        cpu_limit: pod_f.limits.cpu.0,
+        memory_request: pod_f.requests.memory.0,
+        memory_limit: pod_f.limits.memory.0,
+        workers: ((workers_per_cpu * pod_f.limits.cpu.0 as f64 / 1000.0).round() as u32).max(1),
+        nodes: nodes as u32,
+    };
+
+    let ep = root.key("endpoints");
+    if f.endpoints.is_empty() {
+        return Err(invalid(
+            &ep,
+            "no endpoints",
+            "add at least one [[endpoints]] table",
+        ));
+    }
+    let mut endpoints = Vec::new();
+    for (i, e) in f.endpoints.iter().enumerate() {
+        let p = ep.index(i);
+        if endpoints.iter().any(|x: &Endpoint| x.name == e.name) {
+            return Err(invalid(
+                &p.key("name"),
+                format!("endpoint {:?} is defined twice", e.name),
+                "give each endpoint its own name",
+            ));
+        }
+        let code = e.success_code.unwrap_or(200);
+        if !(200..300).contains(&code) {
+            return Err(invalid(
+                &p.key("success_code"),
+                format!("{code} is not a 2xx code"),
+                "e.g. 200 or 201",
+            ));
+        }
+        endpoints.push(Endpoint {
+            name: e.name.clone(),
+            method: e
+                .method
+                .clone()
+                .unwrap_or_else(|| "GET".into())
+                .to_uppercase(),
+            handler: e.handler.clone(),
+            success_code: code as u16,
+        });
+    }
+    let names: Vec<&str> = endpoints.iter().map(|e| e.name.as_str()).collect();
+    let index_of = |p: &Path, key: &str| -> Result<usize> {
+        names.iter().position(|n| *n == key).ok_or_else(|| {
+            invalid(
+                p,
+                format!("{key:?} is not an endpoint"),
+                format!("endpoints are: {}", names.join(", ")),
+            )
+        })
+    };
+
+    let tp = root.key("traffic");
+    if !(f.traffic.rate.is_finite() && f.traffic.rate > 0.0 && f.traffic.rate <= 1e6) {
+        return Err(invalid(
+            &tp.key("rate"),
+            format!(
+                "{} requests per second is not possible here",
+                f.traffic.rate
+            ),
+            "give a rate above 0, e.g. 60",
+        ));
+    }
+    let mut mix = vec![0.0; endpoints.len()];
+    for (k, w) in &f.traffic.mix {
+        let p = tp.key("mix").key(k);
+        let i = index_of(&p, k)?;
+        if !(w.is_finite() && *w >= 0.0) {
+            return Err(invalid(
+                &p,
+                "weight must be 0 or more",
+                "weights are relative, e.g. 50",
+            ));
+        }
+        mix[i] = *w;
+    }
+    if mix.iter().sum::<f64>() <= 0.0 {
+        return Err(invalid(
+            &tp.key("mix"),
+            "all weights are 0",
+            "give at least one endpoint a weight above 0",
+        ));
+    }
+    let daily = match &f.traffic.daily {
+        None => None,
+        Some(d) => {
+            let dp = tp.key("daily");
+            let amplitude = d.amplitude;
+            if !(amplitude.is_finite() && (0.0..1.0).contains(&amplitude)) {
+                return Err(invalid(
+                    &dp.key("amplitude"),
+                    format!("{amplitude} is outside [0, 1)"),
+                    "e.g. 0.3 for ±30% over the day",
+                ));
+            }
+            Some(DailyShape {
+                amplitude,
+                peak: d.peak.0,
+                start: d.start.map_or(SimDuration::from_mins(10 * 60), |s| s.0),
+            })
+        }
+    };
+    let traffic = Traffic {
+        rate: f.traffic.rate,
+        daily,
+        mix,
+    };
+
+    let vp = root.key("versions");
+    let stable = version(
+        &vp.key("stable"),
+        &f.versions.stable,
+        None,
+        &endpoints,
+        &index_of,
+    )?;
+    let canary = version(
+        &vp.key("canary"),
+        &f.versions.canary,
+        Some((&f.versions.stable, &stable)),
+        &endpoints,
+        &index_of,
+    )?;
+    for (v, prof) in [("stable", &stable), ("canary", &canary)] {
+        if prof.memory.baseline >= pod.memory_limit {
+            return Err(invalid(
+                &vp.key(v).key("memory").key("baseline"),
+                "baseline working set is at or above the memory limit",
+                "the container would be OOM-killed at start; lower the baseline or raise pod.limits.memory",
+            ));
+        }
+    }
+    if stable.fault.is_some() {
+        return Err(invalid(
+            &vp.key("stable").key("fault"),
+            "the stable version cannot carry a fault",
+            "put the fault on versions.canary",
+        ));
+    }
+
+    let pol = root.key("policies");
+    let mut policies: Vec<Policy> = Vec::new();
+    for (i, p) in f.policies.iter().enumerate() {
+        let pp = pol.index(i);
+        if policies.iter().any(|q| q.name == p.name) {
+            return Err(invalid(
+                &pp.key("name"),
+                format!("policy {:?} is defined twice", p.name),
+                "give each policy its own name",
+            ));
+        }
+        policies.push(policy(&pp, p)?);
+    }
+
+    Ok(Scenario {
+        name: f.name,
+        description: f.description,
+        file: file_label.to_string(),
+        namespace: f.namespace.unwrap_or_else(|| "default".into()),
+        seed: sim.seed.unwrap_or(1),
+        scrape_interval,
+        warmup,
+        soak,
+        max_duration,
+        endpoints_delay,
+        rollout,
+        pod,
+        endpoints,
+        traffic,
+        versions: [stable, canary],
+        policies,
+    })
+}
+
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && !s.ends_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn version(
+    p: &Path,
+    f: &VersionFile,
+    base: Option<(&VersionFile, &VersionProfile)>,
+    endpoints: &[Endpoint],
+    index_of: &dyn Fn(&Path, &str) -> Result<usize>,
+) -> Result<VersionProfile> {
+    let bf = base.map(|(f, _)| f);
+    let bp = base.map(|(_, p)| p);
+    let image = f
+        .image
+        .clone()
+        .or_else(|| bp.map(|b| format!("{}-canary", b.image)))
+        .unwrap_or_else(|| "registry.local/app:stable".into());
+    let startup = f
+        .startup
+        .map(|d| d.0)
+        .or(bp.map(|b| b.startup))
+        .unwrap_or(SimDuration::from_secs(10));
+
+    let m = f.memory;
+    let bm = bf.map(|b| b.memory).unwrap_or_default();
+    let pick = |a: Option<ByteSize>, b: Option<ByteSize>, d: f64| a.or(b).map_or(d, |x| x.0);
+    let mp = p.key("memory");
+    let baseline = pick(m.baseline, bm.baseline, 256.0 * 1024.0 * 1024.0);
+    let gc_period = m
+        .gc_period
+        .or(bm.gc_period)
+        .map_or(SimDuration::from_secs(30), |d| d.0);
+    let gc_amplitude = pick(m.gc_amplitude, bm.gc_amplitude, 0.0);
+    if gc_amplitude > 0.0 && gc_period.0 == 0 {
+        return Err(invalid(
+            &mp.key("gc_period"),
+            "must be longer than 0 when gc_amplitude is set",
+            "e.g. \"30s\"",
+        ));
+    }
+    let memory = MemoryProfile {
+        baseline,
+        leak_per_request: pick(m.leak_per_request, bm.leak_per_request, 0.0),
+        leak_per_minute: pick(m.leak_per_minute, bm.leak_per_minute, 0.0),
+        gc_amplitude,
+        gc_period,
+        noise: pick(m.noise, bm.noise, 0.0),
+    };
+
+    let pr = f.pressure;
+    let bpr = bf.map(|b| b.pressure).unwrap_or_default();
+    let pressure = PressureProfile {
+        start: fraction(
+            &p.key("pressure").key("start"),
+            pr.start.or(bpr.start).unwrap_or(0.9),
+            true,
+            true,
+        )?,
+        slowdown: pr.slowdown.or(bpr.slowdown).unwrap_or(3.0),
+    };
+    if !(pressure.slowdown.is_finite() && pressure.slowdown >= 1.0) {
+        return Err(invalid(
+            &p.key("pressure").key("slowdown"),
+            "must be 1 or more",
+            "1 means no slow-down; e.g. 3",
+        ));
+    }
+
+    let lp = p.key("latency");
+    let mut latency: Vec<Option<LatencyDist>> = match bp {
+        Some(b) => b.latency.iter().copied().map(Some).collect(),
+        None => vec![None; endpoints.len()],
+    };
+    for (k, l) in &f.latency {
+        let kp = lp.key(k);
+        let i = index_of(&kp, k)?;
+        latency[i] = Some(latency_dist(&kp, l)?);
+    }
+    let mut lat = Vec::with_capacity(endpoints.len());
+    for (i, l) in latency.into_iter().enumerate() {
+        match l {
+            Some(l) => lat.push(l),
+            None => {
+                return Err(invalid(
+                    &lp,
+                    format!("no latency for endpoint {:?}", endpoints[i].name),
+                    format!(
+                        "add {} = {{ dist = \"lognormal\", median = \"20ms\", p99 = \"120ms\" }}",
+                        endpoints[i].name
+                    ),
+                ));
+            }
+        }
+    }
+
+    let ep = p.key("errors");
+    let mut error_rate: Vec<f64> = match bp {
+        Some(b) => b.error_rate.clone(),
+        None => vec![0.0; endpoints.len()],
+    };
+    for (k, r) in &f.errors {
+        let kp = ep.key(k);
+        let i = index_of(&kp, k)?;
+        error_rate[i] = fraction(&kp, *r, false, false)?;
+    }
+    Ok(VersionProfile {
+        image,
+        startup,
+        memory,
+        pressure,
+        latency: lat,
+        error_rate,
+        fault: f.fault.clone().filter(|s| !s.trim().is_empty()),
+    })
+}
+
+fn latency_dist(p: &Path, l: &LatencyFile) -> Result<LatencyDist> {
+    let secs = |d: Option<DurationText>, key: &str| -> Result<f64> {
+        d.map(|d| d.0.as_secs_f64()).ok_or_else(|| {
+            invalid(
+                p,
+                format!("{} latency needs `{key}`", l.dist),
+                format!("add {key} = \"20ms\""),
+            )
+        })
+    };
+    let made = match l.dist.as_str() {
+        "constant" => LatencyDist::constant(secs(l.value, "value")?),
+        "exponential" => LatencyDist::exponential(secs(l.mean, "mean")?),
+        "lognormal" => LatencyDist::log_normal(secs(l.median, "median")?, secs(l.p99, "p99")?),
+        other => {
+            return Err(invalid(
+                &p.key("dist"),
+                format!("unknown distribution {other:?}"),
+                "use \"constant\" (value), \"exponential\" (mean) or \"lognormal\" (median, p99)",
+            ));
+        }
+    };
+    made.map_err(|e| invalid(p, e, "see docs/scenario.md, latency"))
+}
+
+fn policy(p: &Path, f: &PolicyFile) -> Result<Policy> {
+    if f.name.trim().is_empty() {
+        return Err(invalid(
+            &p.key("name"),
+            "is empty",
+            "name the policy, e.g. \"manual\"",
+        ));
+    }
+    let sp = p.key("steps");
+    let mut steps = Vec::new();
+    for (i, s) in f.steps.iter().enumerate() {
+        let step = match s {
+            StepFile::SetWeight(w) => {
+                if !(0..=100).contains(w) {
+                    return Err(invalid(
+                        &sp.index(i),
+                        format!("setWeight {w} is outside 0..100"),
+                        "a weight is a percentage of traffic",
+                    ));
+                }
+                Step::SetWeight(*w as u32)
+            }
+            StepFile::Pause(pf) => Step::Pause(pf.duration.map(|d| d.0)),
+        };
+        steps.push(step);
+    }
+    let scale_down_delay = match f.scale_down_delay_seconds {
+        None => DEFAULT_SCALE_DOWN_DELAY,
+        Some(s) if s >= 0 => SimDuration::from_secs(s as u64),
+        Some(s) => {
+            return Err(invalid(
+                &p.key("scaleDownDelaySeconds"),
+                format!("{s} is negative"),
+                "Argo's default is 30",
+            ));
+        }
+    };
+    Ok(Policy {
+        name: f.name.clone(),
+        description: f.description.clone(),
+        steps,
+        scale_down_delay,
+        operator: OperatorConfig {
+            promote_after: f.operator.promote_after.map(|d| d.0),
+        },
+    })
+}
