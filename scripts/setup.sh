@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Fetches the tools the test suite uses beside cargo's crates, into target/tools/:
+# - promtool, from Debian's `prometheus` package, unpacked without installing
+#   or starting anything (the PromQL evaluator is checked against it).
+# Safe to run again; does nothing when the tools are already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools=target/tools
+promtool="$tools/prometheus/usr/bin/promtool"
+if [ ! -x "$promtool" ]; then
+  mkdir -p "$tools/deb"
+  (
+    cd "$tools/deb"
+    if ! apt-get download prometheus >/dev/null 2>&1; then
+      if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        apt-get download prometheus
+      else
+        echo "setup: cannot download the prometheus package; run 'sudo apt-get update' and retry" >&2
+        exit 1
+      fi
+    fi
+  )
+  dpkg-deb -x "$(ls "$tools"/deb/prometheus_*.deb | head -n 1)" "$tools/prometheus"
+fi
+"$promtool" --version 2>&1 | head -n 1

@@ -1,0 +1,180 @@
+//! The command line: exit codes, error locations, determinism, output files.
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+const FLAGSHIP: &str = "scenarios/checkout-leak.toml";
+
+fn canarysim() -> Command {
+    Command::cargo_bin("canarysim").expect("binary builds")
+}
+
+fn run_json(seed: u64) -> Vec<u8> {
+    let out = canarysim()
+        .args([
+            "run",
+            FLAGSHIP,
+            "--policy",
+            "manual",
+            "--format",
+            "json",
+            "--seed",
+            &seed.to_string(),
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn flagship_manual_policy_misses_the_leak_and_oom_kills_about_45_minutes_after_promotion() {
+    let json: serde_json::Value = serde_json::from_slice(&run_json(1)).unwrap();
+    let run = &json["runs"][0];
+    assert_eq!(run["verdict"], "missed");
+    assert_eq!(run["policy"], "manual");
+    assert_eq!(run["canary_bad"], true);
+    let promoted = run["rollout"]["promoted_at_s"].as_f64().expect("promoted");
+    let first_canary_kill = run["oom_kills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["version"] == "canary")
+        .expect("a canary OOM kill")["t_s"]
+        .as_f64()
+        .unwrap();
+    let after = first_canary_kill - promoted;
+    assert!(
+        (2520.0..=2880.0).contains(&after),
+        "first canary OOM kill {after} s after promotion"
+    );
+}
+
+#[test]
+fn same_seed_gives_the_same_bytes_and_another_seed_does_not() {
+    let a = run_json(1);
+    assert_eq!(a, run_json(1));
+    assert_ne!(a, run_json(2));
+}
+
+fn bad_scenario(name: &str, text: &str, expect_line_col: &str, expect_msg: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    fs::write(&path, text).unwrap();
+    let out_dir = dir.path().join("out");
+    canarysim()
+        .args([
+            "run",
+            path.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "{name}:{expect_line_col}"
+        )))
+        .stderr(predicate::str::contains(expect_msg));
+    assert!(
+        !Path::new(&out_dir).exists(),
+        "no output written for a bad scenario"
+    );
+}
+
+fn flagship_with(from: &str, to: &str) -> String {
+    let text = fs::read_to_string(FLAGSHIP).unwrap();
+    assert!(
+        text.contains(from),
+        "fixture anchor {from:?} is in the flagship"
+    );
+    text.replacen(from, to, 1)
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn toml_syntax_error_exits_2_naming_line_and_column() {
+    let text = flagship_with("replicas = 5", "replicas = = 5");
+    let line = line_of(&text, "replicas = = 5");
+    bad_scenario("syntax.toml", &text, &format!("{line}:12"), "");
+}
+
+#[test]
+fn unknown_key_exits_2_naming_line_and_column() {
+    let text = flagship_with("replicas = 5", "replicas = 5\nreplcas = 6");
+    let line = line_of(&text, "replcas = 6");
+    bad_scenario(
+        "unknown.toml",
+        &text,
+        &format!("{line}:1"),
+        "unknown field `replcas`",
+    );
+}
+
+#[test]
+fn negative_replicas_exit_2_naming_line_and_column() {
+    let text = flagship_with("replicas = 5", "replicas = -3");
+    let line = line_of(&text, "replicas = -3");
+    bad_scenario(
+        "negative.toml",
+        &text,
+        &format!("{line}:12"),
+        "rollout.replicas: -3 replicas",
+    );
+}
+
+#[test]
+fn memory_limit_below_request_exits_2_naming_line_and_column() {
+    let text = flagship_with(
+        "limits = { cpu = \"1000m\", memory = \"1Gi\" }",
+        "limits = { cpu = \"1000m\", memory = \"256Mi\" }",
+    );
+    let line = line_of(&text, "memory = \"256Mi\"");
+    bad_scenario(
+        "limit.toml",
+        &text,
+        &format!("{line}:36"),
+        "memory limit 256Mi is below the request 512Mi",
+    );
+}
+
+#[test]
+fn out_dir_gets_result_events_and_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    canarysim()
+        .args([
+            "run",
+            FLAGSHIP,
+            "--policy",
+            "manual",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    let result: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    assert_eq!(result["runs"][0]["verdict"], "missed");
+    let events = fs::read_to_string(out.join("events.csv")).unwrap();
+    assert!(events.starts_with("policy,seed,t_s,kind,detail\n"));
+    assert!(events.contains("oom_kill"));
+    let series = fs::read_to_string(out.join("series.csv")).unwrap();
+    assert!(series.starts_with("policy,seed,t_s,metric,labels,value\n"));
+    assert!(series.contains("container_memory_working_set_bytes"));
+    let leftovers: Vec<_> = fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary files left behind");
+}

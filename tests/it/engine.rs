@@ -1,0 +1,252 @@
+//! Engine behaviour against closed forms and statistics.
+
+use canarysim::engine::{Engine, run};
+use canarysim::model::Version;
+use canarysim::series::{SeriesStore, is_stale_nan};
+
+use super::fixtures::{load, scenario_text};
+
+/// A policy that holds at weight 0 forever: only the stable pods serve.
+const HOLD: &str = r#"
+[[policies]]
+name = "hold"
+steps = [ { pause = {} } ]
+"#;
+
+fn last_value(store: &SeriesStore, name: &str) -> f64 {
+    store
+        .series()
+        .iter()
+        .filter(|s| s.labels.metric_name() == Some(name))
+        .filter_map(|s| {
+            s.samples
+                .iter()
+                .rev()
+                .find(|x| !is_stale_nan(x.v))
+                .map(|x| x.v)
+        })
+        .sum()
+}
+
+#[test]
+fn mm1_queue_at_utilisation_half_matches_the_analytic_mean_latency() {
+    // One pod with one worker (1 CPU × 1 worker per CPU), exponential service
+    // with mean 10 ms (μ = 100/s), Poisson arrivals at λ = 50/s: ρ = 0.5 and
+    // the M/M/1 mean response time is 1/(μ − λ) = 20 ms.
+    let text = scenario_text(
+        1,
+        50.0,
+        1.0,
+        &format!(
+            r#"
+[versions.stable]
+latency = {{ get = {{ dist = "exponential", mean = "10ms" }} }}
+[versions.canary]
+{HOLD}"#
+        ),
+    );
+    let sc = load(&text);
+    let out = run(&sc, &sc.policies[0], 11);
+    let sum = last_value(&out.series, "http_request_duration_seconds_sum");
+    let count = last_value(&out.series, "http_request_duration_seconds_count");
+    assert!(count > 300_000.0, "{count} requests");
+    let mean = sum / count;
+    assert!(
+        (mean / 0.020 - 1.0).abs() < 0.05,
+        "mean latency {mean} s, expected 0.020 s ± 5%"
+    );
+}
+
+#[test]
+fn poisson_arrival_counts_fall_inside_their_confidence_interval() {
+    // λ = 40/s for 2h10m (warm-up 1m, then 2h9m until the hard stop).
+    let text = scenario_text(
+        2,
+        40.0,
+        4.0,
+        &format!(
+            r#"
+[versions.stable]
+latency = {{ get = {{ dist = "constant", value = "1ms" }} }}
+[versions.canary]
+{HOLD}"#
+        ),
+    );
+    let sc = load(&text);
+    let out = run(&sc, &sc.policies[0], 5);
+    let r = &out.result;
+    let total = (r.requests.stable.total + r.requests.canary.total) as f64;
+    let expected = 40.0 * (60.0 + r.sim_duration_s);
+    // Poisson: mean = variance = λT; ±4σ is a 99.994% interval.
+    let sigma = expected.sqrt();
+    assert!(
+        (total - expected).abs() < 4.0 * sigma,
+        "{total} arrivals, expected {expected} ± {}",
+        4.0 * sigma
+    );
+
+    // Counts per 15 s scrape window: the index of dispersion Σ(x − x̄)²/x̄ is
+    // χ² with n − 1 degrees of freedom for Poisson counts; accept within
+    // ±4 standard deviations (√(2(n−1))).
+    let mut per_window: Vec<f64> = Vec::new();
+    let counters: Vec<_> = out
+        .series
+        .series()
+        .iter()
+        .filter(|s| s.labels.metric_name() == Some("http_requests_total"))
+        .collect();
+    let times: Vec<i64> = counters[0].samples.iter().map(|x| x.t).collect();
+    for w in times.windows(2) {
+        let mut n = 0.0;
+        for s in &counters {
+            let at = |t: i64| s.samples.iter().find(|x| x.t == t).map(|x| x.v);
+            if let (Some(a), Some(b)) = (at(w[0]), at(w[1]))
+                && !is_stale_nan(a)
+                && !is_stale_nan(b)
+            {
+                n += b - a;
+            }
+        }
+        per_window.push(n);
+    }
+    let n = per_window.len() as f64;
+    let mean = per_window.iter().sum::<f64>() / n;
+    let d: f64 = per_window.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / mean;
+    let df = n - 1.0;
+    assert!((mean - 600.0).abs() < 10.0, "mean per window {mean}");
+    assert!(
+        (d - df).abs() < 4.0 * (2.0 * df).sqrt(),
+        "dispersion {d} for {df} degrees of freedom"
+    );
+}
+
+#[test]
+fn noise_free_time_leak_oom_kills_at_the_closed_form_time_to_the_millisecond() {
+    // Canary: baseline 100Mi, 13Mi per minute, no garbage, no per-request
+    // leak; limit 1Gi. Its first pod starts when the rollout starts (t = 0),
+    // so it passes the limit at (1024 − 100)/13 minutes = 4264.615384… s.
+    let text = scenario_text(
+        5,
+        10.0,
+        4.0,
+        r#"
+[versions.stable]
+memory = { baseline = "100Mi" }
+latency = { get = { dist = "constant", value = "5ms" } }
+[versions.canary]
+fault = "leaks 13Mi a minute"
+memory = { leak_per_minute = "13Mi" }
+[[policies]]
+name = "hold-at-20"
+steps = [ { setWeight = 20 }, { pause = {} } ]
+"#,
+    );
+    let sc = load(&text);
+    let out = run(&sc, &sc.policies[0], 1);
+    let kill = &out.result.oom_kills[0];
+    assert_eq!(kill.version, Version::Canary);
+    let expected_ms = (924.0 / 13.0 * 60.0 * 1000.0f64).floor();
+    assert_eq!(
+        (kill.t_s * 1000.0).round(),
+        expected_ms,
+        "killed at {} s",
+        kill.t_s
+    );
+}
+
+#[test]
+fn an_oom_kill_resets_the_counters_and_raises_the_restart_count() {
+    let text = scenario_text(
+        5,
+        10.0,
+        4.0,
+        r#"
+[versions.stable]
+memory = { baseline = "100Mi" }
+latency = { get = { dist = "constant", value = "5ms" } }
+[versions.canary]
+fault = "leaks 100Mi a minute"
+memory = { leak_per_minute = "100Mi" }
+[[policies]]
+name = "hold-at-20"
+steps = [ { setWeight = 20 }, { pause = {} } ]
+"#,
+    );
+    let sc = load(&text);
+    let mut engine = Engine::new(&sc, &sc.policies[0], 3);
+    // First kill ~9.24 min after the rollout starts; restarted 10 s later.
+    engine.run_until(engine.rollout_start() + canarysim::sim::SimDuration::from_mins(12));
+    let store = engine.store();
+    let canary_pod = |s: &&canarysim::series::Series| s.labels.get("service") == Some("svc-canary");
+    let requests = store
+        .series()
+        .iter()
+        .filter(|s| s.labels.metric_name() == Some("http_requests_total"))
+        .find(canary_pod)
+        .expect("the canary pod served requests");
+    let values: Vec<f64> = requests.samples.iter().map(|x| x.v).collect();
+    let reset = values
+        .windows(2)
+        .any(|w| !is_stale_nan(w[1]) && !is_stale_nan(w[0]) && w[1] < w[0])
+        || values.iter().any(|v| is_stale_nan(*v));
+    assert!(reset, "counter never reset or went stale: {values:?}");
+    let after: Vec<f64> = values
+        .iter()
+        .copied()
+        .skip_while(|v| !is_stale_nan(*v))
+        .skip(1)
+        .collect();
+    assert!(
+        !after.is_empty() && after[0] < values[0].max(30.0),
+        "counter starts again from zero after the restart: {after:?}"
+    );
+    let restarts = store
+        .series()
+        .iter()
+        .find(|s| {
+            s.labels.metric_name() == Some("kube_pod_container_status_restarts_total")
+                && s.labels
+                    .get("pod")
+                    .is_some_and(|p| Some(p) == requests.labels.get("pod"))
+        })
+        .expect("restart counter");
+    assert_eq!(restarts.samples.first().unwrap().v, 0.0);
+    assert_eq!(restarts.samples.last().unwrap().v, 1.0);
+    let reason = store.series().iter().find(|s| {
+        s.labels.metric_name() == Some("kube_pod_container_status_last_terminated_reason")
+            && s.labels.get("reason") == Some("OOMKilled")
+    });
+    assert!(
+        reason.is_some(),
+        "last terminated reason OOMKilled is exported"
+    );
+}
+
+#[test]
+fn a_request_to_a_service_with_no_ready_pod_fails() {
+    // The canary's image never becomes ready before the run ends (startup
+    // longer than the run), yet the ingress sends 50% to the canary Service
+    // once... it never does: setWeight waits for the replica counts. So
+    // nothing is sent to the canary and nothing fails for lack of pods.
+    let text = scenario_text(
+        2,
+        20.0,
+        4.0,
+        r#"
+[versions.stable]
+latency = { get = { dist = "constant", value = "5ms" } }
+[versions.canary]
+startup = "5h"
+[[policies]]
+name = "half"
+steps = [ { setWeight = 50 }, { pause = {} } ]
+"#,
+    );
+    let sc = load(&text);
+    let out = run(&sc, &sc.policies[0], 1);
+    assert_eq!(
+        out.result.requests.canary.total, 0,
+        "the router keeps the previous weight (0)"
+    );
+    assert_eq!(out.result.requests.stable.failed, 0);
+}
