@@ -19,7 +19,8 @@ use rand::RngExt;
 
 use crate::model::{Pod, PodId, Version};
 use crate::outcome::{
-    OomKill, Requests, RolloutSummary, RunResult, StepRecord, Tally, TimelineEntry, Verdict,
+    FailedRequests, OomKill, Requests, RolloutSummary, RunResult, StepRecord, Tally, TimelineEntry,
+    Verdict,
 };
 use crate::rollout::controller::{ClusterView, Controller, Note};
 use crate::rollout::policy::Policy;
@@ -85,6 +86,13 @@ pub(crate) struct Service {
     pub cursor: usize,
 }
 
+/// Tally period of the warm-up (not reported).
+pub(crate) const WARMUP: usize = 0;
+/// Tally period from the rollout's start to full promotion.
+pub(crate) const ROLLOUT: usize = 1;
+/// Tally period after full promotion.
+pub(crate) const PROMOTED: usize = 2;
+
 /// Index of the stable Service in [`World::services`].
 pub(crate) const STABLE_SVC: usize = 0;
 /// Index of the canary Service in [`World::services`].
@@ -101,7 +109,12 @@ pub(crate) struct World<'s> {
     pub weight: u32,
     pub traffic: traffic::Arrivals,
     pub naming_rng: ChaCha8Rng,
-    pub tallies: [Tally; 2],
+    /// Request tallies by period ([`WARMUP`], [`ROLLOUT`], [`PROMOTED`]) and version.
+    pub tallies: [[Tally; 2]; 3],
+    /// Which period requests are counted in now.
+    pub period: usize,
+    /// The largest working set seen per version, bytes.
+    pub peak_working_set: [f64; 2],
     pub oom_kills: Vec<OomKill>,
     pub timeline: Vec<TimelineEntry>,
     pub rollout_start: SimTime,
@@ -180,7 +193,9 @@ impl<'s> Engine<'s> {
             weight: 0,
             traffic: traffic::Arrivals::new(sc, seed),
             naming_rng: stream(seed, "pod-names", 0),
-            tallies: [Tally::default(); 2],
+            tallies: [[Tally::default(); 2]; 3],
+            period: WARMUP,
+            peak_working_set: [0.0; 2],
             oom_kills: Vec::new(),
             timeline: Vec::new(),
             rollout_start,
@@ -330,6 +345,9 @@ impl<'s> Engine<'s> {
     }
 
     fn reconcile(&mut self, now: SimTime) {
+        if self.world.period == WARMUP {
+            self.world.period = ROLLOUT;
+        }
         let view = ClusterView {
             available: [
                 self.world.available(Version::Stable),
@@ -343,6 +361,7 @@ impl<'s> Engine<'s> {
             self.on_note(t, note);
         }
         if let (false, Some(p)) = (was_promoted, self.ctrl.promoted_at()) {
+            self.world.period = PROMOTED;
             self.end_at = self.end_at.min(p + self.world.sc.soak);
             self.queue.schedule(self.end_at, Event::Stop);
         }
@@ -420,9 +439,19 @@ impl<'s> Engine<'s> {
             analysis_runs: Vec::new(),
             oom_kills: w.oom_kills.clone(),
             requests: Requests {
-                stable: w.tallies[Version::Stable.index()],
-                canary: w.tallies[Version::Canary.index()],
+                stable: w.tallies[ROLLOUT][Version::Stable.index()]
+                    + w.tallies[PROMOTED][Version::Stable.index()],
+                canary: w.tallies[ROLLOUT][Version::Canary.index()]
+                    + w.tallies[PROMOTED][Version::Canary.index()],
             },
+            canary_requests: w.tallies[ROLLOUT][Version::Canary.index()].total,
+            failed_requests: FailedRequests {
+                before_promotion: w.tallies[ROLLOUT].iter().map(|t| t.failed).sum(),
+                after_promotion: w.tallies[PROMOTED].iter().map(|t| t.failed).sum(),
+            },
+            canary_peak_memory_fraction: w.peak_working_set[Version::Canary.index()]
+                / sc.pod.memory_limit,
+            rollout_duration_s: w.rel_secs(promoted.unwrap_or(self.queue.now())),
             time_to_detect_s: None,
             sim_duration_s: w.rel_secs(self.queue.now()),
             events: self.events,

@@ -190,7 +190,7 @@ impl World<'_> {
         let incarnation = p.incarnation;
         let name = p.name.clone();
         let restarts = p.restarts;
-        self.tallies[version.index()].failed += lost;
+        self.tallies[self.period][version.index()].failed += lost;
         q.schedule(restart_at, Event::Restart { pod, incarnation });
         q.schedule(
             now + self.sc.endpoints_delay,
@@ -248,7 +248,7 @@ impl World<'_> {
         p.listed = false;
         p.incarnation += 1;
         let version = p.version;
-        self.tallies[version.index()].failed += lost;
+        self.tallies[self.period][version.index()].failed += lost;
         self.rebuild_endpoints();
         let name = self.pods[pod as usize].name.clone();
         self.note(now, "delete", format!("{name} deleted"));

@@ -106,18 +106,18 @@ impl World<'_> {
         };
         let service = &mut self.services[svc];
         let version = service.selects.index();
-        self.tallies[version].total += 1;
+        self.tallies[self.period][version].total += 1;
         let n = service.endpoints.len();
         if n == 0 {
             // No ready pod behind the Service: the ingress answers 503.
-            self.tallies[version].failed += 1;
+            self.tallies[self.period][version].failed += 1;
             return;
         }
         let pod = service.endpoints[service.cursor % n];
         service.cursor = service.cursor.wrapping_add(1);
         if !self.pods[pod as usize].can_serve() {
             // Routed to a pod that died before endpoints caught up: 502.
-            self.tallies[version].failed += 1;
+            self.tallies[self.period][version].failed += 1;
             return;
         }
         self.dispatch(now, pod, endpoint as u16, now, q);
@@ -200,9 +200,12 @@ impl World<'_> {
         p.latency_sum[e] += latency;
         p.served += 1;
         if failed {
-            self.tallies[p.version.index()].failed += 1;
+            self.tallies[self.period][p.version.index()].failed += 1;
         }
-        if p.working_set(&profile.memory, now) > sc.pod.memory_limit {
+        let ws = p.working_set(&profile.memory, now);
+        let peak = &mut self.peak_working_set[p.version.index()];
+        *peak = peak.max(ws);
+        if ws > sc.pod.memory_limit {
             self.oom_kill(now, pod, q);
             return true;
         }

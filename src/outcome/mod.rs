@@ -70,6 +70,17 @@ pub struct RunResult {
     pub oom_kills: Vec<OomKill>,
     /// Production requests by the version that was to serve them.
     pub requests: Requests,
+    /// Requests sent to the canary before full promotion (its exposure while
+    /// on trial).
+    pub canary_requests: u64,
+    /// Failed production requests, split at full promotion.
+    pub failed_requests: FailedRequests,
+    /// The canary's largest working set as a fraction of its memory limit
+    /// (above 1 means the OOM killer acted).
+    pub canary_peak_memory_fraction: f64,
+    /// Seconds from the rollout's start to promotion or abort, or to the end
+    /// of the run when neither happened.
+    pub rollout_duration_s: f64,
     /// Seconds from the rollout's start to the abort that caught a bad release.
     pub time_to_detect_s: Option<f64>,
     /// Simulated seconds from the rollout's start to the end of the run.
@@ -130,6 +141,15 @@ pub struct Requests {
     pub canary: Tally,
 }
 
+/// Failed production requests before and after full promotion.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct FailedRequests {
+    /// From the rollout's start to full promotion (or the end of the run).
+    pub before_promotion: u64,
+    /// After full promotion.
+    pub after_promotion: u64,
+}
+
 /// Total and failed requests.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct Tally {
@@ -155,6 +175,16 @@ pub struct TimelineEntry {
 pub struct Report {
     /// One entry per policy run.
     pub runs: Vec<RunResult>,
+}
+
+impl std::ops::Add for Tally {
+    type Output = Tally;
+    fn add(self, o: Tally) -> Tally {
+        Tally {
+            total: self.total + o.total,
+            failed: self.failed + o.failed,
+        }
+    }
 }
 
 #[cfg(test)]
