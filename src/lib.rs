@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod condition;
+pub mod judge;
 pub mod promql;
 pub mod series;
 pub mod sim;
