@@ -163,3 +163,35 @@ fn thresholds_split_pass_marginal_and_fail_inclusively() {
     };
     assert_eq!(classify_score(94.0, &strict), ScoreClassification::Marginal);
 }
+
+#[test]
+fn a_classified_critical_high_zeroes_an_otherwise_passing_analysis() {
+    use crate::judge::{MetricConfig, classify};
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(1);
+    let canary = [126.0, 136.0, 140.0, 143.0, 146.0, 148.0];
+    let stable = [109.0, 115.0, 116.0, 118.0, 123.0, 127.0];
+    let critical = MetricConfig {
+        critical: true,
+        ..MetricConfig::default()
+    };
+    let judged = |name: &str, cfg: &MetricConfig, rng: &mut rand::rngs::ChaCha8Rng| JudgedMetric {
+        name: name.into(),
+        groups: vec!["g".into()],
+        muted: cfg.muted,
+        result: classify(&canary, &stable, cfg, rng),
+    };
+    let mut all: Vec<JudgedMetric> = (0..9)
+        .map(|i| metric(&format!("ok{i}"), &["g"], Pass))
+        .collect();
+    all.push(judged("p99", &MetricConfig::default(), &mut rng));
+    // Nine passes and one non-critical High: 90, a Pass.
+    assert_eq!(run(&all, &[]).score, 90.0);
+    all.pop();
+    all.push(judged("p99", &critical, &mut rng));
+    let s = run(&all, &[]);
+    assert_eq!(
+        (s.score, s.classification),
+        (0.0, ScoreClassification::Fail)
+    );
+}
