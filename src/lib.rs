@@ -7,6 +7,7 @@
 //! is the only place that does I/O or parses command lines.
 #![deny(missing_docs)]
 
+pub mod analysis;
 pub mod condition;
 pub mod judge;
 pub mod promql;

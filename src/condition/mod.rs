@@ -10,7 +10,7 @@
 //! `isNil`, `default`, plus expr's own builtins. Two Go behaviours the Rust
 //! port of expr does not share are restored here:
 //! - indexing `result` out of range (`result[0]` on an empty vector) is an
-//!   error, as in Go, not `nil` (see [`index`]);
+//!   error, as in Go, not `nil` (see the `index` submodule);
 //! - the output must be a bool, else the evaluation is an error.
 //!
 //! Neighbours: `crate::analysis` calls [`evaluate_result`] for every
@@ -297,20 +297,8 @@ pub fn evaluate_result(
     failure: Option<&Condition>,
 ) -> Result<Verdict, EvalError> {
     let run = |kind: ConditionKind, c: &Condition| {
-        c.eval(result).map_err(|cause| {
-            let detail = if result.is_nil_or_empty() {
-                "metric result is nil or empty: no data returned from the metric provider"
-                    .to_string()
-            } else {
-                cause.to_string()
-            };
-            EvalError {
-                kind,
-                text: c.text().to_string(),
-                detail,
-                cause,
-            }
-        })
+        c.eval(result)
+            .map_err(|cause| eval_error(kind, c.text(), result, cause))
     };
     let success_held = success
         .map(|c| run(ConditionKind::Success, c))
@@ -318,14 +306,88 @@ pub fn evaluate_result(
     let failure_held = failure
         .map(|c| run(ConditionKind::Failure, c))
         .transpose()?;
-    Ok(match (success_held, failure_held) {
+    Ok(combine(success_held, failure_held))
+}
+
+/// The truth table of `EvaluateResult` once the set conditions evaluated.
+fn combine(success_held: Option<bool>, failure_held: Option<bool>) -> Verdict {
+    match (success_held, failure_held) {
         (None, None) => Verdict::Successful,
         (Some(true), None) | (None, Some(false)) => Verdict::Successful,
         (Some(false), None) | (None, Some(true)) => Verdict::Failed,
         (Some(_), Some(true)) => Verdict::Failed,
         (Some(true), Some(false)) => Verdict::Successful,
         (Some(false), Some(false)) => Verdict::Inconclusive,
-    })
+    }
+}
+
+/// A metric's two conditions, compiled once. A condition that does not
+/// compile is kept as its error and reported at every evaluation, as Argo
+/// (which compiles at each measurement) reports it.
+#[derive(Debug, Clone)]
+pub struct ConditionPair {
+    success: Option<(String, Result<Condition, ConditionError>)>,
+    failure: Option<(String, Result<Condition, ConditionError>)>,
+}
+
+impl ConditionPair {
+    /// Compiles both texts; an empty text means "not set".
+    pub fn new(success: &str, failure: &str) -> ConditionPair {
+        let compile =
+            |text: &str| (!text.is_empty()).then(|| (text.to_string(), Condition::compile(text)));
+        ConditionPair {
+            success: compile(success),
+            failure: compile(failure),
+        }
+    }
+
+    /// The success condition's text, or "".
+    pub fn success_text(&self) -> &str {
+        self.success.as_ref().map_or("", |(t, _)| t)
+    }
+
+    /// The failure condition's text, or "".
+    pub fn failure_text(&self) -> &str {
+        self.failure.as_ref().map_or("", |(t, _)| t)
+    }
+
+    /// [`evaluate_result`], with a compile error reported as an evaluation
+    /// error of its condition (success first, as Argo evaluates it).
+    pub fn evaluate(&self, result: &ResultValue) -> Result<Verdict, EvalError> {
+        type Slot = Option<(String, Result<Condition, ConditionError>)>;
+        let run = |kind: ConditionKind, slot: &Slot| -> Result<Option<bool>, EvalError> {
+            match slot {
+                None => Ok(None),
+                Some((text, Ok(c))) => c
+                    .eval(result)
+                    .map(Some)
+                    .map_err(|cause| eval_error(kind, text, result, cause)),
+                Some((text, Err(cause))) => Err(eval_error(kind, text, result, cause.clone())),
+            }
+        };
+        let success = run(ConditionKind::Success, &self.success)?;
+        let failure = run(ConditionKind::Failure, &self.failure)?;
+        Ok(combine(success, failure))
+    }
+}
+
+fn eval_error(
+    kind: ConditionKind,
+    text: &str,
+    result: &ResultValue,
+    cause: ConditionError,
+) -> EvalError {
+    let detail = if result.is_nil_or_empty() {
+        "metric result is nil or empty: no data returned from the metric provider".to_string()
+    } else {
+        cause.to_string()
+    };
+    EvalError {
+        kind,
+        text: text.to_string(),
+        detail,
+        cause,
+    }
 }
 
 /// [`evaluate_result`] on condition texts; empty texts mean "not set".
@@ -335,27 +397,7 @@ pub fn evaluate_texts(
     success: &str,
     failure: &str,
 ) -> Result<Verdict, EvalError> {
-    let compile = |kind: ConditionKind, text: &str| -> Result<Option<Condition>, EvalError> {
-        if text.is_empty() {
-            return Ok(None);
-        }
-        Condition::compile(text)
-            .map(Some)
-            .map_err(|cause| EvalError {
-                kind,
-                text: text.to_string(),
-                detail: if result.is_nil_or_empty() {
-                    "metric result is nil or empty: no data returned from the metric provider"
-                        .to_string()
-                } else {
-                    cause.to_string()
-                },
-                cause,
-            })
-    };
-    let s = compile(ConditionKind::Success, success)?;
-    let f = compile(ConditionKind::Failure, failure)?;
-    evaluate_result(result, s.as_ref(), f.as_ref())
+    ConditionPair::new(success, failure).evaluate(result)
 }
 
 /// Go's `%T` for the value kinds an expression can produce.

@@ -1,1 +1,5 @@
 //! Integration tests: one binary, a module per area.
+
+mod analysis;
+mod analysis_seed;
+mod analysis_support;
