@@ -240,13 +240,15 @@ impl AnalysisRun {
     /// Sets `spec.terminate` (how a rollout cancels a run) and reconciles at
     /// once, as the watch event of that change does in Argo: no new
     /// measurements, in-flight jobs are terminated (Inconclusive), and a run
-    /// with no failure ends Successful.
+    /// with no failure ends Successful. A completed run is left as it is.
     pub fn terminate<H: ProviderHost + ?Sized>(
         &mut self,
         now: SimTime,
         host: &mut H,
     ) -> Reconciled {
-        self.terminate = true;
+        if !self.phase.completed() {
+            self.terminate = true;
+        }
         self.reconcile(now, host)
     }
 

@@ -612,6 +612,19 @@ fn terminated_run_with_failures_within_limits_is_successful() {
 }
 
 #[test]
+fn terminating_a_completed_run_changes_nothing() {
+    let mut m = prometheus("m", "q");
+    m.success_condition = "result < 1".into();
+    let mut run = new_run(spec(vec![m]));
+    let mut host = FakeHost::new().script("q", vec![scalar(5.0)]);
+    run.reconcile(secs(0), &mut host);
+    let r = run.terminate(secs(10), &mut host);
+    assert_eq!(r.phase, Failed);
+    assert!(!run.terminate_requested());
+    assert_eq!(run.completed_at(), Some(secs(0)));
+}
+
+#[test]
 fn zero_interval_still_lets_time_move_on() {
     let mut run = new_run(spec(vec![with_interval(prometheus("m", "q"), 0, Some(3))]));
     let mut host = FakeHost::new().script("q", vec![scalar(1.0)]);
