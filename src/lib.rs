@@ -7,8 +7,11 @@
 //! is the only place that does I/O or parses command lines.
 #![deny(missing_docs)]
 
+pub mod analysis;
+pub mod condition;
 pub mod diag;
 pub mod engine;
+pub mod judge;
 pub mod model;
 pub mod outcome;
 pub mod promql;

@@ -1,5 +1,8 @@
 //! Integration tests: one binary, a module per area.
 
+mod analysis;
+mod analysis_seed;
+mod analysis_support;
 mod cli;
 mod engine;
 mod fixtures;

@@ -1,0 +1,344 @@
+//! Cases from Argo's evaluate_test.go and prometheus_test.go, plus the Go
+//! behaviours the Rust port of expr does not share.
+
+use super::*;
+
+fn verdict(result: &ResultValue, success: &str, failure: &str) -> Result<Verdict, EvalError> {
+    evaluate_texts(result, success, failure)
+}
+
+#[test]
+fn both_conditions_empty_is_successful() {
+    assert_eq!(
+        verdict(&ResultValue::Bool(true), "", ""),
+        Ok(Verdict::Successful)
+    );
+}
+
+#[test]
+fn both_conditions_false_is_inconclusive() {
+    assert_eq!(
+        verdict(&ResultValue::Bool(true), "false", "false"),
+        Ok(Verdict::Inconclusive)
+    );
+}
+
+#[test]
+fn both_conditions_true_failure_wins() {
+    assert_eq!(
+        verdict(&ResultValue::Bool(true), "true", "true"),
+        Ok(Verdict::Failed)
+    );
+}
+
+#[test]
+fn success_true_failure_false_is_successful() {
+    assert_eq!(
+        verdict(&ResultValue::Bool(true), "true", "false"),
+        Ok(Verdict::Successful)
+    );
+}
+
+#[test]
+fn success_only_false_is_failed_and_true_is_successful() {
+    assert_eq!(
+        verdict(&ResultValue::Bool(true), "false", ""),
+        Ok(Verdict::Failed)
+    );
+    assert_eq!(
+        verdict(&ResultValue::Bool(true), "result == true", ""),
+        Ok(Verdict::Successful)
+    );
+}
+
+#[test]
+fn failure_only_false_is_successful_and_true_is_failed() {
+    assert_eq!(
+        verdict(&ResultValue::Bool(true), "", "false"),
+        Ok(Verdict::Successful)
+    );
+    assert_eq!(
+        verdict(&ResultValue::Bool(true), "", "result"),
+        Ok(Verdict::Failed)
+    );
+}
+
+#[test]
+fn error_in_either_condition_is_an_error_naming_it() {
+    let e = verdict(&ResultValue::Bool(true), "a == true", "true").unwrap_err();
+    assert_eq!(e.kind, ConditionKind::Success);
+    assert!(
+        e.to_string()
+            .starts_with("could not evaluate successCondition \"a == true\"")
+    );
+    let e = verdict(&ResultValue::Bool(true), "true", "invalidVar == true").unwrap_err();
+    assert_eq!(e.kind, ConditionKind::Failure);
+    assert!(
+        e.to_string()
+            .contains("could not evaluate failureCondition")
+    );
+    assert!(e.to_string().contains("invalidVar == true"));
+}
+
+#[test]
+fn non_bool_output_is_an_error() {
+    assert_eq!(
+        eval_condition(&ResultValue::Bool(true), "1"),
+        Err(ConditionError::NotBool { type_name: "int" })
+    );
+    assert_eq!(
+        eval_condition(&ResultValue::Numbers(vec![0.5]), "result[0] * 2"),
+        Err(ConditionError::NotBool {
+            type_name: "float64"
+        })
+    );
+}
+
+#[test]
+fn unknown_variable_is_an_error() {
+    let e = eval_condition(&ResultValue::Bool(true), "invalidVariable").unwrap_err();
+    assert!(matches!(e, ConditionError::Eval { .. }), "{e:?}");
+}
+
+#[test]
+fn syntax_error_is_reported_by_check() {
+    assert!(matches!(
+        check("result <"),
+        Err(ConditionError::Syntax { .. })
+    ));
+    assert_eq!(check("result[0] < 0.01"), Ok(()));
+}
+
+#[test]
+fn indexing_an_empty_vector_is_an_error_with_argos_message() {
+    let e = verdict(&ResultValue::Numbers(vec![]), "result[0] < 0.01", "").unwrap_err();
+    assert!(
+        e.to_string().contains("metric result is nil or empty"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("successCondition"));
+}
+
+#[test]
+fn out_of_range_index_is_an_error_even_when_compared_with_nil() {
+    // Go's expr fails on the index itself; the Rust port alone would say true.
+    assert!(eval_condition(&ResultValue::Numbers(vec![]), "result[0] == nil").is_err());
+    assert!(eval_condition(&ResultValue::Numbers(vec![1.0]), "result[1] == nil").is_err());
+    assert!(eval_condition(&ResultValue::Numbers(vec![1.0]), "result[-2] == nil").is_err());
+    assert_eq!(
+        eval_condition(&ResultValue::Numbers(vec![1.0, 2.0]), "result[-1] == 2"),
+        Ok(true)
+    );
+}
+
+#[test]
+fn len_guard_short_circuits_an_empty_vector() {
+    // Guarded, the empty result is a plain false: a Failure, not an Error.
+    assert_eq!(
+        verdict(
+            &ResultValue::Numbers(vec![]),
+            "len(result) > 0 && result[0] < 0.01",
+            ""
+        ),
+        Ok(Verdict::Failed)
+    );
+    assert_eq!(
+        verdict(
+            &ResultValue::Numbers(vec![]),
+            "len(result) == 0 || result[0] < 0.01",
+            ""
+        ),
+        Ok(Verdict::Successful)
+    );
+}
+
+#[test]
+fn scalar_cannot_be_indexed_and_vector_cannot_be_compared() {
+    assert!(eval_condition(&ResultValue::Number(0.001), "result[0] < 0.01").is_err());
+    assert!(eval_condition(&ResultValue::Numbers(vec![0.001]), "result < 0.01").is_err());
+    assert_eq!(
+        eval_condition(&ResultValue::Numbers(vec![0.001]), "result[0] < 0.01"),
+        Ok(true)
+    );
+}
+
+#[test]
+fn nan_with_both_conditions_is_inconclusive() {
+    assert_eq!(
+        verdict(
+            &ResultValue::Number(f64::NAN),
+            "result >= 0.9",
+            "result < 0.9"
+        ),
+        Ok(Verdict::Inconclusive)
+    );
+}
+
+#[test]
+fn nan_guarded_by_isnan_is_successful() {
+    assert_eq!(
+        verdict(
+            &ResultValue::Number(f64::NAN),
+            "result >= 0.9 || isNaN(result)",
+            "result < 0.9"
+        ),
+        Ok(Verdict::Successful)
+    );
+}
+
+#[test]
+fn nan_with_success_condition_only_is_failed() {
+    assert_eq!(
+        verdict(&ResultValue::Number(f64::NAN), "result >= 0.9", ""),
+        Ok(Verdict::Failed)
+    );
+}
+
+#[test]
+fn positive_inf_passes_a_lower_bound() {
+    assert_eq!(
+        verdict(&ResultValue::Number(f64::INFINITY), "result >= 0.9", ""),
+        Ok(Verdict::Successful)
+    );
+}
+
+#[test]
+fn isinf_failure_condition_fails_on_inf() {
+    assert_eq!(
+        verdict(&ResultValue::Number(f64::INFINITY), "", "isInf(result)"),
+        Ok(Verdict::Failed)
+    );
+    assert_eq!(
+        verdict(&ResultValue::Number(f64::NEG_INFINITY), "", "isInf(result)"),
+        Ok(Verdict::Failed)
+    );
+    assert_eq!(
+        verdict(&ResultValue::Number(1.0), "", "isInf(result)"),
+        Ok(Verdict::Successful)
+    );
+}
+
+#[test]
+fn isnan_of_a_list_is_an_error() {
+    assert!(eval_condition(&ResultValue::Numbers(vec![f64::NAN]), "isNaN(result)").is_err());
+    assert_eq!(
+        eval_condition(&ResultValue::Numbers(vec![f64::NAN]), "isNaN(result[0])"),
+        Ok(true)
+    );
+}
+
+#[test]
+fn vector_membership_and_length() {
+    assert_eq!(
+        verdict(
+            &ResultValue::Numbers(vec![10.0, 11.0]),
+            "10 in result",
+            "len(result) != 2"
+        ),
+        Ok(Verdict::Successful)
+    );
+    assert_eq!(
+        eval_condition(
+            &ResultValue::Numbers(vec![11.0, 12.0]),
+            "all(result, # > 10)"
+        ),
+        Ok(true)
+    );
+}
+
+#[test]
+fn as_int_truncates_numbers_and_parses_integer_strings() {
+    assert_eq!(
+        eval_condition(&ResultValue::Text("1".into()), "asInt(result) == 1"),
+        Ok(true)
+    );
+    assert_eq!(
+        eval_condition(&ResultValue::Number(1.123), "asInt(result) == 1"),
+        Ok(true)
+    );
+    assert!(eval_condition(&ResultValue::Text("1.1".into()), "asInt(result) == 1").is_err());
+    assert!(eval_condition(&ResultValue::Text("notint".into()), "asInt(result) == 1").is_err());
+}
+
+#[test]
+fn as_float_parses_numeric_strings_only() {
+    assert_eq!(
+        eval_condition(&ResultValue::Text("1.1".into()), "asFloat(result) >= 1.1"),
+        Ok(true)
+    );
+    assert_eq!(
+        eval_condition(&ResultValue::Number(1.0), "asFloat(result) == 1"),
+        Ok(true)
+    );
+    let e = eval_condition(
+        &ResultValue::Text("NotANum".into()),
+        "asFloat(result) == 1.1",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("NotANum"), "{e}");
+}
+
+#[test]
+fn isnil_and_default_test_the_whole_result() {
+    assert_eq!(eval_condition(&ResultValue::Nil, "isNil(result)"), Ok(true));
+    // An empty vector is not nil (Argo's provider builds a non-nil empty slice).
+    assert_eq!(
+        eval_condition(&ResultValue::Numbers(vec![]), "isNil(result)"),
+        Ok(false)
+    );
+    // The argument is ignored: whatever is passed, the whole result is tested.
+    assert_eq!(eval_condition(&ResultValue::Nil, "isNil(1)"), Ok(true));
+    assert_eq!(
+        eval_condition(&ResultValue::Nil, "default(result, 5) == 5"),
+        Ok(true)
+    );
+    assert_eq!(
+        eval_condition(&ResultValue::Number(1.0), "default(7, 5) == 1"),
+        Ok(true)
+    );
+}
+
+#[test]
+fn shadowing_result_does_not_fool_isnil() {
+    assert_eq!(
+        eval_condition(&ResultValue::Number(1.0), "let result = nil; isNil(result)"),
+        Ok(false)
+    );
+}
+
+#[test]
+fn bool_check_tells_bool_from_non_bool_and_always_failing() {
+    assert_eq!(bool_check("result[0] < 0.01"), Ok(BoolCheck::CanBeBool));
+    assert_eq!(bool_check("result < 0.01"), Ok(BoolCheck::CanBeBool));
+    assert_eq!(
+        bool_check("result[0] * 2"),
+        Ok(BoolCheck::NeverBool {
+            type_name: "float64"
+        })
+    );
+    match bool_check("isNa(result)") {
+        Ok(BoolCheck::AlwaysFails { message }) => assert!(message.contains("isNa"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(bool_check("result <").is_err());
+}
+
+#[test]
+fn values_print_as_prometheus_prints_them() {
+    assert_eq!(ResultValue::Number(0.002).to_argo_string(), "0.002");
+    assert_eq!(ResultValue::Number(f64::NAN).to_argo_string(), "NaN");
+    assert_eq!(ResultValue::Number(f64::INFINITY).to_argo_string(), "+Inf");
+    assert_eq!(
+        ResultValue::Number(f64::NEG_INFINITY).to_argo_string(),
+        "-Inf"
+    );
+    assert_eq!(
+        ResultValue::Number(1e21).to_argo_string(),
+        "1000000000000000000000"
+    );
+    assert_eq!(
+        ResultValue::Numbers(vec![10.0, 11.5]).to_argo_string(),
+        "[10,11.5]"
+    );
+    assert_eq!(ResultValue::Numbers(vec![]).to_argo_string(), "[]");
+}
