@@ -7,6 +7,7 @@
 //! is the only place that does I/O or parses command lines.
 #![deny(missing_docs)]
 
+pub mod locust;
 pub mod promql;
 pub mod series;
 pub mod sim;
