@@ -282,9 +282,6 @@ impl LocustRun {
                             endpoints.len() - 1
                         }
                     };
-                    if ep > usize::from(u16::MAX) {
-                        return Err(LocustSpecError::TooLarge);
-                    }
                     let entry = stats.register(step.method.as_str(), &step.name);
                     task_routes.push((EndpointId(ep as u16), entry));
                 }

@@ -307,6 +307,16 @@ impl LocustRunSpec {
             }
             validate_class(class)?;
         }
+        let endpoints: std::collections::BTreeSet<&str> = self
+            .user_classes
+            .iter()
+            .flat_map(|c| &c.tasks)
+            .flat_map(|t| &t.steps)
+            .map(|s| s.endpoint.as_str())
+            .collect();
+        if endpoints.len() > usize::from(u16::MAX) {
+            return Err(LocustSpecError::TooLarge);
+        }
         Ok(())
     }
 }

@@ -585,3 +585,83 @@ fn a_population_without_run_time_runs_until_the_simulation_stops_it() {
         "{n} requests, expected {expected}"
     );
 }
+
+#[test]
+fn with_a_baseline_error_rate_the_job_fails_as_often_as_one_minus_q_to_the_n() {
+    // `--exit-code-on-error 1` fails the run on any failed request, so a good
+    // canary with a per-request error rate e fails a run of N requests with
+    // probability 1 − (1 − e)^N. The seed's job sends N ≈ 530 requests at
+    // 50 ms, so e = 0.1 % already fails about 41 % of runs.
+    let e = 0.001;
+    let runs = 200;
+    let (mut failed, mut requests) = (0u32, 0u64);
+    for seed in 0..runs {
+        let mut rng = stream(seed, "test-service", 0);
+        let mut service = move |r: &Request<'_>| {
+            let status = match r.endpoint {
+                _ if rng.random_bool(e) => 500,
+                "checkout" => 201,
+                _ => 200,
+            };
+            (status, MS(50))
+        };
+        let report = run(LocustRunSpec::seed_canary_validation(), seed, &mut service);
+        requests += report.stats.total().num_requests;
+        failed += u32::from(report.exit_code == 1);
+    }
+    let n = requests as f64 / runs as f64;
+    let p = 1.0 - (1.0 - e).powf(n);
+    let observed = f64::from(failed) / runs as f64;
+    // Binomial standard deviation over 200 runs is about 0.035; allow 4σ.
+    let sigma = (p * (1.0 - p) / runs as f64).sqrt();
+    assert!(
+        (observed - p).abs() < 4.0 * sigma,
+        "N = {n:.0}, expected {p:.3}, observed {observed:.3}"
+    );
+    assert!((480.0..580.0).contains(&n), "N = {n}");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    #[test]
+    fn runs_end_on_time_and_count_only_finished_requests(
+        users in 0u32..30,
+        rate in 0.5f64..20.0,
+        run_s in 1u64..40,
+        latency_ms in 1u64..3000,
+        stop_timeout_s in 0u64..5,
+        seed in 0u64..1000,
+    ) {
+        let mut s = spec(users, rate, run_s, vec![two_step_flow()]);
+        s.stop_timeout = SimDuration::from_secs(stop_timeout_s);
+        let mut sent = 0u64;
+        let mut service = |_: &Request<'_>| { sent += 1; (200, MS(latency_ms)) };
+        let report = run(s, seed, &mut service);
+        let stop = SimTime::from_secs(run_s);
+        proptest::prop_assert_eq!(report.stopped_at, stop);
+        proptest::prop_assert!(report.ended_at <= stop + SimDuration::from_secs(stop_timeout_s));
+        proptest::prop_assert!(report.stats.total().num_requests <= sent);
+        proptest::prop_assert_eq!(report.exit_code, 0);
+        // One history row per whole second before the end; users never above -u.
+        let rows = report.history.len() as u64;
+        proptest::prop_assert_eq!(rows, report.ended_at.0.div_ceil(1_000_000));
+        proptest::prop_assert!(report.history.iter().all(|h| h.users <= users));
+        proptest::prop_assert!(report.history.windows(2).all(|w| w[0].requests <= w[1].requests));
+    }
+}
+
+/// A two-step flow user with a short constant wait.
+fn two_step_flow() -> UserClass {
+    UserClass {
+        name: "Flow".to_string(),
+        share: Share::Weight(1),
+        wait_time: WaitTime::Constant { s: 0.5 },
+        tasks: vec![Task {
+            weight: 1,
+            steps: vec![
+                Step::new("cart", Method::Post, "/api/cart/items"),
+                Step::new("checkout", Method::Post, "/api/checkout"),
+            ],
+        }],
+    }
+}
