@@ -250,6 +250,8 @@ pub struct LocustRun {
     stats: RequestStats,
     history_csv: String,
     history: Vec<HistoryPoint>,
+    /// Where each history row starts in `history_csv`.
+    history_offsets: Vec<usize>,
     next_tick: SimTime,
 }
 
@@ -337,6 +339,7 @@ impl LocustRun {
             stats,
             history_csv: stats_history_start(),
             history: Vec::new(),
+            history_offsets: Vec::new(),
             next_tick: start,
             spec,
         })
@@ -465,9 +468,8 @@ impl LocustRun {
         if self.phase != Phase::Running {
             return;
         }
-        let any_running = self.users.iter().any(|u| u.state == UserState::Running);
-        let drains = any_running && self.spec.stop_timeout > SimDuration::ZERO;
-        self.flush_history(now, drains);
+        let drains = self.spec.stop_timeout > SimDuration::ZERO;
+        self.flush_history(now, true);
         self.phase = Phase::Stopping;
         self.spawning = false;
         self.stopped_at = Some(now);
@@ -501,6 +503,7 @@ impl LocustRun {
         if self.phase != Phase::Finished {
             let now = now.max(self.start);
             self.flush_history(now, false);
+            self.drop_rows_from(now);
             if self.stopped_at.is_none() {
                 self.stopped_at = Some(now);
                 self.users_at_stop = self.alive;
@@ -533,9 +536,24 @@ impl LocustRun {
     }
 
     fn end(&mut self, now: SimTime, out: &mut Vec<Action>) {
+        self.drop_rows_from(now);
         self.phase = Phase::Finished;
         self.ended_at = Some(now);
         out.push(Action::Finished);
+    }
+
+    /// History rows are for whole seconds before the end: a row written for
+    /// the end instant itself (before the event that ended the run) goes again.
+    fn drop_rows_from(&mut self, end: SimTime) {
+        while self.history.last().is_some_and(|h| h.t >= end) {
+            self.history.pop();
+            let offset = self
+                .history_offsets
+                .pop()
+                .expect("invariant: one offset per row");
+            self.history_csv.truncate(offset);
+        }
+        self.next_tick = self.next_tick.min(end);
     }
 
     fn kill_all(&mut self) {
@@ -549,6 +567,7 @@ impl LocustRun {
     fn flush_history(&mut self, now: SimTime, inclusive: bool) {
         while self.next_tick < now || (inclusive && self.next_tick == now) {
             let tick = self.next_tick;
+            self.history_offsets.push(self.history_csv.len());
             write_history_row(&mut self.history_csv, &self.stats, tick, self.alive);
             let clock = self.stats.clock();
             let total = self.stats.total();
