@@ -12,6 +12,7 @@ pub mod condition;
 pub mod diag;
 pub mod engine;
 pub mod judge;
+pub mod locust;
 pub mod model;
 pub mod outcome;
 pub mod promql;

@@ -6,3 +6,4 @@ mod analysis_support;
 mod cli;
 mod engine;
 mod fixtures;
+mod locust;
