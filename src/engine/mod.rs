@@ -480,6 +480,11 @@ fn describe_step(s: &crate::rollout::policy::Step) -> String {
         Step::SetWeight(w) => format!("setWeight {w}"),
         Step::Pause(Some(d)) => format!("pause {d}"),
         Step::Pause(None) => "pause (until promoted)".to_string(),
+        Step::Analysis(a) => {
+            let names: Vec<&str> = a.templates.iter().map(|t| t.name.as_str()).collect();
+            format!("analysis {}", names.join(", "))
+        }
+        Step::SetCanaryScale(s) => format!("setCanaryScale {s:?}"),
     }
 }
 

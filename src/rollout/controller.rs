@@ -256,6 +256,8 @@ impl Controller {
                     false
                 }
             }
+            // Analysis and setCanaryScale steps arrive with the analysis integration.
+            Some(Step::Analysis(_)) | Some(Step::SetCanaryScale(_)) => false,
             Some(Step::Pause(duration)) => {
                 let start = *self.pause_started.get_or_insert(now);
                 match duration {
@@ -372,16 +374,9 @@ impl Controller {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rollout::policy::OperatorConfig;
 
     fn policy(steps: Vec<Step>) -> Policy {
-        Policy {
-            name: "p".into(),
-            description: String::new(),
-            steps,
-            scale_down_delay: SimDuration::from_secs(30),
-            operator: OperatorConfig::default(),
-        }
+        Policy::new("p", steps)
     }
 
     fn view(stable: u32, canary: u32) -> ClusterView {

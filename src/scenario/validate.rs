@@ -641,13 +641,13 @@ fn policy(p: &Path, f: &PolicyFile) -> Result<Policy> {
             ));
         }
     };
-    Ok(Policy {
-        name: f.name.clone(),
-        description: f.description.clone(),
-        steps,
-        scale_down_delay,
-        operator: OperatorConfig {
-            promote_after: f.operator.promote_after.map(|d| d.0),
-        },
-    })
+    let mut policy = Policy::new(f.name.clone(), steps);
+    policy.description = f.description.clone();
+    policy.source = format!("{p}");
+    policy.scale_down_delay = scale_down_delay;
+    policy.operator = OperatorConfig {
+        promote_after: f.operator.promote_after.map(|d| d.0),
+        ..OperatorConfig::default()
+    };
+    Ok(policy)
 }
