@@ -23,7 +23,8 @@ use crate::promql::Value;
 use crate::sim::{SimDuration, SimTime};
 
 use super::phase::AnalysisPhase;
-use super::validate::{CheckedMetric, CheckedProvider, JudgeQuery, LocustRun};
+use super::validate::{CheckedMetric, CheckedProvider, JudgeQuery};
+use crate::locust::LocustJob;
 
 /// The engine's side of the providers.
 pub trait ProviderHost {
@@ -66,7 +67,7 @@ pub struct JobRequest {
     /// Argo's job name, `<run>.<metric>.<n>` with n = measurements so far + 1.
     pub job_name: String,
     /// The Locust run.
-    pub locust: LocustRun,
+    pub locust: LocustJob,
 }
 
 /// A job's state.

@@ -9,8 +9,6 @@
 //! they are numbers or durations (`count: "{{args.count}}"`) are
 //! [`Templated`].
 
-use std::collections::BTreeMap;
-
 use crate::judge::MetricConfig;
 use crate::sim::SimDuration;
 
@@ -201,39 +199,21 @@ pub struct PrometheusMetric {
     pub query: String,
 }
 
-/// The `job` provider, modelled as a Locust run (the seed's
-/// `locust --headless --users --spawn-rate --run-time --exit-code-on-error`).
-#[derive(Debug, Clone, PartialEq)]
+/// The `job` provider: a Kubernetes Job whose first container runs Locust,
+/// as the seed's template does. The container is kept as written (args are
+/// substituted into every string at run time, as Argo substitutes them into
+/// the Job spec); `crate::locust::LocustJob::from_container` reads Locust's
+/// flags from it when the metric is validated.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct JobMetric {
-    /// `--host`: the target, e.g. `http://checkout-canary.production.svc.cluster.local`.
-    pub target: String,
-    /// `--users`: peak concurrent users.
-    pub users: Templated<u32>,
-    /// `--spawn-rate`: users started per second.
-    pub spawn_rate: Templated<f64>,
-    /// `--run-time`; `None` runs until the job is terminated.
-    pub run_time: Option<Templated<SimDuration>>,
-    /// `--exit-code-on-error` (Locust's default 1): the exit code when any request failed.
-    pub exit_code_on_error: Templated<i32>,
-    /// `-f`: the locustfile (which user flow the simulation runs).
-    pub locustfile: String,
-    /// Anything else the job's spec carries (env vars, image, labels), kept
-    /// for the Locust model and for reports; args are substituted in values.
-    pub extra: BTreeMap<String, String>,
-}
-
-impl Default for JobMetric {
-    fn default() -> JobMetric {
-        JobMetric {
-            target: String::new(),
-            users: Templated::Value(1),
-            spawn_rate: Templated::Value(1.0),
-            run_time: None,
-            exit_code_on_error: Templated::Value(1),
-            locustfile: String::new(),
-            extra: BTreeMap::new(),
-        }
-    }
+    /// `image` of the first container.
+    pub image: String,
+    /// `env` of the first container, in order.
+    pub env: Vec<(String, String)>,
+    /// `command` followed by `args` of the first container.
+    pub command: Vec<String>,
+    /// `spec.backoffLimit` of the Job (retries inside the Job).
+    pub backoff_limit: Option<i32>,
 }
 
 /// The `judge` provider: canary against stable samples of two range queries.
@@ -284,13 +264,9 @@ impl Metric {
             out.push(&p.query);
         }
         if let Some(j) = &self.provider.job {
-            out.push(&j.target);
-            out.extend(j.users.text());
-            out.extend(j.spawn_rate.text());
-            out.extend(j.run_time.as_ref().and_then(Templated::text));
-            out.extend(j.exit_code_on_error.text());
-            out.push(&j.locustfile);
-            out.extend(j.extra.values().map(String::as_str));
+            out.push(&j.image);
+            out.extend(j.env.iter().map(|(_, v)| v.as_str()));
+            out.extend(j.command.iter().map(String::as_str));
         }
         if let Some(j) = &self.provider.judge {
             out.push(&j.canary_query);
@@ -329,13 +305,9 @@ impl Metric {
             out.push(&mut p.query);
         }
         if let Some(j) = &mut self.provider.job {
-            out.push(&mut j.target);
-            out.extend(j.users.text_mut());
-            out.extend(j.spawn_rate.text_mut());
-            out.extend(j.run_time.as_mut().and_then(Templated::text_mut));
-            out.extend(j.exit_code_on_error.text_mut());
-            out.push(&mut j.locustfile);
-            out.extend(j.extra.values_mut());
+            out.push(&mut j.image);
+            out.extend(j.env.iter_mut().map(|(_, v)| v));
+            out.extend(j.command.iter_mut());
         }
         if let Some(j) = &mut self.provider.judge {
             out.push(&mut j.canary_query);

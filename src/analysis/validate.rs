@@ -7,11 +7,11 @@
 //! fields of the `job` (Locust) and `judge` providers must parse.
 //! Neighbours: `args` substitutes before this runs; `run` uses the result.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::condition::ConditionPair;
 use crate::judge::MetricConfig;
+use crate::locust::LocustJob;
 use crate::sim::{SimDuration, time::DurationError};
 
 use super::template::{Metric, Templated};
@@ -99,28 +99,9 @@ pub enum CheckedProvider {
         query: String,
     },
     /// A Locust run.
-    Job(LocustRun),
+    Job(LocustJob),
     /// A canary-versus-stable comparison.
     Judge(JudgeQuery),
-}
-
-/// A Locust run as the engine starts it for one job measurement.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LocustRun {
-    /// `--host`.
-    pub target: String,
-    /// `--users`.
-    pub users: u32,
-    /// `--spawn-rate` (users per second).
-    pub spawn_rate: f64,
-    /// `--run-time`; `None` runs until terminated.
-    pub run_time: Option<SimDuration>,
-    /// `--exit-code-on-error`.
-    pub exit_code_on_error: i32,
-    /// `-f`.
-    pub locustfile: String,
-    /// Other job fields.
-    pub extra: BTreeMap<String, String>,
 }
 
 /// A judge measurement's queries and settings.
@@ -294,21 +275,16 @@ pub fn validate_metric(metric: &Metric) -> Result<CheckedMetric, MetricError> {
             query: prom.query.clone(),
         }
     } else if let Some(job) = &p.job {
-        CheckedProvider::Job(LocustRun {
-            target: job.target.clone(),
-            users: parse_field(&job.users, "provider.job.users", &fail)?,
-            spawn_rate: parse_field(&job.spawn_rate, "provider.job.spawnRate", &fail)?,
-            run_time: duration(&job.run_time)
-                .transpose()
-                .map_err(|e| fail("provider.job.runTime", e.to_string()))?,
-            exit_code_on_error: parse_field(
-                &job.exit_code_on_error,
-                "provider.job.exitCodeOnError",
-                &fail,
-            )?,
-            locustfile: job.locustfile.clone(),
-            extra: job.extra.clone(),
-        })
+        let locust = LocustJob::from_container(&job.env, &job.command)
+            .map_err(|e| fail("provider.job", e.to_string()))?;
+        if locust.run_time.is_none() {
+            return Err(fail(
+                "provider.job",
+                "the Locust command has no --run-time (or RUN_TIME), so the Job never finishes"
+                    .into(),
+            ));
+        }
+        CheckedProvider::Job(locust)
     } else if let Some(judge) = &p.judge {
         let lookback = duration(&judge.lookback)
             .transpose()
@@ -363,20 +339,6 @@ pub fn validate_metric(metric: &Metric) -> Result<CheckedMetric, MetricError> {
         conditions: ConditionPair::new(&metric.success_condition, &metric.failure_condition),
         provider,
     })
-}
-
-fn parse_field<T: Copy + std::str::FromStr>(
-    v: &Templated<T>,
-    field: &'static str,
-    fail: &dyn Fn(&'static str, String) -> MetricError,
-) -> Result<T, MetricError> {
-    match v {
-        Templated::Value(x) => Ok(*x),
-        Templated::Text(s) => s
-            .trim()
-            .parse::<T>()
-            .map_err(|_| fail(field, format!("{s:?} is not a valid number"))),
-    }
 }
 
 /// Validates a run's metrics as Argo's `ValidateMetrics` does: at least one,
@@ -562,21 +524,29 @@ mod tests {
     }
 
     #[test]
-    fn locust_fields_must_parse() {
-        let mut m = Metric::new(
-            "locust",
-            MetricProvider {
-                job: Some(JobMetric {
-                    users: Templated::Text("twenty".into()),
-                    ..JobMetric::default()
-                }),
-                ..MetricProvider::default()
-            },
+    fn locust_job_command_must_parse_and_have_a_run_time() {
+        let job = |command: &str| {
+            Metric::new(
+                "locust",
+                MetricProvider {
+                    job: Some(JobMetric {
+                        command: vec!["/bin/sh".into(), "-c".into(), command.into()],
+                        ..JobMetric::default()
+                    }),
+                    ..MetricProvider::default()
+                },
+            )
+        };
+        assert_eq!(
+            err(&job("locust --headless -u 20 -r 5")).field,
+            "provider.job"
         );
-        assert_eq!(err(&m).field, "provider.job.users");
-        m.provider.job.as_mut().unwrap().users = Templated::Text("20".into());
-        m.provider.job.as_mut().unwrap().run_time = Some(Templated::Text("45s".into()));
-        match validate_metric(&m).unwrap().provider {
+        match validate_metric(&job(
+            "locust -f checkout_flow.py --headless -u 20 -r 5 -t 45s",
+        ))
+        .unwrap()
+        .provider
+        {
             CheckedProvider::Job(run) => {
                 assert_eq!(run.users, 20);
                 assert_eq!(run.run_time, Some(SimDuration::from_secs(45)));

@@ -348,10 +348,17 @@ fn locust_metric(name: &str) -> canarysim::analysis::Metric {
         name,
         canarysim::analysis::MetricProvider {
             job: Some(canarysim::analysis::JobMetric {
-                target: "http://checkout-canary.production.svc.cluster.local".into(),
-                users: Templated::Value(20),
-                spawn_rate: Templated::Value(5.0),
-                run_time: Some(Templated::Value(dur(45))),
+                command: vec![
+                    "locust".into(),
+                    "--headless".into(),
+                    "--host=http://checkout-canary.production.svc.cluster.local".into(),
+                    "-u".into(),
+                    "20".into(),
+                    "-r".into(),
+                    "5".into(),
+                    "-t".into(),
+                    "45s".into(),
+                ],
                 ..Default::default()
             }),
             ..Default::default()

@@ -2,8 +2,6 @@
 //! the job provider in simulated time, the judge provider, and the JSON
 //! `analysis_runs` entries.
 
-use std::collections::BTreeMap;
-
 use canarysim::analysis::{
     AnalysisPhase, AnalysisTemplate, Arg, ArgSource, HashSource, JobMetric, JudgeMetric, Metric,
     MetricProvider, PodHashes, PrometheusMetric, RunArg, TemplateKind, TemplateSpec, Templated,
@@ -54,15 +52,24 @@ fn canary_error_rate() -> AnalysisTemplate {
 
 /// The seed's `locust-canary-validation` AnalysisTemplate.
 fn locust_canary_validation() -> AnalysisTemplate {
-    let mut extra = BTreeMap::new();
-    extra.insert(
-        "PUSHGATEWAY_URL".to_string(),
-        "http://prometheus-pushgateway.monitoring:9091".to_string(),
-    );
-    extra.insert(
-        "labels".to_string(),
-        "service={{args.canary-service}},type=canary".to_string(),
-    );
+    let env: Vec<(String, String)> = [
+        (
+            "TARGET_HOST",
+            "http://{{args.canary-service}}.production.svc.cluster.local",
+        ),
+        ("USERS", "20"),
+        ("SPAWN_RATE", "5"),
+        ("RUN_TIME", "45s"),
+        ("LOCUST_FILE", "checkout_flow.py"),
+        (
+            "PUSHGATEWAY_URL",
+            "http://prometheus-pushgateway.monitoring:9091",
+        ),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let script = "locust -f $LOCUST_FILE \\\n  --headless \\\n  --host=$TARGET_HOST \\\n  --users=$USERS \\\n  --spawn-rate=$SPAWN_RATE \\\n  --run-time=$RUN_TIME \\\n  --csv=/tmp/results \\\n  --exit-code-on-error 1\n# Push results to Prometheus\npython3 push_metrics.py \\\n  --csv=/tmp/results \\\n  --pushgateway=$PUSHGATEWAY_URL \\\n  --labels=\"service={{args.canary-service}},type=canary\"\n";
     AnalysisTemplate {
         name: "locust-canary-validation".into(),
         kind: TemplateKind::Namespaced,
@@ -78,14 +85,10 @@ fn locust_canary_validation() -> AnalysisTemplate {
                 failure_limit: Some(Templated::Value(1)),
                 provider: MetricProvider {
                     job: Some(JobMetric {
-                        target: "http://{{args.canary-service}}.production.svc.cluster.local"
-                            .into(),
-                        users: Templated::Text("20".into()),
-                        spawn_rate: Templated::Text("5".into()),
-                        run_time: Some(Templated::Text("45s".into())),
-                        exit_code_on_error: Templated::Value(1),
-                        locustfile: "checkout_flow.py".into(),
-                        extra,
+                        image: "ghcr.io/acme/locust-suite:latest".into(),
+                        env,
+                        command: vec!["/bin/sh".into(), "-c".into(), script.into()],
+                        backoff_limit: Some(0),
                     }),
                     ..MetricProvider::default()
                 },
@@ -316,14 +319,17 @@ fn job_measurement_takes_simulated_time_and_exit_codes_decide() {
     );
     let locust = &host.jobs[0].request.locust;
     assert_eq!(
-        locust.target,
-        "http://checkout-canary.production.svc.cluster.local"
+        locust.host.as_deref(),
+        Some("http://checkout-canary.production.svc.cluster.local")
     );
     assert_eq!((locust.users, locust.spawn_rate), (20, 5.0));
     assert_eq!(locust.run_time, Some(dur(45)));
     assert_eq!(
-        locust.extra["labels"],
-        "service=checkout-canary,type=canary"
+        locust.push_labels,
+        [
+            ("service".to_string(), "checkout-canary".to_string()),
+            ("type".to_string(), "canary".to_string())
+        ]
     );
 }
 
