@@ -72,9 +72,48 @@ pub(crate) struct Evaluator<'a> {
     pub end: i64,
     /// Step of a range query (ms), 0 for an instant query.
     pub step: i64,
+    /// Subquery steps evaluated so far in this query (see
+    /// [`MAX_SUBQUERY_STEPS`]).
+    pub subquery_steps: std::cell::Cell<u64>,
 }
 
-impl Evaluator<'_> {
+/// The most subquery steps one query may evaluate, so that `x[30d:1ms]`
+/// fails instead of running for hours (Prometheus stops such queries with
+/// its sample limit).
+pub(crate) const MAX_SUBQUERY_STEPS: u64 = 10_000_000;
+
+impl<'a> Evaluator<'a> {
+    /// A context for a query running from `start` to `end` every `step` ms
+    /// (`step` 0 for an instant query).
+    pub fn new(
+        store: &'a SeriesStore,
+        opts: &'a EvalOptions,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Self {
+        Evaluator {
+            store,
+            opts,
+            start,
+            end,
+            step,
+            subquery_steps: std::cell::Cell::new(0),
+        }
+    }
+
+    /// Counts `n` more subquery steps; fails past [`MAX_SUBQUERY_STEPS`].
+    pub fn charge_subquery_steps(&self, n: u64) -> Result<(), PromqlError> {
+        let total = self.subquery_steps.get().saturating_add(n);
+        self.subquery_steps.set(total);
+        if total > MAX_SUBQUERY_STEPS {
+            return Err(PromqlError::TooExpensive(format!(
+                "more than {MAX_SUBQUERY_STEPS} subquery steps"
+            )));
+        }
+        Ok(())
+    }
+
     /// Evaluates `expr` at time `t` (ms).
     pub fn eval(&self, expr: &Expr, t: i64) -> Result<Val, PromqlError> {
         match expr {

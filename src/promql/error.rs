@@ -55,6 +55,10 @@ pub enum PromqlError {
     /// A range query with a non-positive step or an end before its start.
     #[error("invalid range query: {0}")]
     InvalidRange(String),
+    /// The query would do more work than the evaluator allows (subqueries
+    /// with a tiny step over a long range).
+    #[error("query is too expensive: {0}")]
+    TooExpensive(String),
     /// A valid PromQL feature this evaluator does not implement.
     #[error("unsupported PromQL feature: {0}")]
     Unsupported(String),

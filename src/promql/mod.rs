@@ -117,13 +117,7 @@ impl Query {
         at_ms: i64,
         opts: &EvalOptions,
     ) -> Result<Value, PromqlError> {
-        let ev = Evaluator {
-            store,
-            opts,
-            start: at_ms,
-            end: at_ms,
-            step: 0,
-        };
+        let ev = Evaluator::new(store, opts, at_ms, at_ms, 0);
         Ok(match ev.eval(&self.expr, at_ms)? {
             Val::Scalar(v) => Value::Scalar(v),
             Val::Str(s) => Value::String(s),
@@ -195,13 +189,7 @@ impl Query {
                 "exceeded maximum resolution of {MAX_RANGE_POINTS} points per timeseries"
             )));
         }
-        let ev = Evaluator {
-            store,
-            opts,
-            start: start_ms,
-            end: end_ms,
-            step: step_ms,
-        };
+        let ev = Evaluator::new(store, opts, start_ms, end_ms, step_ms);
         let mut series: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
         let mut t = start_ms;
         while t <= end_ms {

@@ -157,6 +157,9 @@ pub(crate) fn subquery(
     };
     let mut series: BTreeMap<Labels, RangeElem> = BTreeMap::new();
     let mut ts = (window.start.div_euclid(step) + 1) * step;
+    if ts <= window.end {
+        ev.charge_subquery_steps(((window.end - ts) / step + 1) as u64)?;
+    }
     while ts <= window.end {
         let elems = match ev.eval(&sq.expr, ts)? {
             Val::Scalar(v) => vec![Elem {
