@@ -6,6 +6,7 @@
 
 pub mod labels;
 pub mod store;
+pub mod synthetic;
 
 pub use labels::{Labels, METRIC_NAME};
 pub use store::{STALE_NAN, Sample, Series, SeriesId, SeriesStore, is_stale_nan};

@@ -7,3 +7,6 @@ mod cli;
 mod engine;
 mod fixtures;
 mod locust;
+mod promql;
+mod promql_conformance;
+mod promtool;

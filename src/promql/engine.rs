@@ -1,0 +1,248 @@
+//! The evaluator core: evaluation context, internal value types, and the
+//! dispatch over the parsed expression tree.
+//!
+//! In: a `promql_parser` [`Expr`], a [`SeriesStore`], an evaluation time in
+//! milliseconds and the query's start/end/step (for `@ start()`, `end()`,
+//! `step()`). Out: an internal [`Val`] whose samples still carry a
+//! "drop the metric name later" flag; [`finish_vector`] applies it at the end
+//! (Prometheus 3.x "delayed name removal"). Selectors live in `selector`,
+//! operators in `binary`, aggregations in `aggregate`, functions in
+//! `functions`; this file only routes between them.
+
+use promql_parser::parser::{AtModifier, Expr, Offset};
+
+use super::error::PromqlError;
+use super::{EvalOptions, aggregate, binary, functions, selector};
+use crate::series::{Labels, METRIC_NAME, Sample, SeriesStore};
+
+/// One element of an instant vector during evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Elem {
+    /// The labels, metric name included until it is dropped.
+    pub labels: Labels,
+    /// The value.
+    pub v: f64,
+    /// Whether the metric name must be removed before the result leaves the
+    /// evaluator.
+    pub drop_name: bool,
+}
+
+/// One series of a range vector during evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RangeElem {
+    /// The labels, metric name included.
+    pub labels: Labels,
+    /// Points in time order, staleness markers removed.
+    pub points: Vec<Sample>,
+    /// Whether the metric name must be removed later (set by subqueries over
+    /// name-dropping expressions).
+    pub drop_name: bool,
+}
+
+/// An intermediate value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Val {
+    Scalar(f64),
+    Str(String),
+    Vector(Vec<Elem>),
+    Matrix(Vec<RangeElem>),
+}
+
+impl Val {
+    /// The Prometheus name of the value's type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Val::Scalar(_) => "scalar",
+            Val::Str(_) => "string",
+            Val::Vector(_) => "instant vector",
+            Val::Matrix(_) => "range vector",
+        }
+    }
+}
+
+/// The context one evaluation runs in.
+pub(crate) struct Evaluator<'a> {
+    /// Where the series come from.
+    pub store: &'a SeriesStore,
+    /// Lookback, subquery step, name-removal mode.
+    pub opts: &'a EvalOptions,
+    /// Start of the query (ms); `@ start()` and `start()` resolve to it.
+    pub start: i64,
+    /// End of the query (ms); `@ end()` and `end()` resolve to it.
+    pub end: i64,
+    /// Step of a range query (ms), 0 for an instant query.
+    pub step: i64,
+    /// Subquery steps evaluated so far in this query (see
+    /// [`MAX_SUBQUERY_STEPS`]).
+    pub subquery_steps: std::cell::Cell<u64>,
+}
+
+/// The most subquery steps one query may evaluate, so that `x[30d:1ms]`
+/// fails instead of running for hours (Prometheus stops such queries with
+/// its sample limit).
+pub(crate) const MAX_SUBQUERY_STEPS: u64 = 10_000_000;
+
+impl<'a> Evaluator<'a> {
+    /// A context for a query running from `start` to `end` every `step` ms
+    /// (`step` 0 for an instant query).
+    pub fn new(
+        store: &'a SeriesStore,
+        opts: &'a EvalOptions,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Self {
+        Evaluator {
+            store,
+            opts,
+            start,
+            end,
+            step,
+            subquery_steps: std::cell::Cell::new(0),
+        }
+    }
+
+    /// Counts `n` more subquery steps; fails past [`MAX_SUBQUERY_STEPS`].
+    pub fn charge_subquery_steps(&self, n: u64) -> Result<(), PromqlError> {
+        let total = self.subquery_steps.get().saturating_add(n);
+        self.subquery_steps.set(total);
+        if total > MAX_SUBQUERY_STEPS {
+            return Err(PromqlError::TooExpensive(format!(
+                "more than {MAX_SUBQUERY_STEPS} subquery steps"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Evaluates `expr` at time `t` (ms).
+    pub fn eval(&self, expr: &Expr, t: i64) -> Result<Val, PromqlError> {
+        match expr {
+            Expr::NumberLiteral(n) => Ok(Val::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(Val::Str(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, t),
+            Expr::Unary(u) => match self.eval(&u.expr, t)? {
+                Val::Scalar(v) => Ok(Val::Scalar(-v)),
+                Val::Vector(mut v) => {
+                    for e in &mut v {
+                        e.v = -e.v;
+                        e.drop_name = true;
+                    }
+                    Ok(Val::Vector(self.settle(v)?))
+                }
+                other => Err(PromqlError::InvalidType {
+                    found: other.type_name(),
+                    context: "unary minus",
+                    expected: "scalar or instant vector",
+                }),
+            },
+            Expr::VectorSelector(vs) => Ok(Val::Vector(selector::instant(self, vs, t))),
+            Expr::MatrixSelector(ms) => Ok(Val::Matrix(selector::range(self, ms, t).0)),
+            Expr::Subquery(sq) => Ok(Val::Matrix(selector::subquery(self, sq, t)?.0)),
+            Expr::Binary(b) => binary::eval(self, b, t),
+            Expr::Aggregate(a) => aggregate::eval(self, a, t),
+            Expr::Call(c) => functions::eval(self, c, t),
+            Expr::Extension(_) => Err(PromqlError::Unsupported(
+                "extension expressions".to_string(),
+            )),
+        }
+    }
+
+    /// Evaluates an expression that must give an instant vector.
+    pub fn eval_vector(&self, expr: &Expr, t: i64) -> Result<Vec<Elem>, PromqlError> {
+        match self.eval(expr, t)? {
+            Val::Vector(v) => Ok(v),
+            other => Err(PromqlError::InvalidType {
+                found: other.type_name(),
+                context: "this argument",
+                expected: "instant vector",
+            }),
+        }
+    }
+
+    /// Evaluates an expression that must give a scalar.
+    pub fn eval_scalar(&self, expr: &Expr, t: i64) -> Result<f64, PromqlError> {
+        match self.eval(expr, t)? {
+            Val::Scalar(v) => Ok(v),
+            other => Err(PromqlError::InvalidType {
+                found: other.type_name(),
+                context: "this argument",
+                expected: "scalar",
+            }),
+        }
+    }
+
+    /// With immediate name removal (the Prometheus default), applies a node's
+    /// pending name drops at once and rejects duplicate label sets, as the
+    /// engine does after every operator and function. With delayed removal
+    /// this waits for the end of the query.
+    pub fn settle(&self, v: Vec<Elem>) -> Result<Vec<Elem>, PromqlError> {
+        if self.opts.delayed_name_removal {
+            Ok(v)
+        } else {
+            finish_vector(v)
+        }
+    }
+
+    /// The time a selector reads at: its `@` time (or `t`) minus its offset.
+    pub fn ref_time(&self, at: Option<&AtModifier>, offset: Option<&Offset>, t: i64) -> i64 {
+        let base = match at {
+            None => t,
+            Some(AtModifier::Start) => self.start,
+            Some(AtModifier::End) => self.end,
+            Some(AtModifier::At(st)) => system_time_ms(st),
+        };
+        base - offset_ms(offset)
+    }
+}
+
+/// Milliseconds since the epoch of a parsed `@` timestamp (may be negative).
+fn system_time_ms(st: &std::time::SystemTime) -> i64 {
+    match st.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+/// An offset modifier in milliseconds (negative for `offset -5m`).
+pub(crate) fn offset_ms(offset: Option<&Offset>) -> i64 {
+    match offset {
+        None => 0,
+        Some(Offset::Pos(d)) => d.as_millis() as i64,
+        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+    }
+}
+
+/// Removes the metric name where it is due and fails on duplicate label sets
+/// (`vector cannot contain metrics with the same labelset`).
+pub(crate) fn finish_vector(mut v: Vec<Elem>) -> Result<Vec<Elem>, PromqlError> {
+    for e in &mut v {
+        if e.drop_name {
+            drop_metric_name(&mut e.labels);
+            e.drop_name = false;
+        }
+    }
+    check_unique(&v)?;
+    Ok(v)
+}
+
+/// Fails if two elements share a label set.
+pub(crate) fn check_unique(v: &[Elem]) -> Result<(), PromqlError> {
+    if v.len() < 2 {
+        return Ok(());
+    }
+    let mut seen = std::collections::HashSet::with_capacity(v.len());
+    for e in v {
+        if !seen.insert(&e.labels) {
+            return Err(PromqlError::DuplicateLabelset);
+        }
+    }
+    Ok(())
+}
+
+/// Removes the labels Prometheus treats as metric metadata: the name and the
+/// experimental `__type__`/`__unit__`.
+pub(crate) fn drop_metric_name(labels: &mut Labels) {
+    labels.remove(METRIC_NAME);
+    labels.remove("__type__");
+    labels.remove("__unit__");
+}

@@ -1,0 +1,191 @@
+//! Selecting data from the series store: instant and range vector selectors
+//! and subqueries.
+//!
+//! In: a selector node and an evaluation time. Out: instant-vector elements
+//! or range-vector series (plus the window they cover, which `rate` and
+//! friends need for extrapolation). Rules (Prometheus 3.x): an instant
+//! selector takes the newest sample at or before `t - offset` (or `@ - offset`)
+//! that is younger than the lookback delta, and nothing if that sample is a
+//! staleness marker; a range selector takes the samples in the left-open
+//! window `(ref - range, ref]` without staleness markers; a subquery
+//! evaluates its inner expression at the multiples of its step inside that
+//! same left-open window.
+
+use std::collections::BTreeMap;
+
+use promql_parser::parser::{MatrixSelector, SubqueryExpr, VectorSelector};
+
+use super::engine::{Elem, Evaluator, RangeElem, Val, check_unique};
+use super::error::PromqlError;
+use crate::series::{Labels, METRIC_NAME, Sample, Series, SeriesStore, is_stale_nan};
+
+/// The time span a range vector covers: `(start, end]` in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    /// Exclusive lower bound.
+    pub start: i64,
+    /// Inclusive upper bound.
+    pub end: i64,
+}
+
+impl Window {
+    /// The window's length in seconds.
+    pub fn seconds(&self) -> f64 {
+        (self.end - self.start) as f64 / 1000.0
+    }
+}
+
+/// Whether a series' labels satisfy the selector's name and matchers.
+pub(crate) fn matches(vs: &VectorSelector, labels: &Labels) -> bool {
+    if let Some(name) = &vs.name
+        && labels.get(METRIC_NAME) != Some(name.as_str())
+    {
+        return false;
+    }
+    let get = |n: &str| labels.get(n).unwrap_or("");
+    if !vs
+        .matchers
+        .matchers
+        .iter()
+        .all(|m| m.is_match(get(&m.name)))
+    {
+        return false;
+    }
+    vs.matchers.or_matchers.is_empty()
+        || vs
+            .matchers
+            .or_matchers
+            .iter()
+            .any(|group| group.iter().all(|m| m.is_match(get(&m.name))))
+}
+
+/// The series a selector matches, sorted by labels as Prometheus's storage
+/// returns them.
+pub(crate) fn select<'s>(store: &'s SeriesStore, vs: &VectorSelector) -> Vec<&'s Series> {
+    let mut out: Vec<&Series> = store
+        .series()
+        .iter()
+        .filter(|s| matches(vs, &s.labels))
+        .collect();
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    out
+}
+
+/// The sample an instant selector sees at reference time `r`: the newest one
+/// at or before `r`, if younger than the lookback and not a staleness marker.
+pub(crate) fn sample_at(series: &Series, r: i64, lookback: i64) -> Option<Sample> {
+    let s = series.last_at_or_before(r)?;
+    if s.t <= r - lookback || is_stale_nan(s.v) {
+        return None;
+    }
+    Some(s)
+}
+
+/// Evaluates an instant vector selector.
+pub(crate) fn instant(ev: &Evaluator<'_>, vs: &VectorSelector, t: i64) -> Vec<Elem> {
+    let r = ev.ref_time(vs.at.as_ref(), vs.offset.as_ref(), t);
+    select(ev.store, vs)
+        .into_iter()
+        .filter_map(|s| {
+            sample_at(s, r, ev.opts.lookback_delta_ms).map(|p| Elem {
+                labels: s.labels.clone(),
+                v: p.v,
+                drop_name: false,
+            })
+        })
+        .collect()
+}
+
+/// Like [`instant`], but returns each sample's own timestamp instead of its
+/// value (for `timestamp(selector)`).
+pub(crate) fn instant_timestamps(ev: &Evaluator<'_>, vs: &VectorSelector, t: i64) -> Vec<Elem> {
+    let r = ev.ref_time(vs.at.as_ref(), vs.offset.as_ref(), t);
+    select(ev.store, vs)
+        .into_iter()
+        .filter_map(|s| {
+            sample_at(s, r, ev.opts.lookback_delta_ms).map(|p| Elem {
+                labels: s.labels.clone(),
+                v: p.t as f64 / 1000.0,
+                drop_name: false,
+            })
+        })
+        .collect()
+}
+
+/// Evaluates a range vector selector; series without samples in the window
+/// are left out.
+pub(crate) fn range(ev: &Evaluator<'_>, ms: &MatrixSelector, t: i64) -> (Vec<RangeElem>, Window) {
+    let end = ev.ref_time(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t);
+    let window = Window {
+        start: end - ms.range.as_millis() as i64,
+        end,
+    };
+    let out = select(ev.store, &ms.vs)
+        .into_iter()
+        .filter_map(|s| {
+            let points: Vec<Sample> = s
+                .window(window.start, window.end)
+                .iter()
+                .filter(|p| !is_stale_nan(p.v))
+                .copied()
+                .collect();
+            (!points.is_empty()).then(|| RangeElem {
+                labels: s.labels.clone(),
+                points,
+                drop_name: false,
+            })
+        })
+        .collect();
+    (out, window)
+}
+
+/// Evaluates a subquery: the inner expression at every multiple of the step
+/// inside the window, gathered into series sorted by labels.
+pub(crate) fn subquery(
+    ev: &Evaluator<'_>,
+    sq: &SubqueryExpr,
+    t: i64,
+) -> Result<(Vec<RangeElem>, Window), PromqlError> {
+    let end = ev.ref_time(sq.at.as_ref(), sq.offset.as_ref(), t);
+    let window = Window {
+        start: end - sq.range.as_millis() as i64,
+        end,
+    };
+    let step = match sq.step {
+        Some(d) if d.as_millis() > 0 => d.as_millis() as i64,
+        _ => ev.opts.subquery_step_ms.max(1),
+    };
+    let mut series: BTreeMap<Labels, RangeElem> = BTreeMap::new();
+    let mut ts = (window.start.div_euclid(step) + 1) * step;
+    if ts <= window.end {
+        ev.charge_subquery_steps(((window.end - ts) / step + 1) as u64)?;
+    }
+    while ts <= window.end {
+        let elems = match ev.eval(&sq.expr, ts)? {
+            Val::Scalar(v) => vec![Elem {
+                labels: Labels::default(),
+                v,
+                drop_name: false,
+            }],
+            Val::Vector(v) => v,
+            other => {
+                return Err(PromqlError::InvalidType {
+                    found: other.type_name(),
+                    context: "subquery",
+                    expected: "scalar or instant vector",
+                });
+            }
+        };
+        check_unique(&elems)?;
+        for e in elems {
+            let entry = series.entry(e.labels).or_insert_with_key(|l| RangeElem {
+                labels: l.clone(),
+                points: Vec::new(),
+                drop_name: e.drop_name,
+            });
+            entry.points.push(Sample { t: ts, v: e.v });
+        }
+        ts += step;
+    }
+    Ok((series.into_values().collect(), window))
+}

@@ -1,0 +1,373 @@
+//! The evaluator against a real `promtool` (Debian package `prometheus`,
+//! 2.42): the series of a run are written as a `promtool test rules` file,
+//! promtool evaluates the seed's analysis queries at chosen times, and its
+//! results must agree with ours to 1e-6 relative.
+//!
+//! promtool only prints a result when it differs from the expectation, so
+//! every case is written without expected samples: promtool then prints what
+//! it got (at full precision), and an empty result passes silently.
+//! Evaluation times sit 7s past a 15s scrape, so no sample lies on a window
+//! boundary, where Prometheus 2.x (closed windows) and 3.x (left-open) differ.
+//!
+//! promtool is looked up in `$PROMTOOL`, then `PATH`, then
+//! `/opt/prometheus/usr/bin/promtool`. Without it the test prints that it
+//! skipped, unless `CANARYSIM_REQUIRE_PROMTOOL=1`, when it fails.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use canarysim::promql::{EvalOptions, Query, Value};
+use canarysim::series::synthetic::{SyntheticRun, checkout_store};
+use canarysim::series::{SeriesStore, is_stale_nan};
+
+/// One query at one time.
+pub struct Case {
+    /// The PromQL expression.
+    pub expr: String,
+    /// Evaluation time, ms from the start of the run.
+    pub at_ms: i64,
+}
+
+/// One result element: labels in PromQL text form and the value.
+type Sample = (String, f64);
+
+/// Where promtool is, if anywhere.
+pub fn promtool_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PROMTOOL") {
+        return Some(PathBuf::from(p));
+    }
+    let in_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("promtool"))
+            .find(|p| p.is_file())
+    });
+    in_path.or_else(|| {
+        let p = PathBuf::from("/opt/prometheus/usr/bin/promtool");
+        p.is_file().then_some(p)
+    })
+}
+
+/// A duration as Prometheus's `model.Duration` prints it (`3m7s`, `1h`).
+fn go_duration(mut ms: i64) -> String {
+    if ms == 0 {
+        return "0s".to_string();
+    }
+    let mut out = String::new();
+    for (unit, size) in [
+        ("y", 365 * 86_400_000),
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ] {
+        if ms >= size {
+            out.push_str(&format!("{}{unit}", ms / size));
+            ms %= size;
+        }
+    }
+    out
+}
+
+/// A float in promqltest series notation.
+fn series_value(v: f64) -> String {
+    if is_stale_nan(v) {
+        "stale".to_string()
+    } else if v.is_nan() {
+        "NaN".to_string()
+    } else if v.is_infinite() {
+        if v > 0.0 { "Inf" } else { "-Inf" }.to_string()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// YAML single-quoted scalar.
+fn yaml_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The `promtool test rules` file for a store scraped every `interval_ms`:
+/// one explicit value per scrape slot, `_` for a missing scrape, `stale` for
+/// a staleness marker, and one expectation-free case per query and time.
+pub fn rules_test_file(
+    store: &SeriesStore,
+    interval_ms: i64,
+    cases: &[Case],
+) -> Result<String, String> {
+    let mut out = format!(
+        "rule_files: []\nevaluation_interval: {0}\ntests:\n  - interval: {0}\n    input_series:\n",
+        go_duration(interval_ms)
+    );
+    for s in store.series() {
+        let Some(last) = s.samples.last() else {
+            continue;
+        };
+        let mut slots = vec!["_".to_string(); (last.t / interval_ms + 1) as usize];
+        for p in &s.samples {
+            if p.t % interval_ms != 0 || p.t < 0 {
+                return Err(format!(
+                    "{}: sample at {}ms is off the {interval_ms}ms grid",
+                    s.labels, p.t
+                ));
+            }
+            slots[(p.t / interval_ms) as usize] = series_value(p.v);
+        }
+        out.push_str(&format!(
+            "      - series: {}\n        values: {}\n",
+            yaml_quote(&s.labels.to_string()),
+            yaml_quote(&slots.join(" "))
+        ));
+    }
+    out.push_str("    promql_expr_test:\n");
+    for c in cases {
+        out.push_str(&format!(
+            "      - expr: {}\n        eval_time: {}\n",
+            yaml_quote(&c.expr),
+            go_duration(c.at_ms)
+        ));
+    }
+    Ok(out)
+}
+
+/// Go's `%q` of an ASCII string.
+fn go_quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Parses promtool's `got:` list: `{a="b"} 1.5E+00, {} 2E+00` or `nil`.
+fn parse_got(s: &str) -> Result<Vec<Sample>, String> {
+    let s = s.trim();
+    if s == "nil" {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let open = rest
+            .find('{')
+            .ok_or_else(|| format!("no labels in {rest:?}"))?;
+        let mut in_quote = false;
+        let mut close = None;
+        let mut escaped = false;
+        for (i, c) in rest[open..].char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_quote = !in_quote,
+                '}' if !in_quote => {
+                    close = Some(open + i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let close = close.ok_or_else(|| format!("unclosed labels in {rest:?}"))?;
+        let labels = rest[..=close].to_string();
+        let after = rest[close + 1..].trim_start();
+        let end = after.find(", ").unwrap_or(after.len());
+        let v: f64 = after[..end]
+            .parse()
+            .map_err(|_| format!("bad value {:?}", &after[..end]))?;
+        out.push((labels, v));
+        rest = after[end..].trim_start_matches(", ");
+    }
+    Ok(out)
+}
+
+/// Runs promtool on the file and returns its result for every case (an
+/// unreported case got an empty result).
+pub fn run_promtool(
+    promtool: &Path,
+    file_text: &str,
+    cases: &[Case],
+) -> Result<Vec<Result<Vec<Sample>, String>>, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let path = dir.path().join("canarysim_test.yml");
+    std::fs::write(&path, file_text).map_err(|e| e.to_string())?;
+    let out = Command::new(promtool)
+        .arg("test")
+        .arg("rules")
+        .arg(&path)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", promtool.display()))?;
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut reported: BTreeMap<(String, String), Result<Vec<Sample>, String>> = BTreeMap::new();
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(rest) = line.strip_prefix("expr: ") else {
+            continue;
+        };
+        let Some(split) = rest.rfind(", time: ") else {
+            continue;
+        };
+        let expr = rest[..split].to_string();
+        let tail = &rest[split + ", time: ".len()..];
+        let (time, err) = match tail.split_once(", err: ") {
+            Some((t, e)) => (t.to_string(), Some(e.to_string())),
+            None => (tail.trim_end_matches(',').to_string(), None),
+        };
+        let result = match err {
+            Some(e) => Err(e),
+            None => {
+                let got = lines
+                    .get(i + 2)
+                    .and_then(|l| l.strip_prefix("got: "))
+                    .ok_or_else(|| format!("no `got:` after {line}"))?;
+                parse_got(got)
+            }
+        };
+        reported.insert((expr, time), result);
+    }
+    if !out.status.success() && reported.is_empty() {
+        return Err(format!("promtool failed without results:\n{text}"));
+    }
+    Ok(cases
+        .iter()
+        .map(|c| {
+            reported
+                .remove(&(go_quote(&c.expr), go_duration(c.at_ms)))
+                .unwrap_or(Ok(Vec::new()))
+        })
+        .collect())
+}
+
+/// Relative comparison at 1e-6 (NaN equals NaN).
+fn close(a: f64, b: f64) -> bool {
+    if a.is_nan() || b.is_nan() {
+        return a.is_nan() && b.is_nan();
+    }
+    a == b || (a - b).abs() <= 1e-6 * a.abs().max(b.abs())
+}
+
+/// Evaluates every case with our evaluator (default options, as a
+/// Prometheus server) and with promtool; returns the disagreements and the
+/// number of non-empty results compared.
+pub fn compare_with_promtool(
+    store: &SeriesStore,
+    interval_ms: i64,
+    cases: &[Case],
+    promtool: &Path,
+) -> Result<(Vec<String>, usize), String> {
+    let file = rules_test_file(store, interval_ms, cases)?;
+    let theirs = run_promtool(promtool, &file, cases)?;
+    let mut problems = Vec::new();
+    let mut compared = 0;
+    for (c, theirs) in cases.iter().zip(theirs) {
+        let at = go_duration(c.at_ms);
+        let theirs = match theirs {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(format!("{} at {at}: promtool error {e}", c.expr));
+                continue;
+            }
+        };
+        let ours: Vec<Sample> = match Query::parse(&c.expr)
+            .and_then(|q| q.instant(store, c.at_ms, &EvalOptions::default()))
+        {
+            Ok(Value::Vector(v)) => v.into_iter().map(|s| (s.labels.to_string(), s.v)).collect(),
+            Ok(Value::Scalar(v)) => vec![("{}".to_string(), v)],
+            Ok(other) => {
+                problems.push(format!("{} at {at}: unexpected result {other:?}", c.expr));
+                continue;
+            }
+            Err(e) => {
+                problems.push(format!("{} at {at}: our error {e}", c.expr));
+                continue;
+            }
+        };
+        let theirs: BTreeMap<String, f64> = theirs.into_iter().collect();
+        let ours_map: BTreeMap<String, f64> = ours.iter().cloned().collect();
+        if theirs.keys().ne(ours_map.keys()) {
+            problems.push(format!(
+                "{} at {at}: series differ: promtool {:?}, ours {:?}",
+                c.expr, theirs, ours_map
+            ));
+            continue;
+        }
+        for (labels, v) in &ours_map {
+            compared += 1;
+            if !close(*v, theirs[labels]) {
+                problems.push(format!(
+                    "{} at {at}: {labels} promtool {:e}, ours {v:e}",
+                    c.expr, theirs[labels]
+                ));
+            }
+        }
+    }
+    Ok((problems, compared))
+}
+
+#[test]
+fn evaluator_agrees_with_promtool_on_the_seed_queries() {
+    let Some(promtool) = promtool_path() else {
+        assert!(
+            std::env::var("CANARYSIM_REQUIRE_PROMTOOL").as_deref() != Ok("1"),
+            "promtool not found (set PROMTOOL, or install the Debian package `prometheus`)"
+        );
+        eprintln!(
+            "skipped: promtool not found; set CANARYSIM_REQUIRE_PROMTOOL=1 to make this fail"
+        );
+        return;
+    };
+    let run = SyntheticRun {
+        pods: 3,
+        duration_ms: 20 * 60_000,
+        scrape_interval_ms: 15_000,
+        seed: 7,
+    };
+    let store = checkout_store(&run);
+    let canary = run
+        .pods()
+        .into_iter()
+        .find(|p| p.restart_at_ms.is_some())
+        .expect("the synthetic run restarts a canary pod");
+    let queries = [
+        r#"sum(rate(http_requests_total{service="checkout-canary",code=~"5.."}[2m])) / sum(rate(http_requests_total{service="checkout-canary"}[2m]))"#.to_string(),
+        r#"histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{service="checkout-canary"}[2m])))"#.to_string(),
+        format!(r#"deriv(container_memory_working_set_bytes{{pod="{}"}}[5m])"#, canary.name),
+        format!(r#"predict_linear(container_memory_working_set_bytes{{pod="{}"}}[10m], 3600)"#, canary.name),
+        // Beyond the seed: staleness of the deleted pod, and a grouped rate.
+        "count(container_memory_working_set_bytes)".to_string(),
+        r#"sum by (service, code) (increase(http_requests_total[5m]))"#.to_string(),
+    ];
+    // 7s past a scrape: restart at 8m, deletion at 15m.
+    let times = [187, 457, 502, 532, 592, 787, 907, 922, 982, 1192].map(|s| s * 1000);
+    let cases: Vec<Case> = queries
+        .iter()
+        .flat_map(|q| {
+            times.iter().map(|&at_ms| Case {
+                expr: q.clone(),
+                at_ms,
+            })
+        })
+        .collect();
+    let (problems, compared) =
+        compare_with_promtool(&store, run.scrape_interval_ms, &cases, &promtool)
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        problems.is_empty(),
+        "disagreements:\n{}",
+        problems.join("\n")
+    );
+    // Every query gives a value at every time except the error ratio and
+    // quantile right after the restart gap, so most cases carry a number.
+    assert!(compared >= 50, "only {compared} values compared");
+}
+
+#[test]
+fn got_lists_parse_with_commas_inside_labels() {
+    let got = parse_got(r#"{a="x, y", b="}"} 3.3888888888888885E-01, {} NaN"#).unwrap();
+    assert_eq!(got[0].0, r#"{a="x, y", b="}"}"#);
+    assert_eq!(got[0].1, 0.33888888888888885);
+    assert!(got[1].1.is_nan());
+    assert_eq!(parse_got("nil").unwrap(), vec![]);
+    assert_eq!(go_duration(187_000), "3m7s");
+    assert_eq!(go_duration(3_600_000), "1h");
+}
