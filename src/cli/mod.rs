@@ -4,6 +4,7 @@
 //! Exit codes: 0 done, 1 a check or lint found problems, 2 bad input or usage.
 
 mod common;
+mod lint;
 mod promql;
 mod run;
 
@@ -31,6 +32,8 @@ struct Args {
 enum Command {
     /// Run rollout policies against a scenario and report what each achieved.
     Run(run::RunArgs),
+    /// Check scenarios and Argo manifests: missing templates, unresolved args, bad PromQL or conditions, selectors that match nothing.
+    Lint(lint::LintArgs),
     /// PromQL tools: run Prometheus's promqltest files against the evaluator.
     Promql {
         #[command(subcommand)]
@@ -54,6 +57,7 @@ pub fn main() -> ExitCode {
     };
     let result = match args.command {
         Command::Run(a) => run::main(a),
+        Command::Lint(a) => lint::main(a),
         Command::Promql { command } => promql::main(command),
     };
     match result {

@@ -152,7 +152,9 @@ pub struct PolicyFile {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    pub steps: Vec<StepFile>,
+    pub steps: Option<Vec<StepFile>>,
+    /// Argo YAML files or directories, relative to the scenario file.
+    pub manifests: Option<Vec<String>>,
     #[serde(rename = "scaleDownDelaySeconds")]
     pub scale_down_delay_seconds: Option<i64>,
     #[serde(default)]
@@ -160,7 +162,9 @@ pub struct PolicyFile {
 }
 
 /// One step, written as Argo writes it: `{ setWeight = 10 }`, `{ pause = {} }`,
-/// `{ pause = { duration = "1m" } }`.
+/// `{ pause = { duration = "1m" } }`,
+/// `{ analysis = { templates = [ { templateName = "x" } ], args = [ … ] } }`,
+/// `{ setCanaryScale = { replicas = 2 } }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum StepFile {
@@ -168,12 +172,79 @@ pub enum StepFile {
     SetWeight(i64),
     #[serde(rename = "pause")]
     Pause(PauseFile),
+    #[serde(rename = "analysis")]
+    Analysis(AnalysisStepFile),
+    #[serde(rename = "setCanaryScale")]
+    SetCanaryScale(CanaryScaleFile),
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PauseFile {
     pub duration: Option<DurationText>,
+}
+
+/// `analysis`: Argo's `RolloutAnalysis`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisStepFile {
+    pub templates: Vec<TemplateRefFile>,
+    #[serde(default)]
+    pub args: Vec<ArgFile>,
+    #[serde(default, rename = "dryRun")]
+    pub dry_run: Vec<DryRunFile>,
+    #[serde(default, rename = "measurementRetention")]
+    pub measurement_retention: Vec<RetentionFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateRefFile {
+    #[serde(rename = "templateName")]
+    pub template_name: String,
+    #[serde(rename = "clusterScope")]
+    pub cluster_scope: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArgFile {
+    pub name: String,
+    pub value: Option<String>,
+    #[serde(rename = "valueFrom")]
+    pub value_from: Option<ValueFromFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueFromFile {
+    #[serde(rename = "podTemplateHashValue")]
+    pub pod_template_hash_value: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunFile {
+    #[serde(rename = "metricName")]
+    pub metric_name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionFile {
+    #[serde(rename = "metricName")]
+    pub metric_name: String,
+    pub limit: i64,
+}
+
+/// `setCanaryScale`: exactly one of the three.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryScaleFile {
+    pub replicas: Option<i64>,
+    pub weight: Option<i64>,
+    #[serde(rename = "matchTrafficWeight")]
+    pub match_traffic_weight: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -5,6 +5,13 @@
 //! model. Every error becomes a [`Diagnostic`] that names the file, line and
 //! column and says what would be valid. The engine only ever sees a
 //! [`Scenario`]. The format is documented in `docs/scenario.md`.
+//!
+//! A policy may take its steps and templates from the user's Argo YAML
+//! (`manifests = ["argo/hardened/"]`, relative to the scenario file). Those
+//! files are read through a [`ManifestSource`]: [`load_file`] reads them from
+//! the disk; [`load_with`] takes any source (tests use one in memory);
+//! [`load_str`] has none and stays pure, so a scenario that names manifests
+//! is an error there, one that says to use `load_file`.
 
 mod file;
 mod model;
@@ -13,16 +20,142 @@ mod validate;
 
 pub use model::*;
 
+use std::path::{Path, PathBuf};
+
 use crate::diag::{Diagnostic, Location};
+use crate::manifest::{ManifestSet, RolloutManifest, SourceFile};
 
 /// Why a scenario could not be loaded.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
 pub struct ScenarioError(pub Diagnostic);
 
-/// Parses and validates scenario text. `file` is the name used in messages.
-pub fn load_str(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
-    let parsed: file::ScenarioFile = toml::from_str(text).map_err(|e| {
+/// Where a scenario's `manifests` paths are read from.
+pub trait ManifestSource {
+    /// The YAML files `path` names, as written in the scenario (relative to
+    /// the scenario file): the file, or a directory's `*.yaml`/`*.yml`
+    /// sorted by name. The error's message and hint are reported at the
+    /// path in the scenario.
+    fn read(&self, path: &str) -> Result<Vec<SourceFile>, Diagnostic>;
+}
+
+/// Reads manifests from the directory of a scenario file.
+#[derive(Debug, Clone)]
+pub struct DirSource {
+    dir: PathBuf,
+    label_dir: String,
+}
+
+impl DirSource {
+    /// A source for the scenario at `scenario` (paths resolve against its
+    /// directory, and file labels start with that directory as written).
+    pub fn for_scenario(scenario: &Path) -> DirSource {
+        let dir = scenario
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let label_dir = scenario
+            .parent()
+            .map(|p| p.display().to_string())
+            .filter(|s| !s.is_empty())
+            .map_or_else(String::new, |s| format!("{s}/"));
+        DirSource { dir, label_dir }
+    }
+
+    /// The path on disk and the label of a manifest path as written.
+    pub fn resolve(&self, path: &str) -> (PathBuf, String) {
+        if Path::new(path).is_absolute() {
+            (PathBuf::from(path), path.to_string())
+        } else {
+            (self.dir.join(path), format!("{}{path}", self.label_dir))
+        }
+    }
+}
+
+impl ManifestSource for DirSource {
+    fn read(&self, path: &str) -> Result<Vec<SourceFile>, Diagnostic> {
+        let (on_disk, label) = self.resolve(path);
+        crate::manifest::read_path(&on_disk, &label).map_err(|e| {
+            Diagnostic::new(
+                e.0.location.clone(),
+                format!("{label}: {}", e.0.message),
+                e.0.hint,
+            )
+        })
+    }
+}
+
+/// The manifests a policy was built from.
+#[derive(Debug, Clone)]
+pub struct PolicyManifests {
+    /// The policy's name.
+    pub policy: String,
+    /// Its position in `policies`.
+    pub index: usize,
+    /// The paths as written in the scenario.
+    pub paths: Vec<String>,
+    /// What was read, with the location of every part.
+    pub set: ManifestSet,
+    /// Where the Rollout disagrees with the scenario (also in the policy's warnings).
+    pub shape_warnings: Vec<Diagnostic>,
+}
+
+/// A scenario together with the manifests its policies were built from and
+/// its text (to locate TOML keys).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// One entry per policy with `manifests`.
+    pub manifests: Vec<PolicyManifests>,
+    /// The scenario file's text.
+    pub text: String,
+}
+
+impl Loaded {
+    /// The location of a TOML key given as a path such as
+    /// `policies[1].steps[2].analysis.templates[0].templateName` (or of its
+    /// nearest ancestor that exists).
+    pub fn locate(&self, path: &str) -> Location {
+        let mut p = validate::Path::default();
+        for part in path.split('.') {
+            let (key, rest) = part.split_once('[').unwrap_or((part, ""));
+            if !key.is_empty() {
+                p = p.key(key);
+            }
+            for idx in rest.split('[') {
+                if let Ok(i) = idx.trim_end_matches(']').parse::<usize>() {
+                    p = p.index(i);
+                }
+            }
+        }
+        let at = validate::locate(&self.text, &p);
+        Location::at_offset(&self.scenario.file, &self.text, at)
+    }
+
+    /// The manifests of the policy with this name.
+    pub fn manifests_of(&self, policy: &str) -> Option<&PolicyManifests> {
+        self.manifests.iter().find(|m| m.policy == policy)
+    }
+}
+
+/// Where a manifest Rollout disagrees with the scenario's `[rollout]`,
+/// `[pod]`, namespace or canary image (the simulation follows the scenario).
+pub fn shape_warnings(r: &RolloutManifest, sc: &Scenario) -> Vec<Diagnostic> {
+    validate::shape_warnings(
+        r,
+        &validate::ShapeCtx {
+            file: &sc.file,
+            namespace: &sc.namespace,
+            rollout: &sc.rollout,
+            pod: &sc.pod,
+            canary_image: &sc.profile(crate::model::Version::Canary).image,
+        },
+    )
+}
+
+fn parse(file: &str, text: &str) -> Result<file::ScenarioFile, ScenarioError> {
+    toml::from_str(text).map_err(|e| {
         let at = e.span().map_or(0, |s| s.start);
         let message = e.message().trim().to_string();
         let hint = if message.starts_with("unknown field") {
@@ -37,6 +170,51 @@ pub fn load_str(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             message,
             hint,
         ))
+    })
+}
+
+/// Parses and validates scenario text. `file` is the name used in messages.
+/// Pure: a policy that names `manifests` is an error here (use [`load_file`]
+/// or [`load_with`]).
+pub fn load_str(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let parsed = parse(file, text)?;
+    validate::validate(file, parsed, None)
+        .map(|(s, _)| s)
+        .map_err(|e| ScenarioError(validate::diagnose(file, text, e)))
+}
+
+/// Parses and validates scenario text, reading the policies' manifests
+/// through `source`.
+pub fn load_with(
+    file: &str,
+    text: &str,
+    source: &dyn ManifestSource,
+) -> Result<Loaded, ScenarioError> {
+    let parsed = parse(file, text)?;
+    let (scenario, manifests) = validate::validate(file, parsed, Some(source))
+        .map_err(|e| ScenarioError(validate::diagnose(file, text, e)))?;
+    Ok(Loaded {
+        scenario,
+        manifests,
+        text: text.to_string(),
+    })
+}
+
+/// Reads a scenario file and the manifests its policies name (relative to
+/// the file), and validates them. Messages name the file as given.
+pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_file_with_manifests(path).map(|l| l.scenario)
+}
+
+/// As [`load_file`], keeping the manifests and the text for lint.
+pub fn load_file_with_manifests(path: &Path) -> Result<Loaded, ScenarioError> {
+    let label = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ScenarioError(Diagnostic::new(
+            Location::start_of(&label),
+            format!("cannot read scenario: {e}"),
+            "give the path of a scenario .toml file",
+        ))
     })?;
-    validate::validate(file, parsed).map_err(|e| ScenarioError(validate::diagnose(file, text, e)))
+    load_with(&label, &text, &DirSource::for_scenario(path))
 }

@@ -10,9 +10,14 @@ use toml::de::{DeTable, DeValue};
 use super::file::*;
 use super::model::*;
 use super::units::{ByteSize, DurationText};
+use super::{ManifestSource, PolicyManifests};
+use crate::analysis::{ArgSource, DryRun, HashSource, MeasurementRetention, RunArg};
 use crate::diag::{Diagnostic, Location};
+use crate::manifest::{ManifestSet, RolloutManifest, SourceFile};
 use crate::model::{LatencyDist, MemoryProfile, PressureProfile, VersionProfile};
-use crate::rollout::policy::{DEFAULT_SCALE_DOWN_DELAY, OperatorConfig, Policy, Step};
+use crate::rollout::policy::{
+    AnalysisRef, CanaryScale, DEFAULT_SCALE_DOWN_DELAY, OperatorConfig, Policy, Step, TemplateRef,
+};
 use crate::sim::SimDuration;
 
 /// One segment of a path into the TOML document.
@@ -27,12 +32,12 @@ pub(crate) enum Seg {
 pub(crate) struct Path(Vec<Seg>);
 
 impl Path {
-    fn key(&self, k: &str) -> Path {
+    pub(crate) fn key(&self, k: &str) -> Path {
         let mut p = self.clone();
         p.0.push(Seg::Key(k.to_string()));
         p
     }
-    fn index(&self, i: usize) -> Path {
+    pub(crate) fn index(&self, i: usize) -> Path {
         let mut p = self.clone();
         p.0.push(Seg::Index(i));
         p
@@ -52,11 +57,13 @@ impl std::fmt::Display for Path {
     }
 }
 
-/// A validation failure before it is located in the text.
+/// A validation failure before it is located in the text (or one already
+/// located, in a manifest file).
 pub(crate) struct Invalid {
     path: Path,
     message: String,
     hint: String,
+    located: Option<Box<Diagnostic>>,
 }
 
 fn invalid(path: &Path, message: impl Into<String>, hint: impl Into<String>) -> Invalid {
@@ -64,6 +71,16 @@ fn invalid(path: &Path, message: impl Into<String>, hint: impl Into<String>) -> 
         path: path.clone(),
         message: message.into(),
         hint: hint.into(),
+        located: None,
+    }
+}
+
+fn located(d: Diagnostic) -> Invalid {
+    Invalid {
+        path: Path::default(),
+        message: String::new(),
+        hint: String::new(),
+        located: Some(Box::new(d)),
     }
 }
 
@@ -116,6 +133,9 @@ pub(crate) fn locate(text: &str, path: &Path) -> usize {
 
 /// Turns an [`Invalid`] into a located diagnostic.
 pub(crate) fn diagnose(file: &str, text: &str, e: Invalid) -> Diagnostic {
+    if let Some(d) = e.located {
+        return *d;
+    }
     let at = locate(text, &e.path);
     Diagnostic::new(
         Location::at_offset(file, text, at),
@@ -156,8 +176,13 @@ fn fraction(path: &Path, v: f64, lo_open: bool, hi_open: bool) -> Result<f64> {
     }
 }
 
-/// Validates the parsed file.
-pub(crate) fn validate(file_label: &str, f: ScenarioFile) -> Result<Scenario> {
+/// Validates the parsed file. Policies that name `manifests` read them
+/// through `source`; without one they are an error.
+pub(crate) fn validate(
+    file_label: &str,
+    f: ScenarioFile,
+    source: Option<&dyn ManifestSource>,
+) -> Result<(Scenario, Vec<PolicyManifests>)> {
     let root = Path::default();
     if f.schema != i64::from(SCHEMA_VERSION) {
         return Err(invalid(
@@ -423,8 +448,10 @@ pub(crate) fn validate(file_label: &str, f: ScenarioFile) -> Result<Scenario> {
         ));
     }
 
+    let namespace = f.namespace.unwrap_or_else(|| "default".into());
     let pol = root.key("policies");
     let mut policies: Vec<Policy> = Vec::new();
+    let mut manifests: Vec<PolicyManifests> = Vec::new();
     for (i, p) in f.policies.iter().enumerate() {
         let pp = pol.index(i);
         if policies.iter().any(|q| q.name == p.name) {
@@ -434,14 +461,23 @@ pub(crate) fn validate(file_label: &str, f: ScenarioFile) -> Result<Scenario> {
                 "give each policy its own name",
             ));
         }
-        policies.push(policy(&pp, p)?);
+        let ctx = ShapeCtx {
+            file: file_label,
+            namespace: &namespace,
+            rollout: &rollout,
+            pod: &pod,
+            canary_image: &canary.image,
+        };
+        let (made, from_yaml) = policy(&pp, i, p, source, &ctx)?;
+        policies.push(made);
+        manifests.extend(from_yaml);
     }
 
-    Ok(Scenario {
+    let scenario = Scenario {
         name: f.name,
         description: f.description,
         file: file_label.to_string(),
-        namespace: f.namespace.unwrap_or_else(|| "default".into()),
+        namespace,
         seed: sim.seed.unwrap_or(1),
         scrape_interval,
         warmup,
@@ -454,7 +490,8 @@ pub(crate) fn validate(file_label: &str, f: ScenarioFile) -> Result<Scenario> {
         traffic,
         versions: [stable, canary],
         policies,
-    })
+    };
+    Ok((scenario, manifests))
 }
 
 fn is_dns_label(s: &str) -> bool {
@@ -604,7 +641,22 @@ fn latency_dist(p: &Path, l: &LatencyFile) -> Result<LatencyDist> {
     made.map_err(|e| invalid(p, e, "see docs/scenario.md, latency"))
 }
 
-fn policy(p: &Path, f: &PolicyFile) -> Result<Policy> {
+/// What a manifest Rollout is compared with.
+pub(crate) struct ShapeCtx<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) namespace: &'a str,
+    pub(crate) rollout: &'a RolloutShape,
+    pub(crate) pod: &'a PodResources,
+    pub(crate) canary_image: &'a str,
+}
+
+fn policy(
+    p: &Path,
+    index: usize,
+    f: &PolicyFile,
+    source: Option<&dyn ManifestSource>,
+    ctx: &ShapeCtx,
+) -> Result<(Policy, Option<PolicyManifests>)> {
     if f.name.trim().is_empty() {
         return Err(invalid(
             &p.key("name"),
@@ -612,9 +664,133 @@ fn policy(p: &Path, f: &PolicyFile) -> Result<Policy> {
             "name the policy, e.g. \"manual\"",
         ));
     }
-    let sp = p.key("steps");
-    let mut steps = Vec::new();
-    for (i, s) in f.steps.iter().enumerate() {
+    let set = match &f.manifests {
+        None => None,
+        Some(paths) => Some(read_manifests(p, paths, source)?),
+    };
+    let mut made = match (&f.steps, &set) {
+        (Some(steps), set) => {
+            if let Some(set) = set
+                && let Some(r) = set.rollouts.first()
+            {
+                return Err(invalid(
+                    &p.key("steps"),
+                    format!(
+                        "steps are given here and by the Rollout {:?} in {}",
+                        r.shape.name, r.sites.at.file
+                    ),
+                    "give either `steps` (and use the manifests for templates) or a Rollout, not both",
+                ));
+            }
+            let mut made = Policy::new(f.name.clone(), toml_steps(&p.key("steps"), steps)?);
+            made.source = format!("{p}");
+            if let Some(set) = set {
+                made.templates = set.analysis_templates();
+                made.warnings = set.notes.clone();
+            }
+            made.scale_down_delay = match f.scale_down_delay_seconds {
+                None => DEFAULT_SCALE_DOWN_DELAY,
+                Some(s) if s >= 0 => SimDuration::from_secs(s as u64),
+                Some(s) => {
+                    return Err(invalid(
+                        &p.key("scaleDownDelaySeconds"),
+                        format!("{s} is negative"),
+                        "Argo's default is 30",
+                    ));
+                }
+            };
+            made
+        }
+        (None, Some(set)) => {
+            if f.scale_down_delay_seconds.is_some() {
+                return Err(invalid(
+                    &p.key("scaleDownDelaySeconds"),
+                    "comes from the Rollout in the manifests",
+                    "set spec.strategy.canary.scaleDownDelaySeconds in the Rollout's YAML",
+                ));
+            }
+            let at = Location {
+                file: ctx.file.to_string(),
+                line: 1,
+                column: 1,
+            };
+            let mut made = set.policy(&at).map_err(located)?;
+            made.source = f.manifests.as_deref().unwrap_or_default().join(", ");
+            made
+        }
+        (None, None) => {
+            return Err(invalid(
+                p,
+                "has neither `steps` nor `manifests`",
+                "give the canary steps, or manifests = [\"dir/\"] holding the Rollout's YAML",
+            ));
+        }
+    };
+    made.name = f.name.clone();
+    made.description = f.description.clone();
+    made.operator = OperatorConfig {
+        promote_after: f.operator.promote_after.map(|d| d.0),
+        ..OperatorConfig::default()
+    };
+    let from_yaml = set.map(|set| {
+        let shape_warnings = set
+            .rollouts
+            .first()
+            .map(|r| shape_warnings(r, ctx))
+            .unwrap_or_default();
+        made.warnings.extend(shape_warnings.iter().cloned());
+        PolicyManifests {
+            policy: f.name.clone(),
+            index,
+            paths: f.manifests.clone().unwrap_or_default(),
+            set,
+            shape_warnings,
+        }
+    });
+    Ok((made, from_yaml))
+}
+
+fn read_manifests(
+    p: &Path,
+    paths: &[String],
+    source: Option<&dyn ManifestSource>,
+) -> Result<ManifestSet> {
+    let mp = p.key("manifests");
+    let Some(source) = source else {
+        return Err(invalid(
+            &mp,
+            "manifests are read relative to the scenario file, which is not known here",
+            "load the scenario with canarysim::scenario::load_file (as `canarysim run` does)",
+        ));
+    };
+    if paths.is_empty() {
+        return Err(invalid(
+            &mp,
+            "is empty",
+            "list YAML files or directories, e.g. [\"argo/hardened/\"]",
+        ));
+    }
+    let mut files: Vec<SourceFile> = Vec::new();
+    for (i, path) in paths.iter().enumerate() {
+        let read = source
+            .read(path)
+            .map_err(|d| invalid(&mp.index(i), d.message, d.hint))?;
+        for file in read {
+            if !files.iter().any(|f| f.label == file.label) {
+                files.push(file);
+            }
+        }
+    }
+    let set = crate::manifest::load(files).map_err(|e| located(e.0))?;
+    if let Some(first) = set.problems.first() {
+        return Err(located(first.clone()));
+    }
+    Ok(set)
+}
+
+fn toml_steps(sp: &Path, steps: &[StepFile]) -> Result<Vec<Step>> {
+    let mut out = Vec::new();
+    for (i, s) in steps.iter().enumerate() {
         let step = match s {
             StepFile::SetWeight(w) => {
                 if !(0..=100).contains(w) {
@@ -627,27 +803,233 @@ fn policy(p: &Path, f: &PolicyFile) -> Result<Policy> {
                 Step::SetWeight(*w as u32)
             }
             StepFile::Pause(pf) => Step::Pause(pf.duration.map(|d| d.0)),
+            StepFile::Analysis(a) => {
+                Step::Analysis(toml_analysis(&sp.index(i).key("analysis"), a)?)
+            }
+            StepFile::SetCanaryScale(c) => {
+                let cp = sp.index(i).key("setCanaryScale");
+                let count = usize::from(c.replicas.is_some())
+                    + usize::from(c.weight.is_some())
+                    + usize::from(c.match_traffic_weight.is_some());
+                if count != 1 {
+                    return Err(invalid(
+                        &cp,
+                        "needs exactly one of replicas, weight and matchTrafficWeight",
+                        "e.g. { setCanaryScale = { replicas = 2 } }",
+                    ));
+                }
+                let scale = match (c.replicas, c.weight, c.match_traffic_weight) {
+                    (Some(r), _, _) if (0..=1000).contains(&r) => CanaryScale::Replicas(r as u32),
+                    (Some(r), _, _) => {
+                        return Err(invalid(
+                            &cp.key("replicas"),
+                            format!("{r} replicas is not possible here"),
+                            "give a whole number from 0 to 1000",
+                        ));
+                    }
+                    (_, Some(w), _) if (0..=100).contains(&w) => CanaryScale::Weight(w as u32),
+                    (_, Some(w), _) => {
+                        return Err(invalid(
+                            &cp.key("weight"),
+                            format!("weight {w} is outside 0..100"),
+                            "a weight is a percentage",
+                        ));
+                    }
+                    _ => CanaryScale::MatchTrafficWeight,
+                };
+                Step::SetCanaryScale(scale)
+            }
         };
-        steps.push(step);
+        out.push(step);
     }
-    let scale_down_delay = match f.scale_down_delay_seconds {
-        None => DEFAULT_SCALE_DOWN_DELAY,
-        Some(s) if s >= 0 => SimDuration::from_secs(s as u64),
-        Some(s) => {
-            return Err(invalid(
-                &p.key("scaleDownDelaySeconds"),
-                format!("{s} is negative"),
-                "Argo's default is 30",
+    Ok(out)
+}
+
+fn toml_analysis(ap: &Path, a: &AnalysisStepFile) -> Result<AnalysisRef> {
+    if a.templates.is_empty() {
+        return Err(invalid(
+            &ap.key("templates"),
+            "is empty",
+            "name at least one template: templates = [ { templateName = \"x\" } ]",
+        ));
+    }
+    let mut args = Vec::new();
+    for (i, arg) in a.args.iter().enumerate() {
+        let source = match &arg.value_from {
+            Some(vf) => match vf.pod_template_hash_value.as_str() {
+                "Latest" => ArgSource::PodTemplateHash(HashSource::Latest),
+                "Stable" => ArgSource::PodTemplateHash(HashSource::Stable),
+                other => {
+                    return Err(invalid(
+                        &ap.key("args")
+                            .index(i)
+                            .key("valueFrom")
+                            .key("podTemplateHashValue"),
+                        format!("{other:?} is neither Stable nor Latest"),
+                        "write podTemplateHashValue = \"Latest\" (the canary) or \"Stable\"",
+                    ));
+                }
+            },
+            None => ArgSource::Value(arg.value.clone().unwrap_or_default()),
+        };
+        args.push(RunArg {
+            name: arg.name.clone(),
+            source,
+        });
+    }
+    Ok(AnalysisRef {
+        templates: a
+            .templates
+            .iter()
+            .map(|t| TemplateRef {
+                name: t.template_name.clone(),
+                cluster_scope: t.cluster_scope.unwrap_or(false),
+            })
+            .collect(),
+        args,
+        dry_run: a
+            .dry_run
+            .iter()
+            .map(|d| DryRun {
+                metric_name: d.metric_name.clone(),
+            })
+            .collect(),
+        measurement_retention: a
+            .measurement_retention
+            .iter()
+            .map(|r| MeasurementRetention {
+                metric_name: r.metric_name.clone(),
+                limit: r.limit.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+            })
+            .collect(),
+    })
+}
+
+/// Where a manifest Rollout disagrees with the scenario's `[rollout]`,
+/// `[pod]`, namespace or canary image: the simulation follows the scenario.
+pub(crate) fn shape_warnings(r: &RolloutManifest, ctx: &ShapeCtx) -> Vec<Diagnostic> {
+    let s = &r.shape;
+    let at = |key: &str| {
+        r.sites
+            .fields
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| r.sites.at.clone())
+    };
+    let mut out = Vec::new();
+    let mut differ = |key: &str, what: &str, here: String, there: String, table: &str| {
+        if here != there {
+            out.push(Diagnostic::new(
+                at(key),
+                format!(
+                    "{what} is {here} here but {there} in {} ({table}); the simulation follows the scenario",
+                    ctx.file
+                ),
+                "make the manifest and the scenario agree, so the simulated cluster is the one the policy runs in",
             ));
         }
     };
-    let mut policy = Policy::new(f.name.clone(), steps);
-    policy.description = f.description.clone();
-    policy.source = format!("{p}");
-    policy.scale_down_delay = scale_down_delay;
-    policy.operator = OperatorConfig {
-        promote_after: f.operator.promote_after.map(|d| d.0),
-        ..OperatorConfig::default()
-    };
-    Ok(policy)
+    differ(
+        "name",
+        "the Rollout's name",
+        s.name.clone(),
+        ctx.rollout.name.clone(),
+        "[rollout] name",
+    );
+    if let Some(ns) = &s.namespace {
+        differ(
+            "namespace",
+            "the namespace",
+            ns.clone(),
+            ctx.namespace.to_string(),
+            "namespace",
+        );
+    }
+    differ(
+        "replicas",
+        "replicas",
+        s.replicas.to_string(),
+        ctx.rollout.replicas.to_string(),
+        "[rollout] replicas",
+    );
+    let pairs = [
+        (
+            "canaryService",
+            "canaryService",
+            &s.canary_service,
+            &ctx.rollout.canary_service,
+            "[rollout] canary_service",
+        ),
+        (
+            "stableService",
+            "stableService",
+            &s.stable_service,
+            &ctx.rollout.stable_service,
+            "[rollout] stable_service",
+        ),
+        (
+            "stableIngress",
+            "the nginx stableIngress",
+            &s.ingress,
+            &ctx.rollout.ingress,
+            "[rollout] ingress",
+        ),
+        (
+            "container",
+            "the container's name",
+            &s.container,
+            &ctx.pod.container,
+            "[pod] container",
+        ),
+        (
+            "image",
+            "the image",
+            &s.image,
+            &ctx.canary_image.to_string(),
+            "[versions.canary] image",
+        ),
+    ];
+    for (key, what, here, there, table) in pairs {
+        if let Some(here) = here {
+            differ(key, what, here.clone(), there.clone(), table);
+        }
+    }
+    let cpu = |m: u64| format!("{m}m");
+    let mem = |b: f64| format!("{:.0}Mi", b / (1024.0 * 1024.0));
+    let resources = [
+        (
+            "requests.cpu",
+            "the CPU request",
+            s.cpu_request.map(cpu),
+            cpu(ctx.pod.cpu_request),
+            "[pod] requests.cpu",
+        ),
+        (
+            "limits.cpu",
+            "the CPU limit",
+            s.cpu_limit.map(cpu),
+            cpu(ctx.pod.cpu_limit),
+            "[pod] limits.cpu",
+        ),
+        (
+            "requests.memory",
+            "the memory request",
+            s.memory_request.map(mem),
+            mem(ctx.pod.memory_request),
+            "[pod] requests.memory",
+        ),
+        (
+            "limits.memory",
+            "the memory limit",
+            s.memory_limit.map(mem),
+            mem(ctx.pod.memory_limit),
+            "[pod] limits.memory",
+        ),
+    ];
+    for (key, what, here, there, table) in resources {
+        if let Some(here) = here {
+            differ(key, what, here, there, table);
+        }
+    }
+    out
 }

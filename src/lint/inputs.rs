@@ -1,0 +1,405 @@
+//! From the paths on the command line to subjects to check.
+//!
+//! A `.toml` path is a scenario: each of its policies that uses templates
+//! is checked, against the scenario's simulated cluster. A directory of
+//! YAML is one manifest set; YAML files named directly form another. A
+//! manifest set is checked against the scenario given with `--scenario`,
+//! else against a scenario that names it (looked for beside it and up to
+//! three directories above), else without the series check.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::checks::{Subject, check};
+use super::series::Probe;
+use super::{Finding, Kind, LintOptions, LintReport, Severity};
+use crate::diag::{Diagnostic, Location};
+use crate::manifest::{self, ManifestSet, SourceFile, StepSites};
+use crate::rollout::policy::{Policy, Step};
+use crate::scenario::{self, Loaded};
+
+/// Lints every path; see the module documentation.
+pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> LintReport {
+    let mut out: Vec<Finding> = Vec::new();
+    let explicit = opts.scenario.as_ref().and_then(|p| match read_scenario(p) {
+        Ok(l) => Some(l),
+        Err(f) => {
+            out.push(f);
+            None
+        }
+    });
+    let mut loose: Vec<SourceFile> = Vec::new();
+    let mut sets: Vec<(PathBuf, Vec<SourceFile>)> = Vec::new();
+    for path in paths {
+        let label = path.display().to_string();
+        let unreadable = |message: String, hint: &str| {
+            Finding::new(
+                Severity::Error,
+                Kind::Unreadable,
+                Diagnostic::new(Location::start_of(&label), message, hint),
+            )
+        };
+        if path.is_dir() {
+            let (yaml, toml) = dir_files(path);
+            if !yaml.is_empty() {
+                match manifest::read_path(path, &label) {
+                    Ok(files) => sets.push((path.clone(), files)),
+                    Err(e) => out.push(Finding::new(Severity::Error, Kind::Unreadable, e.0)),
+                }
+            }
+            for t in &toml {
+                lint_scenario(t, opts, &mut out);
+            }
+            if yaml.is_empty() && toml.is_empty() {
+                out.push(unreadable(
+                    "no scenario (*.toml) or manifest (*.yaml, *.yml) files here".into(),
+                    "give scenario files, manifest files or directories holding them",
+                ));
+            }
+        } else if !path.exists() {
+            out.push(unreadable(
+                "no such file or directory".into(),
+                "give scenario files, manifest files or directories holding them",
+            ));
+        } else if label.ends_with(".toml") {
+            lint_scenario(path, opts, &mut out);
+        } else if label.ends_with(".yaml") || label.ends_with(".yml") {
+            match manifest::read_path(path, &label) {
+                Ok(files) => loose.extend(files),
+                Err(e) => out.push(Finding::new(Severity::Error, Kind::Unreadable, e.0)),
+            }
+        } else {
+            out.push(unreadable(
+                "not a scenario (.toml) or a manifest (.yaml, .yml)".into(),
+                "give scenario files, manifest files or directories holding them",
+            ));
+        }
+    }
+    if let Some(first) = paths.iter().find(|p| !p.is_dir())
+        && !loose.is_empty()
+    {
+        let dir = first.parent().map(Path::to_path_buf).unwrap_or_default();
+        sets.push((dir, loose));
+    }
+    for (dir, files) in sets {
+        lint_manifests(&dir, files, opts, explicit.as_ref(), &mut out);
+    }
+    LintReport { findings: out }.finish()
+}
+
+fn dir_files(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut yaml = Vec::new();
+    let mut toml = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if !p.is_file() {
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".yaml") || name.ends_with(".yml") {
+                yaml.push(p);
+            } else if name.ends_with(".toml") {
+                toml.push(p);
+            }
+        }
+    }
+    yaml.sort();
+    toml.sort();
+    (yaml, toml)
+}
+
+/// Reads a scenario; a file that cannot be read or does not parse (TOML or
+/// its manifests' YAML) is unreadable, one that does not validate is an error.
+fn read_scenario(path: &Path) -> Result<Loaded, Finding> {
+    let label = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Finding::new(
+            Severity::Error,
+            Kind::Unreadable,
+            Diagnostic::new(
+                Location::start_of(&label),
+                format!("cannot read scenario: {e}"),
+                "give the path of a scenario .toml file",
+            ),
+        )
+    })?;
+    if let Err(e) = toml::from_str::<toml::Table>(&text) {
+        let at = e.span().map_or(0, |s| s.start);
+        return Err(Finding::new(
+            Severity::Error,
+            Kind::Unreadable,
+            Diagnostic::new(
+                Location::at_offset(&label, &text, at),
+                format!("TOML: {}", e.message().trim()),
+                "the scenario must be valid TOML; docs/scenario.md describes it",
+            ),
+        ));
+    }
+    let source = scenario::DirSource::for_scenario(path);
+    scenario::load_with(&label, &text, &source).map_err(|e| {
+        let kind = if e.0.message.starts_with(manifest::YAML_ERROR_PREFIX) {
+            Kind::Unreadable
+        } else {
+            Kind::Scenario
+        };
+        Finding::new(Severity::Error, kind, e.0)
+    })
+}
+
+fn toml_sites(loaded: &Loaded, index: usize, policy: &Policy) -> Vec<StepSites> {
+    policy
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(j, step)| {
+            let base = format!("policies[{index}].steps[{j}]");
+            let mut site = StepSites {
+                at: loaded.locate(&base),
+                templates: Vec::new(),
+                args: Vec::new(),
+            };
+            if let Step::Analysis(a) = step {
+                for (k, t) in a.templates.iter().enumerate() {
+                    site.templates.push(manifest::Site {
+                        name: t.name.clone(),
+                        at: loaded.locate(&format!("{base}.analysis.templates[{k}].templateName")),
+                    });
+                }
+                for (k, arg) in a.args.iter().enumerate() {
+                    site.args.push(manifest::Site {
+                        name: arg.name.clone(),
+                        at: loaded.locate(&format!("{base}.analysis.args[{k}].name")),
+                    });
+                }
+            }
+            site
+        })
+        .collect()
+}
+
+fn uses_analysis(p: &Policy) -> bool {
+    p.background.is_some() || p.steps.iter().any(|s| matches!(s, Step::Analysis(_)))
+}
+
+fn lint_scenario(path: &Path, opts: &LintOptions, out: &mut Vec<Finding>) {
+    let loaded = match read_scenario(path) {
+        Ok(l) => l,
+        Err(f) => {
+            out.push(f);
+            return;
+        }
+    };
+    let sc = &loaded.scenario;
+    let seed = opts.seed.unwrap_or(sc.seed);
+    let empty = ManifestSet::default();
+    for (index, policy) in sc.policies.iter().enumerate() {
+        let pm = loaded.manifests_of(&policy.name);
+        let set = pm.map_or(&empty, |m| &m.set);
+        if pm.is_none() && !uses_analysis(policy) {
+            continue;
+        }
+        let (steps, background) = match set.rollouts.first() {
+            Some(r) => (r.sites.steps.clone(), r.sites.background.clone()),
+            None => (toml_sites(&loaded, index, policy), None),
+        };
+        let probe = needs_probe(set).then(|| Probe::run(sc, Some(policy), opts.probe, seed));
+        let subject = Subject {
+            set,
+            policy: Some(policy),
+            steps: &steps,
+            background: background.as_ref(),
+            fallback: loaded.locate(&format!("policies[{index}]")),
+            probe: probe.as_ref(),
+        };
+        check(&subject, out);
+        if let Some(pm) = pm {
+            for w in &pm.shape_warnings {
+                out.push(Finding::new(Severity::Warning, Kind::Shape, w.clone()));
+            }
+        }
+    }
+}
+
+/// Whether any template has a query to check against the cluster.
+fn needs_probe(set: &ManifestSet) -> bool {
+    set.templates.iter().any(|t| {
+        t.template
+            .spec
+            .metrics
+            .iter()
+            .any(|m| m.provider.prometheus.is_some() || m.provider.judge.is_some())
+    })
+}
+
+fn canonical_files(labels: impl Iterator<Item = String>) -> BTreeSet<PathBuf> {
+    labels
+        .filter_map(|l| Path::new(&l).canonicalize().ok())
+        .collect()
+}
+
+/// The scenario to check bare manifests against, with how it was chosen:
+/// one in `dir` or up to three directories above that names all of `files`
+/// among a policy's manifests; failing that, the nearest one there whose
+/// `[rollout] name` is the manifests' Rollout's.
+fn discover(dir: &Path, files: &[SourceFile], rollout: Option<&str>) -> Option<(Loaded, String)> {
+    let wanted = canonical_files(files.iter().map(|f| f.label.clone()));
+    if wanted.is_empty() {
+        return None;
+    }
+    let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut same_rollout: Option<Loaded> = None;
+    for d in dir.ancestors().take(4) {
+        let on_disk = if d.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            d
+        };
+        let Ok(canon) = on_disk.canonicalize() else {
+            continue;
+        };
+        if !seen.insert(canon) {
+            continue;
+        }
+        let (_, tomls) = dir_files(on_disk);
+        for t in tomls {
+            let t = if d.as_os_str().is_empty() {
+                PathBuf::from(t.file_name().unwrap_or_default())
+            } else {
+                t
+            };
+            let Ok(loaded) = scenario::load_file_with_manifests(&t) else {
+                continue;
+            };
+            let hit = loaded.manifests.iter().find(|pm| {
+                let theirs = canonical_files(pm.set.files.iter().map(|f| f.label.clone()));
+                wanted.is_subset(&theirs)
+            });
+            if let Some(pm) = hit {
+                let how = format!("scenario {} (policy {})", loaded.scenario.file, pm.policy);
+                return Some((loaded, how));
+            }
+            if same_rollout.is_none() && rollout == Some(loaded.scenario.rollout.name.as_str()) {
+                same_rollout = Some(loaded);
+            }
+        }
+    }
+    same_rollout.map(|l| {
+        let how = format!(
+            "scenario {}, which models the Rollout {}",
+            l.scenario.file, l.scenario.rollout.name
+        );
+        (l, how)
+    })
+}
+
+fn lint_manifests(
+    dir: &Path,
+    files: Vec<SourceFile>,
+    opts: &LintOptions,
+    explicit: Option<&Loaded>,
+    out: &mut Vec<Finding>,
+) {
+    let first = files.first().map_or_else(
+        || Location::start_of(&dir.display().to_string()),
+        |f| Location::start_of(&f.label),
+    );
+    let set = match manifest::load(files) {
+        Ok(s) => s,
+        Err(e) => {
+            out.push(Finding::new(Severity::Error, Kind::Unreadable, e.0));
+            return;
+        }
+    };
+    let discovered = match explicit {
+        Some(_) => None,
+        None => discover(
+            dir,
+            &set.files,
+            set.rollouts.first().map(|r| r.shape.name.as_str()),
+        ),
+    };
+    let cluster: Option<(&Loaded, String)> = match (explicit, &discovered) {
+        (Some(l), _) => Some((l, format!("--scenario {}", l.scenario.file))),
+        (None, Some((l, how))) => Some((l, how.clone())),
+        (None, None) => None,
+    };
+    let mut policies: Vec<(Policy, Vec<StepSites>, Option<StepSites>)> = set
+        .rollouts
+        .iter()
+        .map(|r| {
+            let mut p = r.policy.clone();
+            p.templates = set.analysis_templates();
+            (p, r.sites.steps.clone(), r.sites.background.clone())
+        })
+        .collect();
+    if policies.len() > 1 {
+        out.push(Finding::new(
+            Severity::Error,
+            Kind::Invalid,
+            Diagnostic::new(
+                set.rollouts[1].sites.at.clone(),
+                format!("{} Rollouts in one manifest set", set.rollouts.len()),
+                "a policy takes exactly one Rollout; give each its own directory",
+            ),
+        ));
+    }
+    if policies.is_empty() {
+        policies.push((Policy::new("templates", Vec::new()), Vec::new(), None));
+    }
+    let has_rollout = !set.rollouts.is_empty();
+    let probe_wanted = needs_probe(&set);
+    if probe_wanted {
+        let (message, hint) = match &cluster {
+            Some((l, what)) => (
+                format!(
+                    "selectors checked against the simulated cluster of {what}, {} into the rollout",
+                    opts.probe
+                ),
+                format!(
+                    "the series are those listed in docs/scenario.md, with {}'s service and pods",
+                    l.scenario.name
+                ),
+            ),
+            None => (
+                "selectors not checked against simulated series: no scenario names these manifests"
+                    .to_string(),
+                "lint the scenario that names them, or pass --scenario FILE".to_string(),
+            ),
+        };
+        out.push(Finding::new(
+            Severity::Note,
+            Kind::Info,
+            Diagnostic::new(first.clone(), message, hint),
+        ));
+    }
+    for (policy, steps, background) in &policies {
+        let probe = match (&cluster, probe_wanted) {
+            (Some((l, _)), true) => {
+                let sc = &l.scenario;
+                let seed = opts.seed.unwrap_or(sc.seed);
+                Some(Probe::run(
+                    sc,
+                    has_rollout.then_some(policy),
+                    opts.probe,
+                    seed,
+                ))
+            }
+            _ => None,
+        };
+        let subject = Subject {
+            set: &set,
+            policy: has_rollout.then_some(policy),
+            steps,
+            background: background.as_ref(),
+            fallback: first.clone(),
+            probe: probe.as_ref(),
+        };
+        check(&subject, out);
+        if let (Some((l, _)), Some(r)) = (&cluster, set.rollouts.first()) {
+            for w in scenario::shape_warnings(r, &l.scenario) {
+                out.push(Finding::new(Severity::Warning, Kind::Shape, w));
+            }
+        }
+    }
+}
