@@ -372,7 +372,7 @@ fn template_checks(s: &Subject, t: &TemplateManifest, uses: &[&Usage], out: &mut
             );
             continue;
         }
-        conditions(m, sites, t, out);
+        conditions(s.set, m, sites, t, out);
         for u in uses {
             let Ok(resolved) = resolve_metric_args(m, &u.args) else {
                 continue;
@@ -394,7 +394,53 @@ fn condition_site(sites: &MetricSites, t: &TemplateManifest, failure: bool) -> L
         .unwrap_or_else(|| t.sites.at.clone())
 }
 
-fn conditions(m: &Metric, sites: &MetricSites, t: &TemplateManifest, out: &mut Vec<Finding>) {
+/// The location of character `column` of `text`, when the value stands on
+/// one line of its file as written (plain or quoted).
+fn column_in(set: &ManifestSet, site: &TextSite, text: &str, column: usize) -> Option<Location> {
+    let file = set.file(&site.at.file)?;
+    let rest = file.text.get(site.offset..)?;
+    let quote = usize::from(rest.starts_with(['\'', '"']));
+    rest[quote..].starts_with(text).then(|| Location {
+        column: site.at.column + quote + column - 1,
+        ..site.at.clone()
+    })
+}
+
+/// A parser message on one line, and the column it names (pest's `--> 1:31`).
+fn one_line(message: &str) -> (String, Option<usize>) {
+    let mut column = None;
+    let mut expected = None;
+    for line in message.lines() {
+        let t = line.trim();
+        if let Some(i) = t.find("--> ") {
+            column = t[i + 4..]
+                .split(':')
+                .nth(1)
+                .and_then(|c| c.trim().parse().ok());
+        } else if let Some(rest) = t.strip_prefix("= ") {
+            expected = Some(rest.to_string());
+        }
+    }
+    let text = match (expected, column) {
+        (Some(e), Some(c)) => format!("at column {c} of the condition: {e}"),
+        (Some(e), None) => e,
+        _ => message
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    (text, column)
+}
+
+fn conditions(
+    set: &ManifestSet,
+    m: &Metric,
+    sites: &MetricSites,
+    t: &TemplateManifest,
+    out: &mut Vec<Finding>,
+) {
     let is_prometheus = m.provider.prometheus.is_some();
     for (failure, text) in [(false, &m.success_condition), (true, &m.failure_condition)] {
         if text.trim().is_empty() || text.contains("{{") {
@@ -408,14 +454,26 @@ fn conditions(m: &Metric, sites: &MetricSites, t: &TemplateManifest, out: &mut V
         let at = condition_site(sites, t, failure);
         let label = metric_label(m);
         match condition::bool_check(text) {
-            Err(e) => push(
-                out,
-                Severity::Error,
-                Kind::Condition,
-                at,
-                format!("{label}: {which} does not parse: {e}"),
-                "write an expr-lang expression over `result`, e.g. len(result) > 0 && result[0] < 0.01",
-            ),
+            Err(e) => {
+                let (message, column) = one_line(&e.to_string());
+                let site = if failure {
+                    &sites.failure_condition
+                } else {
+                    &sites.success_condition
+                };
+                let at = match (column, site) {
+                    (Some(c), Some(site)) => column_in(set, site, text, c).unwrap_or(at),
+                    _ => at,
+                };
+                push(
+                    out,
+                    Severity::Error,
+                    Kind::Condition,
+                    at,
+                    format!("{label}: {which} does not parse: {message}"),
+                    "write an expr-lang expression over `result`, e.g. len(result) > 0 && result[0] < 0.01",
+                )
+            }
             Ok(BoolCheck::NeverBool { type_name }) => push(
                 out,
                 Severity::Error,
@@ -497,6 +555,10 @@ fn metric_checks(
     let label = metric_label(raw);
     let metric_at = sites.at.clone().unwrap_or_else(|| t.sites.at.clone());
     match validate_metric(resolved) {
+        // A provider canarysim does not model is already a problem of the set.
+        Err(e)
+            if e.field == "provider" && sites.fields.keys().any(|k| k.starts_with("provider.")) => {
+        }
         Err(e) => {
             let at = sites.field(e.field).unwrap_or_else(|| metric_at.clone());
             let sev = if u.complete {

@@ -397,6 +397,7 @@ fn provider(cx: &mut Cx, p: &api::Provider, sites: &mut MetricSites) -> MetricPr
     for (name, present) in unmodelled {
         if let Some(x) = present {
             let at = cx.at(x);
+            sites.fields.insert(format!("provider.{name}"), at.clone());
             cx.problem(
                 at,
                 format!("metric {}: the {name} provider is not modelled by canarysim", sites.name),

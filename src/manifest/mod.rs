@@ -92,6 +92,14 @@ impl MetricSites {
     /// The location of a field named as [`crate::analysis::MetricError::field`]
     /// names it, falling back to the provider and then the metric.
     pub fn field(&self, field: &str) -> Option<Location> {
+        // "interval must be specified when count > 1" is about a count
+        // without an interval: point at the count.
+        if field == "interval"
+            && !self.fields.contains_key("interval")
+            && let Some(l) = self.fields.get("count")
+        {
+            return Some(l.clone());
+        }
         let mut key = field;
         loop {
             if let Some(l) = self.fields.get(key) {

@@ -1,0 +1,563 @@
+//! Reading Argo manifests: the seed's Rollout into a policy, Argo's
+//! reference check, unmodelled fields as notes, providers, strategy fields,
+//! YAML errors at their line, and scenarios that name manifests.
+
+use std::path::Path;
+
+use canarysim::analysis::{ArgSource, HashSource, RunArg, TemplateKind, Templated};
+use canarysim::diag::Location;
+use canarysim::judge::Direction;
+use canarysim::manifest::{self, ManifestSet, check_references};
+use canarysim::rollout::policy::{AnalysisRef, CanaryScale, Policy, Step, TemplateRef};
+use canarysim::scenario::{self, DirSource};
+use canarysim::sim::SimDuration;
+
+fn read(path: &str) -> ManifestSet {
+    let files = manifest::read_path(Path::new(path), path).expect("readable");
+    manifest::load(files).expect("valid YAML")
+}
+
+fn policy_of(path: &str) -> Policy {
+    read(path)
+        .policy(&Location::start_of(path))
+        .expect("one Rollout")
+}
+
+fn refs(names: &[&str]) -> Vec<TemplateRef> {
+    names
+        .iter()
+        .map(|n| TemplateRef {
+            name: n.to_string(),
+            cluster_scope: false,
+        })
+        .collect()
+}
+
+fn value(name: &str, v: &str) -> RunArg {
+    RunArg {
+        name: name.into(),
+        source: ArgSource::Value(v.into()),
+    }
+}
+
+fn analysis(names: &[&str], args: Vec<RunArg>) -> Step {
+    Step::Analysis(AnalysisRef {
+        templates: refs(names),
+        args,
+        ..AnalysisRef::default()
+    })
+}
+
+#[test]
+fn the_seed_rollout_becomes_the_policy_the_write_up_describes() {
+    let p = policy_of("scenarios/argo/seed");
+    let both = || {
+        vec![
+            value("canary-service", "checkout-canary"),
+            value("stable-service", "checkout-stable"),
+        ]
+    };
+    let expected = vec![
+        Step::SetWeight(5),
+        Step::Pause(Some(SimDuration::from_mins(1))),
+        analysis(
+            &["canary-health"],
+            vec![value("canary-service", "checkout-canary")],
+        ),
+        Step::SetWeight(20),
+        Step::Pause(Some(SimDuration::from_mins(2))),
+        analysis(&["locust-canary-validation", "canary-error-rate"], both()),
+        Step::SetWeight(50),
+        Step::Pause(Some(SimDuration::from_mins(3))),
+        analysis(
+            &[
+                "locust-canary-validation",
+                "canary-error-rate",
+                "canary-latency",
+                "canary-memory",
+            ],
+            Vec::new(),
+        ),
+        Step::SetWeight(100),
+    ];
+    assert_eq!(p.steps, expected);
+    assert_eq!(p.name, "checkout-service");
+    assert!(p.traffic_routing, "nginx trafficRouting is set");
+    assert_eq!(p.rollback_window, Some(3));
+    assert_eq!(p.background, None);
+    assert_eq!(
+        (p.max_surge.as_str(), p.max_unavailable.as_str()),
+        ("25%", "25%")
+    );
+    assert_eq!(p.scale_down_delay, SimDuration::from_secs(30));
+    assert_eq!(p.abort_scale_down_delay, Some(SimDuration::from_secs(30)));
+    let mut names: Vec<&str> = p.templates.iter().map(|t| t.name.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "canary-error-rate",
+            "canary-memory",
+            "locust-canary-validation"
+        ]
+    );
+}
+
+#[test]
+fn the_seed_templates_keep_their_queries_conditions_and_job_as_written() {
+    let set = read("scenarios/argo/seed");
+    let t = set
+        .template("canary-memory", TemplateKind::Namespaced)
+        .expect("defined");
+    let m = &t.template.spec.metrics[0];
+    assert_eq!(m.success_condition, "result[0] < 0.8");
+    assert_eq!(m.interval, Some(Templated::Text("60s".into())));
+    assert_eq!(m.count, Some(Templated::Value(3)));
+    assert_eq!(m.failure_limit, Some(Templated::Value(1)));
+    let q = &m.provider.prometheus.as_ref().unwrap().query;
+    assert!(q.starts_with(
+        "max(container_memory_working_set_bytes{\n  pod=~\"{{args.canary-service}}.*\","
+    ));
+    // The query's site is the first line of the block scalar.
+    let site = t.sites.metrics[0].query.as_ref().unwrap();
+    assert_eq!((site.at.line, site.at.column), (18, 13));
+
+    let job = set
+        .template("locust-canary-validation", TemplateKind::Namespaced)
+        .unwrap();
+    let j = job.template.spec.metrics[0].provider.job.as_ref().unwrap();
+    assert_eq!(j.image, "ghcr.io/acme/locust-suite:latest");
+    assert_eq!(j.backoff_limit, Some(0));
+    assert_eq!(j.command[..2], ["/bin/sh".to_string(), "-c".to_string()]);
+    assert!(
+        j.command[2].contains(
+            "--exit-code-on-error 1\n# Push results to Prometheus\npython3 push_metrics.py"
+        )
+    );
+    assert_eq!(
+        j.env[0],
+        (
+            "TARGET_HOST".to_string(),
+            "http://{{args.canary-service}}.production.svc.cluster.local".to_string()
+        )
+    );
+}
+
+#[test]
+fn argo_marks_the_seed_rollout_invalid_spec_at_its_first_missing_template() {
+    let e = check_references(&policy_of("scenarios/argo/seed")).unwrap_err();
+    assert_eq!(e.step, Some(2));
+    assert_eq!(
+        e.phase_message("checkout-service"),
+        "InvalidSpec: The Rollout \"checkout-service\" is invalid: spec.strategy.canary.steps[2].analysis.templates: Invalid value: \"canary-health\": AnalysisTemplate 'canary-health' not found"
+    );
+}
+
+#[test]
+fn the_hardened_and_fixed_rollouts_pass_argos_reference_check() {
+    for dir in ["scenarios/argo/hardened", "scenarios/argo/fixed"] {
+        let p = policy_of(dir);
+        assert_eq!(check_references(&p), Ok(()), "{dir}");
+        assert_eq!(p.templates.len(), 5, "{dir}");
+        let set = read(dir);
+        assert!(set.problems.is_empty(), "{dir}: {:?}", set.problems);
+    }
+}
+
+#[test]
+fn the_hardened_rollout_differs_from_the_seed_only_by_the_args_of_step_3() {
+    let seed = policy_of("scenarios/argo/seed");
+    let hardened = policy_of("scenarios/argo/hardened");
+    assert_eq!(seed.steps.len(), hardened.steps.len());
+    for (i, (a, b)) in seed.steps.iter().zip(&hardened.steps).enumerate() {
+        if i == 8 {
+            let Step::Analysis(b) = b else {
+                panic!("step 8 is analysis")
+            };
+            assert_eq!(
+                b.args,
+                [
+                    value("canary-service", "checkout-canary"),
+                    value("stable-service", "checkout-stable")
+                ]
+            );
+        } else {
+            assert_eq!(a, b, "step {i}");
+        }
+    }
+}
+
+#[test]
+fn fields_canarysim_does_not_model_are_notes_with_their_path_and_line() {
+    let set = read("tests/data/manifests/read/strategy.yaml");
+    let notes: Vec<String> = set
+        .notes
+        .iter()
+        .map(|d| format!("{}:{} {}", d.location.line, d.location.column, d.message))
+        .collect();
+    let has = |line: usize, text: &str| {
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with(&format!("{line}:")) && n.contains(text)),
+            "no note {line}: {text} in {notes:#?}"
+        )
+    };
+    has(7, "kind Service is not read by canarysim");
+    has(24, "field spec.paused is not modelled");
+    has(34, "field spec.template.spec.nodeSelector is not modelled");
+    has(
+        51,
+        "field spec.strategy.canary.antiAffinity is not modelled",
+    );
+    has(
+        57,
+        "field spec.strategy.canary.trafficRouting.nginx.annotationPrefix is not modelled",
+    );
+    has(78, "setHeaderRoute steps are not modelled");
+    has(106, "valueFrom of arg token is not modelled");
+    has(
+        115,
+        "field spec.metrics[0].provider.job.spec.activeDeadlineSeconds is not modelled",
+    );
+    has(
+        127,
+        "field spec.metrics[0].provider.job.spec.template.spec.containers[0].env[1].valueFrom is not modelled",
+    );
+    // Labels and the Job's container fields are read, not noted.
+    assert!(!notes.iter().any(|n| n.contains("metadata.labels")));
+    // An unmodelled provider cannot be simulated: a problem, not a note.
+    assert_eq!(set.problems.len(), 1, "{:?}", set.problems);
+    let p = &set.problems[0];
+    assert_eq!(p.location.line, 143);
+    assert!(p.message.contains("the datadog provider is not modelled"));
+}
+
+#[test]
+fn strategy_fields_map_onto_the_policy_as_argo_reads_them() {
+    let set = read("tests/data/manifests/read/strategy.yaml");
+    assert_eq!(set.rollouts.len(), 1, "the Service document is skipped");
+    let p = set.policy(&Location::start_of("x")).unwrap();
+    assert_eq!(p.steps[0], Step::SetWeight(10));
+    assert_eq!(p.steps[1], Step::Pause(Some(SimDuration::from_secs(30))));
+    assert_eq!(p.steps[2], Step::Pause(Some(SimDuration::from_secs(90))));
+    // Go's DurationSeconds truncates to whole seconds.
+    assert_eq!(p.steps[3], Step::Pause(Some(SimDuration::from_secs(1))));
+    assert_eq!(p.steps[4], Step::Pause(None));
+    assert_eq!(p.steps[5], Step::SetCanaryScale(CanaryScale::Replicas(2)));
+    // An unmodelled step completes at once and keeps the indices of the others.
+    assert_eq!(p.steps[6], Step::Pause(Some(SimDuration::ZERO)));
+    let Step::Analysis(a) = &p.steps[7] else {
+        panic!("step 7 is analysis")
+    };
+    assert!(a.templates[0].cluster_scope);
+    assert_eq!(a.args, [value("name", "checkout-service")]);
+    assert_eq!(a.dry_run[0].metric_name, "latency.*");
+    assert_eq!(a.measurement_retention[0].limit, 20);
+    assert_eq!(
+        (p.max_surge.as_str(), p.max_unavailable.as_str()),
+        ("1", "10%")
+    );
+    assert_eq!(p.abort_scale_down_delay, None, "0 means never scale down");
+    assert_eq!(p.min_pods_per_replica_set, Some(2));
+    assert!(p.dynamic_stable_scale);
+    let bg = p.background.as_ref().expect("canary.analysis");
+    assert_eq!(bg.starting_step, 2);
+    assert_eq!(
+        bg.analysis.args,
+        [
+            value("team", "payments"),
+            RunArg {
+                name: "stable-hash".into(),
+                source: ArgSource::PodTemplateHash(HashSource::Stable)
+            }
+        ]
+    );
+    let shape = &set.rollouts[0].shape;
+    assert_eq!(shape.replicas, 4);
+    assert_eq!(
+        (shape.cpu_request, shape.cpu_limit),
+        (Some(500), Some(1000))
+    );
+    assert_eq!(shape.memory_limit, Some(1024.0 * 1024.0 * 1024.0));
+}
+
+#[test]
+fn job_and_judge_providers_are_read_into_the_model() {
+    let set = read("tests/data/manifests/read/strategy.yaml");
+    let t = set
+        .template("health", TemplateKind::Cluster)
+        .expect("cluster template");
+    let ms = &t.template.spec.metrics;
+    let job = ms[0].provider.job.as_ref().unwrap();
+    assert_eq!(job.image, "locustio/locust:2.47");
+    assert_eq!(job.backoff_limit, Some(2));
+    // command, then args, as the container runs them.
+    assert_eq!(
+        job.command,
+        [
+            "locust",
+            "-f",
+            "checkout_flow.py",
+            "--headless",
+            "--run-time=45s"
+        ]
+    );
+    assert_eq!(
+        job.env,
+        [
+            ("LOCUST_USERS".to_string(), "20".to_string()),
+            ("SECRET".to_string(), String::new())
+        ]
+    );
+    assert_eq!(ms[0].count, Some(Templated::Text("{{args.count}}".into())));
+    let judge = ms[1].provider.judge.as_ref().unwrap();
+    assert_eq!(judge.lookback, Some(Templated::Text("5m".into())));
+    assert_eq!(judge.config.direction, Direction::Increase);
+    assert!(judge.config.critical);
+    assert_eq!(judge.config.effect_size.allowed_increase, Some(1.2));
+    assert_eq!(judge.config.confidence_level, 0.95);
+    assert_eq!(
+        judge.config.tolerance, 0.25,
+        "unset fields keep the judge's defaults"
+    );
+    // A secret-valued arg gets a placeholder, so runs can resolve it.
+    let token = t
+        .template
+        .spec
+        .args
+        .iter()
+        .find(|a| a.name == "token")
+        .unwrap();
+    assert!(token.value.is_some());
+}
+
+#[test]
+fn a_yaml_syntax_error_points_at_its_line_and_column() {
+    let path = "tests/data/manifests/lint/yaml-syntax.yaml";
+    let files = manifest::read_path(Path::new(path), path).unwrap();
+    let e = manifest::load(files).unwrap_err();
+    assert_eq!((e.0.location.line, e.0.location.column), (10, 7));
+    assert!(e.0.message.starts_with("YAML: "), "{}", e.0.message);
+}
+
+#[test]
+fn a_value_of_the_wrong_type_points_at_the_value() {
+    let path = "tests/data/manifests/read/type-error.yaml";
+    let files = manifest::read_path(Path::new(path), path).unwrap();
+    let e = manifest::load(files).unwrap_err();
+    assert_eq!(e.0.location.file, path);
+    // serde-saphyr points at the key whose value has the wrong type.
+    assert_eq!((e.0.location.line, e.0.location.column), (8, 7));
+}
+
+// Scenarios that name manifests.
+
+const FLAGSHIP: &str = "scenarios/checkout-leak.toml";
+
+fn flagship_with(policies: &str) -> Result<scenario::Loaded, scenario::ScenarioError> {
+    let text = std::fs::read_to_string(FLAGSHIP).unwrap() + policies;
+    scenario::load_with(
+        FLAGSHIP,
+        &text,
+        &DirSource::for_scenario(Path::new(FLAGSHIP)),
+    )
+}
+
+const ARGO_POLICIES: &str = r#"
+[[policies]]
+name = "hardened-as-written"
+description = "the write-up's manifests, as written"
+manifests = ["argo/seed/"]
+
+[[policies]]
+name = "hardened"
+manifests = ["argo/hardened/"]
+operator = { promote_after = "5m" }
+"#;
+
+#[test]
+fn a_policy_takes_its_steps_and_templates_from_the_manifests_it_names() {
+    let loaded = flagship_with(ARGO_POLICIES).expect("loads");
+    let sc = &loaded.scenario;
+    let seed = sc.policy("hardened-as-written").unwrap();
+    assert_eq!(seed.steps, policy_of("scenarios/argo/seed").steps);
+    assert_eq!(seed.description, "the write-up's manifests, as written");
+    assert_eq!(seed.templates.len(), 3);
+    let hardened = sc.policy("hardened").unwrap();
+    assert_eq!(hardened.templates.len(), 5);
+    assert_eq!(
+        hardened.operator.promote_after,
+        Some(SimDuration::from_mins(5))
+    );
+    // The unmodelled fields travel with the policy as warnings.
+    assert!(
+        hardened
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("spec.analysis"))
+    );
+    let pm = loaded.manifests_of("hardened").unwrap();
+    assert_eq!(
+        pm.set.files[0].label,
+        "scenarios/argo/hardened/canary-error-rate.yaml"
+    );
+    assert!(pm.shape_warnings.is_empty(), "{:?}", pm.shape_warnings);
+}
+
+#[test]
+fn load_str_refuses_manifests_and_says_to_use_load_file() {
+    let text = std::fs::read_to_string(FLAGSHIP).unwrap() + ARGO_POLICIES;
+    let e = scenario::load_str(FLAGSHIP, &text).unwrap_err();
+    assert!(
+        e.0.message.starts_with("policies[1].manifests:"),
+        "{}",
+        e.0.message
+    );
+    assert!(e.0.hint.contains("load_file"));
+    assert_eq!(
+        e.0.location.line,
+        text.lines()
+            .position(|l| l.starts_with("manifests = [\"argo/seed/\"]"))
+            .unwrap()
+            + 1
+    );
+}
+
+#[test]
+fn toml_steps_may_name_templates_from_manifests_with_argos_spelling() {
+    let loaded = flagship_with(
+        r#"
+[[policies]]
+name = "toml-analysis"
+manifests = ["../tests/data/manifests/read/memory-template.yaml"]
+steps = [
+  { setWeight = 20 },
+  { analysis = { templates = [ { templateName = "memory" } ], args = [ { name = "canary-hash", valueFrom = { podTemplateHashValue = "Latest" } }, { name = "x", value = "y" } ] } },
+  { setCanaryScale = { replicas = 2 } },
+  { setWeight = 100 },
+]
+"#,
+    )
+    .expect("loads");
+    let p = loaded.scenario.policy("toml-analysis").unwrap();
+    assert_eq!(
+        p.steps[1],
+        Step::Analysis(AnalysisRef {
+            templates: refs(&["memory"]),
+            args: vec![
+                RunArg {
+                    name: "canary-hash".into(),
+                    source: ArgSource::PodTemplateHash(HashSource::Latest)
+                },
+                value("x", "y"),
+            ],
+            ..AnalysisRef::default()
+        })
+    );
+    assert_eq!(p.steps[2], Step::SetCanaryScale(CanaryScale::Replicas(2)));
+    assert_eq!(p.templates[0].name, "memory");
+    assert_eq!(check_references(p), Ok(()));
+}
+
+#[test]
+fn steps_in_toml_and_a_rollout_in_the_manifests_are_refused_together() {
+    let e = flagship_with(
+        r#"
+[[policies]]
+name = "both"
+manifests = ["argo/seed/"]
+steps = [ { setWeight = 100 } ]
+"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.0.message
+            .contains("steps are given here and by the Rollout"),
+        "{}",
+        e.0.message
+    );
+}
+
+#[test]
+fn a_manifest_problem_is_reported_in_the_yaml_file_at_its_line() {
+    let e = flagship_with(
+        r#"
+[[policies]]
+name = "bad"
+manifests = ["../tests/data/manifests/lint/invalid.yaml"]
+"#,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.0.location.file,
+        "scenarios/../tests/data/manifests/lint/invalid.yaml"
+    );
+    assert_eq!((e.0.location.line, e.0.location.column), (31, 22));
+    assert_eq!(e.0.message, "SetWeight needs to be between 0 and 100");
+}
+
+#[test]
+fn a_manifest_path_that_does_not_exist_is_reported_at_the_scenario_key() {
+    let e = flagship_with(
+        r#"
+[[policies]]
+name = "gone"
+manifests = ["argo/none/"]
+"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.0.location.file, FLAGSHIP);
+    assert!(
+        e.0.message
+            .starts_with("policies[1].manifests[0]: scenarios/argo/none/: cannot read"),
+        "{}",
+        e.0.message
+    );
+}
+
+#[test]
+fn a_rollout_that_disagrees_with_the_scenario_is_a_warning_at_the_field() {
+    let loaded = flagship_with(
+        r#"
+[[policies]]
+name = "shape"
+manifests = ["../tests/data/manifests/lint/shape.yaml"]
+"#,
+    )
+    .unwrap();
+    let pm = loaded.manifests_of("shape").unwrap();
+    assert_eq!(pm.shape_warnings.len(), 1, "{:?}", pm.shape_warnings);
+    let w = &pm.shape_warnings[0];
+    assert_eq!(w.location.line, 8);
+    assert!(
+        w.message
+            .starts_with("replicas is 3 here but 5 in scenarios/checkout-leak.toml")
+    );
+    let p = loaded.scenario.policy("shape").unwrap();
+    assert!(p.warnings.contains(w));
+}
+
+#[test]
+fn load_file_reads_the_manifests_relative_to_the_scenario_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let flagship = std::fs::read_to_string(FLAGSHIP).unwrap();
+    let sc = dir.path().join("s.toml");
+    std::fs::write(
+        &sc,
+        flagship + "\n[[policies]]\nname = \"m\"\nmanifests = [\"yaml/\"]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("yaml")).unwrap();
+    for f in ["rollout.yaml", "canary-error-rate.yaml"] {
+        std::fs::copy(
+            Path::new("scenarios/argo/seed").join(f),
+            dir.path().join("yaml").join(f),
+        )
+        .unwrap();
+    }
+    let s = scenario::load_file(&sc).expect("loads");
+    let p = s.policy("m").unwrap();
+    assert_eq!(p.steps.len(), 10);
+    assert_eq!(p.templates.len(), 1);
+}
