@@ -165,10 +165,27 @@ fn references(
                 }
                 None => {
                     all_found = false;
-                    let kind = if r.cluster_scope {
-                        "ClusterAnalysisTemplate"
+                    let (kind, other, flag) = if r.cluster_scope {
+                        (
+                            "ClusterAnalysisTemplate",
+                            TemplateKind::Namespaced,
+                            "drop clusterScope",
+                        )
                     } else {
-                        "AnalysisTemplate"
+                        (
+                            "AnalysisTemplate",
+                            TemplateKind::Cluster,
+                            "add clusterScope: true",
+                        )
+                    };
+                    let other_exists = policy
+                        .templates
+                        .iter()
+                        .any(|t| t.name == r.name && t.kind == other);
+                    let hint = if other_exists {
+                        format!("a template of that name exists with the other scope: {flag}")
+                    } else {
+                        "define it among the manifests, or remove the reference: Argo marks the Rollout InvalidSpec (\"not found\") and never starts the update".to_string()
                     };
                     push(
                         out,
@@ -176,7 +193,7 @@ fn references(
                         Kind::MissingTemplate,
                         ref_at(k),
                         format!("{label}: {kind} {:?} is not defined", r.name),
-                        "define it among the manifests, or remove the reference: Argo marks the Rollout InvalidSpec (\"not found\") and never starts the update",
+                        &hint,
                     );
                 }
             }

@@ -632,3 +632,50 @@ pub fn val<T>(f: &Option<Spanned<T>>) -> Option<&T> {
 pub fn items<T>(f: &Option<Spanned<Vec<Spanned<T>>>>) -> &[Spanned<T>] {
     f.as_ref().map_or(&[], |s| s.value.as_slice())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unread_keys_are_kept_with_their_path_and_position() {
+        let yaml = "canaryService: c\nfoo: 1\nsteps:\n  - setWeight: 5\n    bar: x\n";
+        let c: Canary = serde_saphyr::from_str(yaml).unwrap();
+        let mut out = Vec::new();
+        c.walk("spec.strategy.canary", &mut out);
+        let got: Vec<(String, u64, u64)> = out
+            .iter()
+            .map(|u| (u.path.clone(), u.at.line(), u.at.column()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("spec.strategy.canary.foo".to_string(), 2, 1),
+                ("spec.strategy.canary.steps[0].bar".to_string(), 5, 5)
+            ]
+        );
+        assert_eq!(val(&c.canary_service).map(String::as_str), Some("c"));
+    }
+
+    #[test]
+    fn int_or_string_keeps_numbers_and_text_apart() {
+        let p: Pause = serde_saphyr::from_str("duration: 30").unwrap();
+        assert_eq!(val(&p.duration), Some(&IntOrStr::Int(30)));
+        let p: Pause = serde_saphyr::from_str("duration: \"30\"").unwrap();
+        assert_eq!(val(&p.duration), Some(&IntOrStr::Str("30".into())));
+        let p: Pause = serde_saphyr::from_str("duration: 1m").unwrap();
+        assert_eq!(val(&p.duration), Some(&IntOrStr::Str("1m".into())));
+    }
+
+    #[test]
+    fn the_spec_of_a_kind_canarysim_does_not_read_is_skipped() {
+        // Its spec would not fit the union (replicas is a string), yet it reads.
+        let doc: Document =
+            serde_saphyr::from_str("kind: Service\nspec:\n  replicas: many\n").unwrap();
+        assert_eq!(doc.kind(), "Service");
+        assert!(doc.spec.is_none());
+        let doc: Result<Document, _> =
+            serde_saphyr::from_str("kind: Rollout\nspec:\n  replicas: many\n");
+        assert!(doc.is_err());
+    }
+}

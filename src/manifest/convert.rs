@@ -1187,3 +1187,38 @@ fn field_ref(path: &str, meta: Option<&api::ObjectMeta>) -> FieldRef {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pause_durations_follow_argos_duration_seconds() {
+        let s = |t: &str| pause_seconds(&IntOrStr::Str(t.into()));
+        assert_eq!(pause_seconds(&IntOrStr::Int(45)), 45);
+        assert_eq!(s("90"), 90, "digits are seconds");
+        assert_eq!(s("1m30s"), 90);
+        assert_eq!(s("2.9s"), 2, "truncated, as int32(d.Seconds())");
+        assert_eq!(s("1d"), -1, "Go knows no days");
+        assert_eq!(s("soon"), -1);
+    }
+
+    #[test]
+    fn field_refs_resolve_against_the_rollouts_metadata() {
+        let yaml =
+            "name: checkout\nnamespace: prod\nlabels: { team: pay }\nannotations: { owner: sre }\n";
+        let meta: api::ObjectMeta = serde_saphyr::from_str(yaml).unwrap();
+        let get = |p: &str| match field_ref(p, Some(&meta)) {
+            FieldRef::Value(v) => Ok(v),
+            FieldRef::Invalid => Err("invalid"),
+            FieldRef::Unmodelled => Err("unmodelled"),
+        };
+        assert_eq!(get("metadata.name"), Ok("checkout".into()));
+        assert_eq!(get("metadata.namespace"), Ok("prod".into()));
+        assert_eq!(get("metadata.labels['team']"), Ok("pay".into()));
+        assert_eq!(get("metadata.annotations[\"owner\"]"), Ok("sre".into()));
+        assert_eq!(get("metadata.labels['absent']"), Ok(String::new()));
+        assert_eq!(get("metadata.generation"), Err("invalid"));
+        assert_eq!(get("spec.replicas"), Err("unmodelled"));
+    }
+}

@@ -561,3 +561,41 @@ fn load_file_reads_the_manifests_relative_to_the_scenario_file() {
     assert_eq!(p.steps.len(), 10);
     assert_eq!(p.templates.len(), 1);
 }
+
+#[test]
+fn toml_analysis_steps_load_without_manifests_and_argo_finds_their_templates_missing() {
+    let text = std::fs::read_to_string(FLAGSHIP).unwrap()
+        + r#"
+[[policies]]
+name = "toml-only"
+steps = [ { setWeight = 10 }, { analysis = { templates = [ { templateName = "gone" } ] } } ]
+"#;
+    let sc = scenario::load_str(FLAGSHIP, &text).expect("no manifests needed");
+    let p = sc.policy("toml-only").unwrap();
+    assert!(p.templates.is_empty());
+    let e = check_references(p).unwrap_err();
+    assert_eq!(e.detail, "AnalysisTemplate 'gone' not found");
+}
+
+#[test]
+fn set_canary_scale_in_toml_takes_exactly_one_field() {
+    let text = std::fs::read_to_string(FLAGSHIP).unwrap()
+        + r#"
+[[policies]]
+name = "scale"
+steps = [ { setCanaryScale = { replicas = 2, weight = 20 } } ]
+"#;
+    let e = scenario::load_str(FLAGSHIP, &text).unwrap_err();
+    assert!(
+        e.0.message
+            .starts_with("policies[1].steps[0].setCanaryScale: needs exactly one of"),
+        "{}",
+        e.0.message
+    );
+    let line = text
+        .lines()
+        .position(|l| l.contains("setCanaryScale"))
+        .unwrap()
+        + 1;
+    assert_eq!(e.0.location.line, line);
+}
