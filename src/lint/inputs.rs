@@ -75,7 +75,11 @@ pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> LintReport {
             ));
         }
     }
-    if let Some(first) = paths.iter().find(|p| !p.is_dir())
+    let is_yaml = |p: &&PathBuf| {
+        let l = p.display().to_string();
+        l.ends_with(".yaml") || l.ends_with(".yml")
+    };
+    if let Some(first) = paths.iter().find(|p| !p.is_dir() && is_yaml(p))
         && !loose.is_empty()
     {
         let dir = first.parent().map(Path::to_path_buf).unwrap_or_default();

@@ -5,10 +5,10 @@
 //! where it stands, in the struct's `unread` list, so [`Walk`] can report it
 //! ("field X is not modelled by canarysim") instead of dropping it. Serde's
 //! `flatten` would lose the locations of everything inside the struct, so the
-//! structs are declared through [`argo_struct!`], which writes a map visitor
+//! structs are declared through `argo_struct!`, which writes a map visitor
 //! that reads keys as `Spanned<String>`.
 //!
-//! Neighbours: `super::read` runs serde-saphyr over a file's documents into
+//! Neighbours: [`super::load`] runs serde-saphyr over a file's documents into
 //! [`Document`]s; `super::convert` turns them into the crate's model.
 
 use std::collections::BTreeMap;
