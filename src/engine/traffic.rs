@@ -8,6 +8,7 @@
 
 use rand_distr::{Distribution, Exp};
 
+use super::jobs::OPEN_LOOP;
 use super::{CANARY_SVC, Event, STABLE_SVC, World, unit};
 use crate::model::pod::{BUCKET_SLOTS, CODE_ERROR, CODE_OK, CODE_SLOTS, LATENCY_BUCKETS};
 use crate::model::{PodId, Waiting};
@@ -88,7 +89,7 @@ impl Arrivals {
 
     /// Whether this request goes to the canary Service at `weight` percent.
     #[inline]
-    fn goes_to_canary(&mut self, weight: u32) -> bool {
+    pub fn goes_to_canary(&mut self, weight: u32) -> bool {
         weight > 0 && (weight >= 100 || unit(&mut self.rng) * 100.0 < f64::from(weight))
     }
 }
@@ -104,23 +105,31 @@ impl World<'_> {
         } else {
             STABLE_SVC
         };
-        let service = &mut self.services[svc];
-        let version = service.selects.index();
+        let version = self.services[svc].selects.index();
         self.tallies[self.period][version].total += 1;
+        match self.pick_pod(svc) {
+            Ok(pod) => self.dispatch(now, pod, endpoint as u16, now, OPEN_LOOP, q),
+            Err(_) => self.tallies[self.period][version].failed += 1,
+        }
+    }
+
+    /// The next pod of a Service, round-robin over its published endpoints;
+    /// `Err(503)` when it has none, `Err(502)` when the chosen pod died
+    /// before the endpoints caught up.
+    #[inline]
+    pub fn pick_pod(&mut self, svc: usize) -> Result<PodId, u16> {
+        let service = &mut self.services[svc];
         let n = service.endpoints.len();
         if n == 0 {
-            // No ready pod behind the Service: the ingress answers 503.
-            self.tallies[self.period][version].failed += 1;
-            return;
+            return Err(503);
         }
         let pod = service.endpoints[service.cursor % n];
         service.cursor = service.cursor.wrapping_add(1);
-        if !self.pods[pod as usize].can_serve() {
-            // Routed to a pod that died before endpoints caught up: 502.
-            self.tallies[self.period][version].failed += 1;
-            return;
+        if self.pods[pod as usize].can_serve() {
+            Ok(pod)
+        } else {
+            Err(502)
         }
-        self.dispatch(now, pod, endpoint as u16, now, q);
     }
 
     /// Hands a request to a pod: a free worker starts it, else it queues.
@@ -131,14 +140,19 @@ impl World<'_> {
         pod: PodId,
         endpoint: u16,
         arrived: SimTime,
+        client: u64,
         q: &mut EventQueue<Event>,
     ) {
         let p = &mut self.pods[pod as usize];
         if p.busy < p.workers {
             p.busy += 1;
-            self.start_service(now, pod, endpoint, arrived, q);
+            self.start_service(now, pod, endpoint, arrived, client, q);
         } else {
-            p.queue.push_back(Waiting { arrived, endpoint });
+            p.queue.push_back(Waiting {
+                arrived,
+                endpoint,
+                client,
+            });
         }
     }
 
@@ -149,6 +163,7 @@ impl World<'_> {
         pod: PodId,
         endpoint: u16,
         arrived: SimTime,
+        client: u64,
         q: &mut EventQueue<Event>,
     ) {
         let p = &self.pods[pod as usize];
@@ -166,11 +181,13 @@ impl World<'_> {
                 incarnation: p.incarnation,
                 endpoint,
                 arrived,
+                client,
             },
         );
     }
 
     /// A pod finished a request. Returns whether the pod was OOM-killed.
+    #[allow(clippy::too_many_arguments)]
     pub fn on_complete(
         &mut self,
         now: SimTime,
@@ -178,12 +195,21 @@ impl World<'_> {
         incarnation: u32,
         endpoint: u16,
         arrived: SimTime,
+        client: u64,
         q: &mut EventQueue<Event>,
     ) -> bool {
         let sc = self.sc;
         let p = &mut self.pods[pod as usize];
         if p.incarnation != incarnation || !p.can_serve() {
-            return false; // the container died with this request in it; already counted
+            // The container died with this request in it.
+            let version = p.version.index();
+            if self.is_production(client) {
+                self.tallies[self.period][version].failed += 1;
+            }
+            if client != OPEN_LOOP {
+                self.locust_reset(client, now, q);
+            }
+            return false;
         }
         p.busy -= 1;
         let profile = sc.profile(p.version);
@@ -199,19 +225,35 @@ impl World<'_> {
         p.buckets[e * BUCKET_SLOTS + b] += 1;
         p.latency_sum[e] += latency;
         p.served += 1;
-        if failed {
-            self.tallies[self.period][p.version.index()].failed += 1;
-        }
+        let version = p.version.index();
         let ws = p.working_set(&profile.memory, now);
-        let peak = &mut self.peak_working_set[p.version.index()];
+        let over = ws > sc.pod.memory_limit;
+        let peak = &mut self.peak_working_set[version];
         *peak = peak.max(ws);
-        if ws > sc.pod.memory_limit {
+        // The freed worker takes the next waiting request before anything
+        // this response causes (a Locust user's next request) can arrive.
+        if !over && let Some(w) = self.pods[pod as usize].queue.pop_front() {
+            self.pods[pod as usize].busy += 1;
+            self.start_service(now, pod, w.endpoint, w.arrived, w.client, q);
+        }
+        if client == OPEN_LOOP {
+            if failed {
+                self.tallies[self.period][version].failed += 1;
+            }
+        } else {
+            if failed && self.is_production(client) {
+                self.tallies[self.period][version].failed += 1;
+            }
+            let status = if failed {
+                500
+            } else {
+                sc.endpoints[e].success_code
+            };
+            self.locust_response(client, status, now, q);
+        }
+        if over {
             self.oom_kill(now, pod, q);
             return true;
-        }
-        if let Some(w) = p.queue.pop_front() {
-            p.busy += 1;
-            self.start_service(now, pod, w.endpoint, w.arrived, q);
         }
         false
     }

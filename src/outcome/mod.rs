@@ -65,7 +65,7 @@ pub struct RunResult {
     /// The rollout's course.
     pub rollout: RolloutSummary,
     /// AnalysisRuns and their measurements.
-    pub analysis_runs: Vec<serde_json::Value>,
+    pub analysis_runs: Vec<crate::analysis::AnalysisRunReport>,
     /// Every OOM kill, in time order.
     pub oom_kills: Vec<OomKill>,
     /// Production requests by the version that was to serve them.
@@ -104,6 +104,9 @@ pub struct RolloutSummary {
     pub aborted_at_s: Option<f64>,
     /// Why it aborted.
     pub abort_reason: Option<String>,
+    /// Argo's InvalidSpec message when the Rollout's references do not
+    /// validate (nothing happens then).
+    pub invalid_spec: Option<String>,
     /// Each step's span.
     pub steps: Vec<StepRecord>,
 }

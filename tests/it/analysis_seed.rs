@@ -491,7 +491,7 @@ fn every_measurement_appears_in_the_json_with_time_value_phase_and_message() {
     );
     let r = drive(&mut run, &mut host, secs(0), secs(1000));
     assert_eq!(r.phase, Successful);
-    let json = serde_json::to_value(run.report()).unwrap();
+    let json = serde_json::to_value(run.report(SimTime::ZERO)).unwrap();
     assert_eq!(json["name"], "checkout-7c9-2-5");
     assert_eq!(json["templates"], serde_json::json!(["canary-error-rate"]));
     assert_eq!(json["step"], 5);
