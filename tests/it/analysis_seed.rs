@@ -24,7 +24,7 @@ service=\"{{args.canary-service}}\"}[2m]))
 ";
 
 /// The seed's `canary-error-rate` AnalysisTemplate.
-fn canary_error_rate() -> AnalysisTemplate {
+pub(crate) fn canary_error_rate() -> AnalysisTemplate {
     AnalysisTemplate {
         name: "canary-error-rate".into(),
         kind: TemplateKind::Namespaced,
@@ -51,7 +51,7 @@ fn canary_error_rate() -> AnalysisTemplate {
 }
 
 /// The seed's `locust-canary-validation` AnalysisTemplate.
-fn locust_canary_validation() -> AnalysisTemplate {
+pub(crate) fn locust_canary_validation() -> AnalysisTemplate {
     let env: Vec<(String, String)> = [
         (
             "TARGET_HOST",

@@ -10,3 +10,4 @@ mod locust;
 mod promql;
 mod promql_conformance;
 mod promtool;
+mod rollout;
