@@ -12,7 +12,9 @@ use super::model::*;
 use super::units::{ByteSize, DurationText};
 use crate::diag::{Diagnostic, Location};
 use crate::model::{LatencyDist, MemoryProfile, PressureProfile, VersionProfile};
-use crate::rollout::policy::{DEFAULT_SCALE_DOWN_DELAY, OperatorConfig, Policy, Step};
+use crate::rollout::policy::{
+    Alert, DEFAULT_SCALE_DOWN_DELAY, OperatorConfig, Panel, Policy, Step,
+};
 use crate::sim::SimDuration;
 
 /// One segment of a path into the TOML document.
@@ -645,9 +647,54 @@ fn policy(p: &Path, f: &PolicyFile) -> Result<Policy> {
     policy.description = f.description.clone();
     policy.source = format!("{p}");
     policy.scale_down_delay = scale_down_delay;
-    policy.operator = OperatorConfig {
-        promote_after: f.operator.promote_after.map(|d| d.0),
-        ..OperatorConfig::default()
-    };
+    policy.operator = operator(&p.key("operator"), &f.operator)?;
     Ok(policy)
+}
+
+fn operator(p: &Path, f: &OperatorFile) -> Result<OperatorConfig> {
+    let parse = |path: &Path, q: &str| {
+        crate::promql::Query::parse(q).map(|_| ()).map_err(|e| {
+            invalid(
+                path,
+                format!("PromQL does not parse: {e}"),
+                "fix the query; `canarysim query` evaluates one against a run",
+            )
+        })
+    };
+    let mut panels = Vec::new();
+    for (i, panel) in f.panels.iter().enumerate() {
+        let pp = p.key("panels").index(i);
+        parse(&pp.key("query"), &panel.query)?;
+        if !panel.above.is_finite() {
+            return Err(invalid(
+                &pp.key("above"),
+                "must be a number",
+                "the line past which the panel looks wrong",
+            ));
+        }
+        panels.push(Panel {
+            name: panel.name.clone(),
+            query: panel.query.clone(),
+            above: panel.above,
+        });
+    }
+    let mut alerts = Vec::new();
+    for (i, a) in f.alerts.iter().enumerate() {
+        let ap = p.key("alerts").index(i);
+        parse(&ap.key("expr"), &a.expr)?;
+        alerts.push(Alert {
+            name: a.name.clone(),
+            expr: a.expr.clone(),
+            for_: a.for_.map_or(SimDuration::ZERO, |d| d.0),
+        });
+    }
+    Ok(OperatorConfig {
+        promote_after: f.promote_after.map(|d| d.0),
+        look_every: f.look_every.map(|d| d.0),
+        panels,
+        reaction: f.reaction.map_or(SimDuration::ZERO, |d| d.0),
+        page_on_oom: f.page_on_oom,
+        alerts,
+        respond_after: f.respond_after.map(|d| d.0),
+    })
 }

@@ -46,7 +46,10 @@ fn seed_error_rate_template_measures_the_canary_and_its_measurements_reach_the_j
     let p = policy(vec![
         Step::SetWeight(20),
         Step::Pause(Some(SimDuration::from_mins(2))),
-        analysis(&["canary-error-rate"], &[("canary-service", "checkout-canary")]),
+        analysis(
+            &["canary-error-rate"],
+            &[("canary-service", "checkout-canary")],
+        ),
         Step::SetWeight(100),
     ]);
     let out = run(&sc, &p, 1);
@@ -57,14 +60,20 @@ fn seed_error_rate_template_measures_the_canary_and_its_measurements_reach_the_j
     assert_eq!(ar.step, Some(2));
     assert_eq!(ar.measurements.len(), 5, "count: 5");
     for (i, m) in ar.measurements.iter().enumerate() {
-        let v = m.value.as_array().expect("a vector result is a list")[0].as_f64().unwrap();
+        let v = m.value.as_array().expect("a vector result is a list")[0]
+            .as_f64()
+            .unwrap();
         assert!((0.0..0.01).contains(&v), "error ratio {v}");
         if i > 0 {
             let gap = m.t_s - ar.measurements[i - 1].t_s;
             assert!((30.0..31.0).contains(&gap), "interval 30s, got {gap}");
         }
     }
-    assert_eq!(r.verdict, canarysim::outcome::Verdict::Missed, "the error rate says nothing about a leak");
+    assert_eq!(
+        r.verdict,
+        canarysim::outcome::Verdict::Missed,
+        "the error rate says nothing about a leak"
+    );
     let json = canarysim::report::json(std::slice::from_ref(r));
     assert!(json.contains("\"metric\": \"error-rate\""));
 }
@@ -76,7 +85,10 @@ fn a_query_that_matches_nothing_errors_and_the_fifth_error_in_a_row_errors_the_r
     // and `result[0]` cannot be evaluated.
     let p = policy(vec![
         Step::SetWeight(20),
-        analysis(&["canary-error-rate"], &[("canary-service", "checkout-canary-typo")]),
+        analysis(
+            &["canary-error-rate"],
+            &[("canary-service", "checkout-canary-typo")],
+        ),
         Step::SetWeight(100),
     ]);
     let out = run(&sc, &p, 1);
@@ -84,11 +96,28 @@ fn a_query_that_matches_nothing_errors_and_the_fifth_error_in_a_row_errors_the_r
     let ar = &r.analysis_runs[0];
     let phases: Vec<AnalysisPhase> = ar.measurements.iter().map(|m| m.phase).collect();
     assert_eq!(phases, vec![AnalysisPhase::Error; 5]);
-    let gaps: Vec<f64> = ar.measurements.windows(2).map(|w| w[1].t_s - w[0].t_s).collect();
-    assert!(gaps.iter().all(|g| (10.0..11.0).contains(g)), "10 s after each error: {gaps:?}");
+    let gaps: Vec<f64> = ar
+        .measurements
+        .windows(2)
+        .map(|w| w[1].t_s - w[0].t_s)
+        .collect();
+    assert!(
+        gaps.iter().all(|g| (10.0..11.0).contains(g)),
+        "10 s after each error: {gaps:?}"
+    );
     assert_eq!(ar.phase, AnalysisPhase::Error);
-    assert_eq!(r.verdict, canarysim::outcome::Verdict::Caught, "an Error run aborts, whatever the release");
-    assert!(r.rollout.abort_reason.as_deref().unwrap().contains("Step-based analysis phase error/failed"));
+    assert_eq!(
+        r.verdict,
+        canarysim::outcome::Verdict::Caught,
+        "an Error run aborts, whatever the release"
+    );
+    assert!(
+        r.rollout
+            .abort_reason
+            .as_deref()
+            .unwrap()
+            .contains("Step-based analysis phase error/failed")
+    );
     let aborted = r.rollout.aborted_at_s.unwrap();
     assert!((aborted - ar.measurements[4].t_s).abs() < 1.0);
 }
@@ -100,7 +129,10 @@ fn the_seed_locust_job_loads_the_canary_for_its_run_time() {
         Step::SetWeight(20),
         analysis(
             &["locust-canary-validation"],
-            &[("canary-service", "checkout-canary"), ("stable-service", "checkout-stable")],
+            &[
+                ("canary-service", "checkout-canary"),
+                ("stable-service", "checkout-stable"),
+            ],
         ),
         Step::SetWeight(100),
     ]);
@@ -110,7 +142,10 @@ fn the_seed_locust_job_loads_the_canary_for_its_run_time() {
     assert_eq!(ar.measurements.len(), 3, "count: 3");
     for m in &ar.measurements {
         let took = m.finished_at_s.unwrap() - m.t_s;
-        assert!((45.0..60.0).contains(&took), "a 45 s Locust run, polled: {took}");
+        assert!(
+            (45.0..60.0).contains(&took),
+            "a 45 s Locust run, polled: {took}"
+        );
     }
     assert_eq!(out.locust.len(), 3);
     let (name, report) = &out.locust[0];
