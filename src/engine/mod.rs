@@ -457,12 +457,17 @@ impl<'s> Engine<'s> {
                 )
             }
             Note::Aborted { message } => ("abort", message),
-            Note::Promoted { version } => (
+            Note::Promoted {
+                version: Version::Canary,
+            } => (
                 "promoted",
-                format!(
-                    "fully promoted: the {} build is now stable",
-                    version.as_str()
-                ),
+                "fully promoted: the canary build is now stable".to_string(),
+            ),
+            Note::Promoted {
+                version: Version::Stable,
+            } => (
+                "promoted",
+                "rolled back: the previous build is stable again".to_string(),
             ),
             Note::InvalidSpec { message } => {
                 // Nothing will ever happen; end after the soak.

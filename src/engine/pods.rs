@@ -331,7 +331,7 @@ impl World<'_> {
                         now,
                         "scale",
                         format!(
-                            "{} ReplicaSet {hash} scaled from {before} to {after}",
+                            "ReplicaSet {hash} ({} build) scaled from {before} to {after}",
                             v.as_str()
                         ),
                     );
