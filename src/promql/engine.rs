@@ -213,15 +213,29 @@ pub(crate) fn offset_ms(offset: Option<&Offset>) -> i64 {
 }
 
 /// Removes the metric name where it is due and fails on duplicate label sets
-/// (`vector cannot contain metrics with the same labelset`).
+/// (`vector cannot contain metrics with the same labelset`), as Prometheus
+/// does for a query's result.
+pub(crate) fn finish_result(v: Vec<Elem>) -> Result<Vec<Elem>, PromqlError> {
+    let v = finish_vector(v)?;
+    check_unique(&v)?;
+    Ok(v)
+}
+
+/// Like [`finish_result`] for an intermediate node: only dropping a name can
+/// make two elements equal there (selectors give distinct series, and the
+/// operators that build new label sets check them themselves).
 pub(crate) fn finish_vector(mut v: Vec<Elem>) -> Result<Vec<Elem>, PromqlError> {
+    let mut dropped = false;
     for e in &mut v {
         if e.drop_name {
             drop_metric_name(&mut e.labels);
             e.drop_name = false;
+            dropped = true;
         }
     }
-    check_unique(&v)?;
+    if dropped {
+        check_unique(&v)?;
+    }
     Ok(v)
 }
 
@@ -230,11 +244,11 @@ pub(crate) fn check_unique(v: &[Elem]) -> Result<(), PromqlError> {
     if v.len() < 2 {
         return Ok(());
     }
-    let mut seen = std::collections::HashSet::with_capacity(v.len());
-    for e in v {
-        if !seen.insert(&e.labels) {
-            return Err(PromqlError::DuplicateLabelset);
-        }
+    // Sorting references is cheaper than hashing every label string.
+    let mut refs: Vec<&Labels> = v.iter().map(|e| &e.labels).collect();
+    refs.sort_unstable();
+    if refs.windows(2).any(|w| w[0] == w[1]) {
+        return Err(PromqlError::DuplicateLabelset);
     }
     Ok(())
 }

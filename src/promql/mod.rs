@@ -33,7 +33,7 @@ pub use error::PromqlError;
 pub use value::{RangeSeries, Value, VectorSample};
 
 use crate::series::{Labels, Sample, SeriesStore};
-use engine::{Evaluator, Val, drop_metric_name, finish_vector};
+use engine::{Evaluator, Val, drop_metric_name, finish_result};
 
 /// The most points a range query may produce per series (as Prometheus).
 pub const MAX_RANGE_POINTS: i64 = 11_000;
@@ -122,7 +122,7 @@ impl Query {
             Val::Scalar(v) => Value::Scalar(v),
             Val::Str(s) => Value::String(s),
             Val::Vector(v) => Value::Vector(
-                finish_vector(v)?
+                finish_result(v)?
                     .into_iter()
                     .map(|e| VectorSample {
                         labels: e.labels,
@@ -199,7 +199,7 @@ impl Query {
                     .or_default()
                     .push(Sample { t, v }),
                 Val::Vector(v) => {
-                    for e in finish_vector(v)? {
+                    for e in finish_result(v)? {
                         series
                             .entry(e.labels)
                             .or_default()

@@ -13,11 +13,12 @@
 
 use std::collections::BTreeMap;
 
+use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{MatrixSelector, SubqueryExpr, VectorSelector};
 
 use super::engine::{Elem, Evaluator, RangeElem, Val, check_unique};
 use super::error::PromqlError;
-use crate::series::{Labels, METRIC_NAME, Sample, Series, SeriesStore, is_stale_nan};
+use crate::series::{Labels, METRIC_NAME, Sample, Series, SeriesId, SeriesStore, is_stale_nan};
 
 /// The time span a range vector covers: `(start, end]` in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,14 +60,82 @@ pub(crate) fn matches(vs: &VectorSelector, labels: &Labels) -> bool {
             .any(|group| group.iter().all(|m| m.is_match(get(&m.name))))
 }
 
+/// Whether a matcher is `name="non-empty"`, which the postings index answers
+/// (an empty value also matches series without the label).
+fn answered_by_postings(m: &Matcher) -> bool {
+    matches!(m.op, MatchOp::Equal) && !m.value.is_empty()
+}
+
+/// The `name="value"` pairs a selector requires (its metric name and its
+/// non-empty `=` matchers), which the store's postings index can answer.
+fn required_pairs(vs: &VectorSelector) -> Vec<(&str, &str)> {
+    let mut pairs: Vec<(&str, &str)> = vs
+        .matchers
+        .matchers
+        .iter()
+        .filter(|m| answered_by_postings(m))
+        .map(|m| (m.name.as_str(), m.value.as_str()))
+        .collect();
+    if let Some(name) = vs.name.as_deref() {
+        pairs.push((METRIC_NAME, name));
+    }
+    pairs
+}
+
+/// The intersection of sorted id lists.
+fn intersect(lists: &mut [&[SeriesId]]) -> Vec<SeriesId> {
+    lists.sort_by_key(|l| l.len());
+    let Some((first, rest)) = lists.split_first() else {
+        return Vec::new();
+    };
+    let mut out: Vec<SeriesId> = first.to_vec();
+    for other in rest {
+        let mut j = 0;
+        out.retain(|id| {
+            while j < other.len() && other[j] < *id {
+                j += 1;
+            }
+            j < other.len() && other[j] == *id
+        });
+    }
+    out
+}
+
 /// The series a selector matches, sorted by labels as Prometheus's storage
 /// returns them.
 pub(crate) fn select<'s>(store: &'s SeriesStore, vs: &VectorSelector) -> Vec<&'s Series> {
-    let mut out: Vec<&Series> = store
-        .series()
-        .iter()
-        .filter(|s| matches(vs, &s.labels))
-        .collect();
+    let pairs = required_pairs(vs);
+    let mut out: Vec<&Series> = if pairs.is_empty() {
+        store
+            .series()
+            .iter()
+            .filter(|s| matches(vs, &s.labels))
+            .collect()
+    } else {
+        let mut lists: Vec<&[SeriesId]> = pairs.iter().map(|(n, v)| store.postings(n, v)).collect();
+        let candidates = intersect(&mut lists);
+        // The postings already guarantee the name and the `=` matchers.
+        let rest: Vec<&Matcher> = vs
+            .matchers
+            .matchers
+            .iter()
+            .filter(|m| !answered_by_postings(m))
+            .collect();
+        candidates
+            .into_iter()
+            .map(|id| store.get(id))
+            .filter(|s| {
+                let get = |n: &str| s.labels.get(n).unwrap_or("");
+                rest.iter().all(|m| m.is_match(get(&m.name)))
+                    && (vs.matchers.or_matchers.is_empty()
+                        || vs
+                            .matchers
+                            .or_matchers
+                            .iter()
+                            .any(|g| g.iter().all(|m| m.is_match(get(&m.name)))))
+            })
+            .collect()
+    };
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
     out
 }
