@@ -260,3 +260,50 @@ pub(crate) fn drop_metric_name(labels: &mut Labels) {
     labels.remove("__type__");
     labels.remove("__unit__");
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::promql::testutil::{eval_with, store};
+    use crate::promql::{EvalOptions, PromqlError};
+
+    fn s() -> crate::series::SeriesStore {
+        store(
+            60_000,
+            "a_total{env=\"1\"} 0 60 120\nb_total{env=\"1\"} 0 120 240",
+        )
+    }
+
+    #[test]
+    fn delayed_name_removal_lets_label_replace_read_the_name() {
+        let q = r#"label_replace(rate({env="1"}[2m]), "was", "$1", "__name__", "(.+)")"#;
+        let got = eval_with(&s(), q, 120_000, &EvalOptions::promqltest()).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, r#"{env="1", was="a_total"}"#);
+    }
+
+    #[test]
+    fn immediate_name_removal_rejects_series_that_collide_without_names() {
+        let err = eval_with(
+            &s(),
+            r#"rate({env="1"}[2m])"#,
+            120_000,
+            &EvalOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err, PromqlError::DuplicateLabelset);
+        let err = eval_with(
+            &s(),
+            r#"rate({env="1"}[2m])"#,
+            120_000,
+            &EvalOptions::promqltest(),
+        )
+        .unwrap_err();
+        assert_eq!(err, PromqlError::DuplicateLabelset);
+    }
+
+    #[test]
+    fn unary_minus_negates_and_drops_the_name() {
+        let got = eval_with(&s(), "-a_total", 120_000, &EvalOptions::default()).unwrap();
+        assert_eq!(got, [(r#"{env="1"}"#.to_string(), -120.0)]);
+    }
+}

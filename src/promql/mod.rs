@@ -23,6 +23,8 @@ mod functions;
 pub mod json;
 pub mod promqltest;
 mod selector;
+#[cfg(test)]
+mod testutil;
 pub mod value;
 
 use std::collections::BTreeMap;

@@ -258,3 +258,52 @@ pub(crate) fn subquery(
     }
     Ok((series.into_values().collect(), window))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::promql::testutil::{eval, store};
+
+    #[test]
+    fn lookback_excludes_a_sample_exactly_five_minutes_old() {
+        let s = store(60_000, "m 1");
+        assert_eq!(eval(&s, "m", 299_999).len(), 1);
+        assert!(eval(&s, "m", 300_000).is_empty());
+    }
+
+    #[test]
+    fn a_staleness_marker_hides_the_series_despite_older_samples() {
+        let s = store(60_000, "m 1 2 stale 4");
+        assert_eq!(eval(&s, "m", 60_000)[0].1, 2.0);
+        assert!(eval(&s, "m", 150_000).is_empty());
+        assert_eq!(eval(&s, "m", 180_000)[0].1, 4.0);
+        // A range drops the marker but keeps the samples around it.
+        assert_eq!(eval(&s, "count_over_time(m[5m])", 180_000)[0].1, 3.0);
+    }
+
+    #[test]
+    fn range_windows_are_left_open() {
+        let s = store(60_000, "m 0 1 2 3 4");
+        // (60s, 240s] holds the samples at 120s, 180s and 240s.
+        assert_eq!(eval(&s, "count_over_time(m[3m])", 240_000)[0].1, 3.0);
+    }
+
+    #[test]
+    fn offset_and_at_move_the_reference_time_but_not_the_output_time() {
+        let s = store(60_000, "m 0 10 20 30 40");
+        assert_eq!(eval(&s, "m offset 2m", 240_000)[0].1, 20.0);
+        assert_eq!(eval(&s, "m offset -1m", 120_000)[0].1, 30.0);
+        assert_eq!(eval(&s, "m @ 60", 240_000)[0].1, 10.0);
+        assert_eq!(eval(&s, "m @ 180 offset 1m", 0)[0].1, 20.0);
+        assert_eq!(eval(&s, "timestamp(m @ 61)", 240_000)[0].1, 60.0);
+    }
+
+    #[test]
+    fn subquery_steps_are_multiples_of_the_step_inside_a_left_open_window() {
+        let s = store(10_000, "m 0+1x60");
+        // Window (60s, 180s] with step 30s: 90, 120, 150, 180.
+        assert_eq!(eval(&s, "count_over_time(m[2m:30s])", 180_000)[0].1, 4.0);
+        // Window (65s, 185s]: the same four steps (multiples, not offsets).
+        assert_eq!(eval(&s, "count_over_time(m[2m:30s])", 185_000)[0].1, 4.0);
+        assert_eq!(eval(&s, "min_over_time(m[2m:30s])", 185_000)[0].1, 9.0);
+    }
+}
