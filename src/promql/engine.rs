@@ -191,15 +191,15 @@ impl<'a> Evaluator<'a> {
             Some(AtModifier::End) => self.end,
             Some(AtModifier::At(st)) => system_time_ms(st),
         };
-        base - offset_ms(offset)
+        base.saturating_sub(offset_ms(offset))
     }
 }
 
 /// Milliseconds since the epoch of a parsed `@` timestamp (may be negative).
 fn system_time_ms(st: &std::time::SystemTime) -> i64 {
     match st.duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i64,
-        Err(e) => -(e.duration().as_millis() as i64),
+        Ok(d) => duration_ms(&d),
+        Err(e) => -duration_ms(&e.duration()),
     }
 }
 
@@ -207,9 +207,14 @@ fn system_time_ms(st: &std::time::SystemTime) -> i64 {
 pub(crate) fn offset_ms(offset: Option<&Offset>) -> i64 {
     match offset {
         None => 0,
-        Some(Offset::Pos(d)) => d.as_millis() as i64,
-        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+        Some(Offset::Pos(d)) => duration_ms(d),
+        Some(Offset::Neg(d)) => -duration_ms(d),
     }
+}
+
+/// A parsed duration in milliseconds, saturating at `i64::MAX`.
+pub(crate) fn duration_ms(d: &std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Removes the metric name where it is due and fails on duplicate label sets

@@ -186,7 +186,9 @@ impl Query {
         if end_ms < start_ms {
             return Err(PromqlError::InvalidRange("end is before start".to_string()));
         }
-        if (end_ms - start_ms) / step_ms >= MAX_RANGE_POINTS {
+        if (i128::from(end_ms) - i128::from(start_ms)) / i128::from(step_ms)
+            >= i128::from(MAX_RANGE_POINTS)
+        {
             return Err(PromqlError::InvalidRange(format!(
                 "exceeded maximum resolution of {MAX_RANGE_POINTS} points per timeseries"
             )));
@@ -216,7 +218,10 @@ impl Query {
                     });
                 }
             }
-            t += step_ms;
+            match t.checked_add(step_ms) {
+                Some(next) => t = next,
+                None => break,
+            }
         }
         Ok(Value::Matrix(
             series

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{MatrixSelector, SubqueryExpr, VectorSelector};
 
-use super::engine::{Elem, Evaluator, RangeElem, Val, check_unique};
+use super::engine::{Elem, Evaluator, RangeElem, Val, check_unique, duration_ms};
 use super::error::PromqlError;
 use crate::series::{Labels, METRIC_NAME, Sample, Series, SeriesId, SeriesStore, is_stale_nan};
 
@@ -32,7 +32,7 @@ pub(crate) struct Window {
 impl Window {
     /// The window's length in seconds.
     pub fn seconds(&self) -> f64 {
-        (self.end - self.start) as f64 / 1000.0
+        (i128::from(self.end) - i128::from(self.start)) as f64 / 1000.0
     }
 }
 
@@ -186,7 +186,7 @@ pub(crate) fn instant_timestamps(ev: &Evaluator<'_>, vs: &VectorSelector, t: i64
 pub(crate) fn range(ev: &Evaluator<'_>, ms: &MatrixSelector, t: i64) -> (Vec<RangeElem>, Window) {
     let end = ev.ref_time(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t);
     let window = Window {
-        start: end - ms.range.as_millis() as i64,
+        start: end.saturating_sub(duration_ms(&ms.range)),
         end,
     };
     let out = select(ev.store, &ms.vs)
@@ -217,17 +217,24 @@ pub(crate) fn subquery(
 ) -> Result<(Vec<RangeElem>, Window), PromqlError> {
     let end = ev.ref_time(sq.at.as_ref(), sq.offset.as_ref(), t);
     let window = Window {
-        start: end - sq.range.as_millis() as i64,
+        start: end.saturating_sub(duration_ms(&sq.range)),
         end,
     };
     let step = match sq.step {
-        Some(d) if d.as_millis() > 0 => d.as_millis() as i64,
+        Some(d) if d.as_millis() > 0 => duration_ms(&d),
         _ => ev.opts.subquery_step_ms.max(1),
     };
     let mut series: BTreeMap<Labels, RangeElem> = BTreeMap::new();
-    let mut ts = (window.start.div_euclid(step) + 1) * step;
+    // The first multiple of the step after the window start.
+    let first = (window.start.div_euclid(step) + 1).checked_mul(step);
+    let Some(mut ts) = first else {
+        return Err(PromqlError::TooExpensive(
+            "subquery range out of bounds".to_string(),
+        ));
+    };
     if ts <= window.end {
-        ev.charge_subquery_steps(((window.end - ts) / step + 1) as u64)?;
+        let steps = (window.end as i128 - ts as i128) / step as i128 + 1;
+        ev.charge_subquery_steps(u64::try_from(steps).unwrap_or(u64::MAX))?;
     }
     while ts <= window.end {
         let elems = match ev.eval(&sq.expr, ts)? {
@@ -254,7 +261,10 @@ pub(crate) fn subquery(
             });
             entry.points.push(Sample { t: ts, v: e.v });
         }
-        ts += step;
+        match ts.checked_add(step) {
+            Some(next) => ts = next,
+            None => break,
+        }
     }
     Ok((series.into_values().collect(), window))
 }

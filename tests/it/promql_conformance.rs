@@ -78,18 +78,30 @@ fn only_native_histogram_cases_are_skipped() {
 }
 
 fn data(name: &str) -> String {
-    format!("{}/tests/data/promqltest/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/tests/data/promqltest/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 #[test]
 fn cli_prints_counts_per_file_and_in_total_and_exits_zero_when_all_pass() {
     assert_cmd::Command::cargo_bin("canarysim")
         .unwrap()
-        .args(["promql", "test", &data("literals.test"), &data("staleness.test")])
+        .args([
+            "promql",
+            "test",
+            &data("literals.test"),
+            &data("staleness.test"),
+        ])
         .assert()
         .success()
-        .stdout(predicates::str::contains("literals.test: 25 passed, 0 failed, 0 skipped"))
-        .stdout(predicates::str::contains("total: 42 passed, 0 failed, 0 skipped"));
+        .stdout(predicates::str::contains(
+            "literals.test: 25 passed, 0 failed, 0 skipped",
+        ))
+        .stdout(predicates::str::contains(
+            "total: 42 passed, 0 failed, 0 skipped",
+        ));
 }
 
 #[test]
@@ -107,8 +119,12 @@ fn cli_verbose_shows_a_failure_with_expected_and_actual_and_exits_one() {
         .assert()
         .code(1)
         .stdout(predicates::str::contains("0 passed, 1 failed, 1 skipped"))
-        .stdout(predicates::str::contains("skipped 1: syntax not supported by promql-parser"))
-        .stdout(predicates::str::contains("expected:\n      up{job=\"a\"} 4"))
+        .stdout(predicates::str::contains(
+            "skipped 1: syntax not supported by promql-parser",
+        ))
+        .stdout(predicates::str::contains(
+            "expected:\n      up{job=\"a\"} 4",
+        ))
         .stdout(predicates::str::contains("actual:\n      up{job=\"a\"} 3"));
 }
 
