@@ -78,7 +78,7 @@ fn test(files: &[PathBuf], verbose: bool, markdown: bool) -> anyhow::Result<u8> 
             "\n{:.2}% of the cases run pass.",
             100.0 * total.pass_ratio()
         );
-    } else if files.len() > 1 {
+    } else {
         println!("total: {total}");
         for (reason, n) in &total.skipped_by_reason {
             println!("  skipped {n}: {reason}");
