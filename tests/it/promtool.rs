@@ -9,7 +9,8 @@
 //! Evaluation times sit 7s past a 15s scrape, so no sample lies on a window
 //! boundary, where Prometheus 2.x (closed windows) and 3.x (left-open) differ.
 //!
-//! promtool is looked up in `$PROMTOOL`, then `PATH`, then
+//! promtool is looked up in `$PROMTOOL`, then `PATH`, then where
+//! `scripts/setup.sh` unpacks it (`target/tools/prometheus/usr/bin/`), then
 //! `/opt/prometheus/usr/bin/promtool`. Without it the test prints that it
 //! skipped, unless `CANARYSIM_REQUIRE_PROMTOOL=1`, when it fails.
 
@@ -42,10 +43,11 @@ pub fn promtool_path() -> Option<PathBuf> {
             .map(|d| d.join("promtool"))
             .find(|p| p.is_file())
     });
-    in_path.or_else(|| {
-        let p = PathBuf::from("/opt/prometheus/usr/bin/promtool");
-        p.is_file().then_some(p)
-    })
+    let unpacked = [
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/prometheus/usr/bin/promtool"),
+        PathBuf::from("/opt/prometheus/usr/bin/promtool"),
+    ];
+    in_path.or_else(|| unpacked.into_iter().find(|p| p.is_file()))
 }
 
 /// A duration as Prometheus's `model.Duration` prints it (`3m7s`, `1h`).
