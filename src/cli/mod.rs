@@ -5,6 +5,7 @@
 
 mod common;
 mod promql;
+mod query;
 mod run;
 
 use std::process::ExitCode;
@@ -31,6 +32,8 @@ struct Args {
 enum Command {
     /// Run rollout policies against a scenario and report what each achieved.
     Run(run::RunArgs),
+    /// Run a scenario to an instant and evaluate a PromQL expression there.
+    Query(query::QueryArgs),
     /// PromQL tools: run Prometheus's promqltest files against the evaluator.
     Promql {
         #[command(subcommand)]
@@ -54,6 +57,7 @@ pub fn main() -> ExitCode {
     };
     let result = match args.command {
         Command::Run(a) => run::main(a),
+        Command::Query(a) => query::main(a),
         Command::Promql { command } => promql::main(command),
     };
     match result {

@@ -195,13 +195,7 @@ impl World<'_> {
         let svc = match target {
             Target::CanaryService => CANARY_SVC,
             Target::StableService => STABLE_SVC,
-            Target::Ingress => {
-                if self.traffic.goes_to_canary(self.weight) {
-                    CANARY_SVC
-                } else {
-                    STABLE_SVC
-                }
-            }
+            Target::Ingress => self.ingress_service(),
         };
         let client = client_tag(job, user);
         let version = self.services[svc].selects.index();

@@ -115,6 +115,8 @@ pub(crate) struct World<'s> {
     pub rs: [ReplicaSet; 2],
     pub services: [Service; 2],
     pub weight: u32,
+    /// No traffic routing: the ingress spreads over every ready pod.
+    pub basic_canary: bool,
     /// The build `status.stableRS` points at.
     pub stable: Version,
     /// The build the Rollout's spec asks for.
@@ -213,6 +215,7 @@ impl<'s> Engine<'s> {
             rs,
             services,
             weight: 0,
+            basic_canary: !policy.traffic_routing,
             stable: Version::Stable,
             desired: Version::Stable,
             traffic: traffic::Arrivals::new(sc, seed),
@@ -399,6 +402,10 @@ impl<'s> Engine<'s> {
             available: [
                 self.world.available(Version::Stable),
                 self.world.available(Version::Canary),
+            ],
+            created: [
+                self.world.rs[0].pods.len() as u32,
+                self.world.rs[1].pods.len() as u32,
             ],
             runs: Vec::new(),
         };

@@ -20,7 +20,7 @@ const DAY_SECS: f64 = 86_400.0;
 
 /// An open-loop Poisson process, thinned to a daily shape when there is one.
 pub(crate) struct Arrivals {
-    rng: ChaCha8Rng,
+    pub rng: ChaCha8Rng,
     max_rate: f64,
     gap: Exp<f64>,
     daily: Option<DailyShape>,
@@ -100,16 +100,35 @@ impl World<'_> {
         let Some(endpoint) = self.traffic.next(now, q) else {
             return;
         };
-        let svc = if self.traffic.goes_to_canary(self.weight) {
-            CANARY_SVC
-        } else {
-            STABLE_SVC
-        };
+        let svc = self.ingress_service();
         let version = self.services[svc].selects.index();
         self.tallies[self.period][version].total += 1;
         match self.pick_pod(svc) {
             Ok(pod) => self.dispatch(now, pod, endpoint as u16, now, OPEN_LOOP, q),
             Err(_) => self.tallies[self.period][version].failed += 1,
+        }
+    }
+
+    /// The Service the ingress sends a request to: by the canary weight with
+    /// traffic routing; without it (basic canary) the root Service selects
+    /// every ready pod of both ReplicaSets, so the split follows pod counts.
+    #[inline]
+    pub fn ingress_service(&mut self) -> usize {
+        if self.basic_canary {
+            let canary = self.services[CANARY_SVC].endpoints.len();
+            let stable = self.services[STABLE_SVC].endpoints.len();
+            let total = canary + stable;
+            if canary > 0
+                && (stable == 0 || unit(&mut self.traffic.rng) * (total as f64) < canary as f64)
+            {
+                CANARY_SVC
+            } else {
+                STABLE_SVC
+            }
+        } else if self.traffic.goes_to_canary(self.weight) {
+            CANARY_SVC
+        } else {
+            STABLE_SVC
         }
     }
 

@@ -39,7 +39,10 @@
 //!   down `scaleDownDelaySeconds` later.
 
 use super::policy::{AnalysisRef, CanaryScale, Policy, Step};
-use super::replicas::traffic_routed_counts;
+use super::replicas::{
+    BasicCanary, CanaryMode, CanaryTarget, Counts, RoutedCanary, RsState, TrafficWeights,
+    at_desired_replica_counts_for_canary, basic_canary_counts, routed_counts,
+};
 use crate::analysis::AnalysisPhase;
 use crate::model::Version;
 use crate::sim::{SimDuration, SimTime};
@@ -99,6 +102,8 @@ pub struct RunView {
 pub struct ClusterView {
     /// Available pods of each version's ReplicaSet, by [`Version::index`].
     pub available: [u32; 2],
+    /// Pods that exist (ready or not) of each version's ReplicaSet.
+    pub created: [u32; 2],
     /// The controller's current runs, as started on its requests.
     pub runs: Vec<RunView>,
 }
@@ -219,6 +224,8 @@ pub struct Controller {
     abort_scale_down_at: Option<SimTime>,
     /// Canary pods wanted when the abort came; kept until the scale-down.
     canary_at_abort: u32,
+    /// The replica counts last asked for (`spec.replicas` of each ReplicaSet).
+    spec: [u32; 2],
     weight: u32,
     canary_scale: Option<CanaryScale>,
     step_run: Option<usize>,
@@ -251,6 +258,7 @@ impl Controller {
             abort_message: None,
             abort_scale_down_at: None,
             canary_at_abort: 0,
+            spec: [replicas, 0],
             weight: 0,
             canary_scale: None,
             step_run: None,
@@ -447,25 +455,74 @@ impl Controller {
             .unwrap_or(0)
     }
 
-    /// Desired canary pods at the current index, with `setCanaryScale` applied.
-    fn canary_replicas(&self) -> u32 {
+    /// The desired pods of both ReplicaSets this reconcile: Argo's
+    /// traffic-routed counts (with `setCanaryScale`, `minPodsPerReplicaSet`
+    /// and `dynamicStableScale`), or the basic canary's paced counts.
+    fn desired_counts(&self, view: &ClusterView) -> Counts {
         let n = self.replicas;
-        let weight = self.set_weight_at(self.step_index);
-        let by_weight = |w: u32| {
-            let c = traffic_routed_counts(n, w).canary;
-            match self.policy.min_pods_per_replica_set {
-                Some(min) if c > 0 || w > 0 => c.max(min.min(n)),
-                _ => c,
-            }
+        let weight = if self.abort {
+            0
+        } else {
+            self.set_weight_at(self.step_index)
         };
-        if self.step_index >= self.policy.steps.len() {
-            return n;
+        if self.policy.traffic_routing {
+            let target = match (self.abort, self.canary_scale) {
+                (false, Some(CanaryScale::Replicas(r))) => CanaryTarget::Replicas(r),
+                (false, Some(CanaryScale::Weight(w))) => CanaryTarget::Weight(w),
+                _ => CanaryTarget::Weight(weight),
+            };
+            let cfg = RoutedCanary {
+                replicas: n,
+                max_weight: 100,
+                min_pods_per_replica_set: self.policy.min_pods_per_replica_set,
+                dynamic_stable_scale: self.policy.dynamic_stable_scale,
+            };
+            routed_counts(
+                &cfg,
+                target,
+                Some(TrafficWeights::split(self.weight, 100)),
+                self.abort,
+            )
+        } else {
+            basic_canary_counts(&BasicCanary {
+                replicas: n,
+                weight,
+                max_weight: 100,
+                fenceposts: self.policy.surge.resolve(n),
+                new_rs: self.rs_state(self.desired, view, None),
+                stable_rs: Some(self.rs_state(self.stable, view, None)),
+                older: &[],
+            })
         }
-        match self.canary_scale {
-            Some(CanaryScale::Replicas(r)) => r,
-            Some(CanaryScale::Weight(w)) => by_weight(w),
-            Some(CanaryScale::MatchTrafficWeight) | None => by_weight(weight),
+    }
+
+    /// A ReplicaSet as Argo's functions see it; `spec` is the count asked
+    /// for (this reconcile's, when given).
+    fn rs_state(&self, v: Version, view: &ClusterView, spec: Option<u32>) -> RsState {
+        RsState {
+            spec: spec.unwrap_or(self.spec[v.index()]),
+            created: view.created[v.index()],
+            available: view.available[v.index()],
         }
+    }
+
+    /// Argo's `AtDesiredReplicaCountsForCanary` for this reconcile's counts.
+    fn at_desired_counts(&self, counts: Counts, view: &ClusterView) -> bool {
+        let mode = if self.policy.traffic_routing {
+            CanaryMode::TrafficRouted {
+                dynamic_stable_scale: self.policy.dynamic_stable_scale,
+            }
+        } else {
+            CanaryMode::Basic
+        };
+        at_desired_replica_counts_for_canary(
+            mode,
+            counts,
+            self.rs_state(self.desired, view, Some(counts.canary)),
+            Some(self.rs_state(self.stable, view, Some(counts.stable))),
+            &[],
+            None,
+        )
     }
 
     fn has_pause(&self, reason: PauseReason) -> bool {
@@ -497,7 +554,7 @@ impl Controller {
     }
 
     fn set_abort(&mut self, now: SimTime, message: String) {
-        self.canary_at_abort = self.canary_replicas();
+        self.canary_at_abort = self.spec[self.desired.index()];
         self.abort = true;
         self.aborted_at.get_or_insert(now);
         let full = format!("RolloutAborted: Rollout aborted update to revision 2: {message}");
@@ -556,6 +613,14 @@ impl Controller {
             self.set_weight(now, 0);
             d.weight = 0;
             self.step_index = 0;
+            if !self.policy.traffic_routing {
+                // Basic canary: weight 0 at once, paced within the surge limits.
+                let counts = self.desired_counts(view);
+                d.replicas[canary.index()] = counts.canary;
+                d.replicas[stable.index()] = counts.stable;
+                self.spec = d.replicas;
+                return d;
+            }
             let keep = self.canary_at_abort;
             let stable_ready = view.available[stable.index()] >= n;
             d.replicas[canary.index()] =
@@ -575,11 +640,11 @@ impl Controller {
                 };
             return d;
         }
-        let canary_want = self.canary_replicas();
-        d.replicas[canary.index()] = canary_want;
-        d.replicas[stable.index()] = n;
-        let at_counts =
-            view.available[canary.index()] >= canary_want && view.available[stable.index()] >= n;
+        let counts = self.desired_counts(view);
+        d.replicas[canary.index()] = counts.canary;
+        d.replicas[stable.index()] = counts.stable;
+        self.spec = d.replicas;
+        let at_counts = self.at_desired_counts(counts, view);
 
         if pause_added {
             d.weight = self.weight;
@@ -616,9 +681,11 @@ impl Controller {
             Some(Step::SetWeight(_)) => false,
             Some(Step::SetCanaryScale(s)) => {
                 self.canary_scale = Some(s);
-                let want = self.canary_replicas();
-                d.replicas[canary.index()] = want;
-                view.available[canary.index()] >= want && view.available[stable.index()] >= n
+                let counts = self.desired_counts(view);
+                d.replicas[canary.index()] = counts.canary;
+                d.replicas[stable.index()] = counts.stable;
+                self.spec = d.replicas;
+                self.at_desired_counts(counts, view)
             }
             Some(Step::Pause(duration)) => {
                 let cond = self

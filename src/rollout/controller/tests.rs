@@ -11,6 +11,7 @@ fn policy(steps: Vec<Step>) -> Policy {
 fn view(stable: u32, canary: u32) -> ClusterView {
     ClusterView {
         available: [stable, canary],
+        created: [stable, canary],
         runs: Vec::new(),
     }
 }
@@ -464,4 +465,55 @@ fn invalid_spec_does_nothing() {
     assert_eq!((d.replicas, d.weight), ([5, 0], 0));
     assert_eq!(c.phase(), Phase::Degraded);
     assert_eq!(c.invalid_spec(), Some("bad"));
+}
+
+#[test]
+fn basic_canary_paces_within_surge_then_trims_stable() {
+    // argo-semantics §4: N=10, w=20, maxSurge 2, maxUnavailable 0, from 10
+    // stable: first canary 2 with stable 10, then stable 8.
+    use crate::rollout::replicas::{IntOrPercent, SurgeLimits};
+    let mut p = policy(vec![Step::SetWeight(20), Step::Pause(None)]);
+    p.traffic_routing = false;
+    p.surge = SurgeLimits::new(IntOrPercent::Count(2), IntOrPercent::Count(0)).unwrap();
+    let mut c = new(p, 10);
+    let d = c.reconcile(t(0), &view(10, 0));
+    assert_eq!(d.replicas, [10, 2], "surge first: canary 2 with stable 10");
+    assert_eq!(c.step_index(), 0);
+    let d = c.reconcile(t(1), &view(10, 2));
+    assert_eq!(d.replicas, [8, 2], "then stable 8");
+    let d = c.reconcile(
+        t(2),
+        &ClusterView {
+            available: [8, 2],
+            created: [8, 2],
+            runs: Vec::new(),
+        },
+    );
+    assert_eq!(d.replicas, [8, 2]);
+    assert_eq!(
+        c.step_index(),
+        1,
+        "at the desired counts the step completes"
+    );
+}
+
+#[test]
+fn dynamic_stable_scale_shrinks_stable_as_the_weight_moves() {
+    let mut p = policy(vec![Step::SetWeight(60), Step::Pause(None)]);
+    p.dynamic_stable_scale = true;
+    let mut c = new(p, 10);
+    let d = c.reconcile(t(0), &view(10, 0));
+    assert_eq!(
+        d.replicas,
+        [10, 6],
+        "stable stays until the router has moved"
+    );
+    c.reconcile(t(1), &view(10, 6));
+    assert_eq!(c.weight(), 60);
+    let d = c.reconcile(t(2), &view(10, 6));
+    assert_eq!(
+        d.replicas,
+        [4, 6],
+        "then stable follows ceil((100-60)·10/100)"
+    );
 }
