@@ -17,6 +17,8 @@ pub enum Format {
     Text,
     /// The JSON contract: `{ "runs": [ … ] }`.
     Json,
+    /// A Markdown report: the comparison table and each policy's course.
+    Markdown,
 }
 
 /// Flags of `canarysim run`.
@@ -24,7 +26,11 @@ pub enum Format {
 #[command(after_help = "Examples:
   canarysim run scenarios/checkout-leak.toml
   canarysim run scenarios/checkout-leak.toml --policy manual --seed 2
-  canarysim run scenarios/checkout-leak.toml --format json --out out/")]
+  canarysim run scenarios/checkout-leak.toml --format json --out out/
+  canarysim run scenarios/checkout-good.toml --format markdown > report.md
+
+With several policies, text output is the comparison table; with one
+(--policy NAME) it is that run's timeline and summary.")]
 pub struct RunArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
@@ -37,7 +43,8 @@ pub struct RunArgs {
     /// Output format on standard output.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Also write result.json, events.csv and series.csv into this directory.
+    /// Also write result.json, report.md, events.csv, series.csv and each
+    /// Locust run's CSV files (locust/<policy>/<job>_stats.csv, …) into this directory.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
@@ -71,6 +78,7 @@ pub fn main(args: RunArgs) -> Result<u8> {
     }
     let mut results = Vec::new();
     let mut series_csv = String::new();
+    let mut locust_files: Vec<(String, Vec<u8>)> = Vec::new();
     for p in chosen {
         let started = std::time::Instant::now();
         let out = engine::run(&sc, p, seed);
@@ -85,26 +93,47 @@ pub fn main(args: RunArgs) -> Result<u8> {
         );
         if args.out.is_some() {
             report::csv::series(&p.name, seed, &out.series, &mut series_csv);
+            for (job, report) in &out.locust {
+                for (name, contents) in report.csv.files(job) {
+                    locust_files.push((
+                        format!("locust/{}/{name}", p.name),
+                        contents.as_bytes().to_vec(),
+                    ));
+                }
+            }
         }
         results.push(out.result);
     }
     let stdout = match args.format {
         Format::Json => report::json(&results),
-        Format::Text => results
-            .iter()
-            .map(report::text::run)
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Format::Markdown => report::markdown::report(&sc, seed, &results),
+        Format::Text if results.len() == 1 => report::text::run(&results[0]),
+        Format::Text => format!(
+            "{} · seed {seed} · {}\n\n{}\n(--policy NAME shows one run's timeline)\n",
+            sc.name,
+            if sc.canary_bad() {
+                "bad release"
+            } else {
+                "good release"
+            },
+            report::table::text(&results)
+        ),
     };
     if let Some(dir) = &args.out {
-        write_outputs(
-            dir,
-            &[
-                ("result.json", report::json(&results).into_bytes()),
-                ("events.csv", report::csv::events(&results).into_bytes()),
-                ("series.csv", series_csv.into_bytes()),
-            ],
-        )?;
+        let mut files: Vec<(String, Vec<u8>)> = vec![
+            ("result.json".into(), report::json(&results).into_bytes()),
+            (
+                "report.md".into(),
+                report::markdown::report(&sc, seed, &results).into_bytes(),
+            ),
+            (
+                "events.csv".into(),
+                report::csv::events(&results).into_bytes(),
+            ),
+            ("series.csv".into(), series_csv.into_bytes()),
+        ];
+        files.extend(locust_files);
+        write_outputs(dir, &files)?;
     }
     let mut lock = std::io::stdout().lock();
     let _ = lock.write_all(stdout.as_bytes());

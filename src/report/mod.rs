@@ -5,6 +5,8 @@
 //! engine's [`crate::outcome::RunResult`]s and series in, text out.
 
 pub mod csv;
+pub mod markdown;
+pub mod table;
 pub mod text;
 
 use crate::outcome::{Report, RunResult};

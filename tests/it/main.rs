@@ -10,4 +10,5 @@ mod locust;
 mod promql;
 mod promql_conformance;
 mod promtool;
+mod reports;
 mod rollout;
