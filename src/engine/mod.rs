@@ -127,7 +127,7 @@ pub(crate) struct World<'s> {
     pub tallies: [[Tally; 2]; 3],
     /// Which period requests are counted in now.
     pub period: usize,
-    /// The largest working set seen per version, bytes.
+    /// The largest working set per version at any scrape or OOM kill, bytes.
     pub peak_working_set: [f64; 2],
     pub oom_kills: Vec<OomKill>,
     pub timeline: Vec<TimelineEntry>,
@@ -355,6 +355,7 @@ impl<'s> Engine<'s> {
             Event::Delete { pod } => self.world.on_delete(now, pod, q),
             Event::Scrape => {
                 self.scraper.scrape(now, &self.world, &mut self.store);
+                self.world.record_peaks(now);
                 let t = self.world.prom_ms(now);
                 self.world.pushgateway.scrape_into(&mut self.store, t);
                 let next = now + self.world.sc.scrape_interval;

@@ -96,6 +96,18 @@ impl World<'_> {
         }
     }
 
+    /// Records every running container's working set in the peaks (at each
+    /// scrape; OOM kills record theirs when they happen).
+    pub fn record_peaks(&mut self, now: SimTime) {
+        for p in &self.pods {
+            if p.container_running() {
+                let ws = p.working_set(&self.sc.profile(p.version).memory, now);
+                let peak = &mut self.peak_working_set[p.version.index()];
+                *peak = peak.max(ws);
+            }
+        }
+    }
+
     /// Pods of `version` that are ready and in their Service's endpoints.
     pub fn available(&self, version: Version) -> u32 {
         self.rs[version.index()]
@@ -173,7 +185,10 @@ impl World<'_> {
             return false;
         }
         let mem = &self.sc.profile(p.version).memory;
-        if p.working_set(mem, now) > self.sc.pod.memory_limit {
+        let ws = p.working_set(mem, now);
+        if ws > self.sc.pod.memory_limit {
+            let peak = &mut self.peak_working_set[p.version.index()];
+            *peak = peak.max(ws);
             self.oom_kill(now, pod, q);
             return true;
         }

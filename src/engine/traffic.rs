@@ -188,9 +188,17 @@ impl World<'_> {
         let p = &self.pods[pod as usize];
         let profile = self.sc.profile(p.version);
         let limit = self.sc.pod.memory_limit;
-        let factor = profile
-            .pressure
-            .factor(p.working_set(&profile.memory, now) / limit);
+        // The working set is at most live + the GC sawtooth's height; only
+        // near the pressure threshold is the (costlier) exact value needed.
+        let mem = &profile.memory;
+        let live = p.live_bytes(mem, now);
+        let factor = if live + mem.gc_amplitude <= profile.pressure.start * limit {
+            1.0
+        } else {
+            profile
+                .pressure
+                .factor((live + p.garbage_bytes(mem, now)) / limit)
+        };
         let secs =
             profile.latency[endpoint as usize].sample(&mut self.pod_rngs[pod as usize]) * factor;
         q.schedule(
@@ -245,10 +253,19 @@ impl World<'_> {
         p.latency_sum[e] += latency;
         p.served += 1;
         let version = p.version.index();
-        let ws = p.working_set(&profile.memory, now);
-        let over = ws > sc.pod.memory_limit;
-        let peak = &mut self.peak_working_set[version];
-        *peak = peak.max(ws);
+        // live + the sawtooth's height bounds the working set: the exact
+        // value is only needed when that bound passes the limit.
+        let mem = &profile.memory;
+        let live = p.live_bytes(mem, now);
+        let mut over = false;
+        if live + mem.gc_amplitude > sc.pod.memory_limit {
+            let ws = live + p.garbage_bytes(mem, now);
+            over = ws > sc.pod.memory_limit;
+            if over {
+                let peak = &mut self.peak_working_set[version];
+                *peak = peak.max(ws);
+            }
+        }
         // The freed worker takes the next waiting request before anything
         // this response causes (a Locust user's next request) can arrive.
         if !over && let Some(w) = self.pods[pod as usize].queue.pop_front() {

@@ -75,8 +75,8 @@ pub struct RunResult {
     pub canary_requests: u64,
     /// Failed production requests, split at full promotion.
     pub failed_requests: FailedRequests,
-    /// The canary's largest working set as a fraction of its memory limit
-    /// (above 1 means the OOM killer acted).
+    /// The canary's largest working set (at any scrape, or when the OOM
+    /// killer acted) as a fraction of its memory limit; above 1 means a kill.
     pub canary_peak_memory_fraction: f64,
     /// Seconds from the rollout's start to promotion or abort, or to the end
     /// of the run when neither happened.
