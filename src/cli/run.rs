@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use canarysim::engine;
 use canarysim::report;
+use canarysim::rollout::policy::Policy;
+use canarysim::scenario::Scenario;
 use clap::{Args, ValueEnum};
 
 use super::common::{load_scenario, write_outputs};
@@ -28,6 +30,7 @@ pub enum Format {
   canarysim run scenarios/checkout-leak.toml --policy manual --seed 2
   canarysim run scenarios/checkout-leak.toml --format json --out out/
   canarysim run scenarios/checkout-good.toml --format markdown > report.md
+  canarysim run scenarios/checkout-good.toml --runs 100
 
 With several policies, text output is the comparison table; with one
 (--policy NAME) it is that run's timeline and summary.")]
@@ -43,6 +46,10 @@ pub struct RunArgs {
     /// Output format on standard output.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Run each policy with this many seeds (seed, seed+1, …) and print how
+    /// often each verdict came; runs in parallel, same output on any thread count.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub runs: u64,
     /// Also write result.json, report.md, events.csv, series.csv and each
     /// Locust run's CSV files (locust/<policy>/<job>_stats.csv, …) into this directory.
     #[arg(long, value_name = "DIR")]
@@ -75,6 +82,12 @@ pub fn main(args: RunArgs) -> Result<u8> {
             "scenario {} defines no policies; add a [[policies]] table",
             sc.file
         );
+    }
+    if args.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    if args.runs > 1 {
+        return many_seeds(&args, &sc, &chosen, seed);
     }
     let mut results = Vec::new();
     let mut series_csv = String::new();
@@ -134,6 +147,76 @@ pub fn main(args: RunArgs) -> Result<u8> {
         ];
         files.extend(locust_files);
         write_outputs(dir, &files)?;
+    }
+    let mut lock = std::io::stdout().lock();
+    let _ = lock.write_all(stdout.as_bytes());
+    Ok(super::EXIT_OK)
+}
+
+/// `--runs N`: every chosen policy with seeds `seed .. seed+N`, in parallel.
+fn many_seeds(args: &RunArgs, sc: &Scenario, chosen: &[&Policy], seed: u64) -> Result<u8> {
+    use rayon::prelude::*;
+    use std::io::IsTerminal;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let jobs: Vec<(&Policy, u64)> = chosen
+        .iter()
+        .flat_map(|p| (0..args.runs).map(move |i| (*p, seed.wrapping_add(i))))
+        .collect();
+    let total = jobs.len();
+    let done = AtomicUsize::new(0);
+    let tty = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let results: Vec<_> = jobs
+        .par_iter()
+        .map(|(p, s)| {
+            let r = engine::run(sc, p, *s).result;
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if tty && (n.is_multiple_of(10) || n == total) {
+                eprint!("\r{n}/{total} runs");
+            }
+            r
+        })
+        .collect();
+    if tty {
+        eprintln!();
+    }
+    let events: u64 = results.iter().map(|r| r.events).sum();
+    let wall = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{total} runs, {events} events in {wall:.2} s wall ({:.1}M events/s)",
+        events as f64 / wall.max(1e-9) / 1e6
+    );
+    let last = seed.wrapping_add(args.runs - 1);
+    let stdout = match args.format {
+        Format::Json => report::json(&results),
+        Format::Markdown => format!(
+            "# {}: {} seeds per policy ({seed}..={last})\n\n{}",
+            sc.name,
+            args.runs,
+            report::aggregate::markdown(&results)
+        ),
+        Format::Text => format!(
+            "{} · seeds {seed}..={last} · {}\n\n{}",
+            sc.name,
+            if sc.canary_bad() {
+                "bad release"
+            } else {
+                "good release"
+            },
+            report::aggregate::text(&results)
+        ),
+    };
+    if let Some(dir) = &args.out {
+        write_outputs(
+            dir,
+            &[
+                ("result.json".into(), report::json(&results).into_bytes()),
+                (
+                    "events.csv".into(),
+                    report::csv::events(&results).into_bytes(),
+                ),
+            ],
+        )?;
     }
     let mut lock = std::io::stdout().lock();
     let _ = lock.write_all(stdout.as_bytes());

@@ -21,8 +21,8 @@ mod traffic;
 use crate::locust::{LocustReport, Pushgateway, Timer};
 use crate::model::{Pod, PodId, Version};
 use crate::outcome::{
-    FailedRequests, OomKill, Requests, RolloutSummary, RunResult, StepRecord, Tally, TimelineEntry,
-    Verdict,
+    FailedRequests, LocustJobSummary, OomKill, Requests, RolloutSummary, RunResult, StepRecord,
+    Tally, TimelineEntry, Verdict,
 };
 use crate::rollout::controller::{ClusterView, Controller, Note};
 use crate::rollout::policy::{Policy, Step};
@@ -546,6 +546,23 @@ impl<'s> Engine<'s> {
                 steps,
             },
             analysis_runs: self.analyses.reports(w.rollout_start),
+            locust_jobs: w
+                .jobs
+                .iter()
+                .filter(|j| !j.production)
+                .filter_map(|j| {
+                    let r = j.report.as_ref()?;
+                    Some(LocustJobSummary {
+                        name: j.name.clone(),
+                        started_at_s: w.rel_secs(r.started_at),
+                        ended_at_s: w.rel_secs(r.ended_at),
+                        requests: r.stats.total().num_requests,
+                        failures: r.stats.total().num_failures,
+                        locust_exit_code: r.exit_code,
+                        job_exit_code: j.exit_code.unwrap_or(r.exit_code),
+                    })
+                })
+                .collect(),
             oom_kills: w.oom_kills.clone(),
             requests: Requests {
                 stable: w.tallies[ROLLOUT][Version::Stable.index()]

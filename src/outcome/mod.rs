@@ -66,6 +66,8 @@ pub struct RunResult {
     pub rollout: RolloutSummary,
     /// AnalysisRuns and their measurements.
     pub analysis_runs: Vec<crate::analysis::AnalysisRunReport>,
+    /// Every Locust run of the simulation (the `job` provider's), in start order.
+    pub locust_jobs: Vec<LocustJobSummary>,
     /// Every OOM kill, in time order.
     pub oom_kills: Vec<OomKill>,
     /// Production requests by the version that was to serve them.
@@ -133,6 +135,26 @@ pub struct OomKill {
     pub pod: String,
     /// Which version it ran.
     pub version: Version,
+}
+
+/// One Locust run: what Locust reported and what the Job's container exited with.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocustJobSummary {
+    /// The Job's name (`<run>.<metric>.<n>`).
+    pub name: String,
+    /// When it started.
+    pub started_at_s: f64,
+    /// When its last user stopped.
+    pub ended_at_s: f64,
+    /// Requests it sent.
+    pub requests: u64,
+    /// Requests that failed.
+    pub failures: u64,
+    /// Locust's own exit code (`--exit-code-on-error` when any request failed).
+    pub locust_exit_code: i32,
+    /// The container's exit code, which decides whether the Job failed
+    /// (differs from Locust's when the script runs more after Locust).
+    pub job_exit_code: i32,
 }
 
 /// Request counts by version.

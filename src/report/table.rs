@@ -43,21 +43,32 @@ pub fn row(r: &RunResult) -> [String; 8] {
 /// The table as aligned text, with a header line.
 pub fn text(runs: &[RunResult]) -> String {
     let rows: Vec<[String; 8]> = runs.iter().map(row).collect();
-    let mut widths = HEADERS.map(|h| h.chars().count());
-    for r in &rows {
+    align(&HEADERS, &rows, 2)
+}
+
+/// The table in Markdown.
+pub fn markdown(runs: &[RunResult]) -> String {
+    let rows: Vec<[String; 8]> = runs.iter().map(row).collect();
+    markdown_table(&HEADERS, &rows, 2)
+}
+
+/// Aligned text columns: the first `left` columns left-aligned (names), the
+/// rest right-aligned (figures).
+pub fn align<const N: usize>(headers: &[&str; N], rows: &[[String; N]], left: usize) -> String {
+    let mut widths = headers.map(|h| h.chars().count());
+    for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
         }
     }
     let mut out = String::new();
-    let line = |cells: Vec<&str>, out: &mut String| {
+    let mut line = |cells: Vec<&str>| {
         let mut s = String::new();
         for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
             if i > 0 {
                 s.push_str("  ");
             }
-            // Names left, figures right.
-            if i < 2 {
+            if i < left {
                 s.push_str(&format!("{c:<w$}"));
             } else {
                 s.push_str(&format!("{c:>w$}"));
@@ -66,21 +77,26 @@ pub fn text(runs: &[RunResult]) -> String {
         out.push_str(s.trim_end());
         out.push('\n');
     };
-    line(HEADERS.to_vec(), &mut out);
-    for r in &rows {
-        line(r.iter().map(String::as_str).collect(), &mut out);
+    line(headers.to_vec());
+    for r in rows {
+        line(r.iter().map(String::as_str).collect());
     }
     out
 }
 
-/// The table in Markdown.
-pub fn markdown(runs: &[RunResult]) -> String {
-    let mut out = format!("| {} |\n", HEADERS.join(" | "));
-    out.push_str("| --- | --- |");
-    out.push_str(&" ---: |".repeat(HEADERS.len() - 2));
+/// A Markdown table: the first `left` columns left-aligned, the rest right.
+pub fn markdown_table<const N: usize>(
+    headers: &[&str; N],
+    rows: &[[String; N]],
+    left: usize,
+) -> String {
+    let mut out = format!("| {} |\n|", headers.join(" | "));
+    for i in 0..N {
+        out.push_str(if i < left { " --- |" } else { " ---: |" });
+    }
     out.push('\n');
-    for r in runs {
-        out.push_str(&format!("| {} |\n", row(r).join(" | ")));
+    for r in rows {
+        out.push_str(&format!("| {} |\n", r.join(" | ")));
     }
     out
 }
