@@ -7,8 +7,8 @@
 
 use std::hint::black_box;
 
-use canarysim::promql::{EvalOptions, Query};
 use canarysim::engine::Engine;
+use canarysim::promql::{EvalOptions, Query};
 use canarysim::rollout::policy::{Policy, Step};
 use canarysim::scenario;
 use canarysim::sim::SimDuration;
@@ -17,7 +17,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 const ERROR_RATE: &str = r#"sum(rate(http_requests_total{service="checkout-canary",code=~"5.."}[2m])) / sum(rate(http_requests_total{service="checkout-canary"}[2m]))"#;
 
 fn error_rate_every_30s(c: &mut Criterion) {
-    let text = std::fs::read_to_string("scenarios/checkout-leak.toml").expect("run from the repository root");
+    let text = std::fs::read_to_string("scenarios/checkout-leak.toml")
+        .expect("run from the repository root");
     let text = text.replacen("replicas = 5", "replicas = 10", 1);
     let sc = scenario::load_str("checkout-leak.toml", &text).expect("flagship is valid");
     let policy = Policy::new("hold-at-50", vec![Step::SetWeight(50), Step::Pause(None)]);

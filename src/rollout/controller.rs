@@ -293,7 +293,7 @@ impl Controller {
     pub fn phase(&self) -> Phase {
         if self.invalid.is_some() || self.abort {
             Phase::Degraded
-        } else if self.promoted_at.is_some() && self.stable == self.desired {
+        } else if self.stable == self.desired {
             Phase::Healthy
         } else if !self.pause_conditions.is_empty() {
             Phase::Paused

@@ -517,3 +517,63 @@ fn dynamic_stable_scale_shrinks_stable_as_the_weight_moves() {
         "then stable follows ceil((100-60)·10/100)"
     );
 }
+
+#[test]
+fn returning_to_the_stable_template_skips_every_step() {
+    let mut c = new(
+        policy(vec![
+            Step::SetWeight(20),
+            Step::Pause(None),
+            Step::SetWeight(100),
+        ]),
+        5,
+    );
+    c.reconcile(t(0), &view(5, 1));
+    c.reconcile(t(0), &view(5, 1));
+    assert!(c.waiting_for_person() || c.step_index() == 1);
+    c.undo(t(10));
+    assert_eq!(c.step_index(), 3, "all steps skipped");
+    let d = c.reconcile(t(10), &view(5, 1));
+    assert_eq!(d.replicas[Version::Stable.index()], 5);
+    assert_eq!(
+        d.replicas[Version::Canary.index()],
+        0,
+        "the canary goes once stable is the desired build"
+    );
+    assert_eq!(c.phase(), Phase::Healthy);
+    assert_eq!(c.promoted_at(), None, "the canary build was never promoted");
+}
+
+#[test]
+fn basic_canary_abort_scales_the_canary_down_at_once_within_the_surge_limits() {
+    use crate::rollout::replicas::{IntOrPercent, SurgeLimits};
+    let mut p = policy(vec![Step::SetWeight(50), Step::Pause(None)]);
+    p.traffic_routing = false;
+    p.surge = SurgeLimits::new(IntOrPercent::Count(1), IntOrPercent::Count(1)).unwrap();
+    let mut c = new(p, 4);
+    // Pace to 2/2 first.
+    let mut v = view(4, 0);
+    for s in 0..10 {
+        let d = c.reconcile(t(s), &v);
+        v = ClusterView {
+            available: [d.replicas[0], d.replicas[1]],
+            created: [d.replicas[0], d.replicas[1]],
+            runs: Vec::new(),
+        };
+    }
+    assert_eq!(v.available, [2, 2]);
+    c.abort(t(100), "by hand");
+    // N = 4, surge 1, unavailable 1, from 2 stable + 2 canary to 4 + 0:
+    // stable grows by the one surge pod while the canary shrinks by one
+    // (availability stays at N − 1 = 3), then the same again.
+    let d = c.reconcile(t(100), &v);
+    assert_eq!(d.weight, 0);
+    assert_eq!(d.replicas, [3, 1]);
+    let v = ClusterView {
+        available: [3, 1],
+        created: [3, 1],
+        runs: Vec::new(),
+    };
+    let d = c.reconcile(t(101), &v);
+    assert_eq!(d.replicas, [4, 0]);
+}
