@@ -86,8 +86,8 @@ pub struct MeasurementReport {
     pub dry_run: bool,
 }
 
-fn secs(t: SimTime) -> f64 {
-    t.as_secs_f64()
+fn secs(t: SimTime, origin: SimTime) -> f64 {
+    (t.as_millis() - origin.as_millis()) as f64 / 1000.0
 }
 
 fn non_empty(s: &str) -> Option<String> {
@@ -114,16 +114,17 @@ pub fn value_json(value: Option<&ResultValue>) -> serde_json::Value {
 }
 
 impl AnalysisRun {
-    /// The run's entry for the JSON result.
-    pub fn report(&self) -> AnalysisRunReport {
+    /// The run's entry for the JSON result, times in seconds from `origin`
+    /// (the start of the rollout).
+    pub fn report(&self, origin: SimTime) -> AnalysisRunReport {
         AnalysisRunReport {
             name: self.name().to_string(),
             templates: self.spec().templates.clone(),
             step: self.step(),
             phase: self.phase(),
             message: non_empty(self.message()),
-            started_at_s: secs(self.started_at()),
-            completed_at_s: self.completed_at().map(secs),
+            started_at_s: secs(self.started_at(), origin),
+            completed_at_s: self.completed_at().map(|t| secs(t, origin)),
             terminated: self.terminate_requested(),
             metrics: self
                 .metric_results()
@@ -145,8 +146,8 @@ impl AnalysisRun {
                 .into_iter()
                 .map(|(r, m)| MeasurementReport {
                     metric: r.name.clone(),
-                    t_s: secs(m.started_at),
-                    finished_at_s: m.finished_at.map(secs),
+                    t_s: secs(m.started_at, origin),
+                    finished_at_s: m.finished_at.map(|t| secs(t, origin)),
                     phase: m.phase,
                     value: value_json(m.value.as_ref()),
                     value_text: m.value.as_ref().map(ResultValue::to_argo_string),

@@ -35,12 +35,19 @@ pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<()> {
 }
 
 /// Writes several files into `dir` (created if needed): all are rendered
-/// before the first is written, and each lands whole.
-pub fn write_outputs(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<()> {
+/// before the first is written, and each lands whole. Names may hold `/`
+/// (subdirectories, created as needed).
+pub fn write_outputs(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
     fs::create_dir_all(dir)
         .with_context(|| format!("cannot create output directory {}", dir.display()))?;
     for (name, bytes) in files {
-        write_atomic(dir, name, bytes)?;
+        let path = dir.join(name);
+        let (Some(parent), Some(file)) = (path.parent(), path.file_name()) else {
+            bail!("bad output name {name}");
+        };
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+        write_atomic(parent, &file.to_string_lossy(), bytes)?;
     }
     Ok(())
 }

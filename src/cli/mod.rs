@@ -6,6 +6,7 @@
 mod common;
 mod lint;
 mod promql;
+mod query;
 mod run;
 
 use std::process::ExitCode;
@@ -34,6 +35,8 @@ enum Command {
     Run(run::RunArgs),
     /// Check scenarios and Argo manifests: missing templates, unresolved args, bad PromQL or conditions, selectors that match nothing.
     Lint(lint::LintArgs),
+    /// Run a scenario to an instant and evaluate a PromQL expression there.
+    Query(query::QueryArgs),
     /// PromQL tools: run Prometheus's promqltest files against the evaluator.
     Promql {
         #[command(subcommand)]
@@ -58,6 +61,7 @@ pub fn main() -> ExitCode {
     let result = match args.command {
         Command::Run(a) => run::main(a),
         Command::Lint(a) => lint::main(a),
+        Command::Query(a) => query::main(a),
         Command::Promql { command } => promql::main(command),
     };
     match result {

@@ -27,54 +27,58 @@ pub enum PromqlCommand {
         /// Show each failing case with the expected and the actual result.
         #[arg(long)]
         verbose: bool,
+        /// Print the per-file results as a Markdown table instead.
+        #[arg(long, conflicts_with = "verbose")]
+        markdown: bool,
     },
 }
 
 /// Runs a `promql` subcommand; returns the exit code.
 pub fn main(command: PromqlCommand) -> anyhow::Result<u8> {
     match command {
-        PromqlCommand::Test { files, verbose } => test(&files, verbose),
+        PromqlCommand::Test {
+            files,
+            verbose,
+            markdown,
+        } => test(&files, verbose, markdown),
     }
 }
 
-fn test(files: &[PathBuf], verbose: bool) -> anyhow::Result<u8> {
+fn test(files: &[PathBuf], verbose: bool, markdown: bool) -> anyhow::Result<u8> {
     let mut total = Tally::default();
+    if markdown {
+        println!("| file | passed | failed | skipped | skip reasons |");
+        println!("|---|---:|---:|---:|---|");
+    }
     for path in files {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let report = promqltest::run(&text).with_context(|| format!("in {}", path.display()))?;
         let tally = report.tally();
+        total.add(&tally);
+        if markdown {
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            println!("{}", markdown_row(&name, &tally));
+            continue;
+        }
         println!("{}: {}", path.display(), tally);
         for (reason, n) in &tally.skipped_by_reason {
             println!("  skipped {n}: {reason}");
         }
         if verbose {
-            for case in &report.cases {
-                if let Outcome::Skipped(reason) = &case.outcome {
-                    println!("  skip line {}: {} ({reason})", case.line, case.expr);
-                }
-                if let Outcome::Failed {
-                    reason,
-                    expected,
-                    actual,
-                } = &case.outcome
-                {
-                    println!("  FAIL line {}: {}", case.line, case.expr);
-                    println!("    {reason}");
-                    println!("    expected:");
-                    for l in expected.lines() {
-                        println!("      {l}");
-                    }
-                    println!("    actual:");
-                    for l in actual.lines() {
-                        println!("      {l}");
-                    }
-                }
-            }
+            print_cases(&report);
         }
-        total.add(&tally);
     }
-    if files.len() > 1 {
+    if markdown {
+        println!("{}", markdown_row("**total**", &total));
+        println!(
+            "\n{:.2}% of the cases run pass.",
+            100.0 * total.pass_ratio()
+        );
+    } else {
         println!("total: {total}");
         for (reason, n) in &total.skipped_by_reason {
             println!("  skipped {n}: {reason}");
@@ -85,4 +89,49 @@ fn test(files: &[PathBuf], verbose: bool) -> anyhow::Result<u8> {
     } else {
         EXIT_OK
     })
+}
+
+/// Prints each skipped case with its reason and each failed one with the
+/// expected and the actual result.
+fn print_cases(report: &promqltest::FileReport) {
+    for case in &report.cases {
+        match &case.outcome {
+            Outcome::Skipped(reason) => {
+                println!("  skip line {}: {} ({reason})", case.line, case.expr);
+            }
+            Outcome::Failed {
+                reason,
+                expected,
+                actual,
+            } => {
+                println!("  FAIL line {}: {}", case.line, case.expr);
+                println!("    {reason}");
+                println!("    expected:");
+                for l in expected.lines() {
+                    println!("      {l}");
+                }
+                println!("    actual:");
+                for l in actual.lines() {
+                    println!("      {l}");
+                }
+            }
+            Outcome::Passed => {}
+        }
+    }
+}
+
+/// One row of the Markdown table.
+fn markdown_row(name: &str, t: &Tally) -> String {
+    let reasons: Vec<String> = t
+        .skipped_by_reason
+        .iter()
+        .map(|(r, n)| format!("{r} ({n})"))
+        .collect();
+    format!(
+        "| {name} | {} | {} | {} | {} |",
+        t.passed,
+        t.failed,
+        t.skipped,
+        reasons.join(", ")
+    )
 }

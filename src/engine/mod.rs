@@ -1,29 +1,31 @@
 //! The engine: one run of one policy on one scenario with one seed.
 //!
 //! It owns the event queue, the world (pods, ReplicaSets, Services, the
-//! router), the scraper's series store and the rollout controller, and moves
-//! them forward event by event. Flow: a validated [`Scenario`] and a
-//! [`Policy`] come in; a [`RunOutput`] (the [`RunResult`] and the series)
-//! comes out. Nothing here can fail: every input was checked when the
-//! scenario was loaded.
+//! router, Locust jobs), the scraper's series store, the rollout controller,
+//! the AnalysisRuns and the operator, and moves them forward event by event.
+//! Flow: a validated [`Scenario`] and a [`Policy`] come in; a [`RunOutput`]
+//! (the [`RunResult`], the series and the Locust reports) comes out. Nothing
+//! here can fail: every input was checked when the scenario was loaded.
 //!
 //! Time zero is the start of the warm-up, during which only the stable
 //! version serves and is scraped; the rollout starts when it ends, and every
 //! time in the result is measured from there.
 
+mod analysis;
+mod jobs;
+mod operator;
 mod pods;
 mod scrape;
 mod traffic;
 
-use rand::RngExt;
-
+use crate::locust::{LocustReport, Pushgateway, Timer};
 use crate::model::{Pod, PodId, Version};
 use crate::outcome::{
-    FailedRequests, OomKill, Requests, RolloutSummary, RunResult, StepRecord, Tally, TimelineEntry,
-    Verdict,
+    FailedRequests, LocustJobSummary, OomKill, Requests, RolloutSummary, RunResult, StepRecord,
+    Tally, TimelineEntry, Verdict,
 };
 use crate::rollout::controller::{ClusterView, Controller, Note};
-use crate::rollout::policy::Policy;
+use crate::rollout::policy::{Policy, Step};
 use crate::scenario::Scenario;
 use crate::series::SeriesStore;
 use crate::sim::rng::{ChaCha8Rng, stream};
@@ -42,6 +44,7 @@ pub(crate) enum Event {
         incarnation: u32,
         endpoint: u16,
         arrived: SimTime,
+        client: u64,
     },
     /// A container's readiness probe passes.
     Ready { pod: PodId, incarnation: u32 },
@@ -61,8 +64,12 @@ pub(crate) enum Event {
     Scrape,
     /// The rollout controller reconciles.
     Reconcile,
-    /// The operator promotes the pause at this step index, if still paused there.
-    OperatorPromote { step: usize },
+    /// An AnalysisRun reconciles (stale unless `generation` is its latest).
+    AnalysisReconcile { run: u32, generation: u32 },
+    /// A Locust run's timer.
+    LocustTimer { job: u32, timer: Timer },
+    /// The operator acts.
+    Operator(operator::OperatorEvent),
     /// The end of the run.
     Stop,
 }
@@ -98,7 +105,8 @@ pub(crate) const STABLE_SVC: usize = 0;
 /// Index of the canary Service in [`World::services`].
 pub(crate) const CANARY_SVC: usize = 1;
 
-/// Everything the events act on, apart from the queue and the controller.
+/// Everything the events act on, apart from the queue, the controller, the
+/// AnalysisRuns and the operator.
 pub(crate) struct World<'s> {
     pub sc: &'s Scenario,
     pub seed: u64,
@@ -107,17 +115,29 @@ pub(crate) struct World<'s> {
     pub rs: [ReplicaSet; 2],
     pub services: [Service; 2],
     pub weight: u32,
+    /// No traffic routing: the ingress spreads over every ready pod.
+    pub basic_canary: bool,
+    /// The build `status.stableRS` points at.
+    pub stable: Version,
+    /// The build the Rollout's spec asks for.
+    pub desired: Version,
     pub traffic: traffic::Arrivals,
     pub naming_rng: ChaCha8Rng,
     /// Request tallies by period ([`WARMUP`], [`ROLLOUT`], [`PROMOTED`]) and version.
     pub tallies: [[Tally; 2]; 3],
     /// Which period requests are counted in now.
     pub period: usize,
-    /// The largest working set seen per version, bytes.
+    /// The largest working set per version at any scrape or OOM kill, bytes.
     pub peak_working_set: [f64; 2],
     pub oom_kills: Vec<OomKill>,
     pub timeline: Vec<TimelineEntry>,
     pub rollout_start: SimTime,
+    /// Locust runs.
+    pub jobs: Vec<jobs::JobSlot>,
+    /// Reused buffer for Locust actions.
+    pub locust_out: Vec<crate::locust::Action>,
+    /// Locust results pushed for Prometheus.
+    pub pushgateway: Pushgateway,
 }
 
 impl World<'_> {
@@ -144,6 +164,8 @@ pub struct RunOutput {
     pub result: RunResult,
     /// Every scraped series.
     pub series: SeriesStore,
+    /// Every finished Locust run: its Job name and report.
+    pub locust: Vec<(String, LocustReport)>,
 }
 
 /// One simulation run.
@@ -151,6 +173,8 @@ pub struct Engine<'s> {
     queue: EventQueue<Event>,
     world: World<'s>,
     ctrl: Controller,
+    analyses: analysis::Analyses,
+    operator: operator::Operator,
     scraper: scrape::Scraper,
     store: SeriesStore,
     events: u64,
@@ -178,7 +202,7 @@ impl<'s> Engine<'s> {
             },
             Service {
                 name: sc.rollout.canary_service.clone(),
-                selects: Version::Canary,
+                selects: Version::Stable,
                 endpoints: Vec::new(),
                 cursor: 0,
             },
@@ -191,6 +215,9 @@ impl<'s> Engine<'s> {
             rs,
             services,
             weight: 0,
+            basic_canary: !policy.traffic_routing,
+            stable: Version::Stable,
+            desired: Version::Stable,
             traffic: traffic::Arrivals::new(sc, seed),
             naming_rng: stream(seed, "pod-names", 0),
             tallies: [[Tally::default(); 2]; 3],
@@ -199,34 +226,39 @@ impl<'s> Engine<'s> {
             oom_kills: Vec::new(),
             timeline: Vec::new(),
             rollout_start,
+            jobs: Vec::new(),
+            locust_out: Vec::new(),
+            pushgateway: Pushgateway::new(),
         };
         let mut queue = EventQueue::with_capacity(4096);
         world.start_stable_warm(&mut queue);
-        let ctrl = Controller::new(policy.clone(), sc.rollout.replicas, rollout_start);
+        let invalid = crate::rollout::validate::referenced_resources(&sc.rollout.name, policy);
+        let ctrl = Controller::new(policy.clone(), sc.rollout.replicas, rollout_start, invalid);
         queue.schedule(SimTime::ZERO, Event::Scrape);
         world.traffic.schedule_first(&mut queue);
         queue.schedule(rollout_start, Event::Reconcile);
         let end_at = rollout_start + sc.max_duration;
         queue.schedule(end_at, Event::Stop);
-        let mut engine = Engine {
-            queue,
-            world,
-            ctrl,
-            scraper: scrape::Scraper::new(seed),
-            store: SeriesStore::new(),
-            events: 0,
-            end_at,
-            stopped: false,
-            reconcile_queued_at: Some(rollout_start),
-        };
         let note = format!(
             "rollout of {} starts: {} steps, {} replicas",
             sc.profile(Version::Canary).image,
             policy.steps.len(),
             sc.rollout.replicas
         );
-        engine.world.note(rollout_start, "start", note);
-        engine
+        world.note(rollout_start, "start", note);
+        Engine {
+            queue,
+            world,
+            ctrl,
+            analyses: analysis::Analyses::default(),
+            operator: operator::Operator::new(&policy.operator),
+            scraper: scrape::Scraper::new(seed),
+            store: SeriesStore::new(),
+            events: 0,
+            end_at,
+            stopped: false,
+            reconcile_queued_at: Some(rollout_start),
+        }
     }
 
     /// The simulation clock.
@@ -247,6 +279,11 @@ impl<'s> Engine<'s> {
     /// Events processed so far.
     pub fn events(&self) -> u64 {
         self.events
+    }
+
+    /// The pod-template hash of each version's ReplicaSet, by [`Version::index`].
+    pub fn template_hashes(&self) -> [&str; 2] {
+        [&self.world.rs[0].hash, &self.world.rs[1].hash]
     }
 
     /// Processes the next event; `false` once the run has ended.
@@ -285,12 +322,17 @@ impl<'s> Engine<'s> {
                 incarnation,
                 endpoint,
                 arrived,
+                client,
             } => {
-                let killed = self
+                let kills = self.world.oom_kills.len();
+                if self
                     .world
-                    .on_complete(now, pod, incarnation, endpoint, arrived, q);
-                if killed {
+                    .on_complete(now, pod, incarnation, endpoint, arrived, client, q)
+                {
                     self.request_reconcile(now);
+                }
+                if self.world.oom_kills.len() > kills {
+                    self.on_oom_kill(now);
                 }
             }
             Event::Ready { pod, incarnation } => self.world.on_ready(now, pod, incarnation, q),
@@ -305,36 +347,45 @@ impl<'s> Engine<'s> {
             }
             Event::MemoryCheck { pod, incarnation } => {
                 if self.world.on_memory_check(now, pod, incarnation, q) {
+                    self.on_oom_kill(now);
                     self.request_reconcile(now);
                 }
             }
             Event::Restart { pod, incarnation } => self.world.on_restart(now, pod, incarnation, q),
-            Event::Delete { pod } => self.world.on_delete(now, pod),
+            Event::Delete { pod } => self.world.on_delete(now, pod, q),
             Event::Scrape => {
                 self.scraper.scrape(now, &self.world, &mut self.store);
+                self.world.record_peaks(now);
+                let t = self.world.prom_ms(now);
+                self.world.pushgateway.scrape_into(&mut self.store, t);
                 let next = now + self.world.sc.scrape_interval;
                 self.queue.schedule(next, Event::Scrape);
+                self.evaluate_alerts(now);
             }
             Event::Reconcile => {
                 self.reconcile_queued_at = None;
                 self.reconcile(now);
             }
-            Event::OperatorPromote { step } => {
-                if self.ctrl.step_index() == step && self.ctrl.waiting_for_promotion() {
-                    self.ctrl.promote();
-                    self.world.note(
-                        now,
-                        "operator",
-                        format!("operator promotes the pause at step {step}"),
-                    );
+            Event::AnalysisReconcile { run, generation } => {
+                let changed = self.analyses.on_event(
+                    run,
+                    generation,
+                    &mut self.world,
+                    &self.store,
+                    &mut self.queue,
+                    now,
+                );
+                if changed {
                     self.request_reconcile(now);
                 }
             }
+            Event::LocustTimer { job, timer } => self.world.on_locust_timer(job, timer, now, q),
+            Event::Operator(e) => self.on_operator(now, e),
             Event::Stop => self.stopped = true,
         }
     }
 
-    fn request_reconcile(&mut self, now: SimTime) {
+    pub(crate) fn request_reconcile(&mut self, now: SimTime) {
         if now < self.world.rollout_start {
             return;
         }
@@ -348,15 +399,32 @@ impl<'s> Engine<'s> {
         if self.world.period == WARMUP {
             self.world.period = ROLLOUT;
         }
-        let view = ClusterView {
+        let mut view = ClusterView {
             available: [
                 self.world.available(Version::Stable),
                 self.world.available(Version::Canary),
             ],
+            created: [
+                self.world.rs[0].pods.len() as u32,
+                self.world.rs[1].pods.len() as u32,
+            ],
+            runs: Vec::new(),
         };
+        self.analyses.view(&mut view);
         let was_promoted = self.ctrl.promoted_at().is_some();
-        let d = self.ctrl.reconcile(now, view);
+        let was_aborted = self.ctrl.aborted().is_some();
+        let d = self.ctrl.reconcile(now, &view);
+        self.world.stable = self.ctrl.stable();
+        self.world.desired = self.ctrl.desired();
         self.world.apply(now, &d, &mut self.queue);
+        let changed = self.analyses.apply(
+            &d.runs,
+            self.ctrl.policy(),
+            &mut self.world,
+            &self.store,
+            &mut self.queue,
+            now,
+        );
         for (t, note) in self.ctrl.drain_notes() {
             self.on_note(t, note);
         }
@@ -365,7 +433,11 @@ impl<'s> Engine<'s> {
             self.end_at = self.end_at.min(p + self.world.sc.soak);
             self.queue.schedule(self.end_at, Event::Stop);
         }
-        if d.requeue {
+        if let (false, Some((a, _))) = (was_aborted, self.ctrl.aborted()) {
+            self.end_at = self.end_at.min(a + self.world.sc.soak);
+            self.queue.schedule(self.end_at, Event::Stop);
+        }
+        if d.requeue || changed {
             self.request_reconcile(now);
         }
         if let Some(at) = d.wake_at {
@@ -385,19 +457,40 @@ impl<'s> Engine<'s> {
                 format!("step {index} done: {}", describe_step(&steps[index])),
             ),
             Note::WeightChanged { weight } => ("weight", format!("canary weight set to {weight}%")),
-            Note::PausedIndefinitely { index } => {
-                if let Some(after) = self.ctrl.policy().operator.promote_after {
-                    self.queue
-                        .schedule(t + after, Event::OperatorPromote { step: index });
-                }
+            Note::PausedForPerson { index, reason } => {
+                self.operator_watch(t);
                 (
                     "pause",
-                    format!("paused at step {index}, waiting for a person to promote"),
+                    format!("paused at step {index} ({reason}), waiting for a person"),
                 )
             }
-            Note::Promoted => (
+            Note::Aborted { message } => ("abort", message),
+            Note::Promoted {
+                version: Version::Canary,
+            } => (
                 "promoted",
-                "fully promoted: the canary is now stable".to_string(),
+                "fully promoted: the canary build is now stable".to_string(),
+            ),
+            Note::Promoted {
+                version: Version::Stable,
+            } => (
+                "promoted",
+                "rolled back: the previous build is stable again".to_string(),
+            ),
+            Note::InvalidSpec { message } => {
+                // Nothing will ever happen; end after the soak.
+                self.end_at = self.end_at.min(t + self.world.sc.soak);
+                self.queue.schedule(self.end_at, Event::Stop);
+                ("invalid", format!("InvalidSpec: {message}"))
+            }
+            Note::Undo { within_window } => (
+                "undo",
+                if within_window {
+                    "undo: back to the previous build, within rollbackWindow (steps skipped)"
+                        .to_string()
+                } else {
+                    "undo: back to the previous build, through the canary steps again".to_string()
+                },
             ),
         };
         self.world.note(t, kind, detail);
@@ -420,8 +513,23 @@ impl<'s> Engine<'s> {
             })
             .collect();
         let promoted = self.ctrl.promoted_at();
+        let aborted = self.ctrl.aborted().map(|(t, m)| (t, m.to_string()));
         let canary_bad = sc.canary_bad();
-        let verdict = Verdict::judge(canary_bad, promoted.is_some(), false);
+        let verdict = Verdict::judge(
+            canary_bad,
+            promoted.is_some(),
+            aborted.is_some() && promoted.is_none(),
+        );
+        let decided = match (promoted, &aborted) {
+            (Some(p), _) => Some(p),
+            (None, Some((a, _))) => Some(*a),
+            _ => None,
+        };
+        let time_to_detect_s = match (&aborted, verdict) {
+            (Some((a, _)), Verdict::Caught) => Some(w.rel_secs(*a)),
+            _ => None,
+        };
+        let phase = self.ctrl.phase();
         let result = RunResult {
             scenario: sc.name.clone(),
             policy: self.ctrl.policy().name.clone(),
@@ -429,14 +537,32 @@ impl<'s> Engine<'s> {
             canary_bad,
             verdict,
             rollout: RolloutSummary {
-                phase: self.ctrl.phase(),
+                phase,
                 started_at_s: 0.0,
                 promoted_at_s: promoted.map(|t| w.rel_secs(t)),
-                aborted_at_s: None,
-                abort_reason: None,
+                aborted_at_s: aborted.as_ref().map(|(t, _)| w.rel_secs(*t)),
+                abort_reason: aborted.map(|(_, m)| m),
+                invalid_spec: self.ctrl.invalid_spec().map(str::to_string),
                 steps,
             },
-            analysis_runs: Vec::new(),
+            analysis_runs: self.analyses.reports(w.rollout_start),
+            locust_jobs: w
+                .jobs
+                .iter()
+                .filter(|j| !j.production)
+                .filter_map(|j| {
+                    let r = j.report.as_ref()?;
+                    Some(LocustJobSummary {
+                        name: j.name.clone(),
+                        started_at_s: w.rel_secs(r.started_at),
+                        ended_at_s: w.rel_secs(r.ended_at),
+                        requests: r.stats.total().num_requests,
+                        failures: r.stats.total().num_failures,
+                        locust_exit_code: r.exit_code,
+                        job_exit_code: j.exit_code.unwrap_or(r.exit_code),
+                    })
+                })
+                .collect(),
             oom_kills: w.oom_kills.clone(),
             requests: Requests {
                 stable: w.tallies[ROLLOUT][Version::Stable.index()]
@@ -451,19 +577,26 @@ impl<'s> Engine<'s> {
             },
             canary_peak_memory_fraction: w.peak_working_set[Version::Canary.index()]
                 / sc.pod.memory_limit,
-            rollout_duration_s: w.rel_secs(promoted.unwrap_or(self.queue.now())),
-            time_to_detect_s: None,
+            rollout_duration_s: w.rel_secs(decided.unwrap_or(self.queue.now())),
+            time_to_detect_s,
             sim_duration_s: w.rel_secs(self.queue.now()),
             events: self.events,
             timeline: w.timeline.clone(),
         };
+        let locust = self
+            .world
+            .jobs
+            .into_iter()
+            .filter_map(|j| j.report.map(|r| (j.name, r)))
+            .collect();
         RunOutput {
             result,
             series: self.store,
+            locust,
         }
     }
 
-    /// The end time currently planned (max duration, or promotion plus soak).
+    /// The end time currently planned (max duration, or decision plus soak).
     pub fn planned_end(&self) -> SimTime {
         self.end_at
     }
@@ -474,8 +607,7 @@ pub fn run(sc: &Scenario, policy: &Policy, seed: u64) -> RunOutput {
     Engine::new(sc, policy, seed).run()
 }
 
-fn describe_step(s: &crate::rollout::policy::Step) -> String {
-    use crate::rollout::policy::Step;
+fn describe_step(s: &Step) -> String {
     match s {
         Step::SetWeight(w) => format!("setWeight {w}"),
         Step::Pause(Some(d)) => format!("pause {d}"),
@@ -491,10 +623,11 @@ fn describe_step(s: &crate::rollout::policy::Step) -> String {
 /// A random fraction in [0, 1) from `rng`; a helper for the submodules.
 #[inline]
 pub(crate) fn unit(rng: &mut ChaCha8Rng) -> f64 {
+    use rand::RngExt;
     rng.random::<f64>()
 }
 
-/// The rollout-relative duration of a run, for callers that parse `--at`.
+/// The instant `offset` after the rollout's start, for callers that parse `--at`.
 pub fn at_offset(rollout_start: SimTime, offset: SimDuration) -> SimTime {
     rollout_start + offset
 }

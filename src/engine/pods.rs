@@ -4,9 +4,10 @@
 
 use rand::Rng;
 
+use super::jobs::OPEN_LOOP;
 use super::{CANARY_SVC, Event, STABLE_SVC, World};
 use crate::model::pod::name_suffix;
-use crate::model::{Pod, PodId, PodPhase, Version};
+use crate::model::{Pod, PodId, PodPhase, Version, Waiting};
 use crate::outcome::OomKill;
 use crate::rollout::controller::Decision;
 use crate::sim::rng::stream;
@@ -95,6 +96,18 @@ impl World<'_> {
         }
     }
 
+    /// Records every running container's working set in the peaks (at each
+    /// scrape; OOM kills record theirs when they happen).
+    pub fn record_peaks(&mut self, now: SimTime) {
+        for p in &self.pods {
+            if p.container_running() {
+                let ws = p.working_set(&self.sc.profile(p.version).memory, now);
+                let peak = &mut self.peak_working_set[p.version.index()];
+                *peak = peak.max(ws);
+            }
+        }
+    }
+
     /// Pods of `version` that are ready and in their Service's endpoints.
     pub fn available(&self, version: Version) -> u32 {
         self.rs[version.index()]
@@ -172,7 +185,10 @@ impl World<'_> {
             return false;
         }
         let mem = &self.sc.profile(p.version).memory;
-        if p.working_set(mem, now) > self.sc.pod.memory_limit {
+        let ws = p.working_set(mem, now);
+        if ws > self.sc.pod.memory_limit {
+            let peak = &mut self.peak_working_set[p.version.index()];
+            *peak = peak.max(ws);
             self.oom_kill(now, pod, q);
             return true;
         }
@@ -181,16 +197,17 @@ impl World<'_> {
     }
 
     /// The OOM killer ends the pod's container: everything in it fails.
+    /// Queued requests fail now; those being served fail when their
+    /// completion comes due (see `on_complete`).
     pub fn oom_kill(&mut self, now: SimTime, pod: PodId, q: &mut EventQueue<Event>) {
         let p = &mut self.pods[pod as usize];
-        let lost = u64::from(p.busy) + p.queue.len() as u64;
-        p.queue.clear();
+        let in_service = p.busy;
+        let queued: Vec<Waiting> = p.queue.drain(..).collect();
         let version = p.version;
         let restart_at = p.kill(now, true);
         let incarnation = p.incarnation;
         let name = p.name.clone();
         let restarts = p.restarts;
-        self.tallies[self.period][version.index()].failed += lost;
         q.schedule(restart_at, Event::Restart { pod, incarnation });
         q.schedule(
             now + self.sc.endpoints_delay,
@@ -200,6 +217,7 @@ impl World<'_> {
                 listed: false,
             },
         );
+        self.fail_waiting(&queued, version, now, q);
         let t_s = self.rel_secs(now);
         self.oom_kills.push(OomKill {
             t_s,
@@ -207,11 +225,33 @@ impl World<'_> {
             version,
         });
         let back = (restart_at - now).as_secs_f64();
+        let lost = u64::from(in_service) + queued.len() as u64;
         self.note(
             now,
             "oom_kill",
-            format!("{name} ({}) OOM-killed, restart #{restarts} in {back:.0}s; {lost} requests in flight lost", version.as_str()),
+            format!(
+                "{name} ({}) OOM-killed, restart #{restarts} in {back:.0}s; {lost} requests in flight lost",
+                version.as_str()
+            ),
         );
+    }
+
+    /// Fails requests that were waiting in a pod that went away.
+    fn fail_waiting(
+        &mut self,
+        queued: &[Waiting],
+        version: Version,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) {
+        for w in queued {
+            if self.is_production(w.client) {
+                self.tallies[self.period][version.index()].failed += 1;
+            }
+            if w.client != OPEN_LOOP {
+                self.locust_reset(w.client, now, q);
+            }
+        }
     }
 
     pub fn on_restart(
@@ -232,25 +272,19 @@ impl World<'_> {
         self.schedule_memory_check(now, pod, q);
     }
 
-    pub fn on_delete(&mut self, now: SimTime, pod: PodId) {
+    pub fn on_delete(&mut self, now: SimTime, pod: PodId, q: &mut EventQueue<Event>) {
         let p = &mut self.pods[pod as usize];
         if p.phase == PodPhase::Deleted {
             return;
         }
-        let lost = if p.container_running() {
-            u64::from(p.busy) + p.queue.len() as u64
-        } else {
-            0
-        };
-        p.queue.clear();
+        let queued: Vec<Waiting> = p.queue.drain(..).collect();
         p.busy = 0;
         p.phase = PodPhase::Deleted;
         p.listed = false;
-        p.incarnation += 1;
         let version = p.version;
-        self.tallies[self.period][version.index()].failed += lost;
+        let name = p.name.clone();
         self.rebuild_endpoints();
-        let name = self.pods[pod as usize].name.clone();
+        self.fail_waiting(&queued, version, now, q);
         self.note(now, "delete", format!("{name} deleted"));
     }
 
@@ -312,7 +346,7 @@ impl World<'_> {
                         now,
                         "scale",
                         format!(
-                            "{} ReplicaSet {hash} scaled from {before} to {after}",
+                            "ReplicaSet {hash} ({} build) scaled from {before} to {after}",
                             v.as_str()
                         ),
                     );

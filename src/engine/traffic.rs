@@ -8,6 +8,7 @@
 
 use rand_distr::{Distribution, Exp};
 
+use super::jobs::OPEN_LOOP;
 use super::{CANARY_SVC, Event, STABLE_SVC, World, unit};
 use crate::model::pod::{BUCKET_SLOTS, CODE_ERROR, CODE_OK, CODE_SLOTS, LATENCY_BUCKETS};
 use crate::model::{PodId, Waiting};
@@ -19,7 +20,7 @@ const DAY_SECS: f64 = 86_400.0;
 
 /// An open-loop Poisson process, thinned to a daily shape when there is one.
 pub(crate) struct Arrivals {
-    rng: ChaCha8Rng,
+    pub rng: ChaCha8Rng,
     max_rate: f64,
     gap: Exp<f64>,
     daily: Option<DailyShape>,
@@ -88,7 +89,7 @@ impl Arrivals {
 
     /// Whether this request goes to the canary Service at `weight` percent.
     #[inline]
-    fn goes_to_canary(&mut self, weight: u32) -> bool {
+    pub fn goes_to_canary(&mut self, weight: u32) -> bool {
         weight > 0 && (weight >= 100 || unit(&mut self.rng) * 100.0 < f64::from(weight))
     }
 }
@@ -99,28 +100,55 @@ impl World<'_> {
         let Some(endpoint) = self.traffic.next(now, q) else {
             return;
         };
-        let svc = if self.traffic.goes_to_canary(self.weight) {
+        let svc = self.ingress_service();
+        let version = self.services[svc].selects.index();
+        self.tallies[self.period][version].total += 1;
+        match self.pick_pod(svc) {
+            Ok(pod) => self.dispatch(now, pod, endpoint as u16, now, OPEN_LOOP, q),
+            Err(_) => self.tallies[self.period][version].failed += 1,
+        }
+    }
+
+    /// The Service the ingress sends a request to: by the canary weight with
+    /// traffic routing; without it (basic canary) the root Service selects
+    /// every ready pod of both ReplicaSets, so the split follows pod counts.
+    #[inline]
+    pub fn ingress_service(&mut self) -> usize {
+        if self.basic_canary {
+            let canary = self.services[CANARY_SVC].endpoints.len();
+            let stable = self.services[STABLE_SVC].endpoints.len();
+            let total = canary + stable;
+            if canary > 0
+                && (stable == 0 || unit(&mut self.traffic.rng) * (total as f64) < canary as f64)
+            {
+                CANARY_SVC
+            } else {
+                STABLE_SVC
+            }
+        } else if self.traffic.goes_to_canary(self.weight) {
             CANARY_SVC
         } else {
             STABLE_SVC
-        };
+        }
+    }
+
+    /// The next pod of a Service, round-robin over its published endpoints;
+    /// `Err(503)` when it has none, `Err(502)` when the chosen pod died
+    /// before the endpoints caught up.
+    #[inline]
+    pub fn pick_pod(&mut self, svc: usize) -> Result<PodId, u16> {
         let service = &mut self.services[svc];
-        let version = service.selects.index();
-        self.tallies[self.period][version].total += 1;
         let n = service.endpoints.len();
         if n == 0 {
-            // No ready pod behind the Service: the ingress answers 503.
-            self.tallies[self.period][version].failed += 1;
-            return;
+            return Err(503);
         }
         let pod = service.endpoints[service.cursor % n];
         service.cursor = service.cursor.wrapping_add(1);
-        if !self.pods[pod as usize].can_serve() {
-            // Routed to a pod that died before endpoints caught up: 502.
-            self.tallies[self.period][version].failed += 1;
-            return;
+        if self.pods[pod as usize].can_serve() {
+            Ok(pod)
+        } else {
+            Err(502)
         }
-        self.dispatch(now, pod, endpoint as u16, now, q);
     }
 
     /// Hands a request to a pod: a free worker starts it, else it queues.
@@ -131,14 +159,19 @@ impl World<'_> {
         pod: PodId,
         endpoint: u16,
         arrived: SimTime,
+        client: u64,
         q: &mut EventQueue<Event>,
     ) {
         let p = &mut self.pods[pod as usize];
         if p.busy < p.workers {
             p.busy += 1;
-            self.start_service(now, pod, endpoint, arrived, q);
+            self.start_service(now, pod, endpoint, arrived, client, q);
         } else {
-            p.queue.push_back(Waiting { arrived, endpoint });
+            p.queue.push_back(Waiting {
+                arrived,
+                endpoint,
+                client,
+            });
         }
     }
 
@@ -149,14 +182,23 @@ impl World<'_> {
         pod: PodId,
         endpoint: u16,
         arrived: SimTime,
+        client: u64,
         q: &mut EventQueue<Event>,
     ) {
         let p = &self.pods[pod as usize];
         let profile = self.sc.profile(p.version);
         let limit = self.sc.pod.memory_limit;
-        let factor = profile
-            .pressure
-            .factor(p.working_set(&profile.memory, now) / limit);
+        // The working set is at most live + the GC sawtooth's height; only
+        // near the pressure threshold is the (costlier) exact value needed.
+        let mem = &profile.memory;
+        let live = p.live_bytes(mem, now);
+        let factor = if live + mem.gc_amplitude <= profile.pressure.start * limit {
+            1.0
+        } else {
+            profile
+                .pressure
+                .factor((live + p.garbage_bytes(mem, now)) / limit)
+        };
         let secs =
             profile.latency[endpoint as usize].sample(&mut self.pod_rngs[pod as usize]) * factor;
         q.schedule(
@@ -166,11 +208,13 @@ impl World<'_> {
                 incarnation: p.incarnation,
                 endpoint,
                 arrived,
+                client,
             },
         );
     }
 
     /// A pod finished a request. Returns whether the pod was OOM-killed.
+    #[allow(clippy::too_many_arguments)]
     pub fn on_complete(
         &mut self,
         now: SimTime,
@@ -178,12 +222,21 @@ impl World<'_> {
         incarnation: u32,
         endpoint: u16,
         arrived: SimTime,
+        client: u64,
         q: &mut EventQueue<Event>,
     ) -> bool {
         let sc = self.sc;
         let p = &mut self.pods[pod as usize];
         if p.incarnation != incarnation || !p.can_serve() {
-            return false; // the container died with this request in it; already counted
+            // The container died with this request in it.
+            let version = p.version.index();
+            if self.is_production(client) {
+                self.tallies[self.period][version].failed += 1;
+            }
+            if client != OPEN_LOOP {
+                self.locust_reset(client, now, q);
+            }
+            return false;
         }
         p.busy -= 1;
         let profile = sc.profile(p.version);
@@ -199,19 +252,44 @@ impl World<'_> {
         p.buckets[e * BUCKET_SLOTS + b] += 1;
         p.latency_sum[e] += latency;
         p.served += 1;
-        if failed {
-            self.tallies[self.period][p.version.index()].failed += 1;
+        let version = p.version.index();
+        // live + the sawtooth's height bounds the working set: the exact
+        // value is only needed when that bound passes the limit.
+        let mem = &profile.memory;
+        let live = p.live_bytes(mem, now);
+        let mut over = false;
+        if live + mem.gc_amplitude > sc.pod.memory_limit {
+            let ws = live + p.garbage_bytes(mem, now);
+            over = ws > sc.pod.memory_limit;
+            if over {
+                let peak = &mut self.peak_working_set[version];
+                *peak = peak.max(ws);
+            }
         }
-        let ws = p.working_set(&profile.memory, now);
-        let peak = &mut self.peak_working_set[p.version.index()];
-        *peak = peak.max(ws);
-        if ws > sc.pod.memory_limit {
+        // The freed worker takes the next waiting request before anything
+        // this response causes (a Locust user's next request) can arrive.
+        if !over && let Some(w) = self.pods[pod as usize].queue.pop_front() {
+            self.pods[pod as usize].busy += 1;
+            self.start_service(now, pod, w.endpoint, w.arrived, w.client, q);
+        }
+        if client == OPEN_LOOP {
+            if failed {
+                self.tallies[self.period][version].failed += 1;
+            }
+        } else {
+            if failed && self.is_production(client) {
+                self.tallies[self.period][version].failed += 1;
+            }
+            let status = if failed {
+                500
+            } else {
+                sc.endpoints[e].success_code
+            };
+            self.locust_response(client, status, now, q);
+        }
+        if over {
             self.oom_kill(now, pod, q);
             return true;
-        }
-        if let Some(w) = p.queue.pop_front() {
-            p.busy += 1;
-            self.start_service(now, pod, w.endpoint, w.arrived, q);
         }
         false
     }

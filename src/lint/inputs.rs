@@ -252,7 +252,7 @@ fn discover(dir: &Path, files: &[SourceFile], rollout: Option<&str>) -> Option<(
         return None;
     }
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
-    let mut same_rollout: Option<Loaded> = None;
+    let mut same_rollout: Vec<Loaded> = Vec::new();
     for d in dir.ancestors().take(4) {
         let on_disk = if d.as_os_str().is_empty() {
             Path::new(".")
@@ -283,16 +283,27 @@ fn discover(dir: &Path, files: &[SourceFile], rollout: Option<&str>) -> Option<(
                 let how = format!("scenario {} (policy {})", loaded.scenario.file, pm.policy);
                 return Some((loaded, how));
             }
-            if same_rollout.is_none() && rollout == Some(loaded.scenario.rollout.name.as_str()) {
-                same_rollout = Some(loaded);
+            if rollout == Some(loaded.scenario.rollout.name.as_str()) {
+                same_rollout.push(loaded);
             }
         }
     }
-    same_rollout.map(|l| {
-        let how = format!(
+    let others = same_rollout.len().saturating_sub(1);
+    same_rollout.into_iter().next().map(|l| {
+        let mut how = format!(
             "scenario {}, which models the Rollout {}",
             l.scenario.file, l.scenario.rollout.name
         );
+        if others > 0 {
+            let also = if others == 1 {
+                "another scenario models it too".to_string()
+            } else {
+                format!("{others} other scenarios model it too")
+            };
+            how.push_str(&format!(
+                " (the nearest, first by name; {also}; --scenario picks one)"
+            ));
+        }
         (l, how)
     })
 }

@@ -24,6 +24,7 @@ use crate::rollout::policy::{
     AnalysisRef, BackgroundAnalysis, CanaryScale, DEFAULT_SCALE_DOWN_DELAY, Policy, Step,
     TemplateRef,
 };
+use crate::rollout::replicas::IntOrPercent;
 use crate::scenario::units::{ByteSize, Millicores};
 use crate::sim::SimDuration;
 
@@ -804,14 +805,27 @@ fn canary_policy(
     let mut policy = Policy::new(name, steps);
     policy.source = cx.file.label.clone();
     policy.traffic_routing = routed;
-    if let Some(v) = &c.max_surge {
-        policy.max_surge = v.value.to_string();
-    }
-    if let Some(v) = &c.max_unavailable {
-        policy.max_unavailable = v.value.to_string();
-    }
-    let zero = |v: &str| v.trim_end_matches('%').trim().parse::<i64>().ok() == Some(0);
-    if zero(&policy.max_surge) && zero(&policy.max_unavailable) {
+    let mut surge = |v: &Option<Spanned<IntOrStr>>| -> IntOrPercent {
+        let Some(v) = v else {
+            return IntOrPercent::DEFAULT;
+        };
+        let read = match &v.value {
+            IntOrStr::Int(i) => IntOrPercent::from_int(*i),
+            IntOrStr::Str(s) => IntOrPercent::parse(s),
+        };
+        read.unwrap_or_else(|e| {
+            let at = cx.at(v);
+            cx.problem(
+                at,
+                e.to_string(),
+                "write a pod count (1) or a percentage (\"25%\")",
+            );
+            IntOrPercent::DEFAULT
+        })
+    };
+    policy.surge.max_surge = surge(&c.max_surge);
+    policy.surge.max_unavailable = surge(&c.max_unavailable);
+    if policy.surge.max_surge.is_zero() && policy.surge.max_unavailable.is_zero() {
         let at = c
             .max_surge
             .as_ref()
@@ -1003,11 +1017,7 @@ fn step(
         } else if let Some(w) = &c.weight {
             CanaryScale::Weight(w.value.clamp(0, 100) as u32)
         } else {
-            cx.problem(
-                site.at.clone(),
-                "setCanaryScale needs replicas, weight or matchTrafficWeight",
-                "e.g. setCanaryScale: { replicas: 2 }",
-            );
+            // Argo sizes an empty setCanaryScale from the traffic weight.
             CanaryScale::MatchTrafficWeight
         };
         return (Step::SetCanaryScale(scale), site);

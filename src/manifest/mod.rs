@@ -11,16 +11,15 @@
 //! runtime errors can point at YAML lines, the fields canarysim does not
 //! model (as notes, never dropped silently) and the problems that keep a
 //! policy from being simulated (an unmodelled provider, a setWeight Argo
-//! rejects). [`references`] holds the check Argo's controller makes before it
-//! touches a rollout (missing templates, unresolved args), whose failure
-//! leaves the Rollout `InvalidSpec`.
+//! rejects). Missing templates and unresolved args are not problems here:
+//! Argo accepts such manifests and its controller then leaves the Rollout
+//! `InvalidSpec` (`crate::rollout::validate`), which the simulation does too.
 //!
 //! Neighbours: `crate::scenario` resolves a policy's `manifests = [...]`
 //! through this module; `crate::lint` reads the sets and their sites.
 
 pub mod api;
 mod convert;
-pub mod references;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -28,8 +27,6 @@ use std::path::Path;
 use crate::analysis::{AnalysisTemplate, TemplateKind};
 use crate::diag::{Diagnostic, Location};
 use crate::rollout::policy::Policy;
-
-pub use references::{InvalidSpec, check_references};
 
 /// A manifest file's name (as the user would write it) and its text.
 #[derive(Debug, Clone, PartialEq, Eq)]

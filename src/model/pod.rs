@@ -31,6 +31,8 @@ pub struct Waiting {
     pub arrived: SimTime,
     /// Endpoint index.
     pub endpoint: u16,
+    /// Who sent it (the engine's client tag; 0 for production traffic).
+    pub client: u64,
 }
 
 /// Upper bounds of the latency histogram's buckets: client_golang's `DefBuckets`.

@@ -65,7 +65,9 @@ pub struct RunResult {
     /// The rollout's course.
     pub rollout: RolloutSummary,
     /// AnalysisRuns and their measurements.
-    pub analysis_runs: Vec<serde_json::Value>,
+    pub analysis_runs: Vec<crate::analysis::AnalysisRunReport>,
+    /// Every Locust run of the simulation (the `job` provider's), in start order.
+    pub locust_jobs: Vec<LocustJobSummary>,
     /// Every OOM kill, in time order.
     pub oom_kills: Vec<OomKill>,
     /// Production requests by the version that was to serve them.
@@ -75,8 +77,8 @@ pub struct RunResult {
     pub canary_requests: u64,
     /// Failed production requests, split at full promotion.
     pub failed_requests: FailedRequests,
-    /// The canary's largest working set as a fraction of its memory limit
-    /// (above 1 means the OOM killer acted).
+    /// The canary's largest working set (at any scrape, or when the OOM
+    /// killer acted) as a fraction of its memory limit; above 1 means a kill.
     pub canary_peak_memory_fraction: f64,
     /// Seconds from the rollout's start to promotion or abort, or to the end
     /// of the run when neither happened.
@@ -104,6 +106,9 @@ pub struct RolloutSummary {
     pub aborted_at_s: Option<f64>,
     /// Why it aborted.
     pub abort_reason: Option<String>,
+    /// Argo's InvalidSpec message when the Rollout's references do not
+    /// validate (nothing happens then).
+    pub invalid_spec: Option<String>,
     /// Each step's span.
     pub steps: Vec<StepRecord>,
 }
@@ -130,6 +135,26 @@ pub struct OomKill {
     pub pod: String,
     /// Which version it ran.
     pub version: Version,
+}
+
+/// One Locust run: what Locust reported and what the Job's container exited with.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocustJobSummary {
+    /// The Job's name (`<run>.<metric>.<n>`).
+    pub name: String,
+    /// When it started.
+    pub started_at_s: f64,
+    /// When its last user stopped.
+    pub ended_at_s: f64,
+    /// Requests it sent.
+    pub requests: u64,
+    /// Requests that failed.
+    pub failures: u64,
+    /// Locust's own exit code (`--exit-code-on-error` when any request failed).
+    pub locust_exit_code: i32,
+    /// The container's exit code, which decides whether the Job failed
+    /// (differs from Locust's when the script runs more after Locust).
+    pub job_exit_code: i32,
 }
 
 /// Request counts by version.

@@ -395,3 +395,85 @@ pub(crate) fn insertion_sort<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::promql::testutil::{eval, store};
+
+    fn s() -> crate::series::SeriesStore {
+        store(
+            60_000,
+            r#"
+            v{pod="a", zone="1"} 3
+            v{pod="b", zone="1"} NaN
+            v{pod="c", zone="2"} 5
+            v{pod="d", zone="2"} 5
+            v{pod="e", zone="2"} 1
+            "#,
+        )
+    }
+
+    #[test]
+    fn without_drops_the_listed_labels_and_the_name_by_keeps_only_the_listed() {
+        assert_eq!(
+            eval(&s(), "count without (pod) (v)", 0),
+            [
+                (r#"{zone="1"}"#.to_string(), 2.0),
+                (r#"{zone="2"}"#.to_string(), 3.0),
+            ]
+        );
+        assert_eq!(
+            eval(&s(), "count by (__name__) (v)", 0),
+            [("v{}".to_string(), 5.0)]
+        );
+    }
+
+    #[test]
+    fn min_and_max_prefer_numbers_over_nan_unlike_a_plain_fold() {
+        assert_eq!(eval(&s(), "max by (zone) (v)", 0)[0].1, 3.0);
+        assert_eq!(eval(&s(), "min by (zone) (v)", 0)[0].1, 3.0);
+        assert!(eval(&s(), "sum by (zone) (v)", 0)[0].1.is_nan());
+    }
+
+    #[test]
+    fn topk_keeps_labels_orders_descending_and_ranks_nan_lowest() {
+        let got = eval(&s(), "topk(3, v)", 0);
+        let pods: Vec<&str> = got.iter().map(|(l, _)| &l[7..8]).collect();
+        // 5, 5 (in Go's heap order), 3; NaN never beats a number.
+        assert_eq!(pods, ["d", "c", "a"]);
+        let bottom = eval(&s(), "bottomk(2, v)", 0);
+        assert_eq!(
+            bottom.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+            [1.0, 3.0]
+        );
+    }
+
+    #[test]
+    fn count_values_labels_values_as_go_formats_them() {
+        let s = store(60_000, "x{a=\"1\"} 1e21\nx{a=\"2\"} 0.5\nx{a=\"3\"} 0.5");
+        let got = eval(&s, "count_values(\"value\", x)", 0);
+        assert_eq!(
+            got,
+            [
+                (r#"{value="0.5"}"#.to_string(), 2.0),
+                (r#"{value="1000000000000000000000"}"#.to_string(), 1.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn stddev_of_infinite_input_is_nan_and_avg_survives_overflow() {
+        let s = store(60_000, "x{a=\"1\"} Inf\nx{a=\"2\"} 1");
+        assert!(eval(&s, "stddev(x)", 0)[0].1.is_nan());
+        let big = store(60_000, "y{a=\"1\"} 1e308\ny{a=\"2\"} 1e308");
+        assert_eq!(eval(&big, "avg(y)", 0)[0].1, 1e308);
+        assert_eq!(eval(&big, "sum(y)", 0)[0].1, f64::INFINITY);
+    }
+
+    #[test]
+    fn quantile_interpolates_between_ranks() {
+        let s = store(60_000, "q{a=\"1\"} 1\nq{a=\"2\"} 2\nq{a=\"3\"} 4");
+        assert_eq!(eval(&s, "quantile(0.75, q)", 0)[0].1, 3.0);
+        assert_eq!(eval(&s, "quantile(2, q)", 0)[0].1, f64::INFINITY);
+    }
+}

@@ -442,3 +442,116 @@ fn match_labels(l: &Labels, m: &Matching) -> Labels {
         l.without(&names)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::promql::PromqlError;
+    use crate::promql::testutil::{eval, store};
+
+    fn pods() -> crate::series::SeriesStore {
+        store(
+            60_000,
+            r#"
+            req{pod="a", job="x"} 10
+            req{pod="b", job="x"} 20
+            err{pod="a", job="x"} 1
+            err{pod="b", job="x"} 4
+            limit{job="x", team="t"} 15
+            "#,
+        )
+    }
+
+    #[test]
+    fn arithmetic_drops_the_name_and_filters_keep_it() {
+        let s = pods();
+        assert_eq!(
+            eval(&s, "err / req", 0),
+            [
+                (r#"{job="x", pod="a"}"#.to_string(), 0.1),
+                (r#"{job="x", pod="b"}"#.to_string(), 0.2),
+            ]
+        );
+        assert_eq!(
+            eval(&s, "req > 15", 0),
+            [(r#"req{job="x", pod="b"}"#.to_string(), 20.0)]
+        );
+    }
+
+    #[test]
+    fn a_scalar_on_the_left_of_a_filter_keeps_the_vector_value() {
+        let s = pods();
+        assert_eq!(
+            eval(&s, "15 < req", 0),
+            [(r#"req{job="x", pod="b"}"#.to_string(), 20.0)]
+        );
+    }
+
+    #[test]
+    fn bool_gives_zero_or_one_for_every_element_and_drops_the_name() {
+        let s = pods();
+        assert_eq!(
+            eval(&s, "req > bool 15", 0),
+            [
+                (r#"{job="x", pod="a"}"#.to_string(), 0.0),
+                (r#"{job="x", pod="b"}"#.to_string(), 1.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn nan_compares_false_so_not_equal_keeps_it() {
+        let s = store(60_000, "m NaN");
+        assert!(eval(&s, "m == m", 0).is_empty());
+        assert_eq!(eval(&s, "m != 3", 0).len(), 1);
+    }
+
+    #[test]
+    fn group_left_copies_the_listed_labels_from_the_one_side() {
+        let s = pods();
+        assert_eq!(
+            eval(&s, "req / on(job) group_left(team) limit", 0),
+            [
+                (r#"{job="x", pod="a", team="t"}"#.to_string(), 10.0 / 15.0),
+                (r#"{job="x", pod="b", team="t"}"#.to_string(), 20.0 / 15.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn matching_two_series_per_group_without_group_left_is_an_error() {
+        let s = pods();
+        let err = crate::promql::testutil::eval_with(
+            &s,
+            "limit / on(job) req",
+            0,
+            &crate::promql::EvalOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, PromqlError::ManyToMany { side: "right", .. }),
+            "{err:?}"
+        );
+        let err = crate::promql::testutil::eval_with(
+            &s,
+            "req / on(job) limit",
+            0,
+            &crate::promql::EvalOptions::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, PromqlError::MultipleMatches(_)), "{err:?}");
+    }
+
+    #[test]
+    fn set_operators_match_on_labels_without_the_name() {
+        let s = pods();
+        assert_eq!(eval(&s, "req and err", 0).len(), 2);
+        assert_eq!(eval(&s, "req and on(team) limit", 0).len(), 0);
+        assert_eq!(
+            eval(&s, "req unless err > 2", 0),
+            [(r#"req{job="x", pod="a"}"#.to_string(), 10.0)]
+        );
+        // `or` adds only right-hand series whose labels are new.
+        assert_eq!(eval(&s, "req or err", 0).len(), 2);
+        assert_eq!(eval(&s, "req or limit", 0).len(), 3);
+    }
+}

@@ -191,15 +191,15 @@ impl<'a> Evaluator<'a> {
             Some(AtModifier::End) => self.end,
             Some(AtModifier::At(st)) => system_time_ms(st),
         };
-        base - offset_ms(offset)
+        base.saturating_sub(offset_ms(offset))
     }
 }
 
 /// Milliseconds since the epoch of a parsed `@` timestamp (may be negative).
 fn system_time_ms(st: &std::time::SystemTime) -> i64 {
     match st.duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i64,
-        Err(e) => -(e.duration().as_millis() as i64),
+        Ok(d) => duration_ms(&d),
+        Err(e) => -duration_ms(&e.duration()),
     }
 }
 
@@ -207,21 +207,40 @@ fn system_time_ms(st: &std::time::SystemTime) -> i64 {
 pub(crate) fn offset_ms(offset: Option<&Offset>) -> i64 {
     match offset {
         None => 0,
-        Some(Offset::Pos(d)) => d.as_millis() as i64,
-        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+        Some(Offset::Pos(d)) => duration_ms(d),
+        Some(Offset::Neg(d)) => -duration_ms(d),
     }
 }
 
+/// A parsed duration in milliseconds, saturating at `i64::MAX`.
+pub(crate) fn duration_ms(d: &std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// Removes the metric name where it is due and fails on duplicate label sets
-/// (`vector cannot contain metrics with the same labelset`).
+/// (`vector cannot contain metrics with the same labelset`), as Prometheus
+/// does for a query's result.
+pub(crate) fn finish_result(v: Vec<Elem>) -> Result<Vec<Elem>, PromqlError> {
+    let v = finish_vector(v)?;
+    check_unique(&v)?;
+    Ok(v)
+}
+
+/// Like [`finish_result`] for an intermediate node: only dropping a name can
+/// make two elements equal there (selectors give distinct series, and the
+/// operators that build new label sets check them themselves).
 pub(crate) fn finish_vector(mut v: Vec<Elem>) -> Result<Vec<Elem>, PromqlError> {
+    let mut dropped = false;
     for e in &mut v {
         if e.drop_name {
             drop_metric_name(&mut e.labels);
             e.drop_name = false;
+            dropped = true;
         }
     }
-    check_unique(&v)?;
+    if dropped {
+        check_unique(&v)?;
+    }
     Ok(v)
 }
 
@@ -230,11 +249,11 @@ pub(crate) fn check_unique(v: &[Elem]) -> Result<(), PromqlError> {
     if v.len() < 2 {
         return Ok(());
     }
-    let mut seen = std::collections::HashSet::with_capacity(v.len());
-    for e in v {
-        if !seen.insert(&e.labels) {
-            return Err(PromqlError::DuplicateLabelset);
-        }
+    // Sorting references is cheaper than hashing every label string.
+    let mut refs: Vec<&Labels> = v.iter().map(|e| &e.labels).collect();
+    refs.sort_unstable();
+    if refs.windows(2).any(|w| w[0] == w[1]) {
+        return Err(PromqlError::DuplicateLabelset);
     }
     Ok(())
 }
@@ -245,4 +264,51 @@ pub(crate) fn drop_metric_name(labels: &mut Labels) {
     labels.remove(METRIC_NAME);
     labels.remove("__type__");
     labels.remove("__unit__");
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::promql::testutil::{eval_with, store};
+    use crate::promql::{EvalOptions, PromqlError};
+
+    fn s() -> crate::series::SeriesStore {
+        store(
+            60_000,
+            "a_total{env=\"1\"} 0 60 120\nb_total{env=\"1\"} 0 120 240",
+        )
+    }
+
+    #[test]
+    fn delayed_name_removal_lets_label_replace_read_the_name() {
+        let q = r#"label_replace(rate({env="1"}[2m]), "was", "$1", "__name__", "(.+)")"#;
+        let got = eval_with(&s(), q, 120_000, &EvalOptions::promqltest()).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, r#"{env="1", was="a_total"}"#);
+    }
+
+    #[test]
+    fn immediate_name_removal_rejects_series_that_collide_without_names() {
+        let err = eval_with(
+            &s(),
+            r#"rate({env="1"}[2m])"#,
+            120_000,
+            &EvalOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err, PromqlError::DuplicateLabelset);
+        let err = eval_with(
+            &s(),
+            r#"rate({env="1"}[2m])"#,
+            120_000,
+            &EvalOptions::promqltest(),
+        )
+        .unwrap_err();
+        assert_eq!(err, PromqlError::DuplicateLabelset);
+    }
+
+    #[test]
+    fn unary_minus_negates_and_drops_the_name() {
+        let got = eval_with(&s(), "-a_total", 120_000, &EvalOptions::default()).unwrap();
+        assert_eq!(got, [(r#"{env="1"}"#.to_string(), -120.0)]);
+    }
 }

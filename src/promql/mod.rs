@@ -23,6 +23,8 @@ mod functions;
 pub mod json;
 pub mod promqltest;
 mod selector;
+#[cfg(test)]
+mod testutil;
 pub mod value;
 
 use std::collections::BTreeMap;
@@ -33,7 +35,7 @@ pub use error::PromqlError;
 pub use value::{RangeSeries, Value, VectorSample};
 
 use crate::series::{Labels, Sample, SeriesStore};
-use engine::{Evaluator, Val, drop_metric_name, finish_vector};
+use engine::{Evaluator, Val, drop_metric_name, finish_result};
 
 /// The most points a range query may produce per series (as Prometheus).
 pub const MAX_RANGE_POINTS: i64 = 11_000;
@@ -122,7 +124,7 @@ impl Query {
             Val::Scalar(v) => Value::Scalar(v),
             Val::Str(s) => Value::String(s),
             Val::Vector(v) => Value::Vector(
-                finish_vector(v)?
+                finish_result(v)?
                     .into_iter()
                     .map(|e| VectorSample {
                         labels: e.labels,
@@ -184,7 +186,9 @@ impl Query {
         if end_ms < start_ms {
             return Err(PromqlError::InvalidRange("end is before start".to_string()));
         }
-        if (end_ms - start_ms) / step_ms >= MAX_RANGE_POINTS {
+        if (i128::from(end_ms) - i128::from(start_ms)) / i128::from(step_ms)
+            >= i128::from(MAX_RANGE_POINTS)
+        {
             return Err(PromqlError::InvalidRange(format!(
                 "exceeded maximum resolution of {MAX_RANGE_POINTS} points per timeseries"
             )));
@@ -199,7 +203,7 @@ impl Query {
                     .or_default()
                     .push(Sample { t, v }),
                 Val::Vector(v) => {
-                    for e in finish_vector(v)? {
+                    for e in finish_result(v)? {
                         series
                             .entry(e.labels)
                             .or_default()
@@ -214,7 +218,10 @@ impl Query {
                     });
                 }
             }
-            t += step_ms;
+            match t.checked_add(step_ms) {
+                Some(next) => t = next,
+                None => break,
+            }
         }
         Ok(Value::Matrix(
             series

@@ -13,11 +13,12 @@
 
 use std::collections::BTreeMap;
 
+use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{MatrixSelector, SubqueryExpr, VectorSelector};
 
-use super::engine::{Elem, Evaluator, RangeElem, Val, check_unique};
+use super::engine::{Elem, Evaluator, RangeElem, Val, check_unique, duration_ms};
 use super::error::PromqlError;
-use crate::series::{Labels, METRIC_NAME, Sample, Series, SeriesStore, is_stale_nan};
+use crate::series::{Labels, METRIC_NAME, Sample, Series, SeriesId, SeriesStore, is_stale_nan};
 
 /// The time span a range vector covers: `(start, end]` in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +32,7 @@ pub(crate) struct Window {
 impl Window {
     /// The window's length in seconds.
     pub fn seconds(&self) -> f64 {
-        (self.end - self.start) as f64 / 1000.0
+        (i128::from(self.end) - i128::from(self.start)) as f64 / 1000.0
     }
 }
 
@@ -59,14 +60,82 @@ pub(crate) fn matches(vs: &VectorSelector, labels: &Labels) -> bool {
             .any(|group| group.iter().all(|m| m.is_match(get(&m.name))))
 }
 
+/// Whether a matcher is `name="non-empty"`, which the postings index answers
+/// (an empty value also matches series without the label).
+fn answered_by_postings(m: &Matcher) -> bool {
+    matches!(m.op, MatchOp::Equal) && !m.value.is_empty()
+}
+
+/// The `name="value"` pairs a selector requires (its metric name and its
+/// non-empty `=` matchers), which the store's postings index can answer.
+fn required_pairs(vs: &VectorSelector) -> Vec<(&str, &str)> {
+    let mut pairs: Vec<(&str, &str)> = vs
+        .matchers
+        .matchers
+        .iter()
+        .filter(|m| answered_by_postings(m))
+        .map(|m| (m.name.as_str(), m.value.as_str()))
+        .collect();
+    if let Some(name) = vs.name.as_deref() {
+        pairs.push((METRIC_NAME, name));
+    }
+    pairs
+}
+
+/// The intersection of sorted id lists.
+fn intersect(lists: &mut [&[SeriesId]]) -> Vec<SeriesId> {
+    lists.sort_by_key(|l| l.len());
+    let Some((first, rest)) = lists.split_first() else {
+        return Vec::new();
+    };
+    let mut out: Vec<SeriesId> = first.to_vec();
+    for other in rest {
+        let mut j = 0;
+        out.retain(|id| {
+            while j < other.len() && other[j] < *id {
+                j += 1;
+            }
+            j < other.len() && other[j] == *id
+        });
+    }
+    out
+}
+
 /// The series a selector matches, sorted by labels as Prometheus's storage
 /// returns them.
 pub(crate) fn select<'s>(store: &'s SeriesStore, vs: &VectorSelector) -> Vec<&'s Series> {
-    let mut out: Vec<&Series> = store
-        .series()
-        .iter()
-        .filter(|s| matches(vs, &s.labels))
-        .collect();
+    let pairs = required_pairs(vs);
+    let mut out: Vec<&Series> = if pairs.is_empty() {
+        store
+            .series()
+            .iter()
+            .filter(|s| matches(vs, &s.labels))
+            .collect()
+    } else {
+        let mut lists: Vec<&[SeriesId]> = pairs.iter().map(|(n, v)| store.postings(n, v)).collect();
+        let candidates = intersect(&mut lists);
+        // The postings already guarantee the name and the `=` matchers.
+        let rest: Vec<&Matcher> = vs
+            .matchers
+            .matchers
+            .iter()
+            .filter(|m| !answered_by_postings(m))
+            .collect();
+        candidates
+            .into_iter()
+            .map(|id| store.get(id))
+            .filter(|s| {
+                let get = |n: &str| s.labels.get(n).unwrap_or("");
+                rest.iter().all(|m| m.is_match(get(&m.name)))
+                    && (vs.matchers.or_matchers.is_empty()
+                        || vs
+                            .matchers
+                            .or_matchers
+                            .iter()
+                            .any(|g| g.iter().all(|m| m.is_match(get(&m.name)))))
+            })
+            .collect()
+    };
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
     out
 }
@@ -117,7 +186,7 @@ pub(crate) fn instant_timestamps(ev: &Evaluator<'_>, vs: &VectorSelector, t: i64
 pub(crate) fn range(ev: &Evaluator<'_>, ms: &MatrixSelector, t: i64) -> (Vec<RangeElem>, Window) {
     let end = ev.ref_time(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t);
     let window = Window {
-        start: end - ms.range.as_millis() as i64,
+        start: end.saturating_sub(duration_ms(&ms.range)),
         end,
     };
     let out = select(ev.store, &ms.vs)
@@ -148,17 +217,24 @@ pub(crate) fn subquery(
 ) -> Result<(Vec<RangeElem>, Window), PromqlError> {
     let end = ev.ref_time(sq.at.as_ref(), sq.offset.as_ref(), t);
     let window = Window {
-        start: end - sq.range.as_millis() as i64,
+        start: end.saturating_sub(duration_ms(&sq.range)),
         end,
     };
     let step = match sq.step {
-        Some(d) if d.as_millis() > 0 => d.as_millis() as i64,
+        Some(d) if d.as_millis() > 0 => duration_ms(&d),
         _ => ev.opts.subquery_step_ms.max(1),
     };
     let mut series: BTreeMap<Labels, RangeElem> = BTreeMap::new();
-    let mut ts = (window.start.div_euclid(step) + 1) * step;
+    // The first multiple of the step after the window start.
+    let first = (window.start.div_euclid(step) + 1).checked_mul(step);
+    let Some(mut ts) = first else {
+        return Err(PromqlError::TooExpensive(
+            "subquery range out of bounds".to_string(),
+        ));
+    };
     if ts <= window.end {
-        ev.charge_subquery_steps(((window.end - ts) / step + 1) as u64)?;
+        let steps = (window.end as i128 - ts as i128) / step as i128 + 1;
+        ev.charge_subquery_steps(u64::try_from(steps).unwrap_or(u64::MAX))?;
     }
     while ts <= window.end {
         let elems = match ev.eval(&sq.expr, ts)? {
@@ -185,7 +261,59 @@ pub(crate) fn subquery(
             });
             entry.points.push(Sample { t: ts, v: e.v });
         }
-        ts += step;
+        match ts.checked_add(step) {
+            Some(next) => ts = next,
+            None => break,
+        }
     }
     Ok((series.into_values().collect(), window))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::promql::testutil::{eval, store};
+
+    #[test]
+    fn lookback_excludes_a_sample_exactly_five_minutes_old() {
+        let s = store(60_000, "m 1");
+        assert_eq!(eval(&s, "m", 299_999).len(), 1);
+        assert!(eval(&s, "m", 300_000).is_empty());
+    }
+
+    #[test]
+    fn a_staleness_marker_hides_the_series_despite_older_samples() {
+        let s = store(60_000, "m 1 2 stale 4");
+        assert_eq!(eval(&s, "m", 60_000)[0].1, 2.0);
+        assert!(eval(&s, "m", 150_000).is_empty());
+        assert_eq!(eval(&s, "m", 180_000)[0].1, 4.0);
+        // A range drops the marker but keeps the samples around it.
+        assert_eq!(eval(&s, "count_over_time(m[5m])", 180_000)[0].1, 3.0);
+    }
+
+    #[test]
+    fn range_windows_are_left_open() {
+        let s = store(60_000, "m 0 1 2 3 4");
+        // (60s, 240s] holds the samples at 120s, 180s and 240s.
+        assert_eq!(eval(&s, "count_over_time(m[3m])", 240_000)[0].1, 3.0);
+    }
+
+    #[test]
+    fn offset_and_at_move_the_reference_time_but_not_the_output_time() {
+        let s = store(60_000, "m 0 10 20 30 40");
+        assert_eq!(eval(&s, "m offset 2m", 240_000)[0].1, 20.0);
+        assert_eq!(eval(&s, "m offset -1m", 120_000)[0].1, 30.0);
+        assert_eq!(eval(&s, "m @ 60", 240_000)[0].1, 10.0);
+        assert_eq!(eval(&s, "m @ 180 offset 1m", 0)[0].1, 20.0);
+        assert_eq!(eval(&s, "timestamp(m @ 61)", 240_000)[0].1, 60.0);
+    }
+
+    #[test]
+    fn subquery_steps_are_multiples_of_the_step_inside_a_left_open_window() {
+        let s = store(10_000, "m 0+1x60");
+        // Window (60s, 180s] with step 30s: 90, 120, 150, 180.
+        assert_eq!(eval(&s, "count_over_time(m[2m:30s])", 180_000)[0].1, 4.0);
+        // Window (65s, 185s]: the same four steps (multiples, not offsets).
+        assert_eq!(eval(&s, "count_over_time(m[2m:30s])", 185_000)[0].1, 4.0);
+        assert_eq!(eval(&s, "min_over_time(m[2m:30s])", 185_000)[0].1, 9.0);
+    }
 }

@@ -4,7 +4,10 @@
 //! decides where output goes (hyperfine's exporter pattern). Flow: the
 //! engine's [`crate::outcome::RunResult`]s and series in, text out.
 
+pub mod aggregate;
 pub mod csv;
+pub mod markdown;
+pub mod table;
 pub mod text;
 
 use crate::outcome::{Report, RunResult};

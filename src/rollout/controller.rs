@@ -1,22 +1,49 @@
 //! The canary controller: Argo Rollouts' step machine, reconcile by reconcile.
 //!
 //! The engine calls [`Controller::reconcile`] whenever something it cares
-//! about changes (a pod became available, a pause ran out, the operator
-//! promoted) with a [`ClusterView`] of the two ReplicaSets. The controller
-//! answers with a [`Decision`]: replica counts, the traffic weight, which
-//! ReplicaSet each Service selects, and when to be woken next. It never
-//! touches the world itself, so the same rules can be tested without one.
+//! about changes (a pod became available, a pause ran out, an AnalysisRun
+//! changed phase, a person promoted) with a [`ClusterView`]: the two
+//! ReplicaSets' available pods and the phases of the controller's current
+//! AnalysisRuns. The controller answers with a [`Decision`]: replica counts,
+//! the traffic weight, which ReplicaSet each Service selects, which runs to
+//! start or cancel, and when to be woken next. It never touches the world
+//! itself, so the rules can be tested without one.
 //!
-//! Rules followed (Argo Rollouts `rollout/canary.go`, `utils/replicaset/canary.go`):
-//! the step index advances by at most one per reconcile; `setWeight` is done
-//! when the desired replica counts are available, and until then the router
-//! keeps the previous weight; `pause: {duration}` is done when
-//! `now > start + duration`; `pause: {}` waits for a promote; after the last
-//! step the rollout fully promotes once the canary has `replicas` available,
-//! and the old stable ReplicaSet is scaled down `scaleDownDelaySeconds` later.
+//! The two builds are symmetric: the controller tracks which version is
+//! stable (`status.stableRS`) and which one the spec asks for (the newest
+//! ReplicaSet); an `undo` after promotion asks for the old build again.
+//!
+//! Rules (argo-rollouts `rollout/canary.go`, `rollout/analysis.go`,
+//! `rollout/pause.go`, `utils/replicaset/canary.go`):
+//! - a spec that fails validation (a referenced template that does not
+//!   exist, an arg no one supplies, a step metric that runs forever) makes
+//!   the Rollout `InvalidSpec`: nothing is reconciled at all;
+//! - the step index advances by at most one per reconcile;
+//! - `setWeight` completes when the desired replica counts are available, and
+//!   until then the router keeps the previous weight;
+//! - a pause step adds the `CanaryPauseStep` pause condition; with a duration
+//!   it completes when `now > start + duration`, without one when a person
+//!   promotes (removes the condition);
+//! - an analysis step completes only when its run is Successful; an
+//!   Inconclusive run adds the `InconclusiveAnalysisRun` pause condition; a
+//!   Failed or Error run aborts; while any pause condition or the abort is
+//!   set, step analysis is left alone;
+//! - background analysis starts once the index reaches `startingStep`, never
+//!   blocks steps, pauses on Inconclusive and aborts on Failed or Error;
+//! - abort: weight 0 at once, both Services select stable, the index goes
+//!   back to 0, phase Degraded; the canary is scaled down
+//!   `abortScaleDownDelaySeconds` after stable is fully available;
+//! - after the last step (or at once for a rollback within
+//!   `rollbackWindow`) the rollout promotes fully once the new ReplicaSet
+//!   has `replicas` available; runs are cancelled; the old stable is scaled
+//!   down `scaleDownDelaySeconds` later.
 
-use super::policy::{Policy, Step};
-use super::replicas::traffic_routed_counts;
+use super::policy::{AnalysisRef, CanaryScale, Policy, Step};
+use super::replicas::{
+    BasicCanary, CanaryMode, CanaryTarget, Counts, RoutedCanary, RsState, TrafficWeights,
+    at_desired_replica_counts_for_canary, basic_canary_counts, routed_counts,
+};
+use crate::analysis::AnalysisPhase;
 use crate::model::Version;
 use crate::sim::{SimDuration, SimTime};
 
@@ -25,23 +52,70 @@ use crate::sim::{SimDuration, SimTime};
 pub enum Phase {
     /// Steps are running.
     Progressing,
-    /// Waiting at a pause.
+    /// Waiting at a pause (a pause step or an Inconclusive analysis).
     Paused,
     /// Fully promoted and available.
     Healthy,
-    /// Aborted.
+    /// Aborted, or the spec is invalid.
     Degraded,
 }
 
+/// Which of the controller's AnalysisRuns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// The run of the analysis step at this index.
+    Step(usize),
+    /// The background analysis.
+    Background,
+}
+
+/// A run the controller wants started or cancelled.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunRequest {
+    /// Create a run of these templates and args.
+    Start {
+        /// Step or background.
+        kind: RunKind,
+        /// What to run.
+        analysis: AnalysisRef,
+    },
+    /// Terminate the run (`spec.terminate = true`).
+    Cancel {
+        /// Step or background.
+        kind: RunKind,
+    },
+}
+
+/// A run as the engine reports it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunView {
+    /// Which run.
+    pub kind: RunKind,
+    /// Its phase.
+    pub phase: AnalysisPhase,
+    /// Its message (for the abort message).
+    pub message: String,
+}
+
 /// What the controller needs to know about the cluster.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClusterView {
     /// Available pods of each version's ReplicaSet, by [`Version::index`].
     pub available: [u32; 2],
+    /// Pods that exist (ready or not) of each version's ReplicaSet.
+    pub created: [u32; 2],
+    /// The controller's current runs, as started on its requests.
+    pub runs: Vec<RunView>,
+}
+
+impl ClusterView {
+    fn run(&self, kind: RunKind) -> Option<&RunView> {
+        self.runs.iter().find(|r| r.kind == kind)
+    }
 }
 
 /// What the controller wants the cluster to look like.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     /// Desired replicas of each version's ReplicaSet.
     pub replicas: [u32; 2],
@@ -51,9 +125,11 @@ pub struct Decision {
     pub canary_selects: Version,
     /// The ReplicaSet the stable Service selects.
     pub stable_selects: Version,
+    /// Runs to start or cancel.
+    pub runs: Vec<RunRequest>,
     /// When to reconcile again even if nothing changes.
     pub wake_at: Option<SimTime>,
-    /// Whether to reconcile again at once (a step was completed).
+    /// Whether to reconcile again at once (the status moved on).
     pub requeue: bool,
 }
 
@@ -75,41 +151,86 @@ pub enum Note {
         /// New weight, percent.
         weight: u32,
     },
-    /// The rollout paused indefinitely at step `index`, waiting for a person.
-    PausedIndefinitely {
+    /// The rollout paused waiting for a person (an indefinite pause step or
+    /// an Inconclusive analysis).
+    PausedForPerson {
         /// Step index.
         index: usize,
+        /// `CanaryPauseStep` or `InconclusiveAnalysisRun`.
+        reason: &'static str,
     },
-    /// The rollout was fully promoted: the canary is now stable.
-    Promoted,
+    /// The rollout aborted.
+    Aborted {
+        /// Argo's message.
+        message: String,
+    },
+    /// The rollout was fully promoted: the new build is now stable.
+    Promoted {
+        /// The version now stable.
+        version: Version,
+    },
+    /// The spec is invalid; nothing will happen.
+    InvalidSpec {
+        /// Argo's condition message.
+        message: String,
+    },
+    /// `kubectl argo rollouts undo`: the spec asks for the previous build.
+    Undo {
+        /// Whether the rollback window lets it skip the steps.
+        within_window: bool,
+    },
 }
 
 /// Start and end of one step, for the result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StepSpan {
-    /// When the step became current.
+    /// When the step became current (first time).
     pub started: Option<SimTime>,
-    /// When it completed.
+    /// When it completed (first time).
     pub ended: Option<SimTime>,
 }
 
-/// The state of one rollout of the canary template.
+/// Argo's pause reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PauseReason {
+    CanaryPauseStep,
+    InconclusiveAnalysisRun,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PauseCondition {
+    reason: PauseReason,
+    since: SimTime,
+}
+
+/// The state of the Rollout object (`status`) and its spec's choice of build.
 #[derive(Debug, Clone)]
 pub struct Controller {
     policy: Policy,
     replicas: u32,
     started: SimTime,
-    /// `status.currentStepIndex`.
-    step_index: usize,
-    /// When the current pause began (`status.pauseStartTime`).
-    pause_started: Option<SimTime>,
-    /// A person promoted past the current indefinite pause.
-    promote_requested: bool,
-    /// Whether the current step's indefinite pause has been announced.
-    pause_announced: bool,
-    weight: u32,
+    invalid: Option<String>,
+    /// The build `status.stableRS` points at.
     stable: Version,
-    phase: Phase,
+    /// The build the spec's pod template asks for (the newest ReplicaSet).
+    desired: Version,
+    step_index: usize,
+    pause_conditions: Vec<PauseCondition>,
+    controller_pause: bool,
+    abort: bool,
+    aborted_at: Option<SimTime>,
+    abort_message: Option<String>,
+    /// Stable became fully available after the abort at this time.
+    abort_scale_down_at: Option<SimTime>,
+    /// Canary pods wanted when the abort came; kept until the scale-down.
+    canary_at_abort: u32,
+    /// The replica counts last asked for (`spec.replicas` of each ReplicaSet).
+    spec: [u32; 2],
+    weight: u32,
+    canary_scale: Option<CanaryScale>,
+    step_run: Option<usize>,
+    background_run: bool,
+    rollback_fast: bool,
     promoted_at: Option<SimTime>,
     old_stable_scale_down_at: Option<SimTime>,
     spans: Vec<StepSpan>,
@@ -117,31 +238,50 @@ pub struct Controller {
 }
 
 impl Controller {
-    /// A rollout of the canary template starting at `now`, with the stable
-    /// ReplicaSet at `replicas`.
-    pub fn new(policy: Policy, replicas: u32, now: SimTime) -> Controller {
-        let mut spans = vec![StepSpan::default(); policy.steps.len()];
-        let mut notes = Vec::new();
-        if let Some(first) = spans.first_mut() {
-            first.started = Some(now);
-            notes.push((now, Note::StepStarted { index: 0 }));
-        }
-        Controller {
+    /// A rollout of the canary build starting at `now`, with the stable
+    /// ReplicaSet at `replicas`. `invalid` is the InvalidSpec message when
+    /// the spec does not validate (see [`super::validate`]).
+    pub fn new(policy: Policy, replicas: u32, now: SimTime, invalid: Option<String>) -> Controller {
+        let spans = vec![StepSpan::default(); policy.steps.len()];
+        let mut c = Controller {
             policy,
             replicas,
             started: now,
-            step_index: 0,
-            pause_started: None,
-            promote_requested: false,
-            pause_announced: false,
-            weight: 0,
+            invalid: None,
             stable: Version::Stable,
-            phase: Phase::Progressing,
+            desired: Version::Canary,
+            step_index: 0,
+            pause_conditions: Vec::new(),
+            controller_pause: false,
+            abort: false,
+            aborted_at: None,
+            abort_message: None,
+            abort_scale_down_at: None,
+            canary_at_abort: 0,
+            spec: [replicas, 0],
+            weight: 0,
+            canary_scale: None,
+            step_run: None,
+            background_run: false,
+            rollback_fast: false,
             promoted_at: None,
             old_stable_scale_down_at: None,
             spans,
-            notes,
+            notes: Vec::new(),
+        };
+        match invalid {
+            Some(message) => {
+                c.notes.push((
+                    now,
+                    Note::InvalidSpec {
+                        message: message.clone(),
+                    },
+                ));
+                c.invalid = Some(message);
+            }
+            None => c.enter_step(now),
         }
+        c
     }
 
     /// The policy being run.
@@ -151,7 +291,20 @@ impl Controller {
 
     /// The rollout's phase.
     pub fn phase(&self) -> Phase {
-        self.phase
+        if self.invalid.is_some() || self.abort {
+            Phase::Degraded
+        } else if self.stable == self.desired {
+            Phase::Healthy
+        } else if !self.pause_conditions.is_empty() {
+            Phase::Paused
+        } else {
+            Phase::Progressing
+        }
+    }
+
+    /// The InvalidSpec message, if the spec did not validate.
+    pub fn invalid_spec(&self) -> Option<&str> {
+        self.invalid.as_deref()
     }
 
     /// The current step index (`len` once all steps are done).
@@ -164,9 +317,25 @@ impl Controller {
         self.started
     }
 
-    /// When it was fully promoted, if it was.
+    /// When the canary build was fully promoted, if it was.
     pub fn promoted_at(&self) -> Option<SimTime> {
         self.promoted_at
+    }
+
+    /// When the rollout aborted, and why.
+    pub fn aborted(&self) -> Option<(SimTime, &str)> {
+        self.aborted_at
+            .map(|t| (t, self.abort_message.as_deref().unwrap_or("")))
+    }
+
+    /// The build the spec asks for (the newest ReplicaSet's).
+    pub fn desired(&self) -> Version {
+        self.desired
+    }
+
+    /// The build that is stable now.
+    pub fn stable(&self) -> Version {
+        self.stable
     }
 
     /// The router's canary weight.
@@ -184,20 +353,87 @@ impl Controller {
         std::mem::take(&mut self.notes)
     }
 
-    /// Whether the rollout waits at an indefinite pause for a person.
-    pub fn waiting_for_promotion(&self) -> bool {
-        matches!(self.current_step(), Some(Step::Pause(None))) && !self.promote_requested
+    /// Whether the rollout waits for a person: an indefinite pause step or
+    /// an Inconclusive analysis.
+    pub fn waiting_for_person(&self) -> bool {
+        self.pause_conditions.iter().any(|c| match c.reason {
+            PauseReason::InconclusiveAnalysisRun => true,
+            PauseReason::CanaryPauseStep => matches!(self.current_step(), Some(Step::Pause(None))),
+        })
     }
 
-    /// `kubectl argo rollouts promote`: ends the current indefinite pause.
-    pub fn promote(&mut self) {
-        if matches!(self.current_step(), Some(Step::Pause(_))) {
-            self.promote_requested = true;
+    /// Whether the canary build is being rolled out (not yet promoted, not aborted).
+    pub fn in_progress(&self) -> bool {
+        self.invalid.is_none() && !self.abort && self.stable != self.desired
+    }
+
+    /// `kubectl argo rollouts promote`: clears the pause conditions; after an
+    /// Inconclusive step run, or when nothing is paused, skips to the next step.
+    pub fn promote(&mut self, now: SimTime) {
+        if self.invalid.is_some() || self.abort || self.stable == self.desired {
+            return;
+        }
+        let inconclusive_step = self
+            .pause_conditions
+            .iter()
+            .any(|c| c.reason == PauseReason::InconclusiveAnalysisRun)
+            && matches!(self.current_step(), Some(Step::Analysis(_)));
+        if self.pause_conditions.is_empty() || inconclusive_step {
+            self.pause_conditions.clear();
+            self.controller_pause = false;
+            self.complete_step(now);
+        } else {
+            self.pause_conditions.clear();
+        }
+    }
+
+    /// `kubectl argo rollouts abort`.
+    pub fn abort(&mut self, now: SimTime, message: &str) {
+        if self.invalid.is_none() && !self.abort && self.stable != self.desired {
+            self.set_abort(now, message.to_string());
+        }
+    }
+
+    /// `kubectl argo rollouts undo`: the spec's pod template goes back to the
+    /// other build. Within `rollbackWindow`, the steps are skipped.
+    pub fn undo(&mut self, now: SimTime) {
+        if self.invalid.is_some() {
+            return;
+        }
+        let target = other(self.desired);
+        self.desired = target;
+        // A new pod template resets the rollout status (`resetRolloutStatus`).
+        self.abort = false;
+        self.abort_scale_down_at = None;
+        self.pause_conditions.clear();
+        self.controller_pause = false;
+        self.canary_scale = None;
+        self.step_run = None;
+        self.background_run = false;
+        self.old_stable_scale_down_at = None;
+        if target == self.stable {
+            // Back to the stable build: every step is skipped.
+            self.step_index = self.policy.steps.len();
+            self.rollback_fast = false;
+        } else {
+            // Rolling back to an older build than stable: within the window
+            // (K > 0 revisions; only these two builds exist) it skips steps.
+            self.rollback_fast = self.policy.rollback_window.is_some_and(|k| k > 0);
+            self.step_index = if self.rollback_fast {
+                self.policy.steps.len()
+            } else {
+                0
+            };
+        }
+        let within_window = self.rollback_fast;
+        self.notes.push((now, Note::Undo { within_window }));
+        if self.step_index < self.policy.steps.len() {
+            self.enter_step(now);
         }
     }
 
     fn current_step(&self) -> Option<&Step> {
-        if self.promoted_at.is_some() {
+        if self.stable == self.desired {
             return None;
         }
         self.policy.steps.get(self.step_index)
@@ -219,83 +455,383 @@ impl Controller {
             .unwrap_or(0)
     }
 
-    /// One reconcile at `now`.
-    pub fn reconcile(&mut self, now: SimTime, view: ClusterView) -> Decision {
+    /// The desired pods of both ReplicaSets this reconcile: Argo's
+    /// traffic-routed counts (with `setCanaryScale`, `minPodsPerReplicaSet`
+    /// and `dynamicStableScale`), or the basic canary's paced counts.
+    fn desired_counts(&self, view: &ClusterView) -> Counts {
         let n = self.replicas;
-        let canary = Version::Canary;
-        if self.promoted_at.is_some() {
-            return self.reconcile_promoted(now, view);
+        let weight = if self.abort {
+            0
+        } else {
+            self.set_weight_at(self.step_index)
+        };
+        if self.policy.traffic_routing {
+            let target = match (self.abort, self.canary_scale) {
+                (false, Some(CanaryScale::Replicas(r))) => CanaryTarget::Replicas(r),
+                (false, Some(CanaryScale::Weight(w))) => CanaryTarget::Weight(w),
+                _ => CanaryTarget::Weight(weight),
+            };
+            let cfg = RoutedCanary {
+                replicas: n,
+                max_weight: 100,
+                min_pods_per_replica_set: self.policy.min_pods_per_replica_set,
+                dynamic_stable_scale: self.policy.dynamic_stable_scale,
+            };
+            routed_counts(
+                &cfg,
+                target,
+                Some(TrafficWeights::split(self.weight, 100)),
+                self.abort,
+            )
+        } else {
+            basic_canary_counts(&BasicCanary {
+                replicas: n,
+                weight,
+                max_weight: 100,
+                fenceposts: self.policy.surge.resolve(n),
+                new_rs: self.rs_state(self.desired, view, None),
+                stable_rs: Some(self.rs_state(self.stable, view, None)),
+                older: &[],
+            })
         }
-        let desired_weight = self.set_weight_at(self.step_index);
-        let counts = traffic_routed_counts(n, desired_weight);
-        let at_counts = view.available[canary.index()] >= counts.canary
-            && view.available[Version::Stable.index()] >= counts.stable;
-        let mut decision = Decision {
-            replicas: [counts.stable, counts.canary],
+    }
+
+    /// A ReplicaSet as Argo's functions see it; `spec` is the count asked
+    /// for (this reconcile's, when given).
+    fn rs_state(&self, v: Version, view: &ClusterView, spec: Option<u32>) -> RsState {
+        RsState {
+            spec: spec.unwrap_or(self.spec[v.index()]),
+            created: view.created[v.index()],
+            available: view.available[v.index()],
+        }
+    }
+
+    /// Argo's `AtDesiredReplicaCountsForCanary` for this reconcile's counts.
+    fn at_desired_counts(&self, counts: Counts, view: &ClusterView) -> bool {
+        let mode = if self.policy.traffic_routing {
+            CanaryMode::TrafficRouted {
+                dynamic_stable_scale: self.policy.dynamic_stable_scale,
+            }
+        } else {
+            CanaryMode::Basic
+        };
+        at_desired_replica_counts_for_canary(
+            mode,
+            counts,
+            self.rs_state(self.desired, view, Some(counts.canary)),
+            Some(self.rs_state(self.stable, view, Some(counts.stable))),
+            &[],
+            None,
+        )
+    }
+
+    fn has_pause(&self, reason: PauseReason) -> bool {
+        self.pause_conditions.iter().any(|c| c.reason == reason)
+    }
+
+    fn add_pause(&mut self, now: SimTime, reason: PauseReason) {
+        if !self.has_pause(reason) {
+            self.pause_conditions
+                .push(PauseCondition { reason, since: now });
+            self.controller_pause = true;
+            let person = match reason {
+                PauseReason::InconclusiveAnalysisRun => Some("InconclusiveAnalysisRun"),
+                PauseReason::CanaryPauseStep => {
+                    matches!(self.current_step(), Some(Step::Pause(None)))
+                        .then_some("CanaryPauseStep")
+                }
+            };
+            if let Some(reason) = person {
+                self.notes.push((
+                    now,
+                    Note::PausedForPerson {
+                        index: self.step_index,
+                        reason,
+                    },
+                ));
+            }
+        }
+    }
+
+    fn set_abort(&mut self, now: SimTime, message: String) {
+        self.canary_at_abort = self.spec[self.desired.index()];
+        self.abort = true;
+        self.aborted_at.get_or_insert(now);
+        let full = format!("RolloutAborted: Rollout aborted update to revision 2: {message}");
+        self.notes.push((
+            now,
+            Note::Aborted {
+                message: full.clone(),
+            },
+        ));
+        self.abort_message.get_or_insert(full);
+    }
+
+    /// One reconcile at `now`.
+    pub fn reconcile(&mut self, now: SimTime, view: &ClusterView) -> Decision {
+        let n = self.replicas;
+        let mut d = Decision {
+            replicas: [0; 2],
             weight: self.weight,
-            canary_selects: canary,
-            stable_selects: Version::Stable,
+            canary_selects: self.desired,
+            stable_selects: self.stable,
+            runs: Vec::new(),
             wake_at: None,
             requeue: false,
         };
-        let completed = match self.policy.steps.get(self.step_index).cloned() {
-            None => {
-                // All steps done: promote fully once the canary is available at full size.
-                if view.available[canary.index()] >= n {
-                    self.promote_fully(now);
-                    return self.reconcile_promoted(now, view);
-                }
-                false
+        if self.invalid.is_some() {
+            // InvalidSpec: the controller does nothing; what runs keeps running.
+            d.replicas[self.stable.index()] = n;
+            d.canary_selects = self.stable;
+            d.weight = 0;
+            return d;
+        }
+        if self.stable == self.desired {
+            return self.reconcile_promoted(now, view, d);
+        }
+
+        // reconcileAnalysisRuns
+        let was_aborted = self.abort;
+        let cancel_all = self.abort || self.rollback_fast;
+        let mut pause_added = false;
+        if cancel_all {
+            self.cancel_runs(&mut d);
+        } else {
+            pause_added |= self.reconcile_step_run(now, view, &mut d);
+            pause_added |= self.reconcile_background_run(now, view, &mut d);
+        }
+
+        // ReplicaSets and traffic.
+        let canary = self.desired;
+        let stable = self.stable;
+        if self.abort {
+            // An abort just set is written to the status; the next reconcile
+            // sees it and cancels the runs.
+            d.requeue |= !was_aborted;
+            d.replicas[stable.index()] = n;
+            d.canary_selects = stable;
+            self.set_weight(now, 0);
+            d.weight = 0;
+            self.step_index = 0;
+            if !self.policy.traffic_routing {
+                // Basic canary: weight 0 at once, paced within the surge limits.
+                let counts = self.desired_counts(view);
+                d.replicas[canary.index()] = counts.canary;
+                d.replicas[stable.index()] = counts.stable;
+                self.spec = d.replicas;
+                return d;
             }
-            Some(Step::SetWeight(w)) => {
-                if at_counts {
-                    self.set_weight(now, w);
-                    decision.weight = w;
-                    true
-                } else {
-                    false
-                }
+            let keep = self.canary_at_abort;
+            let stable_ready = view.available[stable.index()] >= n;
+            d.replicas[canary.index()] =
+                match (self.abort_scale_down_at, self.policy.abort_scale_down_delay) {
+                    (Some(at), _) if now >= at => 0,
+                    (Some(at), _) => {
+                        d.wake_at = Some(at);
+                        keep
+                    }
+                    (None, Some(delay)) if stable_ready => {
+                        let at = now + delay;
+                        self.abort_scale_down_at = Some(at);
+                        d.wake_at = Some(at);
+                        keep
+                    }
+                    _ => keep,
+                };
+            return d;
+        }
+        let counts = self.desired_counts(view);
+        d.replicas[canary.index()] = counts.canary;
+        d.replicas[stable.index()] = counts.stable;
+        self.spec = d.replicas;
+        let at_counts = self.at_desired_counts(counts, view);
+
+        if pause_added {
+            d.weight = self.weight;
+            return d;
+        }
+
+        // Pause steps add their condition when they become current.
+        if let Some(Step::Pause(_)) = self.current_step()
+            && !self.has_pause(PauseReason::CanaryPauseStep)
+            && !self.controller_pause
+        {
+            self.add_pause(now, PauseReason::CanaryPauseStep);
+            if let Some(Step::Pause(Some(dur))) = self.current_step() {
+                d.wake_at = Some(SimTime((now + *dur).0 + 1));
             }
-            // Analysis and setCanaryScale steps arrive with the analysis integration.
-            Some(Step::Analysis(_)) | Some(Step::SetCanaryScale(_)) => false,
+            d.weight = self.weight;
+            return d;
+        }
+
+        // syncRolloutStatusCanary: full promotion, or the current step.
+        if self.step_index >= self.policy.steps.len() {
+            if view.available[canary.index()] >= n {
+                self.promote_fully(now, &mut d);
+                return self.reconcile_promoted(now, view, d);
+            }
+            return d;
+        }
+        let completed = match self.current_step().cloned() {
+            None => false,
+            Some(Step::SetWeight(w)) if at_counts => {
+                self.set_weight(now, w);
+                true
+            }
+            Some(Step::SetWeight(_)) => false,
+            Some(Step::SetCanaryScale(s)) => {
+                self.canary_scale = Some(s);
+                let counts = self.desired_counts(view);
+                d.replicas[canary.index()] = counts.canary;
+                d.replicas[stable.index()] = counts.stable;
+                self.spec = d.replicas;
+                self.at_desired_counts(counts, view)
+            }
             Some(Step::Pause(duration)) => {
-                let start = *self.pause_started.get_or_insert(now);
-                match duration {
-                    Some(d) => {
-                        let end = start + d;
+                let cond = self
+                    .pause_conditions
+                    .iter()
+                    .find(|c| c.reason == PauseReason::CanaryPauseStep)
+                    .copied();
+                match (cond, duration) {
+                    // A person removed the condition the controller had set.
+                    (None, _) if self.controller_pause => true,
+                    (Some(c), Some(dur)) => {
+                        let end = c.since + dur;
                         if now > end {
                             true
                         } else {
-                            self.phase = Phase::Paused;
-                            decision.wake_at = Some(SimTime(end.0 + 1));
+                            d.wake_at = Some(SimTime(end.0 + 1));
                             false
                         }
                     }
-                    None => {
-                        if self.promote_requested {
-                            true
-                        } else {
-                            if !self.pause_announced {
-                                self.pause_announced = true;
-                                self.notes.push((
-                                    now,
-                                    Note::PausedIndefinitely {
-                                        index: self.step_index,
-                                    },
-                                ));
-                            }
-                            self.phase = Phase::Paused;
-                            false
-                        }
-                    }
+                    _ => false,
                 }
             }
+            Some(Step::Analysis(_)) => view
+                .run(RunKind::Step(self.step_index))
+                .is_some_and(|r| r.phase == AnalysisPhase::Successful),
         };
         if completed {
             self.complete_step(now);
-            decision.requeue = true;
+            d.requeue = true;
         }
-        decision
+        d.weight = self.weight;
+        d
+    }
+
+    /// `reconcileStepBasedAnalysisRun`. Returns whether a pause was added.
+    fn reconcile_step_run(&mut self, now: SimTime, view: &ClusterView, d: &mut Decision) -> bool {
+        if !self.pause_conditions.is_empty() || self.abort {
+            return false;
+        }
+        let index = self.step_index;
+        let analysis = match self.current_step() {
+            Some(Step::Analysis(a)) if !a.templates.is_empty() => a.clone(),
+            _ => {
+                if let Some(i) = self.step_run.take() {
+                    d.runs.push(RunRequest::Cancel {
+                        kind: RunKind::Step(i),
+                    });
+                }
+                return false;
+            }
+        };
+        if let Some(prev) = self.step_run
+            && prev != index
+        {
+            d.runs.push(RunRequest::Cancel {
+                kind: RunKind::Step(prev),
+            });
+            self.step_run = None;
+        }
+        if self.step_run.is_none() {
+            self.step_run = Some(index);
+            d.runs.push(RunRequest::Start {
+                kind: RunKind::Step(index),
+                analysis,
+            });
+            return false;
+        }
+        match view
+            .run(RunKind::Step(index))
+            .map(|r| (r.phase, r.message.clone()))
+        {
+            Some((AnalysisPhase::Inconclusive, _)) => {
+                self.add_pause(now, PauseReason::InconclusiveAnalysisRun);
+                true
+            }
+            Some((AnalysisPhase::Failed | AnalysisPhase::Error, message)) => {
+                let mut m = "Step-based analysis phase error/failed".to_string();
+                if !message.is_empty() {
+                    m.push_str(": ");
+                    m.push_str(&message);
+                }
+                self.set_abort(now, m);
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// `reconcileBackgroundAnalysisRun`. Returns whether a pause was added.
+    fn reconcile_background_run(
+        &mut self,
+        now: SimTime,
+        view: &ClusterView,
+        d: &mut Decision,
+    ) -> bool {
+        let Some(bg) = self.policy.background.clone() else {
+            return false;
+        };
+        if bg.analysis.templates.is_empty()
+            || self.step_index < bg.starting_step.min(self.policy.steps.len())
+        {
+            return false;
+        }
+        if self.has_pause(PauseReason::InconclusiveAnalysisRun) {
+            return false;
+        }
+        if !self.background_run {
+            self.background_run = true;
+            d.runs.push(RunRequest::Start {
+                kind: RunKind::Background,
+                analysis: bg.analysis,
+            });
+            return false;
+        }
+        match view
+            .run(RunKind::Background)
+            .map(|r| (r.phase, r.message.clone()))
+        {
+            Some((AnalysisPhase::Inconclusive, _)) => {
+                self.add_pause(now, PauseReason::InconclusiveAnalysisRun);
+                true
+            }
+            Some((AnalysisPhase::Failed | AnalysisPhase::Error, message)) => {
+                let mut m = "Background analysis phase error/failed".to_string();
+                if !message.is_empty() {
+                    m.push_str(": ");
+                    m.push_str(&message);
+                }
+                self.set_abort(now, m);
+                false
+            }
+            _ => false,
+        }
+    }
+
+    fn cancel_runs(&mut self, d: &mut Decision) {
+        if let Some(i) = self.step_run.take() {
+            d.runs.push(RunRequest::Cancel {
+                kind: RunKind::Step(i),
+            });
+        }
+        if std::mem::take(&mut self.background_run) {
+            d.runs.push(RunRequest::Cancel {
+                kind: RunKind::Background,
+            });
+        }
     }
 
     fn set_weight(&mut self, now: SimTime, w: u32) {
@@ -305,64 +841,71 @@ impl Controller {
         }
     }
 
-    fn complete_step(&mut self, now: SimTime) {
+    fn enter_step(&mut self, now: SimTime) {
         let i = self.step_index;
-        self.spans[i].ended = Some(now);
-        self.notes.push((now, Note::StepCompleted { index: i }));
-        self.step_index += 1;
-        self.pause_started = None;
-        self.promote_requested = false;
-        self.pause_announced = false;
-        self.phase = Phase::Progressing;
-        if let Some(span) = self.spans.get_mut(self.step_index) {
-            span.started = Some(now);
-            self.notes.push((
-                now,
-                Note::StepStarted {
-                    index: self.step_index,
-                },
-            ));
+        if let Some(span) = self.spans.get_mut(i) {
+            span.started.get_or_insert(now);
+            self.notes.push((now, Note::StepStarted { index: i }));
         }
     }
 
-    fn promote_fully(&mut self, now: SimTime) {
-        self.stable = Version::Canary;
-        self.promoted_at = Some(now);
+    fn complete_step(&mut self, now: SimTime) {
+        let i = self.step_index;
+        if i >= self.policy.steps.len() {
+            return;
+        }
+        self.spans[i].ended.get_or_insert(now);
+        self.notes.push((now, Note::StepCompleted { index: i }));
+        self.step_index += 1;
+        self.pause_conditions
+            .retain(|c| c.reason != PauseReason::CanaryPauseStep);
+        self.controller_pause = false;
+        self.enter_step(now);
+    }
+
+    fn promote_fully(&mut self, now: SimTime, d: &mut Decision) {
+        self.cancel_runs(d);
+        self.stable = self.desired;
+        self.rollback_fast = false;
+        self.pause_conditions.clear();
+        self.controller_pause = false;
+        self.canary_scale = None;
+        if self.desired == Version::Canary && self.promoted_at.is_none() {
+            self.promoted_at = Some(now);
+        }
         self.old_stable_scale_down_at = Some(now + self.policy.scale_down_delay);
-        self.notes.push((now, Note::Promoted));
+        self.notes.push((
+            now,
+            Note::Promoted {
+                version: self.desired,
+            },
+        ));
         // Both Services now select the new stable; the canary weight goes back to 0.
         self.set_weight(now, 0);
     }
 
-    fn reconcile_promoted(&mut self, now: SimTime, view: ClusterView) -> Decision {
+    fn reconcile_promoted(
+        &mut self,
+        now: SimTime,
+        _view: &ClusterView,
+        mut d: Decision,
+    ) -> Decision {
         let n = self.replicas;
-        let new_stable = self.stable;
-        let old = match new_stable {
-            Version::Canary => Version::Stable,
-            Version::Stable => Version::Canary,
-        };
-        let mut replicas = [0; 2];
-        replicas[new_stable.index()] = n;
-        let mut wake_at = None;
+        let stable = self.stable;
+        let old = other(stable);
+        d.replicas = [0; 2];
+        d.replicas[stable.index()] = n;
         match self.old_stable_scale_down_at {
-            Some(at) if now >= at => {}
-            Some(at) => {
-                replicas[old.index()] = n;
-                wake_at = Some(at);
+            Some(at) if now < at => {
+                d.replicas[old.index()] = n;
+                d.wake_at = Some(at);
             }
-            None => {}
+            _ => {}
         }
-        if view.available[new_stable.index()] >= n {
-            self.phase = Phase::Healthy;
-        }
-        Decision {
-            replicas,
-            weight: self.weight,
-            canary_selects: new_stable,
-            stable_selects: new_stable,
-            wake_at,
-            requeue: false,
-        }
+        d.canary_selects = stable;
+        d.stable_selects = stable;
+        d.weight = self.weight;
+        d
     }
 
     /// How long the rollout has run at `now`.
@@ -371,111 +914,12 @@ impl Controller {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn policy(steps: Vec<Step>) -> Policy {
-        Policy::new("p", steps)
-    }
-
-    fn view(stable: u32, canary: u32) -> ClusterView {
-        ClusterView {
-            available: [stable, canary],
-        }
-    }
-
-    #[test]
-    fn set_weight_waits_for_replica_counts_and_router_keeps_previous_weight() {
-        let mut c = Controller::new(
-            policy(vec![Step::SetWeight(20), Step::SetWeight(50)]),
-            5,
-            SimTime::ZERO,
-        );
-        let d = c.reconcile(SimTime(1), view(5, 0));
-        assert_eq!(d.replicas, [5, 1]);
-        assert_eq!(d.weight, 0, "no canary pod available yet");
-        assert!(!d.requeue);
-        let d = c.reconcile(SimTime(2), view(5, 1));
-        assert_eq!((d.weight, d.requeue), (20, true));
-        let d = c.reconcile(SimTime(3), view(5, 1));
-        assert_eq!(d.replicas, [5, 3], "ceil(50·5/100) = 3");
-        assert_eq!(d.weight, 20, "keeps 20 until 3 canary pods are available");
-    }
-
-    #[test]
-    fn index_advances_at_most_one_step_per_reconcile() {
-        let mut c = Controller::new(
-            policy(vec![
-                Step::SetWeight(0),
-                Step::SetWeight(0),
-                Step::SetWeight(0),
-            ]),
-            2,
-            SimTime::ZERO,
-        );
-        c.reconcile(SimTime(1), view(2, 0));
-        assert_eq!(c.step_index(), 1);
-        c.reconcile(SimTime(1), view(2, 0));
-        assert_eq!(c.step_index(), 2);
-    }
-
-    #[test]
-    fn timed_pause_completes_only_strictly_after_its_duration() {
-        let mut c = Controller::new(
-            policy(vec![Step::Pause(Some(SimDuration::from_secs(60)))]),
-            1,
-            SimTime::ZERO,
-        );
-        let d = c.reconcile(SimTime::ZERO, view(1, 0));
-        assert_eq!(d.wake_at, Some(SimTime(60_000_001)));
-        assert_eq!(c.phase(), Phase::Paused);
-        c.reconcile(SimTime::from_secs(60), view(1, 0));
-        assert_eq!(c.step_index(), 0);
-        c.reconcile(SimTime(60_000_001), view(1, 0));
-        assert_eq!(c.step_index(), 1);
-    }
-
-    #[test]
-    fn indefinite_pause_waits_for_promote() {
-        let mut c = Controller::new(
-            policy(vec![Step::Pause(None), Step::SetWeight(100)]),
-            1,
-            SimTime::ZERO,
-        );
-        for t in 0..3 {
-            c.reconcile(SimTime::from_secs(t * 1000), view(1, 0));
-        }
-        assert_eq!((c.step_index(), c.phase()), (0, Phase::Paused));
-        assert!(c.waiting_for_promotion());
-        c.promote();
-        c.reconcile(SimTime::from_secs(5000), view(1, 0));
-        assert_eq!(c.step_index(), 1);
-        assert_eq!(c.phase(), Phase::Progressing);
-    }
-
-    #[test]
-    fn full_promotion_needs_all_canary_replicas_then_old_stable_goes_after_the_delay() {
-        let mut c = Controller::new(policy(vec![Step::SetWeight(100)]), 5, SimTime::ZERO);
-        c.reconcile(SimTime(1), view(5, 5));
-        assert_eq!(c.step_index(), 1);
-        let d = c.reconcile(SimTime(2), view(5, 4));
-        assert_eq!(c.promoted_at(), None, "only 4 of 5 canary pods available");
-        assert_eq!(d.replicas, [5, 5]);
-        let d = c.reconcile(SimTime(3), view(5, 5));
-        assert_eq!(c.promoted_at(), Some(SimTime(3)));
-        assert_eq!(
-            (d.canary_selects, d.stable_selects),
-            (Version::Canary, Version::Canary)
-        );
-        assert_eq!(
-            d.replicas,
-            [5, 5],
-            "old stable kept for scaleDownDelaySeconds"
-        );
-        assert_eq!(d.wake_at, Some(SimTime(3) + SimDuration::from_secs(30)));
-        let d = c.reconcile(SimTime(3) + SimDuration::from_secs(30), view(5, 5));
-        assert_eq!(d.replicas, [0, 5]);
-        assert_eq!(c.phase(), Phase::Healthy);
+fn other(v: Version) -> Version {
+    match v {
+        Version::Stable => Version::Canary,
+        Version::Canary => Version::Stable,
     }
 }
+
+#[cfg(test)]
+mod tests;

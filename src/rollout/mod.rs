@@ -8,3 +8,4 @@
 pub mod controller;
 pub mod policy;
 pub mod replicas;
+pub mod validate;

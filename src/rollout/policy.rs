@@ -6,6 +6,8 @@
 //! modelled operator around it. Loaders (scenario TOML, Argo YAML manifests)
 //! build it; the controller in [`super::controller`] runs it.
 
+pub use super::replicas::CanaryScale;
+use super::replicas::SurgeLimits;
 use crate::analysis::{AnalysisTemplate, DryRun, MeasurementRetention, RunArg};
 use crate::diag::Diagnostic;
 use crate::sim::SimDuration;
@@ -59,17 +61,6 @@ pub struct AnalysisRef {
     pub dry_run: Vec<DryRun>,
     /// `measurementRetention` rules of the rollout.
     pub measurement_retention: Vec<MeasurementRetention>,
-}
-
-/// `setCanaryScale`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CanaryScale {
-    /// `replicas: N`: exactly N canary pods.
-    Replicas(u32),
-    /// `weight: W`: as many canary pods as weight W would give.
-    Weight(u32),
-    /// `matchTrafficWeight: true`: back to pods that follow the traffic weight.
-    MatchTrafficWeight,
 }
 
 /// `canary.analysis`: a run that lasts the whole rollout from `startingStep`.
@@ -141,10 +132,8 @@ pub struct Policy {
     /// Whether traffic routing is configured (nginx); without it the canary
     /// is a basic canary and weights are approximated by replica counts.
     pub traffic_routing: bool,
-    /// `maxSurge` (basic canary pacing), as written: `"25%"` or `"1"`.
-    pub max_surge: String,
-    /// `maxUnavailable` (basic canary pacing), as written.
-    pub max_unavailable: String,
+    /// `maxSurge` and `maxUnavailable` (basic canary pacing).
+    pub surge: SurgeLimits,
     /// `dynamicStableScale`.
     pub dynamic_stable_scale: bool,
     /// `minPodsPerReplicaSet` (traffic routing only).
@@ -176,8 +165,7 @@ impl Policy {
             steps,
             background: None,
             traffic_routing: true,
-            max_surge: "25%".into(),
-            max_unavailable: "25%".into(),
+            surge: SurgeLimits::default(),
             dynamic_stable_scale: false,
             min_pods_per_replica_set: None,
             scale_down_delay: DEFAULT_SCALE_DOWN_DELAY,

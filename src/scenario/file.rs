@@ -251,4 +251,30 @@ pub struct CanaryScaleFile {
 #[serde(deny_unknown_fields)]
 pub struct OperatorFile {
     pub promote_after: Option<DurationText>,
+    pub look_every: Option<DurationText>,
+    pub reaction: Option<DurationText>,
+    #[serde(default)]
+    pub panels: Vec<PanelFile>,
+    #[serde(default)]
+    pub page_on_oom: bool,
+    #[serde(default)]
+    pub alerts: Vec<AlertFile>,
+    pub respond_after: Option<DurationText>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PanelFile {
+    pub name: String,
+    pub query: String,
+    pub above: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertFile {
+    pub name: String,
+    pub expr: String,
+    #[serde(rename = "for")]
+    pub for_: Option<DurationText>,
 }

@@ -16,7 +16,8 @@ use crate::diag::{Diagnostic, Location};
 use crate::manifest::{ManifestSet, RolloutManifest, SourceFile};
 use crate::model::{LatencyDist, MemoryProfile, PressureProfile, VersionProfile};
 use crate::rollout::policy::{
-    AnalysisRef, CanaryScale, DEFAULT_SCALE_DOWN_DELAY, OperatorConfig, Policy, Step, TemplateRef,
+    Alert, AnalysisRef, CanaryScale, DEFAULT_SCALE_DOWN_DELAY, OperatorConfig, Panel, Policy, Step,
+    TemplateRef,
 };
 use crate::sim::SimDuration;
 
@@ -728,10 +729,7 @@ fn policy(
     };
     made.name = f.name.clone();
     made.description = f.description.clone();
-    made.operator = OperatorConfig {
-        promote_after: f.operator.promote_after.map(|d| d.0),
-        ..OperatorConfig::default()
-    };
+    made.operator = operator(&p.key("operator"), &f.operator)?;
     let from_yaml = set.map(|set| {
         let shape_warnings = set
             .rollouts
@@ -1032,4 +1030,52 @@ pub(crate) fn shape_warnings(r: &RolloutManifest, ctx: &ShapeCtx) -> Vec<Diagnos
         }
     }
     out
+}
+
+fn operator(p: &Path, f: &OperatorFile) -> Result<OperatorConfig> {
+    let parse = |path: &Path, q: &str| {
+        crate::promql::Query::parse(q).map(|_| ()).map_err(|e| {
+            invalid(
+                path,
+                format!("PromQL does not parse: {e}"),
+                "fix the query; `canarysim query` evaluates one against a run",
+            )
+        })
+    };
+    let mut panels = Vec::new();
+    for (i, panel) in f.panels.iter().enumerate() {
+        let pp = p.key("panels").index(i);
+        parse(&pp.key("query"), &panel.query)?;
+        if !panel.above.is_finite() {
+            return Err(invalid(
+                &pp.key("above"),
+                "must be a number",
+                "the line past which the panel looks wrong",
+            ));
+        }
+        panels.push(Panel {
+            name: panel.name.clone(),
+            query: panel.query.clone(),
+            above: panel.above,
+        });
+    }
+    let mut alerts = Vec::new();
+    for (i, a) in f.alerts.iter().enumerate() {
+        let ap = p.key("alerts").index(i);
+        parse(&ap.key("expr"), &a.expr)?;
+        alerts.push(Alert {
+            name: a.name.clone(),
+            expr: a.expr.clone(),
+            for_: a.for_.map_or(SimDuration::ZERO, |d| d.0),
+        });
+    }
+    Ok(OperatorConfig {
+        promote_after: f.promote_after.map(|d| d.0),
+        look_every: f.look_every.map(|d| d.0),
+        panels,
+        reaction: f.reaction.map_or(SimDuration::ZERO, |d| d.0),
+        page_on_oom: f.page_on_oom,
+        alerts,
+        respond_after: f.respond_after.map(|d| d.0),
+    })
 }

@@ -3,7 +3,8 @@
 //! Series are kept in creation order (so everything that iterates them is
 //! deterministic) with an index from label set to [`SeriesId`]. Writers that
 //! append often (the scraper) look a series up once and keep its id; the
-//! per-sample path is then a `Vec::push`. Timestamps are Prometheus
+//! per-sample path is then a `Vec::push`. An inverted index from each label
+//! pair to its series ids lets PromQL selectors skip unrelated series. Timestamps are Prometheus
 //! milliseconds (`i64`), values `f64`; a staleness marker is the special NaN
 //! [`STALE_NAN`], exactly as Prometheus stores it.
 
@@ -64,6 +65,9 @@ pub struct SeriesId(pub u32);
 pub struct SeriesStore {
     series: Vec<Series>,
     index: HashMap<Labels, SeriesId>,
+    /// Series ids by label pair (metric name included), in creation order:
+    /// the postings lists PromQL selectors intersect.
+    postings: HashMap<String, HashMap<String, Vec<SeriesId>>>,
 }
 
 impl SeriesStore {
@@ -78,12 +82,29 @@ impl SeriesStore {
             return *id;
         }
         let id = SeriesId(self.series.len() as u32);
+        for (k, v) in labels.iter() {
+            self.postings
+                .entry(k.to_string())
+                .or_default()
+                .entry(v.to_string())
+                .or_default()
+                .push(id);
+        }
         self.series.push(Series {
             labels: labels.clone(),
             samples: Vec::new(),
         });
         self.index.insert(labels, id);
         id
+    }
+
+    /// The ids of the series whose label `name` has value `value` (the
+    /// metric name is label `__name__`), in increasing order.
+    pub fn postings(&self, name: &str, value: &str) -> &[SeriesId] {
+        self.postings
+            .get(name)
+            .and_then(|values| values.get(value))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// The id of an existing series.
@@ -152,6 +173,7 @@ impl SeriesStore {
     pub fn clear(&mut self) {
         self.series.clear();
         self.index.clear();
+        self.postings.clear();
     }
 }
 
@@ -193,5 +215,7 @@ mod tests {
             store.id(Labels::with_name("m", Vec::<(String, String)>::new())),
             id
         );
+        assert_eq!(store.postings("__name__", "m"), &[id]);
+        assert!(store.postings("__name__", "other").is_empty());
     }
 }

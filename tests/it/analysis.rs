@@ -523,7 +523,7 @@ fn nan_result_with_both_conditions_is_inconclusive_and_prints_nan() {
     let mut run = new_run(spec(vec![m]));
     let mut host = FakeHost::new().script("q", vec![scalar(f64::NAN)]);
     run.reconcile(secs(0), &mut host);
-    let report = run.report();
+    let report = run.report(SimTime::ZERO);
     assert_eq!(report.measurements[0].phase, Inconclusive);
     assert_eq!(report.measurements[0].value_text.as_deref(), Some("NaN"));
     assert_eq!(report.measurements[0].value, serde_json::json!("NaN"));
@@ -536,7 +536,7 @@ fn inf_result_passes_a_lower_bound_and_prints_plus_inf() {
     let mut run = new_run(spec(vec![m]));
     let mut host = FakeHost::new().script("q", vec![scalar(f64::INFINITY)]);
     run.reconcile(secs(0), &mut host);
-    let report = run.report();
+    let report = run.report(SimTime::ZERO);
     assert_eq!(report.measurements[0].phase, Successful);
     assert_eq!(report.measurements[0].value_text.as_deref(), Some("+Inf"));
 }
@@ -708,7 +708,7 @@ fn argo_keeps_ten_measurements_but_the_history_keeps_all() {
         (trimmed.measurements.len(), trimmed.retained().len()),
         (12, 3)
     );
-    assert_eq!(run.report().measurements.len(), 24);
+    assert_eq!(run.report(SimTime::ZERO).measurements.len(), 24);
 }
 
 // ---- RunSpec equality helper check ----

@@ -24,7 +24,7 @@ service=\"{{args.canary-service}}\"}[2m]))
 ";
 
 /// The seed's `canary-error-rate` AnalysisTemplate.
-fn canary_error_rate() -> AnalysisTemplate {
+pub(crate) fn canary_error_rate() -> AnalysisTemplate {
     AnalysisTemplate {
         name: "canary-error-rate".into(),
         kind: TemplateKind::Namespaced,
@@ -51,7 +51,7 @@ fn canary_error_rate() -> AnalysisTemplate {
 }
 
 /// The seed's `locust-canary-validation` AnalysisTemplate.
-fn locust_canary_validation() -> AnalysisTemplate {
+pub(crate) fn locust_canary_validation() -> AnalysisTemplate {
     let env: Vec<(String, String)> = [
         (
             "TARGET_HOST",
@@ -491,7 +491,7 @@ fn every_measurement_appears_in_the_json_with_time_value_phase_and_message() {
     );
     let r = drive(&mut run, &mut host, secs(0), secs(1000));
     assert_eq!(r.phase, Successful);
-    let json = serde_json::to_value(run.report()).unwrap();
+    let json = serde_json::to_value(run.report(SimTime::ZERO)).unwrap();
     assert_eq!(json["name"], "checkout-7c9-2-5");
     assert_eq!(json["templates"], serde_json::json!(["canary-error-rate"]));
     assert_eq!(json["step"], 5);

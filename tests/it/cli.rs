@@ -178,3 +178,33 @@ fn out_dir_gets_result_events_and_series() {
         .collect();
     assert!(leftovers.is_empty(), "no temporary files left behind");
 }
+
+#[test]
+fn many_seeds_give_the_same_bytes_on_one_thread_and_on_several() {
+    let run = |threads: &str| {
+        let out = canarysim()
+            .env("RAYON_NUM_THREADS", threads)
+            .args([
+                "run",
+                "scenarios/checkout-good.toml",
+                "--runs",
+                "6",
+                "--format",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        out.stdout
+    };
+    let one = run("1");
+    assert_eq!(one, run("3"));
+    let json: serde_json::Value = serde_json::from_slice(&one).unwrap();
+    let seeds: Vec<u64> = json["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds, [1, 2, 3, 4, 5, 6]);
+}

@@ -95,6 +95,8 @@ latency = {{ get = {{ dist = "constant", value = "1ms" }} }}
         .series()
         .iter()
         .filter(|s| s.labels.metric_name() == Some("http_requests_total"))
+        // Each pod is scraped once per Service that selects it; count it once.
+        .filter(|s| s.labels.get("service") == Some("svc-stable"))
         .collect();
     let times: Vec<i64> = counters[0].samples.iter().map(|x| x.t).collect();
     for w in times.windows(2) {
@@ -178,7 +180,13 @@ steps = [ { setWeight = 20 }, { pause = {} } ]
     // First kill ~9.24 min after the rollout starts; restarted 10 s later.
     engine.run_until(engine.rollout_start() + canarysim::sim::SimDuration::from_mins(12));
     let store = engine.store();
-    let canary_pod = |s: &&canarysim::series::Series| s.labels.get("service") == Some("svc-canary");
+    let canary_prefix = format!("svc-{}-", engine.template_hashes()[Version::Canary.index()]);
+    let canary_pod = |s: &&canarysim::series::Series| {
+        s.labels.get("service") == Some("svc-canary")
+            && s.labels
+                .get("pod")
+                .is_some_and(|p| p.starts_with(&canary_prefix))
+    };
     let requests = store
         .series()
         .iter()

@@ -12,3 +12,5 @@ mod manifest;
 mod promql;
 mod promql_conformance;
 mod promtool;
+mod reports;
+mod rollout;

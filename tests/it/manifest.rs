@@ -7,8 +7,15 @@ use std::path::Path;
 use canarysim::analysis::{ArgSource, HashSource, RunArg, TemplateKind, Templated};
 use canarysim::diag::Location;
 use canarysim::judge::Direction;
-use canarysim::manifest::{self, ManifestSet, check_references};
+use canarysim::manifest::{self, ManifestSet};
 use canarysim::rollout::policy::{AnalysisRef, CanaryScale, Policy, Step, TemplateRef};
+use canarysim::rollout::replicas::IntOrPercent;
+use canarysim::rollout::validate::referenced_resources;
+
+/// Argo's reference check, as the controller runs it before the rollout.
+fn check_references(p: &Policy) -> Result<(), String> {
+    referenced_resources("checkout-service", p).map_or(Ok(()), Err)
+}
 use canarysim::scenario::{self, DirSource};
 use canarysim::sim::SimDuration;
 
@@ -85,10 +92,8 @@ fn the_seed_rollout_becomes_the_policy_the_write_up_describes() {
     assert!(p.traffic_routing, "nginx trafficRouting is set");
     assert_eq!(p.rollback_window, Some(3));
     assert_eq!(p.background, None);
-    assert_eq!(
-        (p.max_surge.as_str(), p.max_unavailable.as_str()),
-        ("25%", "25%")
-    );
+    assert_eq!(p.surge.max_surge, IntOrPercent::Percent(25));
+    assert_eq!(p.surge.max_unavailable, IntOrPercent::Percent(25));
     assert_eq!(p.scale_down_delay, SimDuration::from_secs(30));
     assert_eq!(p.abort_scale_down_delay, Some(SimDuration::from_secs(30)));
     let mut names: Vec<&str> = p.templates.iter().map(|t| t.name.as_str()).collect();
@@ -146,10 +151,20 @@ fn the_seed_templates_keep_their_queries_conditions_and_job_as_written() {
 #[test]
 fn argo_marks_the_seed_rollout_invalid_spec_at_its_first_missing_template() {
     let e = check_references(&policy_of("scenarios/argo/seed")).unwrap_err();
-    assert_eq!(e.step, Some(2));
     assert_eq!(
-        e.phase_message("checkout-service"),
-        "InvalidSpec: The Rollout \"checkout-service\" is invalid: spec.strategy.canary.steps[2].analysis.templates: Invalid value: \"canary-health\": AnalysisTemplate 'canary-health' not found"
+        e,
+        "The Rollout \"checkout-service\" is invalid: spec.strategy.canary.steps[2].analysis.templates: Invalid value: \"canary-health\": AnalysisTemplate 'canary-health' not found"
+    );
+}
+
+#[test]
+fn with_its_templates_completed_the_seed_would_stop_at_the_args_of_step_3() {
+    let mut p = policy_of("scenarios/argo/seed");
+    p.templates = policy_of("scenarios/argo/hardened").templates;
+    let e = check_references(&p).unwrap_err();
+    assert!(
+        e.starts_with("The Rollout \"checkout-service\" is invalid: spec.strategy.canary.steps[8].analysis.templates: Invalid value: \"templateNames: [locust-canary-validation canary-error-rate canary-latency canary-memory]\": args.canary-service was not resolved"),
+        "{e}"
     );
 }
 
@@ -254,10 +269,8 @@ fn strategy_fields_map_onto_the_policy_as_argo_reads_them() {
     assert_eq!(a.args, [value("name", "checkout-service")]);
     assert_eq!(a.dry_run[0].metric_name, "latency.*");
     assert_eq!(a.measurement_retention[0].limit, 20);
-    assert_eq!(
-        (p.max_surge.as_str(), p.max_unavailable.as_str()),
-        ("1", "10%")
-    );
+    assert_eq!(p.surge.max_surge, IntOrPercent::Count(1));
+    assert_eq!(p.surge.max_unavailable, IntOrPercent::Percent(10));
     assert_eq!(p.abort_scale_down_delay, None, "0 means never scale down");
     assert_eq!(p.min_pods_per_replica_set, Some(2));
     assert!(p.dynamic_stable_scale);
@@ -574,7 +587,7 @@ steps = [ { setWeight = 10 }, { analysis = { templates = [ { templateName = "gon
     let p = sc.policy("toml-only").unwrap();
     assert!(p.templates.is_empty());
     let e = check_references(p).unwrap_err();
-    assert_eq!(e.detail, "AnalysisTemplate 'gone' not found");
+    assert!(e.ends_with("AnalysisTemplate 'gone' not found"), "{e}");
 }
 
 #[test]

@@ -167,3 +167,23 @@ proptest! {
         let _ = range_query(&s, &text, 0, 120_000, 30_000);
     }
 }
+
+#[test]
+fn extreme_times_and_offsets_give_results_or_errors_not_panics() {
+    let s = store();
+    for q in [
+        "rate(http_requests_total[100000y])",
+        "http_requests_total offset -100000y",
+        "http_requests_total offset 100000y",
+        "max_over_time(http_requests_total[100000y:1y])",
+        "predict_linear(http_requests_total[10m] @ 0, 1e300)",
+        "http_requests_total @ -1e9",
+        "range() + step() + time()",
+    ] {
+        for t in [i64::MIN, -1, 0, 120_000, i64::MAX] {
+            let _ = instant_query(&s, q, t);
+        }
+        let _ = range_query(&s, q, i64::MIN, i64::MAX, i64::MAX);
+        let _ = range_query(&s, q, i64::MAX - 10, i64::MAX, 3);
+    }
+}

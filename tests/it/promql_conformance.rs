@@ -76,3 +76,64 @@ fn only_native_histogram_cases_are_skipped() {
         }
     }
 }
+
+fn data(name: &str) -> String {
+    format!(
+        "{}/tests/data/promqltest/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn cli_prints_counts_per_file_and_in_total_and_exits_zero_when_all_pass() {
+    assert_cmd::Command::cargo_bin("canarysim")
+        .unwrap()
+        .args([
+            "promql",
+            "test",
+            &data("literals.test"),
+            &data("staleness.test"),
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "literals.test: 25 passed, 0 failed, 0 skipped",
+        ))
+        .stdout(predicates::str::contains(
+            "total: 42 passed, 0 failed, 0 skipped",
+        ));
+}
+
+#[test]
+fn cli_verbose_shows_a_failure_with_expected_and_actual_and_exits_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wrong.test");
+    std::fs::write(
+        &path,
+        "load 1m\n  up{job=\"a\"} 1 2 3\n\neval instant at 2m up\n  up{job=\"a\"} 4\n\neval instant at 2m up{{schema:0}}\n",
+    )
+    .unwrap();
+    assert_cmd::Command::cargo_bin("canarysim")
+        .unwrap()
+        .args(["promql", "test", "--verbose", path.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("0 passed, 1 failed, 1 skipped"))
+        .stdout(predicates::str::contains(
+            "skipped 1: syntax not supported by promql-parser",
+        ))
+        .stdout(predicates::str::contains(
+            "expected:\n      up{job=\"a\"} 4",
+        ))
+        .stdout(predicates::str::contains("actual:\n      up{job=\"a\"} 3"));
+}
+
+#[test]
+fn cli_reports_unreadable_files_with_exit_two() {
+    assert_cmd::Command::cargo_bin("canarysim")
+        .unwrap()
+        .args(["promql", "test", "/nonexistent/x.test"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("cannot read /nonexistent/x.test"));
+}

@@ -9,7 +9,8 @@
 //! Evaluation times sit 7s past a 15s scrape, so no sample lies on a window
 //! boundary, where Prometheus 2.x (closed windows) and 3.x (left-open) differ.
 //!
-//! promtool is looked up in `$PROMTOOL`, then `PATH`, then
+//! promtool is looked up in `$PROMTOOL`, then `PATH`, then where
+//! `scripts/setup.sh` unpacks it (`target/tools/prometheus/usr/bin/`), then
 //! `/opt/prometheus/usr/bin/promtool`. Without it the test prints that it
 //! skipped, unless `CANARYSIM_REQUIRE_PROMTOOL=1`, when it fails.
 
@@ -42,10 +43,11 @@ pub fn promtool_path() -> Option<PathBuf> {
             .map(|d| d.join("promtool"))
             .find(|p| p.is_file())
     });
-    in_path.or_else(|| {
-        let p = PathBuf::from("/opt/prometheus/usr/bin/promtool");
-        p.is_file().then_some(p)
-    })
+    let unpacked = [
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/prometheus/usr/bin/promtool"),
+        PathBuf::from("/opt/prometheus/usr/bin/promtool"),
+    ];
+    in_path.or_else(|| unpacked.into_iter().find(|p| p.is_file()))
 }
 
 /// A duration as Prometheus's `model.Duration` prints it (`3m7s`, `1h`).
@@ -370,4 +372,131 @@ fn got_lists_parse_with_commas_inside_labels() {
     assert_eq!(parse_got("nil").unwrap(), vec![]);
     assert_eq!(go_duration(187_000), "3m7s");
     assert_eq!(go_duration(3_600_000), "1h");
+}
+
+/// Whether every `http_*` series with samples in the window `(from, to]`
+/// has its first live sample in the window's first 15 s scrape slot, i.e.
+/// none begins inside the window.
+fn counters_cover_window(store: &SeriesStore, from: i64, to: i64) -> bool {
+    store
+        .series()
+        .iter()
+        .filter(|s| {
+            s.labels
+                .metric_name()
+                .is_some_and(|n| n.starts_with("http_"))
+        })
+        .all(|s| {
+            match s
+                .window(from, to)
+                .iter()
+                .find(|x| !canarysim::series::is_stale_nan(x.v))
+            {
+                None => true,
+                Some(first) => first.t - from <= 15_000,
+            }
+        })
+}
+
+/// The series of a real simulated run, shifted so that the warm-up starts at
+/// 0 (promtool's input series start there).
+fn simulated_store() -> (SeriesStore, i64, String) {
+    use canarysim::engine::Engine;
+    use canarysim::rollout::policy::{Policy, Step};
+    use canarysim::sim::SimDuration;
+    // The flagship service with a canary that leaks fast enough to be
+    // OOM-killed and restarted (counter resets, staleness) within the window.
+    let text = std::fs::read_to_string("scenarios/checkout-leak.toml").unwrap();
+    let text = text.replace(
+        r#"leak_per_request = "17.3Ki""#,
+        r#"leak_per_request = "150Ki""#,
+    );
+    // Errors frequent enough that every pod's 5xx counters exist from its
+    // first seconds, so few windows hold a series that begins inside them.
+    let errors = "product = 0.03\nsearch = 0.03\ncart = 0.03\ncheckout = 0.03\norder = 0.03\n";
+    let start = text.find("[versions.stable.errors]").unwrap() + "[versions.stable.errors]\n".len();
+    let end = start + text[start..].find("\n\n").unwrap() + 1;
+    let text = format!("{}{errors}{}", &text[..start], &text[end..]);
+    let sc = canarysim::scenario::load_str("fast-leak.toml", &text).unwrap();
+    let policy = Policy::new("hold-at-20", vec![Step::SetWeight(20), Step::Pause(None)]);
+    let mut engine = Engine::new(&sc, &policy, 5);
+    engine.run_until(engine.rollout_start() + SimDuration::from_mins(14));
+    let shift = engine.rollout_start().as_millis();
+    let canary_hash = engine.template_hashes()[1].to_string();
+    let mut store = SeriesStore::new();
+    for s in engine.store().series() {
+        let id = store.id(s.labels.clone());
+        for p in &s.samples {
+            store.push(id, p.t + shift, p.v);
+        }
+    }
+    (store, shift, canary_hash)
+}
+
+#[test]
+fn evaluator_agrees_with_promtool_on_a_simulated_run() {
+    let Some(promtool) = promtool_path() else {
+        assert!(
+            std::env::var("CANARYSIM_REQUIRE_PROMTOOL").as_deref() != Ok("1"),
+            "promtool not found (set PROMTOOL, or install the Debian package `prometheus`)"
+        );
+        eprintln!(
+            "skipped: promtool not found; set CANARYSIM_REQUIRE_PROMTOOL=1 to make this fail"
+        );
+        return;
+    };
+    let (store, shift, canary_hash) = simulated_store();
+    let canary_pod = store
+        .series()
+        .iter()
+        .filter(|s| s.labels.metric_name() == Some("container_memory_working_set_bytes"))
+        .filter_map(|s| s.labels.get("pod"))
+        .find(|p| p.contains(&canary_hash))
+        .expect("a canary pod is scraped")
+        .to_string();
+    let restarted = store.series().iter().any(|s| {
+        s.labels.metric_name() == Some("kube_pod_container_status_restarts_total")
+            && s.samples.iter().any(|x| x.v >= 1.0)
+    });
+    assert!(
+        restarted,
+        "the fast leak OOM-kills the canary within the window"
+    );
+    let queries = [
+        r#"sum(rate(http_requests_total{service="checkout-canary",code=~"5.."}[2m])) / sum(rate(http_requests_total{service="checkout-canary"}[2m]))"#.to_string(),
+        r#"histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{service="checkout-canary"}[2m])))"#.to_string(),
+        format!(r#"deriv(container_memory_working_set_bytes{{pod="{canary_pod}"}}[5m])"#),
+        format!(r#"predict_linear(container_memory_working_set_bytes{{pod="{canary_pod}"}}[10m], 3600)"#),
+        r#"sum by (service, code) (increase(http_requests_total[5m]))"#.to_string(),
+        r#"sum(kube_pod_container_status_restarts_total)"#.to_string(),
+    ];
+    // 7 s past a scrape, from 3 to 14 minutes into the rollout, where the
+    // window holds no counter series that begins inside it: there Prometheus
+    // 2.x (promtool) applies the zero cut-off before the average-interval
+    // cap when extrapolating `rate`, and 3.x after it.
+    let ranges_ms = [120_000, 120_000, 0, 0, 300_000, 0];
+    let mut cases = Vec::new();
+    for (q, range) in queries.iter().zip(ranges_ms) {
+        for k in 0..12 {
+            let at_ms = shift + (180 + 60 * k + 7) * 1000;
+            if range == 0 || counters_cover_window(&store, at_ms - range, at_ms) {
+                cases.push(Case {
+                    expr: q.clone(),
+                    at_ms,
+                });
+            }
+        }
+    }
+    let (problems, compared) =
+        compare_with_promtool(&store, 15_000, &cases, &promtool).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        problems.is_empty(),
+        "disagreements:\n{}",
+        problems.join("\n")
+    );
+    assert!(compared >= 40, "only {compared} values compared");
+    for q in &queries[..2] {
+        let n = cases.iter().filter(|c| &c.expr == q).count();
+        assert!(n >= 6, "only {n} clean times for {q}");
+    }
 }

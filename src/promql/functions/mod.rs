@@ -39,7 +39,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Val, Promq
         "pi" => Val::Scalar(std::f64::consts::PI),
         "start" => Val::Scalar(secs(ev.start)),
         "end" => Val::Scalar(secs(ev.end)),
-        "range" => Val::Scalar(secs(ev.end - ev.start)),
+        "range" => Val::Scalar((i128::from(ev.end) - i128::from(ev.start)) as f64 / 1000.0),
         "step" => Val::Scalar(secs(ev.step)),
         "min_of" => Val::Scalar(go_min(scalar(0)?, scalar(1)?)),
         "max_of" => Val::Scalar(go_max(scalar(0)?, scalar(1)?)),

@@ -63,8 +63,9 @@ fn extrapolated_rate(
             }
         }
     }
-    let mut to_start = (first.t - ctx.window.start) as f64 / 1000.0;
-    let mut to_end = (ctx.window.end - last.t) as f64 / 1000.0;
+    let gap = |a: i64, b: i64| (i128::from(a) - i128::from(b)) as f64 / 1000.0;
+    let mut to_start = gap(first.t, ctx.window.start);
+    let mut to_end = gap(ctx.window.end, last.t);
     let sampled = (last.t - first.t) as f64 / 1000.0;
     let average = sampled / (p.len() - 1) as f64;
     let threshold = average * 1.1;
@@ -124,7 +125,7 @@ pub(super) fn linear_regression(p: &[Sample], intercept_time: i64) -> (f64, f64)
             const_y = false;
         }
         n += 1.0;
-        let x = (s.t - intercept_time) as f64 / 1e3;
+        let x = (i128::from(s.t) - i128::from(intercept_time)) as f64 / 1e3;
         (sx, cx) = kahan_inc(x, sx, cx);
         (sy, cy) = kahan_inc(s.v, sy, cy);
         (sxy, cxy) = kahan_inc(x * s.v, sxy, cxy);

@@ -12,7 +12,7 @@
 //! with Prometheus's test-engine settings ([`EvalOptions::promqltest`]).
 
 mod compare;
-mod notation;
+pub(crate) mod notation;
 mod script;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,81 @@
+//! `canarysim query`: run a scenario to an instant and evaluate PromQL there.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use canarysim::engine::Engine;
+use canarysim::promql::{EvalOptions, Query, json::render_data};
+use canarysim::sim::SimDuration;
+use clap::Args;
+
+use super::common::load_scenario;
+
+/// Flags of `canarysim query`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  canarysim query scenarios/checkout-leak.toml --at 12m 'up{service=\"checkout-canary\"}'
+  canarysim query scenarios/checkout-leak.toml --at 50m --policy manual \\
+      'max by (pod) (container_memory_working_set_bytes{namespace=\"production\"})'
+
+Times are measured from the start of the rollout (the end of the warm-up).
+The output is the `data` object of Prometheus's /api/v1/query.")]
+pub struct QueryArgs {
+    /// The scenario file (TOML).
+    pub scenario: PathBuf,
+    /// When to evaluate, from the start of the rollout: `90s`, `12m`, `1h30m`.
+    #[arg(long, value_name = "DURATION")]
+    pub at: String,
+    /// The policy to run (default: the scenario's first).
+    #[arg(long, value_name = "NAME")]
+    pub policy: Option<String>,
+    /// Seed of the run; default: the scenario's `simulation.seed`.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The PromQL expression.
+    pub expr: String,
+}
+
+/// Runs the subcommand; returns the exit code.
+pub fn main(args: QueryArgs) -> Result<u8> {
+    let query = match Query::parse(&args.expr) {
+        Ok(q) => q,
+        Err(e) => bail!("{e}"),
+    };
+    let at = match SimDuration::parse(&args.at) {
+        Ok(d) => d,
+        Err(e) => bail!("--at: {e}"),
+    };
+    let sc = load_scenario(&args.scenario)?;
+    let policy = match &args.policy {
+        Some(name) => match sc.policy(name) {
+            Some(p) => p,
+            None => {
+                let names: Vec<&str> = sc.policies.iter().map(|p| p.name.as_str()).collect();
+                bail!(
+                    "scenario {} has no policy {name:?}; it has: {}",
+                    sc.file,
+                    names.join(", ")
+                );
+            }
+        },
+        None => match sc.policies.first() {
+            Some(p) => p,
+            None => bail!(
+                "scenario {} defines no policies; add a [[policies]] table",
+                sc.file
+            ),
+        },
+    };
+    let mut engine = Engine::new(&sc, policy, args.seed.unwrap_or(sc.seed));
+    let t = engine.rollout_start() + at;
+    engine.run_until(t);
+    let at_ms = t.as_millis() - engine.rollout_start().as_millis();
+    match query.instant(engine.store(), at_ms, &EvalOptions::default()) {
+        Ok(v) => {
+            let json = render_data(&v, at_ms);
+            println!("{}", serde_json::to_string_pretty(&json)?);
+            Ok(super::EXIT_OK)
+        }
+        Err(e) => bail!("{e}"),
+    }
+}

@@ -1,0 +1,115 @@
+//! The comparison table: one row per policy, the figures that decide
+//! between them. Rendered as aligned text for the terminal and as a
+//! Markdown table for reports.
+
+use crate::outcome::{RunResult, Verdict};
+
+use super::text::human_secs;
+
+/// The columns, in order.
+pub const HEADERS: [&str; 8] = [
+    "policy",
+    "verdict",
+    "time to detect",
+    "canary requests",
+    "failed before promotion",
+    "failed after promotion",
+    "OOM kills",
+    "rollout duration",
+];
+
+/// One row's cells, formatted.
+pub fn row(r: &RunResult) -> [String; 8] {
+    let duration = match (r.rollout.promoted_at_s, r.rollout.aborted_at_s) {
+        (Some(_), _) | (None, Some(_)) => human_secs(r.rollout_duration_s),
+        (None, None) => format!("> {}", human_secs(r.rollout_duration_s)),
+    };
+    [
+        r.policy.clone(),
+        r.verdict.as_str().to_string(),
+        r.time_to_detect_s.map_or("-".to_string(), human_secs),
+        r.canary_requests.to_string(),
+        r.failed_requests.before_promotion.to_string(),
+        if r.rollout.promoted_at_s.is_some() {
+            r.failed_requests.after_promotion.to_string()
+        } else {
+            "-".to_string()
+        },
+        r.oom_kills.len().to_string(),
+        duration,
+    ]
+}
+
+/// The table as aligned text, with a header line.
+pub fn text(runs: &[RunResult]) -> String {
+    let rows: Vec<[String; 8]> = runs.iter().map(row).collect();
+    align(&HEADERS, &rows, 2)
+}
+
+/// The table in Markdown.
+pub fn markdown(runs: &[RunResult]) -> String {
+    let rows: Vec<[String; 8]> = runs.iter().map(row).collect();
+    markdown_table(&HEADERS, &rows, 2)
+}
+
+/// Aligned text columns: the first `left` columns left-aligned (names), the
+/// rest right-aligned (figures).
+pub fn align<const N: usize>(headers: &[&str; N], rows: &[[String; N]], left: usize) -> String {
+    let mut widths = headers.map(|h| h.chars().count());
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            if i < left {
+                s.push_str(&format!("{c:<w$}"));
+            } else {
+                s.push_str(&format!("{c:>w$}"));
+            }
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(headers.to_vec());
+    for r in rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+/// A Markdown table: the first `left` columns left-aligned, the rest right.
+pub fn markdown_table<const N: usize>(
+    headers: &[&str; N],
+    rows: &[[String; N]],
+    left: usize,
+) -> String {
+    let mut out = format!("| {} |\n|", headers.join(" | "));
+    for i in 0..N {
+        out.push_str(if i < left { " --- |" } else { " ---: |" });
+    }
+    out.push('\n');
+    for r in rows {
+        out.push_str(&format!("| {} |\n", r.join(" | ")));
+    }
+    out
+}
+
+/// One sentence on what a verdict means.
+pub fn verdict_sentence(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Caught => "the bad release was aborted before full promotion",
+        Verdict::Missed => "the bad release was fully promoted",
+        Verdict::Promoted => "the good release was fully promoted",
+        Verdict::FalseAbort => "the good release was aborted",
+        Verdict::Undecided => {
+            "the rollout was still paused or progressing when the simulation ended"
+        }
+    }
+}
