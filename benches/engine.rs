@@ -12,9 +12,8 @@ use canarysim::engine;
 use canarysim::scenario;
 
 fn flagship(c: &mut Criterion) {
-    let text = std::fs::read_to_string("scenarios/checkout-leak.toml")
-        .expect("run from the repository root");
-    let sc = scenario::load_str("checkout-leak.toml", &text).expect("flagship is valid");
+    let sc = scenario::load_file(std::path::Path::new("scenarios/checkout-leak.toml"))
+        .expect("run from the repository root; the flagship is valid");
     let policy = sc.policy("manual").expect("manual policy").clone();
     let probe = engine::run(&sc, &policy, 1).result;
     let simulated = probe.sim_duration_s + sc.warmup.as_secs_f64();

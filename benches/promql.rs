@@ -20,7 +20,14 @@ fn error_rate_every_30s(c: &mut Criterion) {
     let text = std::fs::read_to_string("scenarios/checkout-leak.toml")
         .expect("run from the repository root");
     let text = text.replacen("replicas = 5", "replicas = 10", 1);
-    let sc = scenario::load_str("checkout-leak.toml", &text).expect("flagship is valid");
+    let path = std::path::Path::new("scenarios/checkout-leak.toml");
+    let sc = scenario::load_with(
+        "scenarios/checkout-leak.toml",
+        &text,
+        &scenario::DirSource::for_scenario(path),
+    )
+    .expect("flagship is valid")
+    .scenario;
     let policy = Policy::new("hold-at-50", vec![Step::SetWeight(50), Step::Pause(None)]);
     let mut engine = Engine::new(&sc, &policy, 1);
     let two_hours = SimDuration::from_mins(120);

@@ -8,12 +8,20 @@ use anyhow::{Context, Result, bail};
 use canarysim::scenario::{self, Scenario};
 
 /// Reads and validates a scenario file; errors name the file, line and column.
+/// The manifests a policy names are read relative to the scenario file.
 pub fn load_scenario(path: &Path) -> Result<Scenario> {
-    let text = fs::read_to_string(path)
-        .with_context(|| format!("cannot read scenario {}", path.display()))?;
-    let label = path.display().to_string();
-    match scenario::load_str(&label, &text) {
-        Ok(s) => Ok(s),
+    match scenario::load_file(path) {
+        Ok(s) => {
+            for p in s.policies.iter().filter(|p| !p.warnings.is_empty()) {
+                eprintln!(
+                    "note: policy {}: {} manifest field(s) not modelled; `canarysim lint {}` lists them",
+                    p.name,
+                    p.warnings.len(),
+                    path.display()
+                );
+            }
+            Ok(s)
+        }
         Err(e) => bail!("{e}"),
     }
 }

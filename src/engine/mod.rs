@@ -95,10 +95,10 @@ pub(crate) struct Service {
 
 /// Tally period of the warm-up (not reported).
 pub(crate) const WARMUP: usize = 0;
-/// Tally period from the rollout's start to full promotion.
+/// Tally period from the rollout's start to full promotion or abort.
 pub(crate) const ROLLOUT: usize = 1;
-/// Tally period after full promotion.
-pub(crate) const PROMOTED: usize = 2;
+/// Tally period after full promotion or abort.
+pub(crate) const DECIDED: usize = 2;
 
 /// Index of the stable Service in [`World::services`].
 pub(crate) const STABLE_SVC: usize = 0;
@@ -123,7 +123,7 @@ pub(crate) struct World<'s> {
     pub desired: Version,
     pub traffic: traffic::Arrivals,
     pub naming_rng: ChaCha8Rng,
-    /// Request tallies by period ([`WARMUP`], [`ROLLOUT`], [`PROMOTED`]) and version.
+    /// Request tallies by period ([`WARMUP`], [`ROLLOUT`], [`DECIDED`]) and version.
     pub tallies: [[Tally; 2]; 3],
     /// Which period requests are counted in now.
     pub period: usize,
@@ -429,11 +429,14 @@ impl<'s> Engine<'s> {
             self.on_note(t, note);
         }
         if let (false, Some(p)) = (was_promoted, self.ctrl.promoted_at()) {
-            self.world.period = PROMOTED;
+            self.world.period = DECIDED;
             self.end_at = self.end_at.min(p + self.world.sc.soak);
             self.queue.schedule(self.end_at, Event::Stop);
         }
         if let (false, Some((a, _))) = (was_aborted, self.ctrl.aborted()) {
+            if self.ctrl.promoted_at().is_none() {
+                self.world.period = DECIDED;
+            }
             self.end_at = self.end_at.min(a + self.world.sc.soak);
             self.queue.schedule(self.end_at, Event::Stop);
         }
@@ -541,7 +544,7 @@ impl<'s> Engine<'s> {
                 started_at_s: 0.0,
                 promoted_at_s: promoted.map(|t| w.rel_secs(t)),
                 aborted_at_s: aborted.as_ref().map(|(t, _)| w.rel_secs(*t)),
-                abort_reason: aborted.map(|(_, m)| m),
+                abort_reason: aborted.as_ref().map(|(_, m)| m.clone()),
                 invalid_spec: self.ctrl.invalid_spec().map(str::to_string),
                 steps,
             },
@@ -566,14 +569,18 @@ impl<'s> Engine<'s> {
             oom_kills: w.oom_kills.clone(),
             requests: Requests {
                 stable: w.tallies[ROLLOUT][Version::Stable.index()]
-                    + w.tallies[PROMOTED][Version::Stable.index()],
+                    + w.tallies[DECIDED][Version::Stable.index()],
                 canary: w.tallies[ROLLOUT][Version::Canary.index()]
-                    + w.tallies[PROMOTED][Version::Canary.index()],
+                    + w.tallies[DECIDED][Version::Canary.index()],
             },
             canary_requests: w.tallies[ROLLOUT][Version::Canary.index()].total,
-            failed_requests: FailedRequests {
-                before_promotion: w.tallies[ROLLOUT].iter().map(|t| t.failed).sum(),
-                after_promotion: w.tallies[PROMOTED].iter().map(|t| t.failed).sum(),
+            failed_requests: {
+                let after: u64 = w.tallies[DECIDED].iter().map(|t| t.failed).sum();
+                FailedRequests {
+                    during_rollout: w.tallies[ROLLOUT].iter().map(|t| t.failed).sum(),
+                    after_promotion: promoted.map(|_| after),
+                    after_abort: (promoted.is_none() && aborted.is_some()).then_some(after),
+                }
             },
             canary_peak_memory_fraction: w.peak_working_set[Version::Canary.index()]
                 / sc.pod.memory_limit,

@@ -75,7 +75,7 @@ pub struct RunResult {
     /// Requests sent to the canary before full promotion (its exposure while
     /// on trial).
     pub canary_requests: u64,
-    /// Failed production requests, split at full promotion.
+    /// Failed production requests, split where the rollout was decided.
     pub failed_requests: FailedRequests,
     /// The canary's largest working set (at any scrape, or when the OOM
     /// killer acted) as a fraction of its memory limit; above 1 means a kill.
@@ -166,13 +166,16 @@ pub struct Requests {
     pub canary: Tally,
 }
 
-/// Failed production requests before and after full promotion.
+/// Failed production requests during the rollout and after it was decided.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct FailedRequests {
-    /// From the rollout's start to full promotion (or the end of the run).
-    pub before_promotion: u64,
-    /// After full promotion.
-    pub after_promotion: u64,
+    /// From the rollout's start to full promotion or abort (or the end of
+    /// the run when neither came).
+    pub during_rollout: u64,
+    /// After full promotion, to the end of the run (null if not promoted).
+    pub after_promotion: Option<u64>,
+    /// After the abort, to the end of the run (null if not aborted).
+    pub after_abort: Option<u64>,
 }
 
 /// Total and failed requests.

@@ -60,7 +60,7 @@ pub fn rows(runs: &[RunResult]) -> Vec<[String; 10]> {
                 count(Verdict::FalseAbort),
                 count(Verdict::Undecided),
                 median,
-                ratio(jobs.iter().filter(|j| j.locust_exit_code != 0).count()),
+                ratio(jobs.iter().filter(|j| j.failures > 0).count()),
                 ratio(jobs.iter().filter(|j| j.job_exit_code != 0).count()),
             ]
         })

@@ -12,7 +12,7 @@ pub const HEADERS: [&str; 8] = [
     "verdict",
     "time to detect",
     "canary requests",
-    "failed before promotion",
+    "failed during rollout",
     "failed after promotion",
     "OOM kills",
     "rollout duration",
@@ -29,12 +29,10 @@ pub fn row(r: &RunResult) -> [String; 8] {
         r.verdict.as_str().to_string(),
         r.time_to_detect_s.map_or("-".to_string(), human_secs),
         r.canary_requests.to_string(),
-        r.failed_requests.before_promotion.to_string(),
-        if r.rollout.promoted_at_s.is_some() {
-            r.failed_requests.after_promotion.to_string()
-        } else {
-            "-".to_string()
-        },
+        r.failed_requests.during_rollout.to_string(),
+        r.failed_requests
+            .after_promotion
+            .map_or("-".to_string(), |n| n.to_string()),
         r.oom_kills.len().to_string(),
         duration,
     ]

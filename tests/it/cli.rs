@@ -187,6 +187,8 @@ fn many_seeds_give_the_same_bytes_on_one_thread_and_on_several() {
             .args([
                 "run",
                 "scenarios/checkout-good.toml",
+                "--policy",
+                "memory-trend",
                 "--runs",
                 "6",
                 "--format",

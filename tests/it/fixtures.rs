@@ -37,3 +37,24 @@ pub fn load(text: &str) -> Scenario {
         Err(e) => panic!("{e}\n{text}"),
     }
 }
+
+/// The flagship scenario's text without its policies (the service, its
+/// builds and its traffic), for tests that bring their own policies.
+pub fn flagship_base() -> String {
+    service_only(&std::fs::read_to_string("scenarios/checkout-leak.toml").unwrap())
+}
+
+/// A scenario's text up to its first `[[policies]]` table and the comment
+/// block just above it.
+pub fn service_only(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let first = lines
+        .iter()
+        .position(|l| l.trim() == "[[policies]]")
+        .unwrap_or(lines.len());
+    let mut end = first;
+    while end > 0 && (lines[end - 1].starts_with('#') || lines[end - 1].trim().is_empty()) {
+        end -= 1;
+    }
+    lines[..end].join("\n") + "\n"
+}

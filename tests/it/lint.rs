@@ -344,7 +344,7 @@ fn the_fixed_set_lints_clean_against_the_simulated_cluster() {
 #[test]
 fn a_scenarios_toml_steps_are_checked_at_their_toml_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let flagship = std::fs::read_to_string(SCENARIO).unwrap();
+    let flagship = crate::fixtures::flagship_base();
     let memory = std::fs::canonicalize("tests/data/manifests/read/memory-template.yaml").unwrap();
     let policies = format!(
         r#"

@@ -369,7 +369,7 @@ fn a_value_of_the_wrong_type_points_at_the_value() {
 const FLAGSHIP: &str = "scenarios/checkout-leak.toml";
 
 fn flagship_with(policies: &str) -> Result<scenario::Loaded, scenario::ScenarioError> {
-    let text = std::fs::read_to_string(FLAGSHIP).unwrap() + policies;
+    let text = crate::fixtures::flagship_base() + policies;
     scenario::load_with(
         FLAGSHIP,
         &text,
@@ -420,10 +420,10 @@ fn a_policy_takes_its_steps_and_templates_from_the_manifests_it_names() {
 
 #[test]
 fn load_str_refuses_manifests_and_says_to_use_load_file() {
-    let text = std::fs::read_to_string(FLAGSHIP).unwrap() + ARGO_POLICIES;
+    let text = crate::fixtures::flagship_base() + ARGO_POLICIES;
     let e = scenario::load_str(FLAGSHIP, &text).unwrap_err();
     assert!(
-        e.0.message.starts_with("policies[1].manifests:"),
+        e.0.message.starts_with("policies[0].manifests:"),
         "{}",
         e.0.message
     );
@@ -523,7 +523,7 @@ manifests = ["argo/none/"]
     assert_eq!(e.0.location.file, FLAGSHIP);
     assert!(
         e.0.message
-            .starts_with("policies[1].manifests[0]: scenarios/argo/none/: cannot read"),
+            .starts_with("policies[0].manifests[0]: scenarios/argo/none/: cannot read"),
         "{}",
         e.0.message
     );
@@ -554,7 +554,7 @@ manifests = ["../tests/data/manifests/lint/shape.yaml"]
 #[test]
 fn load_file_reads_the_manifests_relative_to_the_scenario_file() {
     let dir = tempfile::tempdir().unwrap();
-    let flagship = std::fs::read_to_string(FLAGSHIP).unwrap();
+    let flagship = crate::fixtures::flagship_base();
     let sc = dir.path().join("s.toml");
     std::fs::write(
         &sc,
@@ -577,7 +577,7 @@ fn load_file_reads_the_manifests_relative_to_the_scenario_file() {
 
 #[test]
 fn toml_analysis_steps_load_without_manifests_and_argo_finds_their_templates_missing() {
-    let text = std::fs::read_to_string(FLAGSHIP).unwrap()
+    let text = crate::fixtures::flagship_base()
         + r#"
 [[policies]]
 name = "toml-only"
@@ -592,7 +592,7 @@ steps = [ { setWeight = 10 }, { analysis = { templates = [ { templateName = "gon
 
 #[test]
 fn set_canary_scale_in_toml_takes_exactly_one_field() {
-    let text = std::fs::read_to_string(FLAGSHIP).unwrap()
+    let text = crate::fixtures::flagship_base()
         + r#"
 [[policies]]
 name = "scale"
@@ -601,7 +601,7 @@ steps = [ { setCanaryScale = { replicas = 2, weight = 20 } } ]
     let e = scenario::load_str(FLAGSHIP, &text).unwrap_err();
     assert!(
         e.0.message
-            .starts_with("policies[1].steps[0].setCanaryScale: needs exactly one of"),
+            .starts_with("policies[0].steps[0].setCanaryScale: needs exactly one of"),
         "{}",
         e.0.message
     );

@@ -406,7 +406,7 @@ fn simulated_store() -> (SeriesStore, i64, String) {
     use canarysim::sim::SimDuration;
     // The flagship service with a canary that leaks fast enough to be
     // OOM-killed and restarted (counter resets, staleness) within the window.
-    let text = std::fs::read_to_string("scenarios/checkout-leak.toml").unwrap();
+    let text = crate::fixtures::flagship_base();
     let text = text.replace(
         r#"leak_per_request = "17.3Ki""#,
         r#"leak_per_request = "150Ki""#,

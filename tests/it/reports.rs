@@ -8,8 +8,7 @@ use canarysim::report;
 use canarysim::scenario::{self, Scenario};
 
 fn runs(file: &str, seed: u64) -> (Scenario, Vec<RunResult>) {
-    let text = std::fs::read_to_string(file).unwrap();
-    let sc = scenario::load_str(file, &text).unwrap_or_else(|e| panic!("{e}"));
+    let sc = scenario::load_file(std::path::Path::new(file)).unwrap_or_else(|e| panic!("{e}"));
     let results = sc
         .policies
         .iter()

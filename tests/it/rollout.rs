@@ -10,8 +10,7 @@ use canarysim::sim::SimDuration;
 use crate::analysis_seed::{canary_error_rate, locust_canary_validation};
 
 fn flagship() -> Scenario {
-    let text = std::fs::read_to_string("scenarios/checkout-leak.toml").unwrap();
-    scenario::load_str("checkout-leak.toml", &text).unwrap()
+    scenario::load_str("checkout-leak.toml", &crate::fixtures::flagship_base()).unwrap()
 }
 
 fn analysis(templates: &[&str], args: &[(&str, &str)]) -> Step {
