@@ -59,6 +59,35 @@ impl World<'_> {
         client == OPEN_LOOP || self.jobs[split_tag(client).0 as usize].production
     }
 
+    /// Starts the production user population at time zero (the warm-up's
+    /// start): Locust-like users at the ingress, running until the end.
+    pub fn start_production_users(
+        &mut self,
+        users: &crate::scenario::UserPopulation,
+        q: &mut EventQueue<Event>,
+    ) {
+        let classes = crate::locust::job::builtin_locustfile(&users.locustfile)
+            .expect("invariant: the locustfile was checked when the scenario was loaded");
+        let spec = LocustRunSpec {
+            users: users.count,
+            spawn_rate: users.spawn_rate,
+            run_time: None,
+            stop_timeout: crate::sim::SimDuration::ZERO,
+            target: Target::Ingress,
+            user_classes: classes,
+            exit_code_on_error: 1,
+        };
+        self.start_locust(
+            "production-users".to_string(),
+            spec,
+            None,
+            true,
+            SimTime::ZERO,
+            q,
+        )
+        .expect("invariant: the production population was validated");
+    }
+
     /// Starts a Locust run at `now`; returns its index.
     pub fn start_locust(
         &mut self,

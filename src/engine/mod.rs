@@ -236,6 +236,9 @@ impl<'s> Engine<'s> {
         let ctrl = Controller::new(policy.clone(), sc.rollout.replicas, rollout_start, invalid);
         queue.schedule(SimTime::ZERO, Event::Scrape);
         world.traffic.schedule_first(&mut queue);
+        if let Some(users) = &sc.traffic.users {
+            world.start_production_users(users, &mut queue);
+        }
         queue.schedule(rollout_start, Event::Reconcile);
         let end_at = rollout_start + sc.max_duration;
         queue.schedule(end_at, Event::Stop);

@@ -22,7 +22,9 @@ const DAY_SECS: f64 = 86_400.0;
 pub(crate) struct Arrivals {
     pub rng: ChaCha8Rng,
     max_rate: f64,
-    gap: Exp<f64>,
+    /// The gap between candidate arrivals; `None` when production traffic
+    /// is a population of users instead.
+    gap: Option<Exp<f64>>,
     daily: Option<DailyShape>,
     base_rate: f64,
     cumulative_mix: Vec<f64>,
@@ -45,7 +47,8 @@ impl Arrivals {
         Arrivals {
             rng: stream(seed, "arrivals", 0),
             max_rate,
-            gap: Exp::new(max_rate).expect("invariant: validated rate > 0"),
+            gap: (t.users.is_none())
+                .then(|| Exp::new(max_rate).expect("invariant: validated rate > 0")),
             daily: t.daily,
             base_rate: t.rate,
             cumulative_mix,
@@ -65,15 +68,21 @@ impl Arrivals {
     }
 
     pub fn schedule_first(&mut self, q: &mut EventQueue<Event>) {
-        let first = SimTime::ZERO + SimDuration::from_secs_f64(self.gap.sample(&mut self.rng));
-        q.schedule(first, Event::Arrival);
+        if let Some(gap) = &self.gap {
+            let first = SimTime::ZERO + SimDuration::from_secs_f64(gap.sample(&mut self.rng));
+            q.schedule(first, Event::Arrival);
+        }
     }
 
     /// Schedules the next candidate arrival and says whether the current one
     /// is kept (thinning) and for which endpoint.
     #[inline]
     fn next(&mut self, now: SimTime, q: &mut EventQueue<Event>) -> Option<usize> {
-        let gap = self.gap.sample(&mut self.rng);
+        let gap = self
+            .gap
+            .as_ref()
+            .expect("invariant: arrivals are scheduled only for open-loop traffic")
+            .sample(&mut self.rng);
         q.schedule(now + SimDuration::from_secs_f64(gap), Event::Arrival);
         if self.daily.is_some() && unit(&mut self.rng) * self.max_rate >= self.rate_at(now) {
             return None;

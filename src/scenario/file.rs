@@ -81,9 +81,20 @@ pub struct EndpointFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficFile {
-    pub rate: f64,
+    pub rate: Option<f64>,
     pub daily: Option<DailyFile>,
+    #[serde(default)]
     pub mix: BTreeMap<String, f64>,
+    pub users: Option<UsersFile>,
+}
+
+/// Production traffic as a Locust-like population of users.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsersFile {
+    pub count: i64,
+    pub spawn_rate: Option<f64>,
+    pub locustfile: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

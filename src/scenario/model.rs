@@ -111,15 +111,30 @@ pub struct Endpoint {
     pub success_code: u16,
 }
 
-/// Production traffic at the ingress: an open-loop Poisson process.
+/// Production traffic at the ingress: an open-loop Poisson process, or a
+/// closed-loop population of Locust-like users.
 #[derive(Debug, Clone)]
 pub struct Traffic {
-    /// Mean requests per second (the daily shape's average).
+    /// Mean requests per second (the daily shape's average); 0 with users.
     pub rate: f64,
     /// Optional daily variation.
     pub daily: Option<DailyShape>,
     /// Relative weight of each endpoint, indexed like the endpoints.
     pub mix: Vec<f64>,
+    /// Production traffic as users instead of an open-loop rate.
+    pub users: Option<UserPopulation>,
+}
+
+/// Production users who click through the shop as Locust users do: each
+/// waits for its response, then thinks, so a slower service gets fewer requests.
+#[derive(Debug, Clone)]
+pub struct UserPopulation {
+    /// Users once all are spawned.
+    pub count: u32,
+    /// Users started per second from the start of the warm-up.
+    pub spawn_rate: f64,
+    /// The locustfile whose user classes they follow.
+    pub locustfile: String,
 }
 
 /// A sinusoidal daily load: `rate · (1 + amplitude · cos(2π (clock − peak) / 24h))`.

@@ -362,13 +362,81 @@ pub(crate) fn validate(
     };
 
     let tp = root.key("traffic");
-    if !(f.traffic.rate.is_finite() && f.traffic.rate > 0.0 && f.traffic.rate <= 1e6) {
+    let users = match &f.traffic.users {
+        None => None,
+        Some(u) => {
+            let up = tp.key("users");
+            if f.traffic.rate.is_some() || !f.traffic.mix.is_empty() || f.traffic.daily.is_some() {
+                return Err(invalid(
+                    &up,
+                    "traffic is either an open-loop rate (rate, mix, daily) or a population of users, not both",
+                    "remove rate/mix/daily, or remove users",
+                ));
+            }
+            if !(1..=100_000).contains(&u.count) {
+                return Err(invalid(
+                    &up.key("count"),
+                    format!("{} users is not possible here", u.count),
+                    "give 1 to 100000 users",
+                ));
+            }
+            let spawn_rate = u.spawn_rate.unwrap_or(10.0);
+            if !(spawn_rate.is_finite() && spawn_rate > 0.0) {
+                return Err(invalid(
+                    &up.key("spawn_rate"),
+                    "must be above 0",
+                    "users started per second, e.g. 10",
+                ));
+            }
+            let locustfile = u
+                .locustfile
+                .clone()
+                .unwrap_or_else(|| "checkout_flow.py".into());
+            let Some(classes) = crate::locust::job::builtin_locustfile(&locustfile) else {
+                return Err(invalid(
+                    &up.key("locustfile"),
+                    format!("{locustfile:?} is not a locustfile canarysim knows"),
+                    "use \"checkout_flow.py\" (the seed's flow)",
+                ));
+            };
+            for class in &classes {
+                for task in &class.tasks {
+                    for step in &task.steps {
+                        if !endpoints.iter().any(|e| e.name == step.endpoint) {
+                            return Err(invalid(
+                                &up.key("locustfile"),
+                                format!(
+                                    "{locustfile} requests endpoint {:?}, which the service does not have",
+                                    step.endpoint
+                                ),
+                                format!("add an [[endpoints]] table named {:?}", step.endpoint),
+                            ));
+                        }
+                    }
+                }
+            }
+            Some(UserPopulation {
+                count: u.count as u32,
+                spawn_rate,
+                locustfile,
+            })
+        }
+    };
+    let rate = match (f.traffic.rate, &users) {
+        (Some(r), _) => r,
+        (None, Some(_)) => 0.0,
+        (None, None) => {
+            return Err(invalid(
+                &tp,
+                "no traffic",
+                "give rate and mix (open loop) or users (a Locust-like population)",
+            ));
+        }
+    };
+    if users.is_none() && !(rate.is_finite() && rate > 0.0 && rate <= 1e6) {
         return Err(invalid(
             &tp.key("rate"),
-            format!(
-                "{} requests per second is not possible here",
-                f.traffic.rate
-            ),
+            format!("{rate} requests per second is not possible here"),
             "give a rate above 0, e.g. 60",
         ));
     }
@@ -385,7 +453,7 @@ pub(crate) fn validate(
         }
         mix[i] = *w;
     }
-    if mix.iter().sum::<f64>() <= 0.0 {
+    if users.is_none() && mix.iter().sum::<f64>() <= 0.0 {
         return Err(invalid(
             &tp.key("mix"),
             "all weights are 0",
@@ -412,9 +480,10 @@ pub(crate) fn validate(
         }
     };
     let traffic = Traffic {
-        rate: f.traffic.rate,
+        rate,
         daily,
         mix,
+        users,
     };
 
     let vp = root.key("versions");

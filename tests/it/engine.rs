@@ -259,3 +259,50 @@ steps = [ { setWeight = 50 }, { pause = {} } ]
     );
     assert_eq!(out.result.requests.stable.failed, 0);
 }
+
+/// The flagship service with production traffic as `users` Locust-like
+/// users instead of an open-loop rate, holding at weight 0.
+fn with_users(users: u32, stable_search_median: &str) -> canarysim::scenario::Scenario {
+    let base = super::fixtures::flagship_base();
+    let start = base.find("[traffic]").unwrap();
+    let end = start + base[start..].find("\n\n").unwrap();
+    let text = format!(
+        "{}[traffic]\nusers = {{ count = {users}, spawn_rate = 20 }}{}{HOLD}",
+        &base[..start],
+        &base[end..]
+    )
+    .replace(
+        r#"search = { dist = "lognormal", median = "60ms", p99 = "300ms" }"#,
+        &format!(
+            r#"search = {{ dist = "lognormal", median = "{stable_search_median}", p99 = "3s" }}"#
+        ),
+    );
+    load(&text)
+}
+
+fn production_rate(sc: &canarysim::scenario::Scenario) -> f64 {
+    let out = run(sc, &sc.policies[0], 4);
+    let r = &out.result;
+    (r.requests.stable.total + r.requests.canary.total) as f64 / r.sim_duration_s
+}
+
+#[test]
+fn production_users_are_a_closed_loop_at_the_locust_arithmetic() {
+    // 100 users of the seed's checkout flow: tasks 5/3/1, the last a flow of
+    // cart + checkout + (on 201) order, so ~11/9 requests per task; a task's
+    // requests take ~66 ms in all (the endpoints' mean service times weighted
+    // 5/3/1), then `between(1, 3)` waits 2 s on average:
+    // 100 × (11/9) / 2.066 s ≈ 59.2 requests per second. Tolerance ±5%.
+    let rate = production_rate(&with_users(100, "60ms"));
+    assert!((rate / 59.2 - 1.0).abs() < 0.05, "{rate} requests/s");
+}
+
+#[test]
+fn slower_production_service_gets_fewer_requests_from_its_users() {
+    let fast = production_rate(&with_users(100, "60ms"));
+    let slow = production_rate(&with_users(100, "900ms"));
+    assert!(
+        slow < fast * 0.9,
+        "closed loop: {slow} vs {fast} requests/s"
+    );
+}
