@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use canarysim::rollout::policy::Policy;
 use canarysim::scenario::{self, Scenario};
 
 /// Reads and validates a scenario file; errors name the file, line and column.
@@ -58,4 +59,19 @@ pub fn write_outputs(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
         write_atomic(parent, &file.to_string_lossy(), bytes)?;
     }
     Ok(())
+}
+
+/// The scenario's policy called `name`, or an error listing the ones it has.
+pub fn find_policy<'s>(sc: &'s Scenario, name: &str) -> Result<&'s Policy> {
+    match sc.policy(name) {
+        Some(p) => Ok(p),
+        None => {
+            let names: Vec<&str> = sc.policies.iter().map(|p| p.name.as_str()).collect();
+            bail!(
+                "scenario {} has no policy {name:?}; it has: {}",
+                sc.file,
+                names.join(", ")
+            )
+        }
+    }
 }

@@ -8,7 +8,7 @@ use canarysim::promql::{EvalOptions, Query, json::render_data};
 use canarysim::sim::SimDuration;
 use clap::Args;
 
-use super::common::load_scenario;
+use super::common::{find_policy, load_scenario};
 
 /// Flags of `canarysim query`.
 #[derive(Args, Debug)]
@@ -47,17 +47,7 @@ pub fn main(args: QueryArgs) -> Result<u8> {
     };
     let sc = load_scenario(&args.scenario)?;
     let policy = match &args.policy {
-        Some(name) => match sc.policy(name) {
-            Some(p) => p,
-            None => {
-                let names: Vec<&str> = sc.policies.iter().map(|p| p.name.as_str()).collect();
-                bail!(
-                    "scenario {} has no policy {name:?}; it has: {}",
-                    sc.file,
-                    names.join(", ")
-                );
-            }
-        },
+        Some(name) => find_policy(&sc, name)?,
         None => match sc.policies.first() {
             Some(p) => p,
             None => bail!(

@@ -10,7 +10,7 @@ use canarysim::rollout::policy::Policy;
 use canarysim::scenario::Scenario;
 use clap::{Args, ValueEnum};
 
-use super::common::{load_scenario, write_outputs};
+use super::common::{find_policy, load_scenario, write_outputs};
 
 /// Output format of `run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -62,17 +62,7 @@ pub fn main(args: RunArgs) -> Result<u8> {
     let seed = args.seed.unwrap_or(sc.seed);
     let mut chosen = Vec::new();
     for name in &args.policies {
-        match sc.policy(name) {
-            Some(p) => chosen.push(p),
-            None => {
-                let names: Vec<&str> = sc.policies.iter().map(|p| p.name.as_str()).collect();
-                bail!(
-                    "scenario {} has no policy {name:?}; it has: {}",
-                    sc.file,
-                    names.join(", ")
-                );
-            }
-        }
+        chosen.push(find_policy(&sc, name)?);
     }
     if chosen.is_empty() {
         chosen = sc.policies.iter().collect();

@@ -753,19 +753,32 @@ impl Controller {
             });
             return false;
         }
-        match view
-            .run(RunKind::Step(index))
-            .map(|r| (r.phase, r.message.clone()))
-        {
-            Some((AnalysisPhase::Inconclusive, _)) => {
+        self.react_to_run(now, view, RunKind::Step(index), "Step-based")
+    }
+
+    /// What Argo does with a current run's phase: Inconclusive adds the
+    /// `InconclusiveAnalysisRun` pause condition (returns true), Failed or
+    /// Error aborts with "<what> analysis phase error/failed: <message>".
+    fn react_to_run(
+        &mut self,
+        now: SimTime,
+        view: &ClusterView,
+        kind: RunKind,
+        what: &str,
+    ) -> bool {
+        let Some(run) = view.run(kind) else {
+            return false;
+        };
+        match run.phase {
+            AnalysisPhase::Inconclusive => {
                 self.add_pause(now, PauseReason::InconclusiveAnalysisRun);
                 true
             }
-            Some((AnalysisPhase::Failed | AnalysisPhase::Error, message)) => {
-                let mut m = "Step-based analysis phase error/failed".to_string();
-                if !message.is_empty() {
+            AnalysisPhase::Failed | AnalysisPhase::Error => {
+                let mut m = format!("{what} analysis phase error/failed");
+                if !run.message.is_empty() {
                     m.push_str(": ");
-                    m.push_str(&message);
+                    m.push_str(&run.message);
                 }
                 self.set_abort(now, m);
                 false
@@ -800,25 +813,7 @@ impl Controller {
             });
             return false;
         }
-        match view
-            .run(RunKind::Background)
-            .map(|r| (r.phase, r.message.clone()))
-        {
-            Some((AnalysisPhase::Inconclusive, _)) => {
-                self.add_pause(now, PauseReason::InconclusiveAnalysisRun);
-                true
-            }
-            Some((AnalysisPhase::Failed | AnalysisPhase::Error, message)) => {
-                let mut m = "Background analysis phase error/failed".to_string();
-                if !message.is_empty() {
-                    m.push_str(": ");
-                    m.push_str(&message);
-                }
-                self.set_abort(now, m);
-                false
-            }
-            _ => false,
-        }
+        self.react_to_run(now, view, RunKind::Background, "Background")
     }
 
     fn cancel_runs(&mut self, d: &mut Decision) {
