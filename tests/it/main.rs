@@ -14,3 +14,4 @@ mod promql_conformance;
 mod promtool;
 mod reports;
 mod rollout;
+mod world;

@@ -1,0 +1,220 @@
+//! The simulated world's rules seen end to end: routing without ready pods,
+//! the basic canary's split by pods, Pushgateway series, alert paging, `query`.
+
+use canarysim::engine::{Engine, run};
+use canarysim::series::is_stale_nan;
+use canarysim::sim::SimDuration;
+
+use super::fixtures::{flagship_base, load, scenario_text};
+
+#[test]
+fn requests_to_a_service_with_no_ready_pod_fail() {
+    // The canary leaks 1Gi a minute: each container dies within a minute of
+    // starting and the kubelet's back-off keeps it down ever longer, so the
+    // canary Service is mostly without ready pods while it holds 50%.
+    let text = scenario_text(
+        2,
+        20.0,
+        4.0,
+        r#"
+[versions.stable]
+memory = { baseline = "100Mi" }
+latency = { get = { dist = "constant", value = "5ms" } }
+[versions.canary]
+fault = "dies within a minute of starting"
+memory = { leak_per_minute = "1Gi" }
+[[policies]]
+name = "half"
+steps = [ { setWeight = 50 }, { pause = {} } ]
+"#,
+    );
+    let sc = load(&text);
+    let r = run(&sc, &sc.policies[0], 1).result;
+    assert!(r.oom_kills.len() >= 3, "{} kills", r.oom_kills.len());
+    let canary = r.requests.canary;
+    assert!(canary.total > 1000);
+    assert!(
+        canary.failed as f64 > 0.5 * canary.total as f64,
+        "{} of {} canary requests failed",
+        canary.failed,
+        canary.total
+    );
+    assert_eq!(r.requests.stable.failed, 0, "the stable side is unaffected");
+}
+
+#[test]
+fn basic_canary_splits_traffic_by_pods() {
+    // No traffic routing: the ingress spreads over every ready pod, so a 40%
+    // canary of 5 replicas (2 canary pods, 3 stable) takes ~2/5 of requests.
+    let text = scenario_text(
+        5,
+        50.0,
+        4.0,
+        r#"
+[versions.stable]
+latency = { get = { dist = "constant", value = "5ms" } }
+[versions.canary]
+[[policies]]
+name = "basic"
+steps = [ { setWeight = 40 }, { pause = {} } ]
+"#,
+    );
+    let mut sc = load(&text);
+    sc.policies[0].traffic_routing = false;
+    let r = run(&sc, &sc.policies[0], 2).result;
+    let share =
+        r.requests.canary.total as f64 / (r.requests.canary.total + r.requests.stable.total) as f64;
+    assert!((share - 0.4).abs() < 0.02, "canary share {share}");
+}
+
+#[test]
+fn a_finished_locust_job_is_in_prometheus_as_the_exporter_names_it() {
+    use canarysim::analysis::{ArgSource, RunArg};
+    use canarysim::rollout::policy::{AnalysisRef, Policy, Step, TemplateRef};
+    let sc = canarysim::scenario::load_str("checkout-leak.toml", &flagship_base()).unwrap();
+    let mut p = Policy::new(
+        "locust",
+        vec![
+            Step::SetWeight(20),
+            Step::Analysis(AnalysisRef {
+                templates: vec![TemplateRef {
+                    name: "locust-canary-validation".into(),
+                    cluster_scope: false,
+                }],
+                args: ["canary-service", "stable-service"]
+                    .iter()
+                    .zip(["checkout-canary", "checkout-stable"])
+                    .map(|(n, v)| RunArg {
+                        name: (*n).into(),
+                        source: ArgSource::Value(v.into()),
+                    })
+                    .collect(),
+                ..AnalysisRef::default()
+            }),
+            Step::Pause(None),
+        ],
+    );
+    p.templates = vec![super::analysis_seed::locust_canary_validation()];
+    let mut engine = Engine::new(&sc, &p, 1);
+    engine.run_until(engine.rollout_start() + SimDuration::from_mins(6));
+    let ratio = engine
+        .store()
+        .series()
+        .iter()
+        .find(|s| {
+            s.labels.metric_name() == Some("locust_requests_fail_ratio")
+                && s.labels.get("service") == Some("checkout-canary")
+                && s.labels.get("type") == Some("canary")
+                && s.labels.get("job") == Some("locust")
+        })
+        .expect("the push is scraped with the Job's labels");
+    let last = ratio.samples.last().unwrap();
+    assert!(!is_stale_nan(last.v) && (0.0..=1.0).contains(&last.v));
+    // A Pushgateway keeps the value: it is in every scrape after the push.
+    assert!(ratio.samples.len() >= 4, "{} samples", ratio.samples.len());
+}
+
+#[test]
+fn an_alert_that_holds_for_its_duration_pages_the_operator_who_undoes_the_promotion() {
+    // A good-looking canary that fails 30% of checkouts after promotion is
+    // rolled out with no analysis; an error-ratio alert with `for: 2m` pages
+    // the operator, who runs undo five minutes later.
+    let base = flagship_base();
+    let text = base.replacen(
+        "[versions.canary]\n",
+        "[versions.canary]\nerrors = { checkout = 0.3, product = 0.3 }\n",
+        1,
+    ) + r#"
+[[policies]]
+name = "alerting"
+steps = [ { setWeight = 100 } ]
+[policies.operator]
+respond_after = "5m"
+alerts = [ { name = "HighErrorRatio", for = "2m", expr = 'sum(rate(http_requests_total{service="checkout-stable",code=~"5.."}[1m])) / sum(rate(http_requests_total{service="checkout-stable"}[1m])) > 0.05' } ]
+"#;
+    let text = text.replace("fault = \"", "fault = \"errors; ");
+    let mut sc = match canarysim::scenario::load_str("alerting.toml", &text) {
+        Ok(sc) => sc,
+        Err(e) => panic!("{e}"),
+    };
+    sc.policies[0].rollback_window = Some(3);
+    let r = run(&sc, &sc.policies[0], 1).result;
+    let t = |kind: &str| r.timeline.iter().find(|e| e.kind == kind).map(|e| e.t_s);
+    let promoted = r.rollout.promoted_at_s.expect("promoted");
+    let paged = t("page").expect("paged");
+    assert!(
+        paged >= promoted + 120.0,
+        "the alert must hold for 2m: paged {paged}, promoted {promoted}"
+    );
+    assert!(paged < promoted + 240.0, "paged {paged}");
+    let undo = t("undo").expect("undo");
+    assert_eq!(undo - paged, 300.0);
+    let back = r
+        .timeline
+        .iter()
+        .find(|e| e.kind == "promoted" && e.detail.contains("previous build"))
+        .expect("within the rollback window the previous build is promoted at once");
+    assert!(
+        back.t_s - undo < 60.0,
+        "rolled back {} s after undo",
+        back.t_s - undo
+    );
+}
+
+#[test]
+fn query_prints_the_api_data_object_at_the_instant_and_rejects_bad_promql() {
+    use assert_cmd::Command;
+    let out = Command::cargo_bin("canarysim")
+        .unwrap()
+        .args([
+            "query",
+            "scenarios/checkout-leak.toml",
+            "--policy",
+            "manual",
+            "--at",
+            "3m",
+            r#"sum by (service) (up{namespace="production"})"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let data: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(data["resultType"], "vector");
+    let mut by_service: Vec<(String, String)> = data["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["value"][0], 180, "evaluated 3m after the rollout's start");
+            (
+                r["metric"]["service"].as_str().unwrap().to_string(),
+                r["value"][1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    by_service.sort();
+    // At 3m: 5 stable pods up, and the one canary pod (10%) behind the canary Service.
+    assert_eq!(
+        by_service,
+        [
+            ("checkout-canary".to_string(), "1".to_string()),
+            ("checkout-stable".to_string(), "5".to_string())
+        ]
+    );
+    Command::cargo_bin("canarysim")
+        .unwrap()
+        .args([
+            "query",
+            "scenarios/checkout-leak.toml",
+            "--at",
+            "3m",
+            "sum(up",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("cannot parse query `sum(up`"));
+}
