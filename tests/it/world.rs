@@ -218,3 +218,42 @@ fn query_prints_the_api_data_object_at_the_instant_and_rejects_bad_promql() {
         .code(2)
         .stderr(predicates::str::contains("cannot parse query `sum(up`"));
 }
+
+#[test]
+fn out_dir_holds_each_locust_runs_three_csv_files() {
+    use assert_cmd::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    Command::cargo_bin("canarysim")
+        .unwrap()
+        .args([
+            "run",
+            "scenarios/checkout-good.toml",
+            "--policy",
+            "hardened-fixed",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let locust = out.join("locust").join("hardened-fixed");
+    let mut names: Vec<String> = std::fs::read_dir(&locust)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert!(
+        names.len() >= 3 && names.len().is_multiple_of(3),
+        "{names:?}"
+    );
+    let stats = names
+        .iter()
+        .find(|n| n.ends_with(".locust-validation.1_stats.csv"))
+        .expect("the first job's stats");
+    let text = std::fs::read_to_string(locust.join(stats)).unwrap();
+    assert!(
+        text.starts_with("Type,Name,Request Count,Failure Count,"),
+        "{text}"
+    );
+    assert!(text.contains(",Aggregated,"));
+}
