@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use assert_cmd::Command;
 use canarysim::lint::{Finding, Kind, LintOptions, LintReport, Severity, lint_paths};
 
+use crate::fixtures::Disk;
+
 const SCENARIO: &str = "scenarios/checkout-leak.toml";
 
 fn lint(paths: &[&str], scenario: Option<&str>) -> LintReport {
@@ -15,7 +17,7 @@ fn lint(paths: &[&str], scenario: Option<&str>) -> LintReport {
         scenario: scenario.map(PathBuf::from),
         ..LintOptions::default()
     };
-    lint_paths(&paths, &opts)
+    lint_paths(&Disk, &paths, &opts)
 }
 
 fn failing(r: &LintReport) -> Vec<&Finding> {

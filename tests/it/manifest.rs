@@ -19,8 +19,10 @@ fn check_references(p: &Policy) -> Result<(), String> {
 use canarysim::scenario::{self, DirSource};
 use canarysim::sim::SimDuration;
 
+use crate::fixtures::Disk;
+
 fn read(path: &str) -> ManifestSet {
-    let files = manifest::read_path(Path::new(path), path).expect("readable");
+    let files = manifest::read_path(&Disk, Path::new(path), path).expect("readable");
     manifest::load(files).expect("valid YAML")
 }
 
@@ -348,7 +350,7 @@ fn job_and_judge_providers_are_read_into_the_model() {
 #[test]
 fn a_yaml_syntax_error_points_at_its_line_and_column() {
     let path = "tests/data/manifests/lint/yaml-syntax.yaml";
-    let files = manifest::read_path(Path::new(path), path).unwrap();
+    let files = manifest::read_path(&Disk, Path::new(path), path).unwrap();
     let e = manifest::load(files).unwrap_err();
     assert_eq!((e.0.location.line, e.0.location.column), (10, 7));
     assert!(e.0.message.starts_with("YAML: "), "{}", e.0.message);
@@ -357,7 +359,7 @@ fn a_yaml_syntax_error_points_at_its_line_and_column() {
 #[test]
 fn a_value_of_the_wrong_type_points_at_the_value() {
     let path = "tests/data/manifests/read/type-error.yaml";
-    let files = manifest::read_path(Path::new(path), path).unwrap();
+    let files = manifest::read_path(&Disk, Path::new(path), path).unwrap();
     let e = manifest::load(files).unwrap_err();
     assert_eq!(e.0.location.file, path);
     // serde-saphyr points at the key whose value has the wrong type.
@@ -373,7 +375,7 @@ fn flagship_with(policies: &str) -> Result<scenario::Loaded, scenario::ScenarioE
     scenario::load_with(
         FLAGSHIP,
         &text,
-        &DirSource::for_scenario(Path::new(FLAGSHIP)),
+        &DirSource::for_scenario(&Disk, Path::new(FLAGSHIP)),
     )
 }
 
@@ -569,7 +571,7 @@ fn load_file_reads_the_manifests_relative_to_the_scenario_file() {
         )
         .unwrap();
     }
-    let s = scenario::load_file(&sc).expect("loads");
+    let s = scenario::load_file(&Disk, &sc).expect("loads");
     let p = s.policy("m").unwrap();
     assert_eq!(p.steps.len(), 10);
     assert_eq!(p.templates.len(), 1);
