@@ -7,7 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use canarysim::scenario::{self, Scenario};
-use canarysim::vfs::{FileKind, Files};
+use canarysim::vfs::{FileKind, Files, MemFiles};
 
 /// [`Files`] on `std::fs`, relative to the working directory (the
 /// repository root under `cargo test`).
@@ -67,6 +67,28 @@ mix = {{ get = 1 }}
 {extra}
 "#
     )
+}
+
+/// The files below the directory `root` on disk, copied into memory below
+/// `prefix` (`scenarios/a.toml` becomes `<prefix>/scenarios/a.toml`).
+pub fn copy_to_memory(root: &str, prefix: &str) -> MemFiles {
+    fn walk(dir: &Path, prefix: &Path, mem: &mut MemFiles) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, prefix, mem);
+            } else {
+                mem.insert(prefix.join(&p), std::fs::read_to_string(&p).unwrap());
+            }
+        }
+    }
+    let mut mem = MemFiles::new();
+    walk(Path::new(root), Path::new(prefix), &mut mem);
+    mem
 }
 
 /// Loads scenario text, panicking with the diagnostic if it is invalid.
