@@ -11,8 +11,11 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use canarysim::engine;
 use canarysim::scenario;
 
+mod disk;
+use disk::Disk;
+
 fn flagship(c: &mut Criterion) {
-    let sc = scenario::load_file(std::path::Path::new("scenarios/checkout-leak.toml"))
+    let sc = scenario::load_file(&Disk, std::path::Path::new("scenarios/checkout-leak.toml"))
         .expect("run from the repository root; the flagship is valid");
     let policy = sc.policy("manual").expect("manual policy").clone();
     let probe = engine::run(&sc, &policy, 1).result;

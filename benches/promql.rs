@@ -14,6 +14,9 @@ use canarysim::scenario;
 use canarysim::sim::SimDuration;
 use criterion::{Criterion, criterion_group, criterion_main};
 
+mod disk;
+use disk::Disk;
+
 const ERROR_RATE: &str = r#"sum(rate(http_requests_total{service="checkout-canary",code=~"5.."}[2m])) / sum(rate(http_requests_total{service="checkout-canary"}[2m]))"#;
 
 fn error_rate_every_30s(c: &mut Criterion) {
@@ -24,7 +27,7 @@ fn error_rate_every_30s(c: &mut Criterion) {
     let sc = scenario::load_with(
         "scenarios/checkout-leak.toml",
         &text,
-        &scenario::DirSource::for_scenario(path),
+        &scenario::DirSource::for_scenario(&Disk, path),
     )
     .expect("flagship is valid")
     .scenario;

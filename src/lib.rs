@@ -23,3 +23,4 @@ pub mod rollout;
 pub mod scenario;
 pub mod series;
 pub mod sim;
+pub mod vfs;

@@ -8,10 +8,12 @@ use anyhow::{Context, Result, bail};
 use canarysim::rollout::policy::Policy;
 use canarysim::scenario::{self, Scenario};
 
+use super::disk::Disk;
+
 /// Reads and validates a scenario file; errors name the file, line and column.
 /// The manifests a policy names are read relative to the scenario file.
 pub fn load_scenario(path: &Path) -> Result<Scenario> {
-    match scenario::load_file(path) {
+    match scenario::load_file(&Disk, path) {
         Ok(s) => {
             for p in s.policies.iter().filter(|p| !p.warnings.is_empty()) {
                 eprintln!(

@@ -7,6 +7,8 @@ use anyhow::Result;
 use canarysim::lint::{self, LintOptions, Severity};
 use clap::Args;
 
+use super::disk::Disk;
+
 /// Flags of `canarysim lint`.
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -38,7 +40,7 @@ pub fn main(args: LintArgs) -> Result<u8> {
         seed: args.seed,
         ..LintOptions::default()
     };
-    let report = lint::lint_paths(&args.paths, &opts);
+    let report = lint::lint_paths(&Disk, &args.paths, &opts);
     let mut text = String::new();
     for f in &report.findings {
         if args.quiet && f.severity == Severity::Note {

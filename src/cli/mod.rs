@@ -4,6 +4,7 @@
 //! Exit codes: 0 done, 1 a check or lint found problems, 2 bad input or usage.
 
 mod common;
+mod disk;
 mod lint;
 mod promql;
 mod query;

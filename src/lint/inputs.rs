@@ -17,17 +17,21 @@ use crate::diag::{Diagnostic, Location};
 use crate::manifest::{self, ManifestSet, SourceFile, StepSites};
 use crate::rollout::policy::{Policy, Step};
 use crate::scenario::{self, Loaded};
+use crate::vfs::Files;
 
-/// Lints every path; see the module documentation.
-pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> LintReport {
+/// Lints every path, reading through `files`; see the module documentation.
+pub fn lint_paths(files: &dyn Files, paths: &[PathBuf], opts: &LintOptions) -> LintReport {
     let mut out: Vec<Finding> = Vec::new();
-    let explicit = opts.scenario.as_ref().and_then(|p| match read_scenario(p) {
-        Ok(l) => Some(l),
-        Err(f) => {
-            out.push(f);
-            None
-        }
-    });
+    let explicit = opts
+        .scenario
+        .as_ref()
+        .and_then(|p| match read_scenario(files, p) {
+            Ok(l) => Some(l),
+            Err(f) => {
+                out.push(f);
+                None
+            }
+        });
     let mut loose: Vec<SourceFile> = Vec::new();
     let mut sets: Vec<(PathBuf, Vec<SourceFile>)> = Vec::new();
     for path in paths {
@@ -39,16 +43,16 @@ pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> LintReport {
                 Diagnostic::new(Location::start_of(&label), message, hint),
             )
         };
-        if path.is_dir() {
-            let (yaml, toml) = dir_files(path);
+        if files.is_dir(path) {
+            let (yaml, toml) = dir_files(files, path);
             if !yaml.is_empty() {
-                match manifest::read_path(path, &label) {
-                    Ok(files) => sets.push((path.clone(), files)),
+                match manifest::read_path(files, path, &label) {
+                    Ok(read) => sets.push((path.clone(), read)),
                     Err(e) => out.push(Finding::new(Severity::Error, Kind::Unreadable, e.0)),
                 }
             }
             for t in &toml {
-                lint_scenario(t, opts, &mut out);
+                lint_scenario(files, t, opts, &mut out);
             }
             if yaml.is_empty() && toml.is_empty() {
                 out.push(unreadable(
@@ -56,16 +60,16 @@ pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> LintReport {
                     "give scenario files, manifest files or directories holding them",
                 ));
             }
-        } else if !path.exists() {
+        } else if !files.exists(path) {
             out.push(unreadable(
                 "no such file or directory".into(),
                 "give scenario files, manifest files or directories holding them",
             ));
         } else if label.ends_with(".toml") {
-            lint_scenario(path, opts, &mut out);
+            lint_scenario(files, path, opts, &mut out);
         } else if label.ends_with(".yaml") || label.ends_with(".yml") {
-            match manifest::read_path(path, &label) {
-                Ok(files) => loose.extend(files),
+            match manifest::read_path(files, path, &label) {
+                Ok(read) => loose.extend(read),
                 Err(e) => out.push(Finding::new(Severity::Error, Kind::Unreadable, e.0)),
             }
         } else {
@@ -79,28 +83,28 @@ pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> LintReport {
         let l = p.display().to_string();
         l.ends_with(".yaml") || l.ends_with(".yml")
     };
-    if let Some(first) = paths.iter().find(|p| !p.is_dir() && is_yaml(p))
+    if let Some(first) = paths.iter().find(|p| !files.is_dir(p) && is_yaml(p))
         && !loose.is_empty()
     {
         let dir = first.parent().map(Path::to_path_buf).unwrap_or_default();
         sets.push((dir, loose));
     }
-    for (dir, files) in sets {
-        lint_manifests(&dir, files, opts, explicit.as_ref(), &mut out);
+    for (dir, set) in sets {
+        lint_manifests(files, &dir, set, opts, explicit.as_ref(), &mut out);
     }
     LintReport { findings: out }.finish()
 }
 
-fn dir_files(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+fn dir_files(files: &dyn Files, dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let mut yaml = Vec::new();
     let mut toml = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if !p.is_file() {
+    if let Ok(entries) = files.list_dir(dir) {
+        for e in entries {
+            let p = dir.join(&e);
+            if !files.is_file(&p) {
                 continue;
             }
-            let name = e.file_name().to_string_lossy().into_owned();
+            let name = e.to_string_lossy();
             if name.ends_with(".yaml") || name.ends_with(".yml") {
                 yaml.push(p);
             } else if name.ends_with(".toml") {
@@ -115,9 +119,9 @@ fn dir_files(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
 
 /// Reads a scenario; a file that cannot be read or does not parse (TOML or
 /// its manifests' YAML) is unreadable, one that does not validate is an error.
-fn read_scenario(path: &Path) -> Result<Loaded, Finding> {
+fn read_scenario(files: &dyn Files, path: &Path) -> Result<Loaded, Finding> {
     let label = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = files.read_to_string(path).map_err(|e| {
         Finding::new(
             Severity::Error,
             Kind::Unreadable,
@@ -140,7 +144,7 @@ fn read_scenario(path: &Path) -> Result<Loaded, Finding> {
             ),
         ));
     }
-    let source = scenario::DirSource::for_scenario(path);
+    let source = scenario::DirSource::for_scenario(files, path);
     scenario::load_with(&label, &text, &source).map_err(|e| {
         let kind = if e.0.message.starts_with(manifest::YAML_ERROR_PREFIX) {
             Kind::Unreadable
@@ -186,8 +190,8 @@ fn uses_analysis(p: &Policy) -> bool {
     p.background.is_some() || p.steps.iter().any(|s| matches!(s, Step::Analysis(_)))
 }
 
-fn lint_scenario(path: &Path, opts: &LintOptions, out: &mut Vec<Finding>) {
-    let loaded = match read_scenario(path) {
+fn lint_scenario(files: &dyn Files, path: &Path, opts: &LintOptions, out: &mut Vec<Finding>) {
+    let loaded = match read_scenario(files, path) {
         Ok(l) => l,
         Err(f) => {
             out.push(f);
@@ -236,9 +240,9 @@ fn needs_probe(set: &ManifestSet) -> bool {
     })
 }
 
-fn canonical_files(labels: impl Iterator<Item = String>) -> BTreeSet<PathBuf> {
+fn canonical_files(files: &dyn Files, labels: impl Iterator<Item = String>) -> BTreeSet<PathBuf> {
     labels
-        .filter_map(|l| Path::new(&l).canonicalize().ok())
+        .filter_map(|l| files.canonicalize(Path::new(&l)).ok())
         .collect()
 }
 
@@ -246,8 +250,13 @@ fn canonical_files(labels: impl Iterator<Item = String>) -> BTreeSet<PathBuf> {
 /// one in `dir` or up to three directories above that names all of `files`
 /// among a policy's manifests; failing that, the nearest one there whose
 /// `[rollout] name` is the manifests' Rollout's.
-fn discover(dir: &Path, files: &[SourceFile], rollout: Option<&str>) -> Option<(Loaded, String)> {
-    let wanted = canonical_files(files.iter().map(|f| f.label.clone()));
+fn discover(
+    files: &dyn Files,
+    dir: &Path,
+    set: &[SourceFile],
+    rollout: Option<&str>,
+) -> Option<(Loaded, String)> {
+    let wanted = canonical_files(files, set.iter().map(|f| f.label.clone()));
     if wanted.is_empty() {
         return None;
     }
@@ -259,24 +268,24 @@ fn discover(dir: &Path, files: &[SourceFile], rollout: Option<&str>) -> Option<(
         } else {
             d
         };
-        let Ok(canon) = on_disk.canonicalize() else {
+        let Ok(canon) = files.canonicalize(on_disk) else {
             continue;
         };
         if !seen.insert(canon) {
             continue;
         }
-        let (_, tomls) = dir_files(on_disk);
+        let (_, tomls) = dir_files(files, on_disk);
         for t in tomls {
             let t = if d.as_os_str().is_empty() {
                 PathBuf::from(t.file_name().unwrap_or_default())
             } else {
                 t
             };
-            let Ok(loaded) = scenario::load_file_with_manifests(&t) else {
+            let Ok(loaded) = scenario::load_file_with_manifests(files, &t) else {
                 continue;
             };
             let hit = loaded.manifests.iter().find(|pm| {
-                let theirs = canonical_files(pm.set.files.iter().map(|f| f.label.clone()));
+                let theirs = canonical_files(files, pm.set.files.iter().map(|f| f.label.clone()));
                 wanted.is_subset(&theirs)
             });
             if let Some(pm) = hit {
@@ -309,17 +318,18 @@ fn discover(dir: &Path, files: &[SourceFile], rollout: Option<&str>) -> Option<(
 }
 
 fn lint_manifests(
+    files: &dyn Files,
     dir: &Path,
-    files: Vec<SourceFile>,
+    read: Vec<SourceFile>,
     opts: &LintOptions,
     explicit: Option<&Loaded>,
     out: &mut Vec<Finding>,
 ) {
-    let first = files.first().map_or_else(
+    let first = read.first().map_or_else(
         || Location::start_of(&dir.display().to_string()),
         |f| Location::start_of(&f.label),
     );
-    let set = match manifest::load(files) {
+    let set = match manifest::load(read) {
         Ok(s) => s,
         Err(e) => {
             out.push(Finding::new(Severity::Error, Kind::Unreadable, e.0));
@@ -329,6 +339,7 @@ fn lint_manifests(
     let discovered = match explicit {
         Some(_) => None,
         None => discover(
+            files,
             dir,
             &set.files,
             set.rollouts.first().map(|r| r.shape.name.as_str()),

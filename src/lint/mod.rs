@@ -1,7 +1,8 @@
 //! `canarysim lint`: what is wrong with a rollout policy before production
 //! finds out.
 //!
-//! In: paths to scenario files, Argo manifest files and directories. Out: a
+//! In: paths to scenario files, Argo manifest files and directories, and
+//! the [`crate::vfs::Files`] to read them through. Out: a
 //! [`LintReport`] of [`Finding`]s, each a [`Diagnostic`] at the line and
 //! column it concerns, with a severity and a kind. The checks:
 //! - templates a step or the background analysis names that do not exist,

@@ -2,9 +2,10 @@
 //! `ClusterAnalysisTemplate` YAML, read unchanged into the crate's model.
 //!
 //! Flow: [`read_path`] gathers [`SourceFile`]s (a file, or a directory's
-//! `*.yaml`/`*.yml` sorted by name); [`load`] parses every document of every
-//! file with serde-saphyr into the structs of [`api`] (Argo's field names,
-//! each value with its line and column), then `convert` builds
+//! `*.yaml`/`*.yml` sorted by name) through the caller's
+//! [`crate::vfs::Files`]; [`load`] parses every document of every file with
+//! serde-saphyr into the structs of [`api`] (Argo's field names, each value
+//! with its line and column), then `convert` builds
 //! [`crate::analysis::AnalysisTemplate`]s and, from a Rollout, a
 //! [`crate::rollout::policy::Policy`]. Out comes a [`ManifestSet`]: the
 //! model, a location table ([`TemplateSites`], [`RolloutSites`]) so lint and
@@ -22,11 +23,13 @@ pub mod api;
 mod convert;
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::Path;
 
 use crate::analysis::{AnalysisTemplate, TemplateKind};
 use crate::diag::{Diagnostic, Location};
 use crate::rollout::policy::Policy;
+use crate::vfs::{FileKind, Files};
 
 /// A manifest file's name (as the user would write it) and its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,9 +318,14 @@ fn yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> ManifestError {
 }
 
 /// The manifest files a path names: the file itself, or a directory's
-/// `*.yaml` and `*.yml` files sorted by name (not recursive). `label` is the
-/// path as the user would write it; file labels extend it.
-pub fn read_path(path: &Path, label: &str) -> Result<Vec<SourceFile>, ManifestError> {
+/// `*.yaml` and `*.yml` files sorted by name (not recursive), read through
+/// `files`. `label` is the path as the user would write it; file labels
+/// extend it.
+pub fn read_path(
+    files: &dyn Files,
+    path: &Path,
+    label: &str,
+) -> Result<Vec<SourceFile>, ManifestError> {
     let unreadable = |what: String| {
         ManifestError(Diagnostic::new(
             Location::start_of(label),
@@ -325,26 +333,28 @@ pub fn read_path(path: &Path, label: &str) -> Result<Vec<SourceFile>, ManifestEr
             "give a YAML file or a directory holding *.yaml files",
         ))
     };
-    let meta = std::fs::metadata(path).map_err(|e| unreadable(format!("cannot read: {e}")))?;
-    if meta.is_file() {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| unreadable(format!("cannot read: {e}")))?;
+    let kind = files
+        .kind(path)
+        .map_err(|e| unreadable(format!("cannot read: {e}")))?;
+    if kind == FileKind::File {
+        let text = files
+            .read_to_string(path)
+            .map_err(|e| unreadable(format!("cannot read: {e}")))?;
         return Ok(vec![SourceFile {
             label: label.to_string(),
             text,
         }]);
     }
-    let entries =
-        std::fs::read_dir(path).map_err(|e| unreadable(format!("cannot read directory: {e}")))?;
-    let mut names: Vec<String> = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| unreadable(format!("cannot read directory: {e}")))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let is_yaml = name.ends_with(".yaml") || name.ends_with(".yml");
-        if is_yaml && entry.path().is_file() {
-            names.push(name);
-        }
-    }
+    let entries = files
+        .list_dir(path)
+        .map_err(|e| unreadable(format!("cannot read directory: {e}")))?;
+    let mut names: Vec<(String, OsString)> = entries
+        .into_iter()
+        .map(|entry| (entry.to_string_lossy().into_owned(), entry))
+        .filter(|(name, entry)| {
+            (name.ends_with(".yaml") || name.ends_with(".yml")) && files.is_file(&path.join(entry))
+        })
+        .collect();
     names.sort();
     if names.is_empty() {
         return Err(unreadable("no *.yaml or *.yml files here".to_string()));
@@ -356,9 +366,9 @@ pub fn read_path(path: &Path, label: &str) -> Result<Vec<SourceFile>, ManifestEr
     };
     names
         .into_iter()
-        .map(|name| {
+        .map(|(name, entry)| {
             let file_label = format!("{dir_label}{name}");
-            let text = std::fs::read_to_string(path.join(&name)).map_err(|e| {
+            let text = files.read_to_string(&path.join(entry)).map_err(|e| {
                 ManifestError(Diagnostic::new(
                     Location::start_of(&file_label),
                     format!("cannot read: {e}"),

@@ -8,8 +8,9 @@
 //!
 //! A policy may take its steps and templates from the user's Argo YAML
 //! (`manifests = ["argo/hardened/"]`, relative to the scenario file). Those
-//! files are read through a [`ManifestSource`]: [`load_file`] reads them from
-//! the disk; [`load_with`] takes any source (tests use one in memory);
+//! files are read through a [`ManifestSource`]: [`load_file`] reads the
+//! scenario and its manifests through a [`Files`] (the binary's is the disk,
+//! tests may use [`crate::vfs::MemFiles`]); [`load_with`] takes any source;
 //! [`load_str`] has none and stays pure, so a scenario that names manifests
 //! is an error there, one that says to use `load_file`.
 
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::{Diagnostic, Location};
 use crate::manifest::{ManifestSet, RolloutManifest, SourceFile};
+use crate::vfs::Files;
 
 /// Why a scenario could not be loaded.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -39,17 +41,29 @@ pub trait ManifestSource {
     fn read(&self, path: &str) -> Result<Vec<SourceFile>, Diagnostic>;
 }
 
-/// Reads manifests from the directory of a scenario file.
-#[derive(Debug, Clone)]
-pub struct DirSource {
+/// Reads manifests, through a [`Files`], from the directory of a scenario
+/// file.
+#[derive(Clone)]
+pub struct DirSource<'f> {
+    files: &'f dyn Files,
     dir: PathBuf,
     label_dir: String,
 }
 
-impl DirSource {
-    /// A source for the scenario at `scenario` (paths resolve against its
-    /// directory, and file labels start with that directory as written).
-    pub fn for_scenario(scenario: &Path) -> DirSource {
+impl std::fmt::Debug for DirSource<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirSource")
+            .field("dir", &self.dir)
+            .field("label_dir", &self.label_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'f> DirSource<'f> {
+    /// A source for the scenario at `scenario`, read through `files` (paths
+    /// resolve against its directory, and file labels start with that
+    /// directory as written).
+    pub fn for_scenario(files: &'f dyn Files, scenario: &Path) -> DirSource<'f> {
         let dir = scenario
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -59,10 +73,14 @@ impl DirSource {
             .map(|p| p.display().to_string())
             .filter(|s| !s.is_empty())
             .map_or_else(String::new, |s| format!("{s}/"));
-        DirSource { dir, label_dir }
+        DirSource {
+            files,
+            dir,
+            label_dir,
+        }
     }
 
-    /// The path on disk and the label of a manifest path as written.
+    /// The path to read and the label of a manifest path as written.
     pub fn resolve(&self, path: &str) -> (PathBuf, String) {
         if Path::new(path).is_absolute() {
             (PathBuf::from(path), path.to_string())
@@ -72,10 +90,10 @@ impl DirSource {
     }
 }
 
-impl ManifestSource for DirSource {
+impl ManifestSource for DirSource<'_> {
     fn read(&self, path: &str) -> Result<Vec<SourceFile>, Diagnostic> {
         let (on_disk, label) = self.resolve(path);
-        crate::manifest::read_path(&on_disk, &label).map_err(|e| {
+        crate::manifest::read_path(self.files, &on_disk, &label).map_err(|e| {
             Diagnostic::new(
                 e.0.location.clone(),
                 format!("{label}: {}", e.0.message),
@@ -201,20 +219,21 @@ pub fn load_with(
 }
 
 /// Reads a scenario file and the manifests its policies name (relative to
-/// the file), and validates them. Messages name the file as given.
-pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
-    load_file_with_manifests(path).map(|l| l.scenario)
+/// the file) through `files`, and validates them. Messages name the file as
+/// given.
+pub fn load_file(files: &dyn Files, path: &Path) -> Result<Scenario, ScenarioError> {
+    load_file_with_manifests(files, path).map(|l| l.scenario)
 }
 
 /// As [`load_file`], keeping the manifests and the text for lint.
-pub fn load_file_with_manifests(path: &Path) -> Result<Loaded, ScenarioError> {
+pub fn load_file_with_manifests(files: &dyn Files, path: &Path) -> Result<Loaded, ScenarioError> {
     let label = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = files.read_to_string(path).map_err(|e| {
         ScenarioError(Diagnostic::new(
             Location::start_of(&label),
             format!("cannot read scenario: {e}"),
             "give the path of a scenario .toml file",
         ))
     })?;
-    load_with(&label, &text, &DirSource::for_scenario(path))
+    load_with(&label, &text, &DirSource::for_scenario(files, path))
 }

@@ -1,6 +1,45 @@
-//! Small scenarios for tests, written as TOML so they go through the loader.
+//! Small scenarios for tests, written as TOML so they go through the loader,
+//! and [`Disk`], the file system the library reads through in tests that
+//! use the repository's files (the binary has its own, `src/cli/disk.rs`).
+
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use canarysim::scenario::{self, Scenario};
+use canarysim::vfs::{FileKind, Files, MemFiles};
+
+/// [`Files`] on `std::fs`, relative to the working directory (the
+/// repository root under `cargo test`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Disk;
+
+impl Files for Disk {
+    fn kind(&self, path: &Path) -> io::Result<FileKind> {
+        let meta = std::fs::metadata(path)?;
+        Ok(if meta.is_file() {
+            FileKind::File
+        } else if meta.is_dir() {
+            FileKind::Dir
+        } else {
+            FileKind::Other
+        })
+    }
+
+    fn read_to_string(&self, path: &Path) -> io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<OsString>> {
+        std::fs::read_dir(path)?
+            .map(|entry| entry.map(|e| e.file_name()))
+            .collect()
+    }
+
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
+        std::fs::canonicalize(path)
+    }
+}
 
 /// A one-endpoint service. `extra` is appended verbatim (versions, policies).
 pub fn scenario_text(replicas: u32, rate: f64, workers_per_cpu: f64, extra: &str) -> String {
@@ -28,6 +67,28 @@ mix = {{ get = 1 }}
 {extra}
 "#
     )
+}
+
+/// The files below the directory `root` on disk, copied into memory below
+/// `prefix` (`scenarios/a.toml` becomes `<prefix>/scenarios/a.toml`).
+pub fn copy_to_memory(root: &str, prefix: &str) -> MemFiles {
+    fn walk(dir: &Path, prefix: &Path, mem: &mut MemFiles) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, prefix, mem);
+            } else {
+                mem.insert(prefix.join(&p), std::fs::read_to_string(&p).unwrap());
+            }
+        }
+    }
+    let mut mem = MemFiles::new();
+    walk(Path::new(root), Path::new(prefix), &mut mem);
+    mem
 }
 
 /// Loads scenario text, panicking with the diagnostic if it is invalid.

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use assert_cmd::Command;
 use canarysim::lint::{Finding, Kind, LintOptions, LintReport, Severity, lint_paths};
 
+use crate::fixtures::Disk;
+
 const SCENARIO: &str = "scenarios/checkout-leak.toml";
 
 fn lint(paths: &[&str], scenario: Option<&str>) -> LintReport {
@@ -15,7 +17,7 @@ fn lint(paths: &[&str], scenario: Option<&str>) -> LintReport {
         scenario: scenario.map(PathBuf::from),
         ..LintOptions::default()
     };
-    lint_paths(&paths, &opts)
+    lint_paths(&Disk, &paths, &opts)
 }
 
 fn failing(r: &LintReport) -> Vec<&Finding> {
@@ -310,6 +312,39 @@ fn the_seed_reports_its_missing_templates_the_args_of_step_3_and_the_memory_sele
     );
     assert_eq!(r.of_kind(Kind::UnguardedIndex).len(), 2);
     assert_eq!(r.exit_code(), 1);
+}
+
+#[test]
+fn lint_reads_only_through_its_files_and_finds_the_same_in_memory_as_on_disk() {
+    // The repository's scenarios below a directory that is not on disk: the
+    // scenario that names the seed is still discovered (the first by name of
+    // the two that do), and every finding is the disk's, at the same line
+    // and column of the in-memory label.
+    let mem = crate::fixtures::copy_to_memory("scenarios", "in-memory");
+    assert!(!std::path::Path::new("in-memory").exists());
+    let opts = LintOptions::default();
+    let in_memory = lint_paths(
+        &mem,
+        &[PathBuf::from("in-memory/scenarios/argo/seed/")],
+        &opts,
+    );
+    let on_disk = lint(&["scenarios/argo/seed/"], None);
+    let shown =
+        |r: &LintReport| -> Vec<String> { r.findings.iter().map(|f| f.to_string()).collect() };
+    let expected: Vec<String> = shown(&on_disk)
+        .iter()
+        .map(|f| f.replace("scenarios/", "in-memory/scenarios/"))
+        .collect();
+    assert_eq!(shown(&in_memory), expected);
+    assert!(
+        in_memory.findings.iter().any(|f| f
+            .diagnostic
+            .message
+            .contains("scenario in-memory/scenarios/checkout-good.toml (policy")),
+        "{:#?}",
+        in_memory.findings
+    );
+    assert_eq!(in_memory.of_kind(Kind::MissingTemplate).len(), 2);
 }
 
 #[test]

@@ -19,8 +19,12 @@ fn check_references(p: &Policy) -> Result<(), String> {
 use canarysim::scenario::{self, DirSource};
 use canarysim::sim::SimDuration;
 
+use canarysim::vfs::MemFiles;
+
+use crate::fixtures::Disk;
+
 fn read(path: &str) -> ManifestSet {
-    let files = manifest::read_path(Path::new(path), path).expect("readable");
+    let files = manifest::read_path(&Disk, Path::new(path), path).expect("readable");
     manifest::load(files).expect("valid YAML")
 }
 
@@ -348,7 +352,7 @@ fn job_and_judge_providers_are_read_into_the_model() {
 #[test]
 fn a_yaml_syntax_error_points_at_its_line_and_column() {
     let path = "tests/data/manifests/lint/yaml-syntax.yaml";
-    let files = manifest::read_path(Path::new(path), path).unwrap();
+    let files = manifest::read_path(&Disk, Path::new(path), path).unwrap();
     let e = manifest::load(files).unwrap_err();
     assert_eq!((e.0.location.line, e.0.location.column), (10, 7));
     assert!(e.0.message.starts_with("YAML: "), "{}", e.0.message);
@@ -357,7 +361,7 @@ fn a_yaml_syntax_error_points_at_its_line_and_column() {
 #[test]
 fn a_value_of_the_wrong_type_points_at_the_value() {
     let path = "tests/data/manifests/read/type-error.yaml";
-    let files = manifest::read_path(Path::new(path), path).unwrap();
+    let files = manifest::read_path(&Disk, Path::new(path), path).unwrap();
     let e = manifest::load(files).unwrap_err();
     assert_eq!(e.0.location.file, path);
     // serde-saphyr points at the key whose value has the wrong type.
@@ -373,7 +377,7 @@ fn flagship_with(policies: &str) -> Result<scenario::Loaded, scenario::ScenarioE
     scenario::load_with(
         FLAGSHIP,
         &text,
-        &DirSource::for_scenario(Path::new(FLAGSHIP)),
+        &DirSource::for_scenario(&Disk, Path::new(FLAGSHIP)),
     )
 }
 
@@ -569,10 +573,58 @@ fn load_file_reads_the_manifests_relative_to_the_scenario_file() {
         )
         .unwrap();
     }
-    let s = scenario::load_file(&sc).expect("loads");
+    let s = scenario::load_file(&Disk, &sc).expect("loads");
     let p = s.policy("m").unwrap();
     assert_eq!(p.steps.len(), 10);
     assert_eq!(p.templates.len(), 1);
+}
+
+#[test]
+fn load_file_reads_through_the_files_it_is_given_only_the_yaml_files_of_a_directory_by_name() {
+    let seed = |f: &str| std::fs::read_to_string(Path::new("scenarios/argo/seed").join(f)).unwrap();
+    let text =
+        crate::fixtures::flagship_base() + "\n[[policies]]\nname = \"m\"\nmanifests = [\"yaml\"]\n";
+    let mem = MemFiles::new()
+        .with("proj/s.toml", text)
+        .with("proj/yaml/rollout.yaml", seed("rollout.yaml"))
+        .with(
+            "proj/yaml/canary-error-rate.yml",
+            seed("canary-error-rate.yaml"),
+        )
+        .with("proj/yaml/README.md", "not YAML: ]")
+        .with("proj/yaml/nested.yaml/broken.yaml", "not: [valid")
+        .with("proj/other.yaml", "not: [valid");
+    let loaded = scenario::load_file_with_manifests(&mem, Path::new("proj/s.toml")).expect("loads");
+    assert_eq!(loaded.scenario.file, "proj/s.toml");
+    let pm = loaded.manifests_of("m").unwrap();
+    let labels: Vec<&str> = pm.set.files.iter().map(|f| f.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        ["proj/yaml/canary-error-rate.yml", "proj/yaml/rollout.yaml"]
+    );
+    let p = loaded.scenario.policy("m").unwrap();
+    assert_eq!(p.steps.len(), 10);
+    assert_eq!(p.templates.len(), 1);
+    // What cannot be read is reported as before, at the scenario's key.
+    let e = scenario::load_file(&mem, Path::new("proj/missing.toml")).unwrap_err();
+    assert_eq!(e.0.location.file, "proj/missing.toml");
+    assert!(
+        e.0.message.starts_with("cannot read scenario: "),
+        "{}",
+        e.0.message
+    );
+    let gone = MemFiles::new().with(
+        "proj/s.toml",
+        crate::fixtures::flagship_base()
+            + "\n[[policies]]\nname = \"m\"\nmanifests = [\"none/\"]\n",
+    );
+    let e = scenario::load_file(&gone, Path::new("proj/s.toml")).unwrap_err();
+    assert!(
+        e.0.message
+            .starts_with("policies[0].manifests[0]: proj/none/: cannot read: "),
+        "{}",
+        e.0.message
+    );
 }
 
 #[test]

@@ -7,8 +7,11 @@ use canarysim::outcome::RunResult;
 use canarysim::report;
 use canarysim::scenario::{self, Scenario};
 
+use crate::fixtures::Disk;
+
 fn runs(file: &str, seed: u64) -> (Scenario, Vec<RunResult>) {
-    let sc = scenario::load_file(std::path::Path::new(file)).unwrap_or_else(|e| panic!("{e}"));
+    let sc =
+        scenario::load_file(&Disk, std::path::Path::new(file)).unwrap_or_else(|e| panic!("{e}"));
     let results = sc
         .policies
         .iter()

@@ -1,0 +1,42 @@
+//! The real file system behind the library's [`Files`]: the only place
+//! `run`, `query` and `lint` read scenarios and manifests from. Relative
+//! paths are relative to the working directory, and errors are the
+//! operating system's, so messages read `cannot read: No such file or
+//! directory (os error 2)`.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use canarysim::vfs::{FileKind, Files};
+
+/// [`Files`] on `std::fs`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Disk;
+
+impl Files for Disk {
+    fn kind(&self, path: &Path) -> io::Result<FileKind> {
+        let meta = std::fs::metadata(path)?;
+        Ok(if meta.is_file() {
+            FileKind::File
+        } else if meta.is_dir() {
+            FileKind::Dir
+        } else {
+            FileKind::Other
+        })
+    }
+
+    fn read_to_string(&self, path: &Path) -> io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<OsString>> {
+        std::fs::read_dir(path)?
+            .map(|entry| entry.map(|e| e.file_name()))
+            .collect()
+    }
+
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
+        std::fs::canonicalize(path)
+    }
+}
