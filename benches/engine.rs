@@ -11,6 +11,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use canarysim::engine;
 use canarysim::scenario;
 
+#[path = "../src/cli/disk.rs"]
 mod disk;
 use disk::Disk;
 

@@ -14,6 +14,7 @@ use canarysim::scenario;
 use canarysim::sim::SimDuration;
 use criterion::{Criterion, criterion_group, criterion_main};
 
+#[path = "../src/cli/disk.rs"]
 mod disk;
 use disk::Disk;
 

@@ -2,44 +2,16 @@
 //! and [`Disk`], the file system the library reads through in tests that
 //! use the repository's files (the binary has its own, `src/cli/disk.rs`).
 
-use std::ffi::OsString;
-use std::io;
 use std::path::{Path, PathBuf};
 
 use canarysim::scenario::{self, Scenario};
-use canarysim::vfs::{FileKind, Files, MemFiles};
+use canarysim::vfs::MemFiles;
 
-/// [`Files`] on `std::fs`, relative to the working directory (the
-/// repository root under `cargo test`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Disk;
-
-impl Files for Disk {
-    fn kind(&self, path: &Path) -> io::Result<FileKind> {
-        let meta = std::fs::metadata(path)?;
-        Ok(if meta.is_file() {
-            FileKind::File
-        } else if meta.is_dir() {
-            FileKind::Dir
-        } else {
-            FileKind::Other
-        })
-    }
-
-    fn read_to_string(&self, path: &Path) -> io::Result<String> {
-        std::fs::read_to_string(path)
-    }
-
-    fn list_dir(&self, path: &Path) -> io::Result<Vec<OsString>> {
-        std::fs::read_dir(path)?
-            .map(|entry| entry.map(|e| e.file_name()))
-            .collect()
-    }
-
-    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
-        std::fs::canonicalize(path)
-    }
-}
+/// The binary's [`Files`] on `std::fs` (one source file, compiled into
+/// the binary, the tests and the benches; the library itself does no I/O).
+#[path = "../../src/cli/disk.rs"]
+mod disk;
+pub use disk::Disk;
 
 /// A one-endpoint service. `extra` is appended verbatim (versions, policies).
 pub fn scenario_text(replicas: u32, rate: f64, workers_per_cpu: f64, extra: &str) -> String {
