@@ -29,7 +29,7 @@ use crate::rollout::policy::{Policy, Step};
 use crate::scenario::Scenario;
 use crate::series::SeriesStore;
 use crate::sim::rng::{ChaCha8Rng, stream};
-use crate::sim::{EventQueue, SimDuration, SimTime};
+use crate::sim::{EventQueue, SimTime};
 
 pub use scrape::{CADVISOR_JOB, KSM_JOB};
 
@@ -605,11 +605,6 @@ impl<'s> Engine<'s> {
             locust,
         }
     }
-
-    /// The end time currently planned (max duration, or decision plus soak).
-    pub fn planned_end(&self) -> SimTime {
-        self.end_at
-    }
 }
 
 /// One run, start to end.
@@ -635,9 +630,4 @@ fn describe_step(s: &Step) -> String {
 pub(crate) fn unit(rng: &mut ChaCha8Rng) -> f64 {
     use rand::RngExt;
     rng.random::<f64>()
-}
-
-/// The instant `offset` after the rollout's start, for callers that parse `--at`.
-pub fn at_offset(rollout_start: SimTime, offset: SimDuration) -> SimTime {
-    rollout_start + offset
 }

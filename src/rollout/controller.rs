@@ -45,7 +45,7 @@ use super::replicas::{
 };
 use crate::analysis::AnalysisPhase;
 use crate::model::Version;
-use crate::sim::{SimDuration, SimTime};
+use crate::sim::SimTime;
 
 /// The rollout's phase, as `kubectl argo rollouts get` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -208,7 +208,6 @@ struct PauseCondition {
 pub struct Controller {
     policy: Policy,
     replicas: u32,
-    started: SimTime,
     invalid: Option<String>,
     /// The build `status.stableRS` points at.
     stable: Version,
@@ -246,7 +245,6 @@ impl Controller {
         let mut c = Controller {
             policy,
             replicas,
-            started: now,
             invalid: None,
             stable: Version::Stable,
             desired: Version::Canary,
@@ -310,11 +308,6 @@ impl Controller {
     /// The current step index (`len` once all steps are done).
     pub fn step_index(&self) -> usize {
         self.step_index
-    }
-
-    /// When the rollout started.
-    pub fn started(&self) -> SimTime {
-        self.started
     }
 
     /// When the canary build was fully promoted, if it was.
@@ -901,11 +894,6 @@ impl Controller {
         d.stable_selects = stable;
         d.weight = self.weight;
         d
-    }
-
-    /// How long the rollout has run at `now`.
-    pub fn elapsed(&self, now: SimTime) -> SimDuration {
-        now.saturating_since(self.started)
     }
 }
 

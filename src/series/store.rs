@@ -164,11 +164,6 @@ impl SeriesStore {
         self.series.is_empty()
     }
 
-    /// The total number of samples over all series.
-    pub fn sample_count(&self) -> usize {
-        self.series.iter().map(|s| s.samples.len()).sum()
-    }
-
     /// Removes every series.
     pub fn clear(&mut self) {
         self.series.clear();

@@ -3,6 +3,7 @@
 use super::*;
 use crate::analysis::{ArgSource, RunArg};
 use crate::rollout::policy::{BackgroundAnalysis, TemplateRef};
+use crate::sim::SimDuration;
 
 fn policy(steps: Vec<Step>) -> Policy {
     Policy::new("p", steps)
