@@ -63,6 +63,31 @@ pub struct AnalysisRef {
     pub measurement_retention: Vec<MeasurementRetention>,
 }
 
+impl AnalysisRef {
+    /// Namespaced templates by name, with args given as plain values (the
+    /// common case, and a short way to build a policy in code).
+    pub fn with_values(templates: &[&str], args: &[(&str, &str)]) -> AnalysisRef {
+        use crate::analysis::ArgSource;
+        AnalysisRef {
+            templates: templates
+                .iter()
+                .map(|t| TemplateRef {
+                    name: (*t).to_string(),
+                    cluster_scope: false,
+                })
+                .collect(),
+            args: args
+                .iter()
+                .map(|(n, v)| RunArg {
+                    name: (*n).to_string(),
+                    source: ArgSource::Value((*v).to_string()),
+                })
+                .collect(),
+            ..AnalysisRef::default()
+        }
+    }
+}
+
 /// `canary.analysis`: a run that lasts the whole rollout from `startingStep`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BackgroundAnalysis {

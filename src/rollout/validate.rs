@@ -140,10 +140,7 @@ pub fn referenced_resources(rollout: &str, policy: &Policy) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::{
-        ArgSource, Metric, MetricProvider, PrometheusMetric, RunArg, TemplateKind, TemplateSpec,
-    };
-    use crate::rollout::policy::TemplateRef;
+    use crate::analysis::{Metric, MetricProvider, PrometheusMetric, TemplateKind, TemplateSpec};
 
     fn template(name: &str, args: &[&str]) -> AnalysisTemplate {
         let mut m = Metric::new(
@@ -169,23 +166,7 @@ mod tests {
     }
 
     fn step(names: &[&str], args: &[(&str, &str)]) -> Step {
-        Step::Analysis(AnalysisRef {
-            templates: names
-                .iter()
-                .map(|n| TemplateRef {
-                    name: (*n).into(),
-                    cluster_scope: false,
-                })
-                .collect(),
-            args: args
-                .iter()
-                .map(|(n, v)| RunArg {
-                    name: (*n).into(),
-                    source: ArgSource::Value((*v).into()),
-                })
-                .collect(),
-            ..AnalysisRef::default()
-        })
+        Step::Analysis(AnalysisRef::with_values(names, args))
     }
 
     #[test]

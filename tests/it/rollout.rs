@@ -1,9 +1,9 @@
 //! Whole policies on the flagship service: analysis steps measuring the
 //! simulated Prometheus, Locust jobs, aborts.
 
-use canarysim::analysis::{AnalysisPhase, ArgSource, RunArg};
+use canarysim::analysis::AnalysisPhase;
 use canarysim::engine::run;
-use canarysim::rollout::policy::{AnalysisRef, Policy, Step, TemplateRef};
+use canarysim::rollout::policy::{AnalysisRef, Policy, Step};
 use canarysim::scenario::{self, Scenario};
 use canarysim::sim::SimDuration;
 
@@ -14,23 +14,7 @@ fn flagship() -> Scenario {
 }
 
 fn analysis(templates: &[&str], args: &[(&str, &str)]) -> Step {
-    Step::Analysis(AnalysisRef {
-        templates: templates
-            .iter()
-            .map(|t| TemplateRef {
-                name: (*t).into(),
-                cluster_scope: false,
-            })
-            .collect(),
-        args: args
-            .iter()
-            .map(|(n, v)| RunArg {
-                name: (*n).into(),
-                source: ArgSource::Value((*v).into()),
-            })
-            .collect(),
-        ..AnalysisRef::default()
-    })
+    Step::Analysis(AnalysisRef::with_values(templates, args))
 }
 
 fn policy(steps: Vec<Step>) -> Policy {

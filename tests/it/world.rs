@@ -69,28 +69,19 @@ steps = [ { setWeight = 40 }, { pause = {} } ]
 
 #[test]
 fn a_finished_locust_job_is_in_prometheus_as_the_exporter_names_it() {
-    use canarysim::analysis::{ArgSource, RunArg};
-    use canarysim::rollout::policy::{AnalysisRef, Policy, Step, TemplateRef};
+    use canarysim::rollout::policy::{AnalysisRef, Policy, Step};
     let sc = canarysim::scenario::load_str("checkout-leak.toml", &flagship_base()).unwrap();
     let mut p = Policy::new(
         "locust",
         vec![
             Step::SetWeight(20),
-            Step::Analysis(AnalysisRef {
-                templates: vec![TemplateRef {
-                    name: "locust-canary-validation".into(),
-                    cluster_scope: false,
-                }],
-                args: ["canary-service", "stable-service"]
-                    .iter()
-                    .zip(["checkout-canary", "checkout-stable"])
-                    .map(|(n, v)| RunArg {
-                        name: (*n).into(),
-                        source: ArgSource::Value(v.into()),
-                    })
-                    .collect(),
-                ..AnalysisRef::default()
-            }),
+            Step::Analysis(AnalysisRef::with_values(
+                &["locust-canary-validation"],
+                &[
+                    ("canary-service", "checkout-canary"),
+                    ("stable-service", "checkout-stable"),
+                ],
+            )),
             Step::Pause(None),
         ],
     );
