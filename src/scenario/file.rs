@@ -168,8 +168,45 @@ pub struct PolicyFile {
     pub manifests: Option<Vec<String>>,
     #[serde(rename = "scaleDownDelaySeconds")]
     pub scale_down_delay_seconds: Option<i64>,
+    #[serde(rename = "abortScaleDownDelaySeconds")]
+    pub abort_scale_down_delay_seconds: Option<i64>,
+    #[serde(rename = "trafficRouting")]
+    pub traffic_routing: Option<bool>,
+    #[serde(rename = "maxSurge")]
+    pub max_surge: Option<toml::Value>,
+    #[serde(rename = "maxUnavailable")]
+    pub max_unavailable: Option<toml::Value>,
+    #[serde(rename = "dynamicStableScale")]
+    pub dynamic_stable_scale: Option<bool>,
+    #[serde(rename = "minPodsPerReplicaSet")]
+    pub min_pods_per_replica_set: Option<i64>,
+    #[serde(rename = "rollbackWindow")]
+    pub rollback_window: Option<RollbackWindowFile>,
+    /// Background analysis (`canary.analysis`).
+    pub analysis: Option<BackgroundFile>,
     #[serde(default)]
     pub operator: OperatorFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackWindowFile {
+    pub revisions: i64,
+}
+
+/// `canary.analysis`: background analysis from `startingStep`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackgroundFile {
+    pub templates: Vec<TemplateRefFile>,
+    #[serde(default)]
+    pub args: Vec<ArgFile>,
+    #[serde(default, rename = "dryRun")]
+    pub dry_run: Vec<DryRunFile>,
+    #[serde(default, rename = "measurementRetention")]
+    pub measurement_retention: Vec<RetentionFile>,
+    #[serde(rename = "startingStep")]
+    pub starting_step: Option<i64>,
 }
 
 /// One step, written as Argo writes it: `{ setWeight = 10 }`, `{ pause = {} }`,
@@ -208,7 +245,7 @@ pub struct AnalysisStepFile {
     pub measurement_retention: Vec<RetentionFile>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateRefFile {
     #[serde(rename = "templateName")]
@@ -217,7 +254,7 @@ pub struct TemplateRefFile {
     pub cluster_scope: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArgFile {
     pub name: String,
@@ -226,21 +263,21 @@ pub struct ArgFile {
     pub value_from: Option<ValueFromFile>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValueFromFile {
     #[serde(rename = "podTemplateHashValue")]
     pub pod_template_hash_value: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DryRunFile {
     #[serde(rename = "metricName")]
     pub metric_name: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionFile {
     #[serde(rename = "metricName")]

@@ -769,14 +769,34 @@ fn policy(
                     ));
                 }
             };
+            toml_strategy(p, f, &mut made)?;
             made
         }
         (None, Some(set)) => {
-            if f.scale_down_delay_seconds.is_some() {
+            let strategy_keys = [
+                (
+                    "scaleDownDelaySeconds",
+                    f.scale_down_delay_seconds.is_some(),
+                ),
+                (
+                    "abortScaleDownDelaySeconds",
+                    f.abort_scale_down_delay_seconds.is_some(),
+                ),
+                ("trafficRouting", f.traffic_routing.is_some()),
+                ("maxSurge", f.max_surge.is_some()),
+                ("maxUnavailable", f.max_unavailable.is_some()),
+                ("dynamicStableScale", f.dynamic_stable_scale.is_some()),
+                ("minPodsPerReplicaSet", f.min_pods_per_replica_set.is_some()),
+                ("rollbackWindow", f.rollback_window.is_some()),
+                ("analysis", f.analysis.is_some()),
+            ];
+            if let Some((key, _)) = strategy_keys.iter().find(|(_, given)| *given) {
                 return Err(invalid(
-                    &p.key("scaleDownDelaySeconds"),
+                    &p.key(key),
                     "comes from the Rollout in the manifests",
-                    "set spec.strategy.canary.scaleDownDelaySeconds in the Rollout's YAML",
+                    format!(
+                        "set it in the Rollout's YAML (spec.strategy.canary.{key}, or spec.{key} for rollbackWindow)"
+                    ),
                 ));
             }
             let at = Location {
@@ -910,6 +930,108 @@ fn toml_steps(sp: &Path, steps: &[StepFile]) -> Result<Vec<Step>> {
         out.push(step);
     }
     Ok(out)
+}
+
+/// The canary strategy's fields written in TOML (a policy without a Rollout).
+fn toml_strategy(p: &Path, f: &PolicyFile, made: &mut Policy) -> Result<()> {
+    use crate::rollout::policy::BackgroundAnalysis;
+    use crate::rollout::replicas::{IntOrPercent, SurgeLimits};
+    if let Some(t) = f.traffic_routing {
+        made.traffic_routing = t;
+    }
+    if let Some(d) = f.dynamic_stable_scale {
+        made.dynamic_stable_scale = d;
+    }
+    made.abort_scale_down_delay = match f.abort_scale_down_delay_seconds {
+        None => Some(DEFAULT_SCALE_DOWN_DELAY),
+        Some(0) => None,
+        Some(s) if s > 0 => Some(SimDuration::from_secs(s as u64)),
+        Some(s) => {
+            return Err(invalid(
+                &p.key("abortScaleDownDelaySeconds"),
+                format!("{s} is negative"),
+                "Argo's default is 30; 0 keeps the aborted canary up",
+            ));
+        }
+    };
+    if let Some(m) = f.min_pods_per_replica_set {
+        if m < 1 {
+            return Err(invalid(
+                &p.key("minPodsPerReplicaSet"),
+                format!("{m} is below 1"),
+                "give 1 or more pods",
+            ));
+        }
+        made.min_pods_per_replica_set = Some(m as u32);
+    }
+    if let Some(w) = &f.rollback_window {
+        if w.revisions < 0 {
+            return Err(invalid(
+                &p.key("rollbackWindow").key("revisions"),
+                "is negative",
+                "e.g. 3",
+            ));
+        }
+        made.rollback_window = Some(w.revisions as u32);
+    }
+    let int_or_percent = |key: &str, v: &Option<toml::Value>| -> Result<Option<IntOrPercent>> {
+        let parsed = match v {
+            None => return Ok(None),
+            Some(toml::Value::Integer(i)) => IntOrPercent::from_int(*i),
+            Some(toml::Value::String(s)) => IntOrPercent::parse(s),
+            Some(_) => {
+                return Err(invalid(
+                    &p.key(key),
+                    "must be a whole number or a percentage",
+                    "e.g. 1 or \"25%\"",
+                ));
+            }
+        };
+        parsed
+            .map(Some)
+            .map_err(|e| invalid(&p.key(key), e.to_string(), "e.g. 1 or \"25%\""))
+    };
+    let surge = int_or_percent("maxSurge", &f.max_surge)?;
+    let unavailable = int_or_percent("maxUnavailable", &f.max_unavailable)?;
+    if surge.is_some() || unavailable.is_some() {
+        let d = SurgeLimits::default();
+        made.surge = SurgeLimits::new(
+            surge.unwrap_or(d.max_surge),
+            unavailable.unwrap_or(d.max_unavailable),
+        )
+        .map_err(|e| {
+            invalid(
+                &p.key("maxSurge"),
+                e.to_string(),
+                "maxSurge and maxUnavailable cannot both be 0",
+            )
+        })?;
+    }
+    if let Some(bg) = &f.analysis {
+        let bp = p.key("analysis");
+        let step_like = AnalysisStepFile {
+            templates: bg.templates.clone(),
+            args: bg.args.clone(),
+            dry_run: bg.dry_run.clone(),
+            measurement_retention: bg.measurement_retention.clone(),
+        };
+        let starting_step = match bg.starting_step {
+            None => 0,
+            Some(s) if s >= 0 => s as usize,
+            Some(s) => {
+                return Err(invalid(
+                    &bp.key("startingStep"),
+                    format!("{s} is negative"),
+                    "a step index, from 0",
+                ));
+            }
+        };
+        made.background = Some(BackgroundAnalysis {
+            analysis: toml_analysis(&bp, &step_like)?,
+            starting_step,
+        });
+    }
+    Ok(())
 }
 
 fn toml_analysis(ap: &Path, a: &AnalysisStepFile) -> Result<AnalysisRef> {

@@ -56,11 +56,12 @@ latency = { get = { dist = "constant", value = "5ms" } }
 [versions.canary]
 [[policies]]
 name = "basic"
+trafficRouting = false
 steps = [ { setWeight = 40 }, { pause = {} } ]
 "#,
     );
-    let mut sc = load(&text);
-    sc.policies[0].traffic_routing = false;
+    let sc = load(&text);
+    assert!(!sc.policies[0].traffic_routing);
     let r = run(&sc, &sc.policies[0], 2).result;
     let share =
         r.requests.canary.total as f64 / (r.requests.canary.total + r.requests.stable.total) as f64;
@@ -119,16 +120,17 @@ fn an_alert_that_holds_for_its_duration_pages_the_operator_who_undoes_the_promot
 [[policies]]
 name = "alerting"
 steps = [ { setWeight = 100 } ]
+rollbackWindow = { revisions = 3 }
 [policies.operator]
 respond_after = "5m"
 alerts = [ { name = "HighErrorRatio", for = "2m", expr = 'sum(rate(http_requests_total{service="checkout-stable",code=~"5.."}[1m])) / sum(rate(http_requests_total{service="checkout-stable"}[1m])) > 0.05' } ]
 "#;
     let text = text.replace("fault = \"", "fault = \"errors; ");
-    let mut sc = match canarysim::scenario::load_str("alerting.toml", &text) {
+    let sc = match canarysim::scenario::load_str("alerting.toml", &text) {
         Ok(sc) => sc,
         Err(e) => panic!("{e}"),
     };
-    sc.policies[0].rollback_window = Some(3);
+    assert_eq!(sc.policies[0].rollback_window, Some(3));
     let r = run(&sc, &sc.policies[0], 1).result;
     let t = |kind: &str| r.timeline.iter().find(|e| e.kind == kind).map(|e| e.t_s);
     let promoted = r.rollout.promoted_at_s.expect("promoted");
@@ -247,4 +249,49 @@ fn out_dir_holds_each_locust_runs_three_csv_files() {
         "{text}"
     );
     assert!(text.contains(",Aggregated,"));
+}
+
+#[test]
+fn toml_policies_take_the_canary_strategy_fields_as_argo_spells_them() {
+    let text = scenario_text(
+        4,
+        10.0,
+        4.0,
+        r#"
+[versions.stable]
+latency = { get = { dist = "constant", value = "5ms" } }
+[versions.canary]
+[[policies]]
+name = "basic"
+trafficRouting = false
+maxSurge = 1
+maxUnavailable = "0%"
+abortScaleDownDelaySeconds = 0
+dynamicStableScale = false
+minPodsPerReplicaSet = 2
+rollbackWindow = { revisions = 2 }
+analysis = { templates = [ { templateName = "bg" } ], startingStep = 1, args = [ { name = "svc", value = "x" } ] }
+steps = [ { setWeight = 25 }, { pause = {} } ]
+"#,
+    );
+    let sc = load(&text);
+    let p = &sc.policies[0];
+    assert!(!p.traffic_routing);
+    assert_eq!(
+        p.abort_scale_down_delay, None,
+        "0 keeps the aborted canary up"
+    );
+    assert_eq!(p.min_pods_per_replica_set, Some(2));
+    assert_eq!(p.rollback_window, Some(2));
+    let bg = p.background.as_ref().unwrap();
+    assert_eq!(
+        (bg.starting_step, bg.analysis.templates[0].name.as_str()),
+        (1, "bg")
+    );
+    let f = p.surge.resolve(4);
+    assert_eq!((f.max_surge, f.max_unavailable), (1, 0));
+    // Both fenceposts 0 is what Argo's validation rejects.
+    let bad = text.replace("maxSurge = 1", "maxSurge = 0");
+    let e = canarysim::scenario::load_str("t.toml", &bad).unwrap_err();
+    assert!(e.to_string().contains("policies[0].maxSurge"), "{e}");
 }
