@@ -24,7 +24,21 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 
 /// canarysim: test canary rollout policies against a simulated service.
 #[derive(Parser, Debug)]
-#[command(name = "canarysim", version, about, long_about = None)]
+#[command(
+    name = "canarysim",
+    version,
+    about,
+    long_about = None,
+    after_help = "Examples:
+  canarysim run scenarios/checkout-leak.toml                 # every policy, one table
+  canarysim run scenarios/checkout-leak.toml --policy manual # one run's timeline
+  canarysim run scenarios/checkout-good.toml --runs 100      # verdicts over 100 seeds
+  canarysim lint scenarios/argo/seed/                        # what is wrong with a policy
+  canarysim query scenarios/checkout-leak.toml --at 12m 'up'
+
+Exit status: 0 done, 1 a lint or test found problems, 2 bad input or usage.
+Scenario format: docs/scenario.md."
+)]
 struct Args {
     #[command(subcommand)]
     command: Command,

@@ -20,6 +20,12 @@ use super::{EXIT_FINDINGS, EXIT_OK};
 #[derive(Subcommand, Debug)]
 pub enum PromqlCommand {
     /// Run promqltest files (Prometheus's test format) against the evaluator.
+    #[command(after_help = "Examples:
+  canarysim promql test tests/data/promqltest/*.test
+  canarysim promql test --verbose tests/data/promqltest/functions.test
+  canarysim promql test --markdown tests/data/promqltest/*.test > conformance.md
+
+Exit status: 0 all cases pass, 1 a case fails, 2 a file cannot be read.")]
     Test {
         /// The .test files to run.
         #[arg(required = true)]
