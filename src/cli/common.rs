@@ -14,17 +14,7 @@ use super::disk::Disk;
 /// The manifests a policy names are read relative to the scenario file.
 pub fn load_scenario(path: &Path) -> Result<Scenario> {
     match scenario::load_file(&Disk, path) {
-        Ok(s) => {
-            for p in s.policies.iter().filter(|p| !p.warnings.is_empty()) {
-                eprintln!(
-                    "note: policy {}: {} manifest field(s) not modelled; `canarysim lint {}` lists them",
-                    p.name,
-                    p.warnings.len(),
-                    path.display()
-                );
-            }
-            Ok(s)
-        }
+        Ok(s) => Ok(s),
         Err(e) => bail!("{e}"),
     }
 }
@@ -75,5 +65,18 @@ pub fn find_policy<'s>(sc: &'s Scenario, name: &str) -> Result<&'s Policy> {
                 names.join(", ")
             )
         }
+    }
+}
+
+/// One note on stderr per policy that has manifest fields the simulator
+/// does not model (`lint` lists them).
+pub fn note_unmodelled(sc: &Scenario, policies: &[&Policy]) {
+    for p in policies.iter().filter(|p| !p.warnings.is_empty()) {
+        eprintln!(
+            "note: policy {}: {} manifest field(s) not modelled; `canarysim lint {}` lists them",
+            p.name,
+            p.warnings.len(),
+            sc.file
+        );
     }
 }

@@ -8,7 +8,7 @@ use canarysim::promql::{EvalOptions, Query, json::render_data};
 use canarysim::sim::SimDuration;
 use clap::Args;
 
-use super::common::{find_policy, load_scenario};
+use super::common::{find_policy, load_scenario, note_unmodelled};
 
 /// Flags of `canarysim query`.
 #[derive(Args, Debug)]
@@ -56,9 +56,17 @@ pub fn main(args: QueryArgs) -> Result<u8> {
             ),
         },
     };
+    note_unmodelled(&sc, &[policy]);
     let mut engine = Engine::new(&sc, policy, args.seed.unwrap_or(sc.seed));
     let t = engine.rollout_start() + at;
     engine.run_until(t);
+    if engine.ended() && engine.now() < t {
+        let end = engine.now().saturating_since(engine.rollout_start());
+        bail!(
+            "this run ends {end} after the rollout's start (its soak after promotion or abort, or max_duration); \
+             give --at within it"
+        );
+    }
     let at_ms = t.as_millis() - engine.rollout_start().as_millis();
     match query.instant(engine.store(), at_ms, &EvalOptions::default()) {
         Ok(v) => {

@@ -10,7 +10,7 @@ use canarysim::rollout::policy::Policy;
 use canarysim::scenario::Scenario;
 use clap::{Args, ValueEnum};
 
-use super::common::{find_policy, load_scenario, write_outputs};
+use super::common::{find_policy, load_scenario, note_unmodelled, write_outputs};
 
 /// Output format of `run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,6 +76,7 @@ pub fn main(args: RunArgs) -> Result<u8> {
     if args.runs == 0 {
         bail!("--runs must be at least 1");
     }
+    note_unmodelled(&sc, &chosen);
     if args.runs > 1 {
         return many_seeds(&args, &sc, &chosen, seed);
     }

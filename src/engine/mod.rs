@@ -279,6 +279,12 @@ impl<'s> Engine<'s> {
         &self.store
     }
 
+    /// Whether the run has ended (its soak after promotion or abort, or its
+    /// `max_duration`, is over).
+    pub fn ended(&self) -> bool {
+        self.stopped
+    }
+
     /// Events processed so far.
     pub fn events(&self) -> u64 {
         self.events
