@@ -875,6 +875,7 @@ fn canary_policy(
         );
     }
     if let Some(d) = &c.abort_scale_down_delay_seconds {
+        policy.abort_scale_down_delay_set = true;
         policy.abort_scale_down_delay = match u64::try_from(d.value) {
             Ok(0) => None,
             Ok(s) => Some(SimDuration::from_secs(s)),

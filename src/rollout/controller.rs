@@ -40,8 +40,9 @@
 
 use super::policy::{AnalysisRef, CanaryScale, Policy, Step};
 use super::replicas::{
-    BasicCanary, CanaryMode, CanaryTarget, Counts, RoutedCanary, RsState, TrafficWeights,
-    at_desired_replica_counts_for_canary, basic_canary_counts, routed_counts,
+    AbortDelay, BasicCanary, CanaryMode, CanaryTarget, Counts, RoutedCanary, RsState, ScaleStep,
+    TargetInput, TrafficWeights, abort_router_weight, at_desired_replica_counts_for_canary,
+    basic_canary_counts, desired_target, routed_counts,
 };
 use crate::analysis::AnalysisPhase;
 use crate::model::Version;
@@ -601,11 +602,14 @@ impl Controller {
             // An abort just set is written to the status; the next reconcile
             // sees it and cancels the runs.
             d.requeue |= !was_aborted;
+            self.step_index = 0;
+            if self.policy.traffic_routing && self.policy.dynamic_stable_scale {
+                return self.abort_dynamic(now, view, d);
+            }
             d.replicas[stable.index()] = n;
             d.canary_selects = stable;
             self.set_weight(now, 0);
             d.weight = 0;
-            self.step_index = 0;
             if !self.policy.traffic_routing {
                 // Basic canary: weight 0 at once, paced within the surge limits.
                 let counts = self.desired_counts(view);
@@ -710,6 +714,63 @@ impl Controller {
             d.requeue = true;
         }
         d.weight = self.weight;
+        d
+    }
+
+    /// An abort with `dynamicStableScale`: the stable had been scaled down,
+    /// so traffic goes back to it in steps (the setWeights in reverse), each
+    /// only once the stable has the pods for it, and the canary shrinks behind
+    /// the traffic (Argo's `GetDesiredCanaryWeight` and
+    /// `calculateDesiredWeightOnAbortOrStableRollback`).
+    fn abort_dynamic(&mut self, now: SimTime, view: &ClusterView, mut d: Decision) -> Decision {
+        let (canary, stable) = (self.desired, self.stable);
+        let steps: Vec<ScaleStep> = self
+            .policy
+            .steps
+            .iter()
+            .map(|s| match s {
+                Step::SetWeight(w) => ScaleStep::SetWeight(*w),
+                Step::SetCanaryScale(c) => ScaleStep::SetCanaryScale(*c),
+                _ => ScaleStep::Other,
+            })
+            .collect();
+        let t = TargetInput {
+            steps: &steps,
+            step_index: self.step_index,
+            replicas: self.replicas,
+            max_weight: 100,
+            traffic_routed: true,
+            dynamic_stable_scale: true,
+            abort_delay: match (
+                self.policy.abort_scale_down_delay,
+                self.policy.abort_scale_down_delay_set,
+            ) {
+                (None, _) => AbortDelay::Never,
+                (Some(_), true) => AbortDelay::After,
+                (Some(_), false) => AbortDelay::Unset,
+            },
+            promote_full: false,
+            aborted: true,
+            new_rs: self.rs_state(canary, view, None),
+            stable_rs: Some(self.rs_state(stable, view, None)),
+        };
+        let before = TrafficWeights::split(self.weight, 100);
+        let weight = abort_router_weight(&t, Some(self.weight));
+        let cfg = RoutedCanary {
+            replicas: self.replicas,
+            max_weight: 100,
+            min_pods_per_replica_set: self.policy.min_pods_per_replica_set,
+            dynamic_stable_scale: true,
+        };
+        let target = desired_target(&t);
+        d.replicas[stable.index()] = routed_counts(&cfg, target, Some(before), true).stable;
+        d.replicas[canary.index()] =
+            routed_counts(&cfg, target, Some(TrafficWeights::split(weight, 100)), true).canary;
+        self.set_weight(now, weight);
+        d.weight = weight;
+        // The canary Service keeps the canary's pods while they still get traffic.
+        d.canary_selects = if weight > 0 { canary } else { stable };
+        self.spec = d.replicas;
         d
     }
 

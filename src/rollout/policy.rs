@@ -168,6 +168,9 @@ pub struct Policy {
     /// Delay before an aborted canary is scaled down once stable is
     /// available; `None` (Argo's 0) keeps it up.
     pub abort_scale_down_delay: Option<SimDuration>,
+    /// Whether `abortScaleDownDelaySeconds` was written at all: Argo steps an
+    /// aborted `dynamicStableScale` canary down differently when it is unset.
+    pub abort_scale_down_delay_set: bool,
     /// `rollbackWindow.revisions`.
     pub rollback_window: Option<u32>,
     /// The AnalysisTemplates and ClusterAnalysisTemplates that exist in the
@@ -195,6 +198,7 @@ impl Policy {
             min_pods_per_replica_set: None,
             scale_down_delay: DEFAULT_SCALE_DOWN_DELAY,
             abort_scale_down_delay: Some(DEFAULT_SCALE_DOWN_DELAY),
+            abort_scale_down_delay_set: false,
             rollback_window: None,
             templates: Vec::new(),
             operator: OperatorConfig::default(),

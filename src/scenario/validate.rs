@@ -942,6 +942,7 @@ fn toml_strategy(p: &Path, f: &PolicyFile, made: &mut Policy) -> Result<()> {
     if let Some(d) = f.dynamic_stable_scale {
         made.dynamic_stable_scale = d;
     }
+    made.abort_scale_down_delay_set = f.abort_scale_down_delay_seconds.is_some();
     made.abort_scale_down_delay = match f.abort_scale_down_delay_seconds {
         None => Some(DEFAULT_SCALE_DOWN_DELAY),
         Some(0) => None,

@@ -578,3 +578,60 @@ fn basic_canary_abort_scales_the_canary_down_at_once_within_the_surge_limits() {
     let d = c.reconcile(t(101), &v);
     assert_eq!(d.replicas, [4, 0]);
 }
+
+#[test]
+fn dynamic_stable_scale_abort_steps_traffic_back_as_stable_pods_become_available() {
+    // N = 10 at weight 60 (stable scaled to 4, canary 6), then an abort: the
+    // weight walks the setWeights back (60 → 20 → 0), each move only once the
+    // stable has the pods for the traffic it takes.
+    let mut p = policy(vec![
+        Step::SetWeight(20),
+        Step::SetWeight(60),
+        Step::Pause(None),
+    ]);
+    p.dynamic_stable_scale = true;
+    let mut c = new(p, 10);
+    let settle = |c: &mut Controller, s: u64, avail: [u32; 2]| {
+        c.reconcile(
+            t(s),
+            &ClusterView {
+                available: avail,
+                created: avail,
+                runs: Vec::new(),
+            },
+        )
+    };
+    for (s, avail) in [
+        (0, [10, 0]),
+        (1, [10, 2]),
+        (2, [10, 2]),
+        (3, [8, 6]),
+        (4, [8, 6]),
+        (5, [4, 6]),
+    ] {
+        settle(&mut c, s, avail);
+    }
+    assert_eq!(c.weight(), 60);
+    c.abort(t(10), "by hand");
+    let d = settle(&mut c, 10, [4, 6]);
+    assert_eq!(
+        (d.replicas, d.weight),
+        ([8, 6], 60),
+        "stable grows first; the weight stays"
+    );
+    let d = settle(&mut c, 11, [8, 6]);
+    assert_eq!(
+        (d.replicas, d.weight),
+        ([8, 2], 20),
+        "stable covers 80%: down to the previous setWeight"
+    );
+    let d = settle(&mut c, 12, [8, 2]);
+    assert_eq!((d.replicas, d.weight), ([10, 2], 20));
+    let d = settle(&mut c, 13, [10, 2]);
+    assert_eq!(
+        (d.replicas, d.weight),
+        ([10, 0], 0),
+        "all traffic back on a full stable"
+    );
+    assert_eq!(d.canary_selects, Version::Stable);
+}
