@@ -13,5 +13,6 @@ mod promql;
 mod promql_conformance;
 mod promtool;
 mod reports;
+mod robustness;
 mod rollout;
 mod world;
