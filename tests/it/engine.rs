@@ -306,3 +306,118 @@ fn slower_production_service_gets_fewer_requests_from_its_users() {
         "closed loop: {slow} vs {fast} requests/s"
     );
 }
+
+#[test]
+fn daily_shape_follows_the_cosine_over_the_day() {
+    // rate 20 ± 50% peaking at 14h, the warm-up starting at 8h: over 12 hours
+    // of simulated time the hour around 14h carries ~1.5× the mean and the
+    // hour around 2h (not simulated) would carry 0.5×; the hour at 8h–9h is
+    // at 1 + 0.5·cos(2π·(−5.5h)/24h) ≈ 0.87×.
+    let text = scenario_text(
+        2,
+        20.0,
+        4.0,
+        &format!(
+            r#"
+[versions.stable]
+latency = {{ get = {{ dist = "constant", value = "1ms" }} }}
+[versions.canary]
+{HOLD}"#
+        ),
+    )
+    .replace(
+        "rate = 20",
+        "rate = 20\ndaily = { amplitude = 0.5, peak = \"14h\", start = \"8h\" }",
+    )
+    .replace("max_duration = \"2h\"", "max_duration = \"12h\"")
+    .replace("warmup = \"1m\"", "warmup = \"0s\"");
+    let sc = load(&text);
+    let out = run(&sc, &sc.policies[0], 9);
+    let counters: Vec<_> = out
+        .series
+        .series()
+        .iter()
+        .filter(|s| s.labels.metric_name() == Some("http_requests_total"))
+        .filter(|s| s.labels.get("service") == Some("svc-stable"))
+        .collect();
+    let total_at = |t_ms: i64| -> f64 {
+        counters
+            .iter()
+            .filter_map(|s| {
+                s.last_at_or_before(t_ms)
+                    .filter(|x| !is_stale_nan(x.v))
+                    .map(|x| x.v)
+            })
+            .sum()
+    };
+    let hour = |h: f64| {
+        let from = (h * 3_600_000.0) as i64;
+        (total_at(from + 3_600_000) - total_at(from)) / 3600.0
+    };
+    let expected = |clock_h: f64| {
+        20.0 * (1.0 + 0.5 * (2.0 * std::f64::consts::PI * (clock_h - 14.0) / 24.0).cos())
+    };
+    for (offset, clock) in [(0.0, 8.5), (5.5, 14.0), (11.0, 19.5)] {
+        let got = hour(offset);
+        let want = expected(clock);
+        assert!(
+            (got / want - 1.0).abs() < 0.04,
+            "hour at {clock}h: {got} requests/s, expected {want}"
+        );
+    }
+}
+
+#[test]
+fn a_pod_slows_down_as_its_working_set_nears_the_limit() {
+    // The canary leaks 50Mi a minute from 100Mi, with pressure from 50% of
+    // the 1Gi limit and 5× service time at the limit: its mean latency in the
+    // minute before the OOM kill is far above that of its first minutes.
+    let text = scenario_text(
+        5,
+        20.0,
+        4.0,
+        r#"
+[versions.stable]
+memory = { baseline = "100Mi" }
+pressure = { start = 0.5, slowdown = 5.0 }
+latency = { get = { dist = "constant", value = "20ms" } }
+[versions.canary]
+fault = "leaks 50Mi a minute"
+memory = { leak_per_minute = "50Mi" }
+[[policies]]
+name = "hold-at-20"
+steps = [ { setWeight = 20 }, { pause = {} } ]
+"#,
+    );
+    let sc = load(&text);
+    let mut engine = Engine::new(&sc, &sc.policies[0], 2);
+    // (1024 − 100) / 50 ≈ 18.5 minutes to the kill.
+    engine.run_until(engine.rollout_start() + canarysim::sim::SimDuration::from_mins(18));
+    let canary_prefix = format!("svc-{}-", engine.template_hashes()[Version::Canary.index()]);
+    let store = engine.store();
+    let series = |name: &str| {
+        store
+            .series()
+            .iter()
+            .find(|s| {
+                s.labels.metric_name() == Some(name)
+                    && s.labels.get("service") == Some("svc-canary")
+                    && s.labels
+                        .get("pod")
+                        .is_some_and(|p| p.starts_with(&canary_prefix))
+            })
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    let (sum, count) = (
+        series("http_request_duration_seconds_sum"),
+        series("http_request_duration_seconds_count"),
+    );
+    let mean_between = |from_min: i64, to_min: i64| {
+        let at = |s: &canarysim::series::Series, m: i64| s.last_at_or_before(m * 60_000).unwrap().v;
+        (at(sum, to_min) - at(sum, from_min)) / (at(count, to_min) - at(count, from_min))
+    };
+    let early = mean_between(2, 5);
+    let late = mean_between(16, 18);
+    assert!((early - 0.020).abs() < 0.002, "early mean {early}");
+    assert!(late > 3.0 * early, "late mean {late} vs early {early}");
+}
