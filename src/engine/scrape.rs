@@ -31,7 +31,8 @@ const KSM_INSTANCE: &str = "10.244.250.10:8080";
 
 /// One application target: a pod seen through one Service.
 struct AppTarget {
-    svc_name: String,
+    /// Index of the Service in `World::services`.
+    svc: usize,
     pod: PodId,
     base: Vec<(String, String)>,
     up: SeriesId,
@@ -75,26 +76,19 @@ impl Scraper {
 
     fn scrape_apps(&mut self, t: i64, w: &World, store: &mut SeriesStore) {
         for a in &mut self.apps {
-            let still = w
-                .services
-                .iter()
-                .any(|s| s.name == a.svc_name && s.endpoints.contains(&a.pod));
+            let still = w.services[a.svc].endpoints.contains(&a.pod);
             if a.present && !still {
                 a.present = false;
                 store.mark_stale(a.up, t);
                 a.stale_all(store, t);
             }
         }
-        for svc in &w.services {
+        for (s, svc) in w.services.iter().enumerate() {
             for &pod in &svc.endpoints {
-                let i = match self
-                    .apps
-                    .iter()
-                    .position(|a| a.pod == pod && a.svc_name == svc.name)
-                {
+                let i = match self.apps.iter().position(|a| a.pod == pod && a.svc == s) {
                     Some(i) => i,
                     None => {
-                        self.apps.push(AppTarget::new(w, &svc.name, pod, store));
+                        self.apps.push(AppTarget::new(w, s, pod, store));
                         self.apps.len() - 1
                     }
                 };
@@ -248,8 +242,9 @@ impl Scraper {
 }
 
 impl AppTarget {
-    fn new(w: &World, svc: &str, pod: PodId, store: &mut SeriesStore) -> AppTarget {
+    fn new(w: &World, s: usize, pod: PodId, store: &mut SeriesStore) -> AppTarget {
         let p = &w.pods[pod as usize];
+        let svc = w.services[s].name.as_str();
         let base = vec![
             ("namespace".to_string(), w.sc.namespace.clone()),
             ("service".to_string(), svc.to_string()),
@@ -262,7 +257,7 @@ impl AppTarget {
         let up = store.id(Labels::with_name("up", base.clone()));
         let n = w.sc.endpoints.len();
         AppTarget {
-            svc_name: svc.to_string(),
+            svc: s,
             pod,
             base,
             up,

@@ -30,7 +30,7 @@
 
 use super::run::LocustReport;
 use super::stats::StatsEntry;
-use crate::series::{Labels, SeriesStore};
+use crate::series::{Labels, SeriesId, SeriesStore};
 use crate::sim::SimTime;
 
 /// One push: the grouping key and the gauges pushed under it.
@@ -141,9 +141,14 @@ impl PushGroup {
 }
 
 /// The Pushgateway: the latest group per grouping key, in first-push order.
+///
+/// It remembers the series id of every value it has written, so scrapes
+/// after the first write by id; use one Pushgateway with one store.
 #[derive(Debug, Clone, Default)]
 pub struct Pushgateway {
     groups: Vec<PushGroup>,
+    /// Per group, per metric: the store's id, once written.
+    ids: Vec<Vec<Option<SeriesId>>>,
 }
 
 impl Pushgateway {
@@ -154,19 +159,29 @@ impl Pushgateway {
 
     /// Stores `group`, replacing any group with the same grouping key.
     pub fn push(&mut self, group: PushGroup) {
+        let ids = vec![None; group.metrics.len()];
         match self
             .groups
-            .iter_mut()
-            .find(|g| g.grouping == group.grouping)
+            .iter()
+            .position(|g| g.grouping == group.grouping)
         {
-            Some(g) => *g = group,
-            None => self.groups.push(group),
+            Some(i) => {
+                self.groups[i] = group;
+                self.ids[i] = ids;
+            }
+            None => {
+                self.groups.push(group);
+                self.ids.push(ids);
+            }
         }
     }
 
     /// Removes the group with this grouping key (`DELETE`), if held.
     pub fn delete(&mut self, grouping: &Labels) {
-        self.groups.retain(|g| &g.grouping != grouping);
+        if let Some(i) = self.groups.iter().position(|g| &g.grouping == grouping) {
+            self.groups.remove(i);
+            self.ids.remove(i);
+        }
     }
 
     /// The groups held.
@@ -176,10 +191,10 @@ impl Pushgateway {
 
     /// One scrape: every held value written into `store` at `t_ms`
     /// (Prometheus milliseconds). Call at every scrape of the Pushgateway.
-    pub fn scrape_into(&self, store: &mut SeriesStore, t_ms: i64) {
-        for g in &self.groups {
-            for (labels, v) in &g.metrics {
-                let id = store.id(labels.clone());
+    pub fn scrape_into(&mut self, store: &mut SeriesStore, t_ms: i64) {
+        for (g, ids) in self.groups.iter().zip(&mut self.ids) {
+            for ((labels, v), id) in g.metrics.iter().zip(ids.iter_mut()) {
+                let id = *id.get_or_insert_with(|| store.id(labels.clone()));
                 store.push(id, t_ms, *v);
             }
         }
