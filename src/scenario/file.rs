@@ -182,8 +182,8 @@ pub struct PolicyFile {
     pub min_pods_per_replica_set: Option<i64>,
     #[serde(rename = "rollbackWindow")]
     pub rollback_window: Option<RollbackWindowFile>,
-    /// Background analysis (`canary.analysis`).
-    pub analysis: Option<BackgroundFile>,
+    /// Background analysis (`canary.analysis`), with its `startingStep`.
+    pub analysis: Option<AnalysisStepFile>,
     #[serde(default)]
     pub operator: OperatorFile,
 }
@@ -192,21 +192,6 @@ pub struct PolicyFile {
 #[serde(deny_unknown_fields)]
 pub struct RollbackWindowFile {
     pub revisions: i64,
-}
-
-/// `canary.analysis`: background analysis from `startingStep`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BackgroundFile {
-    pub templates: Vec<TemplateRefFile>,
-    #[serde(default)]
-    pub args: Vec<ArgFile>,
-    #[serde(default, rename = "dryRun")]
-    pub dry_run: Vec<DryRunFile>,
-    #[serde(default, rename = "measurementRetention")]
-    pub measurement_retention: Vec<RetentionFile>,
-    #[serde(rename = "startingStep")]
-    pub starting_step: Option<i64>,
 }
 
 /// One step, written as Argo writes it: `{ setWeight = 10 }`, `{ pause = {} }`,
@@ -243,9 +228,12 @@ pub struct AnalysisStepFile {
     pub dry_run: Vec<DryRunFile>,
     #[serde(default, rename = "measurementRetention")]
     pub measurement_retention: Vec<RetentionFile>,
+    /// Background analysis only.
+    #[serde(rename = "startingStep")]
+    pub starting_step: Option<i64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateRefFile {
     #[serde(rename = "templateName")]
@@ -254,7 +242,7 @@ pub struct TemplateRefFile {
     pub cluster_scope: Option<bool>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArgFile {
     pub name: String,
@@ -263,21 +251,21 @@ pub struct ArgFile {
     pub value_from: Option<ValueFromFile>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValueFromFile {
     #[serde(rename = "podTemplateHashValue")]
     pub pod_template_hash_value: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DryRunFile {
     #[serde(rename = "metricName")]
     pub metric_name: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionFile {
     #[serde(rename = "metricName")]

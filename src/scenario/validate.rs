@@ -891,7 +891,15 @@ fn toml_steps(sp: &Path, steps: &[StepFile]) -> Result<Vec<Step>> {
             }
             StepFile::Pause(pf) => Step::Pause(pf.duration.map(|d| d.0)),
             StepFile::Analysis(a) => {
-                Step::Analysis(toml_analysis(&sp.index(i).key("analysis"), a)?)
+                let ap = sp.index(i).key("analysis");
+                if a.starting_step.is_some() {
+                    return Err(invalid(
+                        &ap.key("startingStep"),
+                        "belongs to the background analysis, not to a step",
+                        "move it to the policy's `analysis` table, or remove it",
+                    ));
+                }
+                Step::Analysis(toml_analysis(&ap, a)?)
             }
             StepFile::SetCanaryScale(c) => {
                 let cp = sp.index(i).key("setCanaryScale");
@@ -1010,12 +1018,6 @@ fn toml_strategy(p: &Path, f: &PolicyFile, made: &mut Policy) -> Result<()> {
     }
     if let Some(bg) = &f.analysis {
         let bp = p.key("analysis");
-        let step_like = AnalysisStepFile {
-            templates: bg.templates.clone(),
-            args: bg.args.clone(),
-            dry_run: bg.dry_run.clone(),
-            measurement_retention: bg.measurement_retention.clone(),
-        };
         let starting_step = match bg.starting_step {
             None => 0,
             Some(s) if s >= 0 => s as usize,
@@ -1028,7 +1030,7 @@ fn toml_strategy(p: &Path, f: &PolicyFile, made: &mut Policy) -> Result<()> {
             }
         };
         made.background = Some(BackgroundAnalysis {
-            analysis: toml_analysis(&bp, &step_like)?,
+            analysis: toml_analysis(&bp, bg)?,
             starting_step,
         });
     }
