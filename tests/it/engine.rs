@@ -128,23 +128,7 @@ fn noise_free_time_leak_oom_kills_at_the_closed_form_time_to_the_millisecond() {
     // Canary: baseline 100Mi, 13Mi per minute, no garbage, no per-request
     // leak; limit 1Gi. Its first pod starts when the rollout starts (t = 0),
     // so it passes the limit at (1024 − 100)/13 minutes = 4264.615384… s.
-    let text = scenario_text(
-        5,
-        10.0,
-        4.0,
-        r#"
-[versions.stable]
-memory = { baseline = "100Mi" }
-latency = { get = { dist = "constant", value = "5ms" } }
-[versions.canary]
-fault = "leaks 13Mi a minute"
-memory = { leak_per_minute = "13Mi" }
-[[policies]]
-name = "hold-at-20"
-steps = [ { setWeight = 20 }, { pause = {} } ]
-"#,
-    );
-    let sc = load(&text);
+    let sc = super::fixtures::leaking_canary(5, 10.0, "13Mi", 20);
     let out = run(&sc, &sc.policies[0], 1);
     let kill = &out.result.oom_kills[0];
     assert_eq!(kill.version, Version::Canary);
@@ -159,23 +143,7 @@ steps = [ { setWeight = 20 }, { pause = {} } ]
 
 #[test]
 fn an_oom_kill_resets_the_counters_and_raises_the_restart_count() {
-    let text = scenario_text(
-        5,
-        10.0,
-        4.0,
-        r#"
-[versions.stable]
-memory = { baseline = "100Mi" }
-latency = { get = { dist = "constant", value = "5ms" } }
-[versions.canary]
-fault = "leaks 100Mi a minute"
-memory = { leak_per_minute = "100Mi" }
-[[policies]]
-name = "hold-at-20"
-steps = [ { setWeight = 20 }, { pause = {} } ]
-"#,
-    );
-    let sc = load(&text);
+    let sc = super::fixtures::leaking_canary(5, 10.0, "100Mi", 20);
     let mut engine = Engine::new(&sc, &sc.policies[0], 3);
     // First kill ~9.24 min after the rollout starts; restarted 10 s later.
     engine.run_until(engine.rollout_start() + canarysim::sim::SimDuration::from_mins(12));

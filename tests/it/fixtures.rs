@@ -63,6 +63,30 @@ pub fn copy_to_memory(root: &str, prefix: &str) -> MemFiles {
     mem
 }
 
+/// A one-endpoint service whose canary leaks `leak_per_minute` from a
+/// 100Mi baseline (1Gi limit, 5 ms constant service time, `rate` requests
+/// per second), held by one policy at `weight`% behind an endless pause.
+pub fn leaking_canary(replicas: u32, rate: f64, leak_per_minute: &str, weight: u32) -> Scenario {
+    load(&scenario_text(
+        replicas,
+        rate,
+        4.0,
+        &format!(
+            r#"
+[versions.stable]
+memory = {{ baseline = "100Mi" }}
+latency = {{ get = {{ dist = "constant", value = "5ms" }} }}
+[versions.canary]
+fault = "leaks {leak_per_minute} a minute"
+memory = {{ leak_per_minute = "{leak_per_minute}" }}
+[[policies]]
+name = "hold"
+steps = [ {{ setWeight = {weight} }}, {{ pause = {{}} }} ]
+"#
+        ),
+    ))
+}
+
 /// Loads scenario text, panicking with the diagnostic if it is invalid.
 pub fn load(text: &str) -> Scenario {
     match scenario::load_str("test.toml", text) {

@@ -12,23 +12,7 @@ fn requests_to_a_service_with_no_ready_pod_fail() {
     // The canary leaks 1Gi a minute: each container dies within a minute of
     // starting and the kubelet's back-off keeps it down ever longer, so the
     // canary Service is mostly without ready pods while it holds 50%.
-    let text = scenario_text(
-        2,
-        20.0,
-        4.0,
-        r#"
-[versions.stable]
-memory = { baseline = "100Mi" }
-latency = { get = { dist = "constant", value = "5ms" } }
-[versions.canary]
-fault = "dies within a minute of starting"
-memory = { leak_per_minute = "1Gi" }
-[[policies]]
-name = "half"
-steps = [ { setWeight = 50 }, { pause = {} } ]
-"#,
-    );
-    let sc = load(&text);
+    let sc = super::fixtures::leaking_canary(2, 20.0, "1Gi", 50);
     let r = run(&sc, &sc.policies[0], 1).result;
     assert!(r.oom_kills.len() >= 3, "{} kills", r.oom_kills.len());
     let canary = r.requests.canary;
