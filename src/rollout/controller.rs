@@ -38,10 +38,10 @@
 //!   has `replicas` available; runs are cancelled; the old stable is scaled
 //!   down `scaleDownDelaySeconds` later.
 //!
-//! The parts, each an `impl Controller` block: [`counts`] (the replica
-//! counts asked for), [`analysis`] (starting, cancelling and reacting to
-//! AnalysisRuns), [`abort`] (the abort and the reconciles after it) and
-//! [`step`] (pause conditions, step progress and full promotion).
+//! The parts, each an `impl Controller` block: `counts` (the replica
+//! counts asked for), `analysis` (starting, cancelling and reacting to
+//! AnalysisRuns), `abort` (the abort and the reconciles after it) and
+//! `step` (pause conditions, step progress and full promotion).
 
 mod abort;
 mod analysis;
