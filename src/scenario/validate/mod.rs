@@ -1,0 +1,138 @@
+//! From the file as written to a validated [`Scenario`].
+//!
+//! Every check names the key it concerns by its path (`rollout.replicas`,
+//! `policies[1].steps[0]`); [`locate`] maps a path back to a line and column
+//! with a span-keeping parse of the same text, so the structs in
+//! [`super::file`] stay free of span wrappers.
+//!
+//! [`validate`] walks the file's tables in order and stops at the first
+//! failure. The parts:
+//! - [`path`]: [`Path`], the [`path::Invalid`] failure, [`locate`] and [`diagnose`];
+//! - [`service`]: `[rollout]`, `[pod]`, `[[endpoints]]` and `[traffic]`;
+//! - [`version`]: `[versions.stable]` and `[versions.canary]`;
+//! - [`policy`]: `[[policies]]` from TOML or from manifests, and `operator`;
+//! - [`shape`]: a manifest Rollout compared with the scenario.
+//!
+//! Neighbours: [`super`] parses the TOML into [`super::file`] and calls
+//! [`validate`]; `crate::manifest` reads the YAML a policy names.
+
+mod path;
+mod policy;
+mod service;
+mod shape;
+mod version;
+
+pub(crate) use path::{Path, diagnose, locate};
+pub(crate) use shape::{ShapeCtx, shape_warnings};
+
+use super::file::*;
+use super::model::*;
+use super::units::DurationText;
+use super::{ManifestSource, PolicyManifests};
+use crate::rollout::policy::Policy;
+use crate::sim::SimDuration;
+use path::{Result, invalid};
+
+fn positive_duration(
+    path: &Path,
+    d: Option<DurationText>,
+    default: SimDuration,
+) -> Result<SimDuration> {
+    match d {
+        None => Ok(default),
+        Some(DurationText(d)) if d.0 > 0 => Ok(d),
+        Some(_) => Err(invalid(path, "must be longer than 0", "write e.g. \"15s\"")),
+    }
+}
+
+/// Validates the parsed file. Policies that name `manifests` read them
+/// through `source`; without one they are an error.
+pub(crate) fn validate(
+    file_label: &str,
+    f: ScenarioFile,
+    source: Option<&dyn ManifestSource>,
+) -> Result<(Scenario, Vec<PolicyManifests>)> {
+    let root = Path::default();
+    if f.schema != i64::from(SCHEMA_VERSION) {
+        return Err(invalid(
+            &root.key("schema"),
+            format!("schema version {} is not supported", f.schema),
+            format!("this canarysim reads schema = {SCHEMA_VERSION}"),
+        ));
+    }
+    if f.name.trim().is_empty() {
+        return Err(invalid(
+            &root.key("name"),
+            "is empty",
+            "name the scenario, e.g. \"checkout-leak\"",
+        ));
+    }
+    let sim = &f.simulation;
+    let sp = root.key("simulation");
+    let scrape_interval = positive_duration(
+        &sp.key("scrape_interval"),
+        sim.scrape_interval,
+        SimDuration::from_secs(15),
+    )?;
+    let warmup = sim.warmup.map_or(SimDuration::from_mins(10), |d| d.0);
+    let soak = sim.soak.map_or(SimDuration::from_mins(120), |d| d.0);
+    let max_duration = positive_duration(
+        &sp.key("max_duration"),
+        sim.max_duration,
+        SimDuration::from_mins(12 * 60),
+    )?;
+    let endpoints_delay = sim
+        .endpoints_delay
+        .map_or(SimDuration::from_secs(1), |d| d.0);
+
+    let rollout = service::rollout_shape(&root.key("rollout"), &f.rollout)?;
+    let pod = service::pod_resources(&root.key("pod"), &f.pod)?;
+    let endpoints = service::endpoints(&root.key("endpoints"), &f.endpoints)?;
+    let traffic = service::traffic(&root.key("traffic"), &f.traffic, &endpoints)?;
+    let [stable, canary] = version::versions(&root.key("versions"), &f.versions, &pod, &endpoints)?;
+
+    let namespace = f.namespace.unwrap_or_else(|| "default".into());
+    let pol = root.key("policies");
+    let mut policies: Vec<Policy> = Vec::new();
+    let mut manifests: Vec<PolicyManifests> = Vec::new();
+    for (i, p) in f.policies.iter().enumerate() {
+        let pp = pol.index(i);
+        if policies.iter().any(|q| q.name == p.name) {
+            return Err(invalid(
+                &pp.key("name"),
+                format!("policy {:?} is defined twice", p.name),
+                "give each policy its own name",
+            ));
+        }
+        let ctx = ShapeCtx {
+            file: file_label,
+            namespace: &namespace,
+            rollout: &rollout,
+            pod: &pod,
+            canary_image: &canary.image,
+        };
+        let (made, from_yaml) = policy::policy(&pp, i, p, source, &ctx)?;
+        policies.push(made);
+        manifests.extend(from_yaml);
+    }
+
+    let scenario = Scenario {
+        name: f.name,
+        description: f.description,
+        file: file_label.to_string(),
+        namespace,
+        seed: sim.seed.unwrap_or(1),
+        scrape_interval,
+        warmup,
+        soak,
+        max_duration,
+        endpoints_delay,
+        rollout,
+        pod,
+        endpoints,
+        traffic,
+        versions: [stable, canary],
+        policies,
+    };
+    Ok((scenario, manifests))
+}

@@ -1,0 +1,298 @@
+//! The simulated service: `[rollout]`, `[pod]`, `[[endpoints]]` and `[traffic]`.
+//!
+//! In: those tables as [`super::super::file`] parsed them. Out: the checked
+//! [`RolloutShape`], [`PodResources`], [`Endpoint`]s and [`Traffic`] of the
+//! model. [`endpoint_index`] resolves an endpoint's name for the traffic mix
+//! here and for the latency and error tables in [`super::version`].
+
+use super::path::{Path, Result, invalid};
+use crate::scenario::file::*;
+use crate::scenario::model::*;
+use crate::sim::SimDuration;
+
+/// `[rollout]`: the Rollout's name, replicas, Services and ingress.
+pub(super) fn rollout_shape(rp: &Path, f: &RolloutFile) -> Result<RolloutShape> {
+    if f.replicas < 1 || f.replicas > 1000 {
+        return Err(invalid(
+            &rp.key("replicas"),
+            format!("{} replicas is not possible here", f.replicas),
+            "give a whole number from 1 to 1000",
+        ));
+    }
+    let name = f.name.trim().to_string();
+    if !is_dns_label(&name) {
+        return Err(invalid(
+            &rp.key("name"),
+            format!("{name:?} is not a valid Kubernetes name"),
+            "use lowercase letters, digits and '-', starting with a letter",
+        ));
+    }
+    Ok(RolloutShape {
+        canary_service: f
+            .canary_service
+            .clone()
+            .unwrap_or_else(|| format!("{name}-canary")),
+        stable_service: f
+            .stable_service
+            .clone()
+            .unwrap_or_else(|| format!("{name}-stable")),
+        ingress: f
+            .ingress
+            .clone()
+            .unwrap_or_else(|| format!("{name}-ingress")),
+        replicas: f.replicas as u32,
+        name,
+    })
+}
+
+/// `[pod]`: requests, limits, workers and nodes.
+pub(super) fn pod_resources(pp: &Path, pod_f: &PodFile) -> Result<PodResources> {
+    if pod_f.limits.memory.0 < pod_f.requests.memory.0 {
+        return Err(invalid(
+            &pp.key("limits").key("memory"),
+            format!(
+                "memory limit {:.0}Mi is below the request {:.0}Mi",
+                pod_f.limits.memory.mib(),
+                pod_f.requests.memory.mib()
+            ),
+            "Kubernetes rejects a limit below the request; raise the limit or lower the request",
+        ));
+    }
+    if pod_f.limits.cpu.0 < pod_f.requests.cpu.0 {
+        return Err(invalid(
+            &pp.key("limits").key("cpu"),
+            "cpu limit is below the request",
+            "Kubernetes rejects a limit below the request",
+        ));
+    }
+    if pod_f.limits.cpu.0 == 0 {
+        return Err(invalid(
+            &pp.key("limits").key("cpu"),
+            "is 0",
+            "give a CPU limit such as \"1000m\"",
+        ));
+    }
+    if pod_f.limits.memory.0 <= 0.0 {
+        return Err(invalid(
+            &pp.key("limits").key("memory"),
+            "is 0",
+            "give a memory limit such as \"1Gi\"",
+        ));
+    }
+    let workers_per_cpu = pod_f.workers_per_cpu.unwrap_or(4.0);
+    if !(workers_per_cpu.is_finite() && workers_per_cpu > 0.0 && workers_per_cpu <= 1000.0) {
+        return Err(invalid(
+            &pp.key("workers_per_cpu"),
+            "must be above 0",
+            "e.g. 4 workers per CPU core",
+        ));
+    }
+    let nodes = pod_f.nodes.unwrap_or(3);
+    if !(1..=1000).contains(&nodes) {
+        return Err(invalid(
+            &pp.key("nodes"),
+            "must be from 1 to 1000",
+            "e.g. 3",
+        ));
+    }
+    Ok(PodResources {
+        container: pod_f.container.clone().unwrap_or_else(|| "app".into()),
+        cpu_request: pod_f.requests.cpu.0,
+        cpu_limit: pod_f.limits.cpu.0,
+        memory_request: pod_f.requests.memory.0,
+        memory_limit: pod_f.limits.memory.0,
+        workers: ((workers_per_cpu * pod_f.limits.cpu.0 as f64 / 1000.0).round() as u32).max(1),
+        nodes: nodes as u32,
+    })
+}
+
+/// `[[endpoints]]`: at least one, each named once, with a 2xx success code.
+pub(super) fn endpoints(ep: &Path, list: &[EndpointFile]) -> Result<Vec<Endpoint>> {
+    if list.is_empty() {
+        return Err(invalid(
+            ep,
+            "no endpoints",
+            "add at least one [[endpoints]] table",
+        ));
+    }
+    let mut endpoints = Vec::new();
+    for (i, e) in list.iter().enumerate() {
+        let p = ep.index(i);
+        if endpoints.iter().any(|x: &Endpoint| x.name == e.name) {
+            return Err(invalid(
+                &p.key("name"),
+                format!("endpoint {:?} is defined twice", e.name),
+                "give each endpoint its own name",
+            ));
+        }
+        let code = e.success_code.unwrap_or(200);
+        if !(200..300).contains(&code) {
+            return Err(invalid(
+                &p.key("success_code"),
+                format!("{code} is not a 2xx code"),
+                "e.g. 200 or 201",
+            ));
+        }
+        endpoints.push(Endpoint {
+            name: e.name.clone(),
+            method: e
+                .method
+                .clone()
+                .unwrap_or_else(|| "GET".into())
+                .to_uppercase(),
+            handler: e.handler.clone(),
+            success_code: code as u16,
+        });
+    }
+    Ok(endpoints)
+}
+
+/// The index of the endpoint named `key`, or an error at `p` that lists the
+/// endpoints.
+pub(super) fn endpoint_index(endpoints: &[Endpoint], p: &Path, key: &str) -> Result<usize> {
+    let names: Vec<&str> = endpoints.iter().map(|e| e.name.as_str()).collect();
+    names.iter().position(|n| *n == key).ok_or_else(|| {
+        invalid(
+            p,
+            format!("{key:?} is not an endpoint"),
+            format!("endpoints are: {}", names.join(", ")),
+        )
+    })
+}
+
+/// `[traffic]`: an open-loop rate with a mix (and a daily shape), or a
+/// population of users.
+pub(super) fn traffic(tp: &Path, f: &TrafficFile, endpoints: &[Endpoint]) -> Result<Traffic> {
+    let users = match &f.users {
+        None => None,
+        Some(u) => {
+            let up = tp.key("users");
+            if f.rate.is_some() || !f.mix.is_empty() || f.daily.is_some() {
+                return Err(invalid(
+                    &up,
+                    "traffic is either an open-loop rate (rate, mix, daily) or a population of users, not both",
+                    "remove rate/mix/daily, or remove users",
+                ));
+            }
+            if !(1..=100_000).contains(&u.count) {
+                return Err(invalid(
+                    &up.key("count"),
+                    format!("{} users is not possible here", u.count),
+                    "give 1 to 100000 users",
+                ));
+            }
+            let spawn_rate = u.spawn_rate.unwrap_or(10.0);
+            if !(spawn_rate.is_finite() && spawn_rate > 0.0) {
+                return Err(invalid(
+                    &up.key("spawn_rate"),
+                    "must be above 0",
+                    "users started per second, e.g. 10",
+                ));
+            }
+            let locustfile = u
+                .locustfile
+                .clone()
+                .unwrap_or_else(|| "checkout_flow.py".into());
+            let Some(classes) = crate::locust::job::builtin_locustfile(&locustfile) else {
+                return Err(invalid(
+                    &up.key("locustfile"),
+                    format!("{locustfile:?} is not a locustfile canarysim knows"),
+                    "use \"checkout_flow.py\" (the seed's flow)",
+                ));
+            };
+            for class in &classes {
+                for task in &class.tasks {
+                    for step in &task.steps {
+                        if !endpoints.iter().any(|e| e.name == step.endpoint) {
+                            return Err(invalid(
+                                &up.key("locustfile"),
+                                format!(
+                                    "{locustfile} requests endpoint {:?}, which the service does not have",
+                                    step.endpoint
+                                ),
+                                format!("add an [[endpoints]] table named {:?}", step.endpoint),
+                            ));
+                        }
+                    }
+                }
+            }
+            Some(UserPopulation {
+                count: u.count as u32,
+                spawn_rate,
+                locustfile,
+            })
+        }
+    };
+    let rate = match (f.rate, &users) {
+        (Some(r), _) => r,
+        (None, Some(_)) => 0.0,
+        (None, None) => {
+            return Err(invalid(
+                tp,
+                "no traffic",
+                "give rate and mix (open loop) or users (a Locust-like population)",
+            ));
+        }
+    };
+    if users.is_none() && !(rate.is_finite() && rate > 0.0 && rate <= 1e6) {
+        return Err(invalid(
+            &tp.key("rate"),
+            format!("{rate} requests per second is not possible here"),
+            "give a rate above 0, e.g. 60",
+        ));
+    }
+    let mut mix = vec![0.0; endpoints.len()];
+    for (k, w) in &f.mix {
+        let p = tp.key("mix").key(k);
+        let i = endpoint_index(endpoints, &p, k)?;
+        if !(w.is_finite() && *w >= 0.0) {
+            return Err(invalid(
+                &p,
+                "weight must be 0 or more",
+                "weights are relative, e.g. 50",
+            ));
+        }
+        mix[i] = *w;
+    }
+    if users.is_none() && mix.iter().sum::<f64>() <= 0.0 {
+        return Err(invalid(
+            &tp.key("mix"),
+            "all weights are 0",
+            "give at least one endpoint a weight above 0",
+        ));
+    }
+    let daily = match &f.daily {
+        None => None,
+        Some(d) => {
+            let dp = tp.key("daily");
+            let amplitude = d.amplitude;
+            if !(amplitude.is_finite() && (0.0..1.0).contains(&amplitude)) {
+                return Err(invalid(
+                    &dp.key("amplitude"),
+                    format!("{amplitude} is outside [0, 1)"),
+                    "e.g. 0.3 for ±30% over the day",
+                ));
+            }
+            Some(DailyShape {
+                amplitude,
+                peak: d.peak.0,
+                start: d.start.map_or(SimDuration::from_mins(10 * 60), |s| s.0),
+            })
+        }
+    };
+    Ok(Traffic {
+        rate,
+        daily,
+        mix,
+        users,
+    })
+}
+
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && !s.ends_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}

@@ -1,0 +1,208 @@
+//! `[versions.stable]` and `[versions.canary]`: the two builds' profiles.
+//!
+//! In: the [`VersionsFile`], the checked pod resources and endpoints (from
+//! [`super::service`]). Out: a [`VersionProfile`] per build, the canary's
+//! unset keys falling back to the stable's. Memory, pressure, latency and
+//! error rates are checked here; the distributions themselves come from
+//! `crate::model`.
+
+use super::path::{Path, Result, invalid};
+use super::service::endpoint_index;
+use crate::model::{LatencyDist, MemoryProfile, PressureProfile, VersionProfile};
+use crate::scenario::file::*;
+use crate::scenario::model::*;
+use crate::scenario::units::{ByteSize, DurationText};
+use crate::sim::SimDuration;
+
+/// Both builds' profiles, `[stable, canary]`.
+pub(super) fn versions(
+    vp: &Path,
+    f: &VersionsFile,
+    pod: &PodResources,
+    endpoints: &[Endpoint],
+) -> Result<[VersionProfile; 2]> {
+    let index_of = |p: &Path, key: &str| endpoint_index(endpoints, p, key);
+    let stable = version(&vp.key("stable"), &f.stable, None, endpoints, &index_of)?;
+    let canary = version(
+        &vp.key("canary"),
+        &f.canary,
+        Some((&f.stable, &stable)),
+        endpoints,
+        &index_of,
+    )?;
+    for (v, prof) in [("stable", &stable), ("canary", &canary)] {
+        if prof.memory.baseline >= pod.memory_limit {
+            return Err(invalid(
+                &vp.key(v).key("memory").key("baseline"),
+                "baseline working set is at or above the memory limit",
+                "the container would be OOM-killed at start; lower the baseline or raise pod.limits.memory",
+            ));
+        }
+    }
+    if stable.fault.is_some() {
+        return Err(invalid(
+            &vp.key("stable").key("fault"),
+            "the stable version cannot carry a fault",
+            "put the fault on versions.canary",
+        ));
+    }
+    Ok([stable, canary])
+}
+
+fn fraction(path: &Path, v: f64, lo_open: bool, hi_open: bool) -> Result<f64> {
+    let ok = v.is_finite()
+        && if lo_open { v > 0.0 } else { v >= 0.0 }
+        && if hi_open { v < 1.0 } else { v <= 1.0 };
+    if ok {
+        Ok(v)
+    } else {
+        let range = format!(
+            "{}0, 1{}",
+            if lo_open { "(" } else { "[" },
+            if hi_open { ")" } else { "]" }
+        );
+        Err(invalid(
+            path,
+            format!("{v} is outside {range}"),
+            format!("give a fraction in {range}"),
+        ))
+    }
+}
+
+fn version(
+    p: &Path,
+    f: &VersionFile,
+    base: Option<(&VersionFile, &VersionProfile)>,
+    endpoints: &[Endpoint],
+    index_of: &dyn Fn(&Path, &str) -> Result<usize>,
+) -> Result<VersionProfile> {
+    let bf = base.map(|(f, _)| f);
+    let bp = base.map(|(_, p)| p);
+    let image = f
+        .image
+        .clone()
+        .or_else(|| bp.map(|b| format!("{}-canary", b.image)))
+        .unwrap_or_else(|| "registry.local/app:stable".into());
+    let startup = f
+        .startup
+        .map(|d| d.0)
+        .or(bp.map(|b| b.startup))
+        .unwrap_or(SimDuration::from_secs(10));
+
+    let m = f.memory;
+    let bm = bf.map(|b| b.memory).unwrap_or_default();
+    let pick = |a: Option<ByteSize>, b: Option<ByteSize>, d: f64| a.or(b).map_or(d, |x| x.0);
+    let mp = p.key("memory");
+    let baseline = pick(m.baseline, bm.baseline, 256.0 * 1024.0 * 1024.0);
+    let gc_period = m
+        .gc_period
+        .or(bm.gc_period)
+        .map_or(SimDuration::from_secs(30), |d| d.0);
+    let gc_amplitude = pick(m.gc_amplitude, bm.gc_amplitude, 0.0);
+    if gc_amplitude > 0.0 && gc_period.0 == 0 {
+        return Err(invalid(
+            &mp.key("gc_period"),
+            "must be longer than 0 when gc_amplitude is set",
+            "e.g. \"30s\"",
+        ));
+    }
+    let memory = MemoryProfile {
+        baseline,
+        leak_per_request: pick(m.leak_per_request, bm.leak_per_request, 0.0),
+        leak_per_minute: pick(m.leak_per_minute, bm.leak_per_minute, 0.0),
+        gc_amplitude,
+        gc_period,
+        noise: pick(m.noise, bm.noise, 0.0),
+    };
+
+    let pr = f.pressure;
+    let bpr = bf.map(|b| b.pressure).unwrap_or_default();
+    let pressure = PressureProfile {
+        start: fraction(
+            &p.key("pressure").key("start"),
+            pr.start.or(bpr.start).unwrap_or(0.9),
+            true,
+            true,
+        )?,
+        slowdown: pr.slowdown.or(bpr.slowdown).unwrap_or(3.0),
+    };
+    if !(pressure.slowdown.is_finite() && pressure.slowdown >= 1.0) {
+        return Err(invalid(
+            &p.key("pressure").key("slowdown"),
+            "must be 1 or more",
+            "1 means no slow-down; e.g. 3",
+        ));
+    }
+
+    let lp = p.key("latency");
+    let mut latency: Vec<Option<LatencyDist>> = match bp {
+        Some(b) => b.latency.iter().copied().map(Some).collect(),
+        None => vec![None; endpoints.len()],
+    };
+    for (k, l) in &f.latency {
+        let kp = lp.key(k);
+        let i = index_of(&kp, k)?;
+        latency[i] = Some(latency_dist(&kp, l)?);
+    }
+    let mut lat = Vec::with_capacity(endpoints.len());
+    for (i, l) in latency.into_iter().enumerate() {
+        match l {
+            Some(l) => lat.push(l),
+            None => {
+                return Err(invalid(
+                    &lp,
+                    format!("no latency for endpoint {:?}", endpoints[i].name),
+                    format!(
+                        "add {} = {{ dist = \"lognormal\", median = \"20ms\", p99 = \"120ms\" }}",
+                        endpoints[i].name
+                    ),
+                ));
+            }
+        }
+    }
+
+    let ep = p.key("errors");
+    let mut error_rate: Vec<f64> = match bp {
+        Some(b) => b.error_rate.clone(),
+        None => vec![0.0; endpoints.len()],
+    };
+    for (k, r) in &f.errors {
+        let kp = ep.key(k);
+        let i = index_of(&kp, k)?;
+        error_rate[i] = fraction(&kp, *r, false, false)?;
+    }
+    Ok(VersionProfile {
+        image,
+        startup,
+        memory,
+        pressure,
+        latency: lat,
+        error_rate,
+        fault: f.fault.clone().filter(|s| !s.trim().is_empty()),
+    })
+}
+
+fn latency_dist(p: &Path, l: &LatencyFile) -> Result<LatencyDist> {
+    let secs = |d: Option<DurationText>, key: &str| -> Result<f64> {
+        d.map(|d| d.0.as_secs_f64()).ok_or_else(|| {
+            invalid(
+                p,
+                format!("{} latency needs `{key}`", l.dist),
+                format!("add {key} = \"20ms\""),
+            )
+        })
+    };
+    let made = match l.dist.as_str() {
+        "constant" => LatencyDist::constant(secs(l.value, "value")?),
+        "exponential" => LatencyDist::exponential(secs(l.mean, "mean")?),
+        "lognormal" => LatencyDist::log_normal(secs(l.median, "median")?, secs(l.p99, "p99")?),
+        other => {
+            return Err(invalid(
+                &p.key("dist"),
+                format!("unknown distribution {other:?}"),
+                "use \"constant\" (value), \"exponential\" (mean) or \"lognormal\" (median, p99)",
+            ));
+        }
+    };
+    made.map_err(|e| invalid(p, e, "see docs/scenario.md, latency"))
+}
