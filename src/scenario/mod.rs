@@ -1,7 +1,7 @@
 //! Scenario files: TOML in, a validated [`Scenario`] out.
 //!
-//! Two stages, as the style guide asks: [`file`] mirrors the TOML with serde
-//! (syntax, types, unknown keys), [`validate`] checks meaning and builds the
+//! Two stages, as the style guide asks: `file` mirrors the TOML with serde
+//! (syntax, types, unknown keys), `validate` checks meaning and builds the
 //! model. Every error becomes a [`Diagnostic`] that names the file, line and
 //! column and says what would be valid. The engine only ever sees a
 //! [`Scenario`]. The format is documented in `docs/scenario.md`.

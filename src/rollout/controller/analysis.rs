@@ -56,7 +56,7 @@ impl Controller {
 
     /// What Argo does with a current run's phase: Inconclusive adds the
     /// `InconclusiveAnalysisRun` pause condition (returns true), Failed or
-    /// Error aborts with "<what> analysis phase error/failed: <message>".
+    /// Error aborts with `"<what> analysis phase error/failed: <message>"`.
     fn react_to_run(
         &mut self,
         now: SimTime,
