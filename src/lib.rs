@@ -23,4 +23,5 @@ pub mod rollout;
 pub mod scenario;
 pub mod series;
 pub mod sim;
+pub mod sweep;
 pub mod vfs;

@@ -10,13 +10,22 @@ use canarysim::scenario::{self, Scenario};
 
 use super::disk::Disk;
 
-/// Reads and validates a scenario file; errors name the file, line and column.
-/// The manifests a policy names are read relative to the scenario file.
-pub fn load_scenario(path: &Path) -> Result<Scenario> {
-    match scenario::load_file(&Disk, path) {
-        Ok(s) => Ok(s),
+/// Reads and validates a scenario file with the `--set` overrides applied;
+/// errors name the file, line and column (or the override). The manifests
+/// a policy names are read relative to the scenario file.
+pub fn load_scenario(path: &Path, set: &[String]) -> Result<Scenario> {
+    let overrides = parse_overrides(set)?;
+    match scenario::load_file_with(&Disk, path, &overrides) {
+        Ok(s) => Ok(s.scenario),
         Err(e) => bail!("{e}"),
     }
+}
+
+/// Reads `--set PATH=VALUE` flags.
+pub fn parse_overrides(set: &[String]) -> Result<Vec<scenario::Override>> {
+    set.iter()
+        .map(|s| scenario::Override::parse(s).map_err(|e| anyhow::anyhow!("{e}")))
+        .collect()
 }
 
 /// Writes `contents` to `dir/name` through a temporary file and a rename, so

@@ -9,6 +9,7 @@ mod lint;
 mod promql;
 mod query;
 mod run;
+mod sweep;
 
 use std::process::ExitCode;
 
@@ -35,6 +36,8 @@ pub const EXIT_BAD_INPUT: u8 = 2;
   canarysim run scenarios/checkout-good.toml --runs 100      # verdicts over 100 seeds
   canarysim lint scenarios/argo/seed/                        # what is wrong with a policy
   canarysim query scenarios/checkout-leak.toml --at 12m 'up'
+  canarysim sweep scenarios/sweeps/memory-trend.toml          # tune failureLimit and pauses
+  canarysim run scenarios/checkout-leak.toml --set traffic.rate=120   # any key, any policy field
 
 Exit status: 0 done, 1 a lint or test found problems, 2 bad input or usage.
 Scenario format: docs/scenario.md."
@@ -52,6 +55,8 @@ enum Command {
     Lint(lint::LintArgs),
     /// Run a scenario to an instant and evaluate a PromQL expression there.
     Query(query::QueryArgs),
+    /// Tune a policy: scenarios × variants (thresholds, failureLimit, pauses…) × seeds, with intervals and the Pareto front.
+    Sweep(sweep::SweepArgs),
     /// PromQL tools: run Prometheus's promqltest files against the evaluator.
     Promql {
         #[command(subcommand)]
@@ -77,6 +82,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::main(a),
         Command::Lint(a) => lint::main(a),
         Command::Query(a) => query::main(a),
+        Command::Sweep(a) => sweep::main(a),
         Command::Promql { command } => promql::main(command),
     };
     match result {

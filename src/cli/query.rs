@@ -31,6 +31,9 @@ pub struct QueryArgs {
     /// Seed of the run; default: the scenario's `simulation.seed`.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Override a scenario key or policy field, as `run --set` does (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
     /// The PromQL expression.
     pub expr: String,
 }
@@ -45,7 +48,7 @@ pub fn main(args: QueryArgs) -> Result<u8> {
         Ok(d) => d,
         Err(e) => bail!("--at: {e}"),
     };
-    let sc = load_scenario(&args.scenario)?;
+    let sc = load_scenario(&args.scenario, &args.set)?;
     let policy = match &args.policy {
         Some(name) => find_policy(&sc, name)?,
         None => match sc.policies.first() {

@@ -31,6 +31,8 @@ pub enum Format {
   canarysim run scenarios/checkout-leak.toml --format json --out out/
   canarysim run scenarios/checkout-good.toml --format markdown > report.md
   canarysim run scenarios/checkout-good.toml --runs 100
+  canarysim run scenarios/checkout-leak.toml --policy memory-trend \\
+      --set policy.memory-trend.metric.memory-limit-within-1h.failureLimit=2
 
 With several policies, text output is the comparison table; with one
 (--policy NAME) it is that run's timeline and summary.")]
@@ -50,6 +52,12 @@ pub struct RunArgs {
     /// often each verdict came; runs in parallel, same output on any thread count.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub runs: u64,
+    /// Override a scenario key or policy field: `traffic.rate=120`,
+    /// `policy.NAME.steps[4].pause.duration=1m`,
+    /// `policy.NAME.metric.METRIC.failureLimit=2`, `policy.NAME.arg.ARG=V`
+    /// (repeatable; docs/scenario.md, "Overrides").
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
     /// Also write result.json, report.md, events.csv, series.csv and each
     /// Locust run's CSV files (locust/<policy>/<job>_stats.csv, …) into this directory.
     #[arg(long, value_name = "DIR")]
@@ -58,7 +66,7 @@ pub struct RunArgs {
 
 /// Runs the subcommand; returns the exit code.
 pub fn main(args: RunArgs) -> Result<u8> {
-    let sc = load_scenario(&args.scenario)?;
+    let sc = load_scenario(&args.scenario, &args.set)?;
     let seed = args.seed.unwrap_or(sc.seed);
     let mut chosen = Vec::new();
     for name in &args.policies {
@@ -146,28 +154,33 @@ pub fn main(args: RunArgs) -> Result<u8> {
 
 /// `--runs N`: every chosen policy with seeds `seed .. seed+N`, in parallel.
 fn many_seeds(args: &RunArgs, sc: &Scenario, chosen: &[&Policy], seed: u64) -> Result<u8> {
-    use rayon::prelude::*;
     use std::io::IsTerminal;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let jobs: Vec<(&Policy, u64)> = chosen
-        .iter()
-        .flat_map(|p| (0..args.runs).map(move |i| (*p, seed.wrapping_add(i))))
-        .collect();
-    let total = jobs.len();
+    let runs = usize::try_from(args.runs)
+        .ok()
+        .filter(|n| n.checked_mul(chosen.len()).is_some_and(|t| t <= 10_000_000))
+        .ok_or_else(|| anyhow::anyhow!("--runs {} is more than canarysim runs at once (10,000,000 runs in all); use `canarysim sweep --shard K/N`", args.runs))?;
+    let seeds: Vec<u64> = (0..runs as u64).map(|i| seed.wrapping_add(i)).collect();
+    let total = runs * chosen.len();
     let done = AtomicUsize::new(0);
     let tty = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
-    let results: Vec<_> = jobs
-        .par_iter()
-        .map(|(p, s)| {
-            let r = engine::run(sc, p, *s).result;
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if tty && (n.is_multiple_of(10) || n == total) {
-                eprint!("\r{n}/{total} runs");
-            }
-            r
-        })
-        .collect();
+    let tick = || {
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if tty && (n.is_multiple_of(10) || n == total) {
+            eprint!("\r{n}/{total} runs");
+        }
+    };
+    let mut results = Vec::with_capacity(total);
+    for p in chosen {
+        results.extend(canarysim::sweep::run_seeds_with(
+            sc,
+            p,
+            &seeds,
+            &tick,
+            &|r| r,
+        ));
+    }
     if tty {
         eprintln!();
     }
@@ -178,13 +191,18 @@ fn many_seeds(args: &RunArgs, sc: &Scenario, chosen: &[&Policy], seed: u64) -> R
         events as f64 / wall.max(1e-9) / 1e6
     );
     let last = seed.wrapping_add(args.runs - 1);
+    let templates = |name: &str| {
+        sc.policy(name)
+            .map(|p| p.templates.clone())
+            .unwrap_or_default()
+    };
     let stdout = match args.format {
         Format::Json => report::json(&results),
         Format::Markdown => format!(
             "# {}: {} seeds per policy ({seed}..={last})\n\n{}",
             sc.name,
             args.runs,
-            report::aggregate::markdown(&results)
+            report::aggregate::markdown(&results, &templates)
         ),
         Format::Text => format!(
             "{} · seeds {seed}..={last} · {}\n\n{}",
@@ -194,7 +212,7 @@ fn many_seeds(args: &RunArgs, sc: &Scenario, chosen: &[&Policy], seed: u64) -> R
             } else {
                 "good release"
             },
-            report::aggregate::text(&results)
+            report::aggregate::text(&results, &templates)
         ),
     };
     if let Some(dir) = &args.out {

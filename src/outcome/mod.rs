@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::model::Version;
 
 /// How a policy fared against a release.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Bad release, aborted before full promotion.

@@ -1,12 +1,15 @@
 //! Many seeds of each policy, summed up: how often each verdict came, how
-//! fast detection was, how often the Locust validation failed.
+//! fast detection was, which gate decided the aborts, how often the Locust
+//! validation failed.
 
+use crate::analysis::AnalysisTemplate;
 use crate::outcome::{RunResult, Verdict};
+use crate::sweep::CellSummary;
 
 use super::text::human_secs;
 
 /// The columns of the aggregate table.
-pub const HEADERS: [&str; 10] = [
+pub const HEADERS: [&str; 11] = [
     "policy",
     "runs",
     "caught",
@@ -15,12 +18,17 @@ pub const HEADERS: [&str; 10] = [
     "false abort",
     "undecided",
     "median time to detect",
+    "decided by",
     "Locust runs with a failed request",
     "Locust Jobs failed",
 ];
 
-/// One row per policy, in first-seen order.
-pub fn rows(runs: &[RunResult]) -> Vec<[String; 10]> {
+/// One row per policy, in first-seen order. `templates` gives a policy's
+/// templates by name (to name the template a deciding gate came from).
+pub fn rows(
+    runs: &[RunResult],
+    templates: &dyn Fn(&str) -> Vec<AnalysisTemplate>,
+) -> Vec<[String; 11]> {
     let mut policies: Vec<&str> = Vec::new();
     for r in runs {
         if !policies.contains(&r.policy.as_str()) {
@@ -39,6 +47,8 @@ pub fn rows(runs: &[RunResult]) -> Vec<[String; 10]> {
             } else {
                 human_secs(detect[detect.len() / 2])
             };
+            let owned: Vec<RunResult> = mine.iter().map(|r| (*r).clone()).collect();
+            let summary = CellSummary::of(&owned, &templates(p));
             let jobs: Vec<_> = mine.iter().flat_map(|r| &r.locust_jobs).collect();
             let ratio = |n: usize| {
                 if jobs.is_empty() {
@@ -60,6 +70,7 @@ pub fn rows(runs: &[RunResult]) -> Vec<[String; 10]> {
                 count(Verdict::FalseAbort),
                 count(Verdict::Undecided),
                 median,
+                super::sweep::decided_by(&summary),
                 ratio(jobs.iter().filter(|j| j.failures > 0).count()),
                 ratio(jobs.iter().filter(|j| j.job_exit_code != 0).count()),
             ]
@@ -68,11 +79,11 @@ pub fn rows(runs: &[RunResult]) -> Vec<[String; 10]> {
 }
 
 /// The aggregate as aligned text.
-pub fn text(runs: &[RunResult]) -> String {
-    super::table::align(&HEADERS, &rows(runs), 1)
+pub fn text(runs: &[RunResult], templates: &dyn Fn(&str) -> Vec<AnalysisTemplate>) -> String {
+    super::table::align(&HEADERS, &rows(runs, templates), 1)
 }
 
 /// The aggregate as a Markdown table.
-pub fn markdown(runs: &[RunResult]) -> String {
-    super::table::markdown_table(&HEADERS, &rows(runs), 1)
+pub fn markdown(runs: &[RunResult], templates: &dyn Fn(&str) -> Vec<AnalysisTemplate>) -> String {
+    super::table::markdown_table(&HEADERS, &rows(runs, templates), 1)
 }

@@ -7,6 +7,7 @@
 pub mod aggregate;
 pub mod csv;
 pub mod markdown;
+pub mod sweep;
 pub mod table;
 pub mod text;
 

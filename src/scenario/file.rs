@@ -15,6 +15,9 @@ use super::units::{ByteSize, DurationText, Millicores};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
+    /// A base file this one extends; resolved by `super::extends` before
+    /// the file is read, so only a pure read ever sees it here.
+    pub extends: Option<String>,
     pub schema: i64,
     pub name: String,
     #[serde(default)]

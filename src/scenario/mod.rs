@@ -13,13 +13,21 @@
 //! tests may use [`crate::vfs::MemFiles`]); [`load_with`] takes any source;
 //! [`load_str`] has none and stays pure, so a scenario that names manifests
 //! is an error there, one that says to use `load_file`.
+//!
+//! [`load_file_with`] also follows `extends = "base.toml"` ([`extends`])
+//! and applies the `--set PATH=VALUE` override grammar ([`overrides`]):
+//! scenario keys to the merged TOML before it is read, `policy.NAME.…`
+//! fields to the validated policies after.
 
+pub mod extends;
 mod file;
 mod model;
+pub mod overrides;
 pub mod units;
 mod validate;
 
 pub use model::*;
+pub use overrides::Override;
 
 use std::path::{Path, PathBuf};
 
@@ -222,18 +230,82 @@ pub fn load_with(
 /// the file) through `files`, and validates them. Messages name the file as
 /// given.
 pub fn load_file(files: &dyn Files, path: &Path) -> Result<Scenario, ScenarioError> {
-    load_file_with_manifests(files, path).map(|l| l.scenario)
+    load_file_with(files, path, &[]).map(|l| l.scenario)
 }
 
 /// As [`load_file`], keeping the manifests and the text for lint.
 pub fn load_file_with_manifests(files: &dyn Files, path: &Path) -> Result<Loaded, ScenarioError> {
-    let label = path.display().to_string();
-    let text = files.read_to_string(path).map_err(|e| {
-        ScenarioError(Diagnostic::new(
-            Location::start_of(&label),
-            format!("cannot read scenario: {e}"),
-            "give the path of a scenario .toml file",
-        ))
-    })?;
-    load_with(&label, &text, &DirSource::for_scenario(files, path))
+    load_file_with(files, path, &[])
+}
+
+/// Reads a scenario file, the bases it `extends` and the manifests its
+/// policies name through `files`, applies the overrides, and validates the
+/// result. Errors are located in the file that holds the key, or at the
+/// override that caused them.
+pub fn load_file_with(
+    files: &dyn Files,
+    path: &Path,
+    overrides: &[Override],
+) -> Result<Loaded, ScenarioError> {
+    let chain = extends::read_chain(files, path).map_err(ScenarioError)?;
+    let label = chain[0].label.clone();
+    let source = DirSource::for_scenario(files, path);
+    let (keys, fields): (Vec<&Override>, Vec<&Override>) =
+        overrides.iter().partition(|o| !o.is_policy());
+    let mut loaded = if chain.len() == 1 && keys.is_empty() {
+        load_with(&label, &chain[0].text, &source)?
+    } else {
+        let mut table = extends::merged(&chain);
+        for o in &keys {
+            overrides::apply_to_table(&mut table, o).map_err(ScenarioError)?;
+        }
+        // The override an error at path `p` comes from: `p` is the
+        // overridden key, lies below it, or holds it.
+        let by_override = |p: &validate::Path| -> Option<&Override> {
+            let written = p.to_string();
+            keys.iter().rev().copied().find(|o| {
+                let below = |a: &str, b: &str| {
+                    a == b || a.starts_with(&format!("{b}.")) || a.starts_with(&format!("{b}["))
+                };
+                !written.is_empty() && (below(&written, &o.path) || below(&o.path, &written))
+            })
+        };
+        let at = |p: &validate::Path| -> (Location, String) {
+            match by_override(p) {
+                Some(o) => (o.origin.clone(), format!("{}: ", o.text())),
+                None => (extends::locate_in_chain(&chain, p), String::new()),
+            }
+        };
+        let parsed: file::ScenarioFile =
+            serde_path_to_error::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+                let p = validate::Path::parse(&e.path().to_string());
+                let message = e.into_inner().message().trim().to_string();
+                let hint = if message.starts_with("unknown field") {
+                    format!(
+                        "remove the key or fix its spelling; {}",
+                        overrides::nearest(&p.to_string(), &overrides::leaf_paths(&table))
+                    )
+                } else {
+                    "docs/scenario.md lists every key and its type".to_string()
+                };
+                let (location, prefix) = at(&p);
+                let message = if p.to_string().is_empty() {
+                    format!("{prefix}{message}")
+                } else {
+                    format!("{prefix}{p}: {message}")
+                };
+                ScenarioError(Diagnostic::new(location, message, hint))
+            })?;
+        let (scenario, manifests) = validate::validate(&label, parsed, Some(&source))
+            .map_err(|e| ScenarioError(validate::diagnose_by(e, at)))?;
+        Loaded {
+            scenario,
+            manifests,
+            text: chain[0].text.clone(),
+        }
+    };
+    for o in fields {
+        overrides::apply_to_policy(&mut loaded.scenario.policies, o).map_err(ScenarioError)?;
+    }
+    Ok(loaded)
 }

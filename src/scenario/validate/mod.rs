@@ -22,7 +22,7 @@ mod service;
 mod shape;
 mod version;
 
-pub(crate) use path::{Path, diagnose, locate};
+pub(crate) use path::{Path, diagnose, diagnose_by, locate, locate_exact};
 pub(crate) use shape::{ShapeCtx, shape_warnings};
 
 use super::file::*;
@@ -53,6 +53,13 @@ pub(crate) fn validate(
     source: Option<&dyn ManifestSource>,
 ) -> Result<(Scenario, Vec<PolicyManifests>)> {
     let root = Path::default();
+    if f.extends.is_some() {
+        return Err(invalid(
+            &root.key("extends"),
+            "a scenario that extends another is read with its base from disk",
+            "load it with canarysim::scenario::load_file (as `canarysim run` does)",
+        ));
+    }
     if f.schema != i64::from(SCHEMA_VERSION) {
         return Err(invalid(
             &root.key("schema"),

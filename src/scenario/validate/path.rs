@@ -34,6 +34,24 @@ impl Path {
         p.0.push(Seg::Index(i));
         p
     }
+
+    /// Reads a path written as `a.b[2].c` (segments that do not read are
+    /// skipped, so a serde path with `?` in it still locates its start).
+    pub(crate) fn parse(text: &str) -> Path {
+        let mut p = Path::default();
+        for part in text.split('.') {
+            let (key, rest) = part.split_once('[').unwrap_or((part, ""));
+            if !key.is_empty() && key != "?" {
+                p = p.key(key);
+            }
+            for idx in rest.split('[') {
+                if let Ok(i) = idx.trim_end_matches(']').parse::<usize>() {
+                    p = p.index(i);
+                }
+            }
+        }
+        p
+    }
 }
 
 impl std::fmt::Display for Path {
@@ -81,9 +99,23 @@ pub(super) type Result<T> = std::result::Result<T, Invalid>;
 /// The byte offset of the value at `path` in `text`, or of its nearest ancestor
 /// that exists; 0 if the text does not parse.
 pub(crate) fn locate(text: &str, path: &Path) -> usize {
+    locate_depth(text, path).0
+}
+
+/// The byte offset of the value at `path` in `text` when the whole path is
+/// written there.
+pub(crate) fn locate_exact(text: &str, path: &Path) -> Option<usize> {
+    let (at, depth) = locate_depth(text, path);
+    (depth == path.0.len() && depth > 0).then_some(at)
+}
+
+/// The offset of the deepest part of `path` written in `text`, and how
+/// many segments of it were found.
+fn locate_depth(text: &str, path: &Path) -> (usize, usize) {
     let Ok(doc) = DeTable::parse(text) else {
-        return 0;
+        return (0, 0);
     };
+    let mut depth = 0;
     let mut best = 0;
     let mut table: Option<&DeTable> = Some(doc.get_ref());
     let mut array: Option<&[toml::Spanned<DeValue>]> = None;
@@ -95,6 +127,7 @@ pub(crate) fn locate(text: &str, path: &Path) -> usize {
             (Seg::Index(i), _, Some(a)) => {
                 let Some(v) = a.get(*i) else { break };
                 best = v.span().start;
+                depth += 1;
                 table = None;
                 array = None;
                 match v.get_ref() {
@@ -107,6 +140,7 @@ pub(crate) fn locate(text: &str, path: &Path) -> usize {
             _ => break,
         };
         let Some((key, value)) = next else { break };
+        depth += 1;
         best = if matches!(value.get_ref(), DeValue::Table(_) | DeValue::Array(_)) {
             key.span().start
         } else {
@@ -120,7 +154,23 @@ pub(crate) fn locate(text: &str, path: &Path) -> usize {
             _ => {}
         }
     }
-    best
+    (best, depth)
+}
+
+/// Turns an [`Invalid`] into a located diagnostic, locating its path with
+/// `at` (a scenario built from several files, or from overrides).
+/// `at` gives the location and a prefix for the message (the override
+/// that caused it, if one did).
+pub(crate) fn diagnose_by(e: Invalid, at: impl Fn(&Path) -> (Location, String)) -> Diagnostic {
+    if let Some(d) = e.located {
+        return *d;
+    }
+    let (location, prefix) = at(&e.path);
+    Diagnostic::new(
+        location,
+        format!("{prefix}{}: {}", e.path, e.message),
+        e.hint,
+    )
 }
 
 /// Turns an [`Invalid`] into a located diagnostic.

@@ -1,0 +1,345 @@
+//! `canarysim sweep`: scenarios × policy variants × seeds, with intervals,
+//! the gate that decided, and the Pareto-optimal variants; `sweep merge`
+//! joins the parts of a sharded sweep.
+//!
+//! The library prepares and runs the cells (`canarysim::sweep`); this file
+//! reads the inputs, shows progress, writes each finished cell under
+//! `--out DIR/cells/` (so `--resume` can continue) and the results at the end.
+
+use std::fs;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result, bail};
+use canarysim::report;
+use canarysim::sweep::{self, CellPart, Shard, SweepHeader, SweepPart, SweepResult, SweepSpec};
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::common::{parse_overrides, write_atomic, write_outputs};
+use super::disk::Disk;
+
+/// Output format of `sweep`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// The variants in decision order, then every cell, as aligned text.
+    Text,
+    /// The same tables in Markdown.
+    Markdown,
+    /// The JSON result: `{ "sweep", "cells", "variants" }`.
+    Json,
+    /// One row per cell.
+    Csv,
+}
+
+/// Flags of `canarysim sweep`.
+#[derive(Args, Debug)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:
+  canarysim sweep scenarios/sweeps/memory-trend.toml
+  canarysim sweep scenarios/sweeps/memory-trend.toml --runs 20 --format markdown
+  canarysim sweep scenarios/checkout-leak.toml scenarios/checkout-good.toml \\
+      --policy memory-trend --runs 50 \\
+      --vary policy.memory-trend.metric.memory-limit-within-1h.failureLimit=0,1,2
+  canarysim sweep FILE --out results/ --resume        # continue an interrupted sweep
+  canarysim sweep FILE --shard 2/3 --out parts/      # one machine's share
+  canarysim sweep merge parts/part-*-of-3.json       # the same bytes as unsharded
+
+Every cell runs the same seeds (seed..seed+runs-1), so differences between
+variants are not seed noise. Rates carry 95% Wilson intervals; undecided
+runs are counted apart. Sweep file format: docs/sweep.md."
+)]
+pub struct SweepArgs {
+    /// `merge`: join the parts of a sharded sweep.
+    #[command(subcommand)]
+    pub command: Option<SweepCommand>,
+    /// A sweep file (TOML with `scenarios` and `[[axis]]`), or scenario files.
+    #[arg(value_name = "FILE")]
+    pub inputs: Vec<PathBuf>,
+    /// With scenario files: the policy to sweep (repeatable; default every one).
+    #[arg(long = "policy", value_name = "NAME")]
+    pub policies: Vec<String>,
+    /// With scenario files: an axis, `PATH=V1,V2,…` (repeatable; axes multiply).
+    #[arg(long = "vary", value_name = "PATH=V1,V2")]
+    pub vary: Vec<String>,
+    /// Override a scenario key or policy field in every cell (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Seeds per cell (default: the sweep file's `runs`, else 100).
+    #[arg(long, value_name = "N")]
+    pub runs: Option<u64>,
+    /// The first seed (default: the sweep file's `seed`, else 1).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output format on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write each finished cell, then result.json, report.md and cells.csv, into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Continue the sweep in --out DIR from the cells already there.
+    #[arg(long, requires = "out")]
+    pub resume: bool,
+    /// Run only every N-th (cell, seed) pair, starting at the K-th; prints
+    /// (or writes into --out) a part for `sweep merge`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+}
+
+/// Subcommands of `sweep`.
+#[derive(Subcommand, Debug)]
+pub enum SweepCommand {
+    /// Join the parts of a sharded sweep into its result (the same bytes as unsharded).
+    Merge(MergeArgs),
+}
+
+/// Flags of `canarysim sweep merge`.
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The parts (`--shard K/N` output), one per shard.
+    #[arg(required = true, value_name = "PART.json")]
+    pub parts: Vec<PathBuf>,
+    /// Output format on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Also write result.json, report.md and cells.csv into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+fn is_sweep_file(path: &Path) -> Result<bool> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("scenarios")))
+}
+
+/// Runs the subcommand; returns the exit code.
+pub fn main(args: SweepArgs) -> Result<u8> {
+    if let Some(SweepCommand::Merge(m)) = args.command {
+        return merge(m);
+    }
+    let extra = parse_overrides(&args.set)?;
+    let (mut spec, dir) = match args.inputs.as_slice() {
+        [] => {
+            bail!("give a sweep file, or scenario files with --vary; see `canarysim sweep --help`")
+        }
+        [one] if args.vary.is_empty() && is_sweep_file(one)? => {
+            if !args.policies.is_empty() {
+                bail!(
+                    "--policy is for scenario files; a sweep file names its policies in `policies`"
+                );
+            }
+            let label = one.display().to_string();
+            let text = fs::read_to_string(one).with_context(|| format!("cannot read {label}"))?;
+            let spec = SweepSpec::parse(&label, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let dir = one.parent().map(Path::to_path_buf).unwrap_or_default();
+            (spec, dir)
+        }
+        many => {
+            let spec = SweepSpec::from_flags(
+                many.iter().map(|p| p.display().to_string()).collect(),
+                args.policies.clone(),
+                &args.vary,
+                args.runs.unwrap_or(100),
+                args.seed.unwrap_or(1),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            (spec, PathBuf::new())
+        }
+    };
+    if let Some(r) = args.runs {
+        if r == 0 {
+            bail!("--runs must be at least 1");
+        }
+        spec.runs = r;
+    }
+    if let Some(s) = args.seed {
+        spec.seed = s;
+    }
+    let shard = match &args.shard {
+        None => Shard::ALL,
+        Some(s) => Shard::parse(s).map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let cells = sweep::prepare(&Disk, &spec, &dir, &extra).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let header = SweepHeader::new(&spec, &extra);
+
+    let cells_dir = args.out.as_ref().map(|d| d.join("cells"));
+    if let (Some(out), Some(cd)) = (&args.out, &cells_dir) {
+        prepare_out(out, cd, &header, args.resume)?;
+    }
+    let cell_file = |i: usize| format!("{i:05}-{}-of-{}.json", shard.k, shard.n);
+
+    let total: u64 = (0..cells.len())
+        .map(|i| shard.seeds(i, &spec).len() as u64)
+        .sum();
+    let done = AtomicU64::new(0);
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(total);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} runs · {per_sec} · ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let tick = || {
+        done.fetch_add(1, Ordering::Relaxed);
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    };
+    let started = std::time::Instant::now();
+    let mut parts: Vec<CellPart> = Vec::with_capacity(cells.len());
+    for (i, cell) in cells.iter().enumerate() {
+        if args.resume
+            && let Some(cd) = &cells_dir
+            && let Some(part) = read_cell(&cd.join(cell_file(i)), cell, &shard.seeds(i, &spec))
+        {
+            if let Some(b) = &bar {
+                b.inc(part.runs.len() as u64);
+            }
+            parts.push(part);
+            continue;
+        }
+        let part = sweep::run_cell(cell, i, &spec, shard, &tick);
+        if let Some(cd) = &cells_dir {
+            let mut bytes = serde_json::to_vec(&part).context("cannot serialise a cell")?;
+            bytes.push(b'\n');
+            write_atomic(cd, &cell_file(i), &bytes)?;
+        }
+        parts.push(part);
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let ran = done.load(Ordering::Relaxed);
+    let wall = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{} cells, {ran} runs in {wall:.2} s ({:.1} runs/s){}",
+        cells.len(),
+        ran as f64 / wall.max(1e-9),
+        if ran < total {
+            format!("; {} runs read back from --out", total - ran)
+        } else {
+            String::new()
+        }
+    );
+
+    if shard != Shard::ALL {
+        let part = SweepPart {
+            sweep: header,
+            shard: [shard.k, shard.n],
+            cells: parts,
+        };
+        let mut bytes = serde_json::to_vec_pretty(&part).context("cannot serialise the part")?;
+        bytes.push(b'\n');
+        match &args.out {
+            Some(out) => {
+                let name = format!("part-{}-of-{}.json", shard.k, shard.n);
+                write_outputs(out, &[(name.clone(), bytes)])?;
+                eprintln!("wrote {}", out.join(name).display());
+            }
+            None => std::io::stdout()
+                .lock()
+                .write_all(&bytes)
+                .ok()
+                .unwrap_or(()),
+        }
+        return Ok(super::EXIT_OK);
+    }
+    let result = SweepResult::from_cells(header, &parts);
+    finish(&result, args.format, args.out.as_deref())
+}
+
+/// Checks (or starts) the --out directory: with `resume`, its sweep must
+/// be this one; without, earlier cells are removed.
+fn prepare_out(out: &Path, cells: &Path, header: &SweepHeader, resume: bool) -> Result<()> {
+    let mut want = serde_json::to_vec_pretty(header).context("cannot serialise the sweep")?;
+    want.push(b'\n');
+    if resume {
+        match fs::read(out.join("sweep.json")) {
+            Ok(have) if have == want => {}
+            Ok(_) => bail!(
+                "{} holds another sweep (its sweep.json differs); drop --resume to start over there",
+                out.display()
+            ),
+            Err(_) => {}
+        }
+        // Temporary files an interrupted write left behind.
+        if let Ok(entries) = fs::read_dir(cells) {
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().contains(".tmp-") {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+    } else if cells.exists() {
+        fs::remove_dir_all(cells).with_context(|| format!("cannot clear {}", cells.display()))?;
+    }
+    fs::create_dir_all(cells).with_context(|| format!("cannot create {}", cells.display()))?;
+    write_atomic(out, "sweep.json", &want)
+}
+
+/// A finished cell from an earlier run, if it is this cell with these seeds.
+fn read_cell(path: &Path, cell: &sweep::Cell, seeds: &[u64]) -> Option<CellPart> {
+    let bytes = fs::read(path).ok()?;
+    let part: CellPart = serde_json::from_slice(&bytes).ok()?;
+    let fresh = CellPart::new(cell, Vec::new());
+    let same = part.scenario_file == fresh.scenario_file
+        && part.policy == fresh.policy
+        && part.set == fresh.set
+        && part.runs.iter().map(|r| r.seed).eq(seeds.iter().copied());
+    same.then_some(part)
+}
+
+fn render(result: &SweepResult, format: Format) -> String {
+    match format {
+        Format::Text => report::sweep::text(result),
+        Format::Markdown => report::sweep::markdown(result),
+        Format::Json => report::sweep::json(result),
+        Format::Csv => report::sweep::csv(result),
+    }
+}
+
+fn finish(result: &SweepResult, format: Format, out: Option<&Path>) -> Result<u8> {
+    if let Some(dir) = out {
+        write_outputs(
+            dir,
+            &[
+                (
+                    "result.json".into(),
+                    report::sweep::json(result).into_bytes(),
+                ),
+                (
+                    "report.md".into(),
+                    report::sweep::markdown(result).into_bytes(),
+                ),
+                ("cells.csv".into(), report::sweep::csv(result).into_bytes()),
+            ],
+        )?;
+    }
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(render(result, format).as_bytes());
+    Ok(super::EXIT_OK)
+}
+
+fn merge(m: MergeArgs) -> Result<u8> {
+    let mut parts = Vec::new();
+    for p in &m.parts {
+        let bytes = fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+        let part: SweepPart = serde_json::from_slice(&bytes).map_err(|e| {
+            anyhow::anyhow!(
+                "{}:{}:{}: not a sweep part: {e}",
+                p.display(),
+                e.line(),
+                e.column()
+            )
+        })?;
+        parts.push(part);
+    }
+    let result = SweepResult::from_parts(&parts).map_err(|e| anyhow::anyhow!("{e}"))?;
+    finish(&result, m.format, m.out.as_deref())
+}

@@ -1,0 +1,216 @@
+//! Sweeps: scenarios × policy variants × seeds, summed up per cell, with
+//! the Pareto-optimal variants named.
+//!
+//! Flow: a [`SweepSpec`] (a sweep file or `--vary` flags) → [`prepare`]
+//! loads each scenario once per variant through the one override grammar
+//! ([`crate::scenario::Override`]) into [`Cell`]s → [`run_cell`] runs a
+//! cell's seeds (or one shard's share of them) in parallel with the one
+//! engine and keeps a [`RunDigest`] per run → [`SweepResult::from_parts`]
+//! joins the parts (one, or the shards of `sweep merge`) into per-cell
+//! [`CellSummary`]s and per-variant rows. Every cell uses the same seeds
+//! (common random numbers), so differences between variants are not seed
+//! noise. Same spec, same bytes out, on any thread count and any sharding.
+//!
+//! `run --runs` and `check` use [`run_seeds`] and [`CellSummary`] too; the
+//! tables are printed by `crate::report::sweep`. This module does no I/O:
+//! the binary reads files through [`Files`] and writes the results.
+
+pub mod cell;
+pub mod result;
+pub mod spec;
+pub mod stats;
+
+pub use cell::{CellSummary, Rate, RunDigest, Spread, VerdictCounts};
+pub use result::{CellPart, SweepHeader, SweepPart, SweepResult, VariantRow};
+pub use spec::{Axis, SweepSpec};
+
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::diag::{Diagnostic, Location};
+use crate::rollout::policy::Policy;
+use crate::scenario::{self, Override, Scenario};
+use crate::vfs::Files;
+
+/// One cell: a scenario loaded with one variant's overrides, and a policy.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// The scenario file as the sweep names it.
+    pub scenario_file: String,
+    /// The loaded scenario (overrides applied).
+    pub scenario: Scenario,
+    /// The policy's name.
+    pub policy: String,
+    /// The variant's overrides (the axes' values), in axis order.
+    pub set: Vec<Override>,
+}
+
+impl Cell {
+    /// The cell's policy.
+    pub fn policy(&self) -> &Policy {
+        self.scenario
+            .policy(&self.policy)
+            .expect("prepare only builds cells for policies the scenario has")
+    }
+}
+
+/// Whether `o` names a field of a policy other than `policy` (so it does
+/// not change that policy's cells).
+fn targets_other_policy(o: &Override, policy: &str, names: &[String]) -> bool {
+    o.is_policy()
+        && !o.path.starts_with(&format!("policy.{policy}."))
+        && names
+            .iter()
+            .any(|n| n != policy && o.path.starts_with(&format!("policy.{n}.")))
+}
+
+/// Loads every cell of the sweep: each scenario (relative to `dir`) for
+/// each policy and variant, with `extra` (`--set`) applied to all. Every
+/// path and value is checked here, before anything runs.
+pub fn prepare(
+    files: &dyn Files,
+    spec: &SweepSpec,
+    dir: &Path,
+    extra: &[Override],
+) -> Result<Vec<Cell>, Diagnostic> {
+    let variants = spec.variants();
+    let mut cells = Vec::new();
+    for file in &spec.scenarios {
+        let path = if Path::new(file).is_absolute() {
+            Path::new(file).to_path_buf()
+        } else {
+            dir.join(file)
+        };
+        let plain = scenario::load_file_with(files, &path, extra)
+            .map_err(|e| e.0)?
+            .scenario;
+        let names: Vec<String> = plain.policies.iter().map(|p| p.name.clone()).collect();
+        let chosen: Vec<String> = if spec.policies.is_empty() {
+            names.clone()
+        } else {
+            for p in &spec.policies {
+                if !names.contains(p) {
+                    return Err(Diagnostic::new(
+                        Location::start_of(&spec.file),
+                        format!("scenario {} has no policy {p:?}", path.display()),
+                        format!("its policies: {}", names.join(", ")),
+                    ));
+                }
+            }
+            spec.policies.clone()
+        };
+        for policy in &chosen {
+            let mut seen: Vec<Vec<Override>> = Vec::new();
+            for v in &variants {
+                let mine: Vec<Override> = v
+                    .iter()
+                    .filter(|o| !targets_other_policy(o, policy, &names))
+                    .cloned()
+                    .collect();
+                if seen.contains(&mine) {
+                    continue;
+                }
+                seen.push(mine.clone());
+                let mut all: Vec<Override> = extra.to_vec();
+                all.extend(mine.iter().cloned());
+                let loaded = scenario::load_file_with(files, &path, &all).map_err(|e| e.0)?;
+                cells.push(Cell {
+                    scenario_file: file.clone(),
+                    scenario: loaded.scenario,
+                    policy: policy.clone(),
+                    set: mine,
+                });
+            }
+        }
+    }
+    Ok(cells)
+}
+
+/// Runs `policy` on `sc` with each seed, in parallel; the digests come back
+/// in the order of `seeds`. `tick` is called once per finished run (for
+/// progress; from any thread).
+pub fn run_seeds(
+    sc: &Scenario,
+    policy: &Policy,
+    seeds: &[u64],
+    tick: &(dyn Fn() + Sync),
+) -> Vec<RunDigest> {
+    run_seeds_with(sc, policy, seeds, tick, &|r| {
+        RunDigest::of(&r, &policy.templates)
+    })
+}
+
+/// As [`run_seeds`], keeping what `keep` makes of each run's result (the
+/// whole result for `run --runs`, a digest for a sweep).
+pub fn run_seeds_with<T: Send>(
+    sc: &Scenario,
+    policy: &Policy,
+    seeds: &[u64],
+    tick: &(dyn Fn() + Sync),
+    keep: &(dyn Fn(crate::outcome::RunResult) -> T + Sync),
+) -> Vec<T> {
+    seeds
+        .par_iter()
+        .map(|&s| {
+            let r = crate::engine::run(sc, policy, s).result;
+            tick();
+            keep(r)
+        })
+        .collect()
+}
+
+/// A shard: the `k`-th of `n` (1-based), taking every `n`-th (cell, seed)
+/// pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// Which shard, from 1.
+    pub k: u64,
+    /// Of how many.
+    pub n: u64,
+}
+
+impl Shard {
+    /// The whole sweep.
+    pub const ALL: Shard = Shard { k: 1, n: 1 };
+
+    /// Reads `K/N`.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let (k, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("--shard {text:?} is not K/N"))?;
+        let k: u64 = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard {text:?}: K is not a number"))?;
+        let n: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard {text:?}: N is not a number"))?;
+        if n == 0 || k == 0 || k > n {
+            return Err(format!("--shard {text:?}: wants 1 ≤ K ≤ N"));
+        }
+        Ok(Shard { k, n })
+    }
+
+    /// The seeds of cell `index` this shard runs.
+    pub fn seeds(&self, index: usize, spec: &SweepSpec) -> Vec<u64> {
+        (0..spec.runs)
+            .filter(|i| (index as u64 * spec.runs + i) % self.n == self.k - 1)
+            .map(|i| spec.seed.wrapping_add(i))
+            .collect()
+    }
+}
+
+/// Runs one cell's share of seeds.
+pub fn run_cell(
+    cell: &Cell,
+    index: usize,
+    spec: &SweepSpec,
+    shard: Shard,
+    tick: &(dyn Fn() + Sync),
+) -> CellPart {
+    let seeds = shard.seeds(index, spec);
+    let runs = run_seeds(&cell.scenario, cell.policy(), &seeds, tick);
+    CellPart::new(cell, runs)
+}

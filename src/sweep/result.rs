@@ -1,0 +1,355 @@
+//! A sweep's results as data: the JSON contract (`canarysim sweep --format
+//! json`), the parts a shard or an interrupted sweep leaves, and merging
+//! them.
+//!
+//! Keys are added, never renamed. A [`SweepPart`] holds the digests of the
+//! runs one shard made; [`SweepResult::from_parts`] sorts them by cell and
+//! seed before summing, so the result of merged shards is the same, byte
+//! for byte, as the unsharded sweep's.
+
+use serde::{Deserialize, Serialize};
+
+use super::cell::{CellSummary, Rate, RunDigest};
+use super::stats::pareto_front;
+use super::{Cell, SweepSpec};
+use crate::scenario::Override;
+
+/// One axis as the JSON states it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AxisHeader {
+    /// The path (`set`), or the paths joined by `+` (`zip`).
+    pub set: String,
+    /// The values: one per step, or for a zip one list per step.
+    pub values: Vec<serde_json::Value>,
+}
+
+/// What sweep this is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepHeader {
+    /// The sweep file (or `--vary`).
+    pub file: String,
+    /// Seeds per cell.
+    pub runs: u64,
+    /// The first seed.
+    pub seed: u64,
+    /// The axes.
+    pub axes: Vec<AxisHeader>,
+    /// `--set` overrides applied to every cell.
+    pub set: Vec<String>,
+    /// Every cell runs the same seeds, so differences between variants
+    /// are not seed noise.
+    pub common_random_numbers: bool,
+}
+
+/// A value as JSON: TOML literals keep their type, other text is a string.
+pub fn json_value(text: &str) -> serde_json::Value {
+    if let Ok(i) = text.parse::<i64>() {
+        return i.into();
+    }
+    if let Ok(f) = text.parse::<f64>()
+        && f.is_finite()
+    {
+        return f.into();
+    }
+    match text {
+        "true" => true.into(),
+        "false" => false.into(),
+        _ => text.trim_matches('"').into(),
+    }
+}
+
+fn set_map(set: &[Override]) -> serde_json::Map<String, serde_json::Value> {
+    set.iter()
+        .map(|o| (o.path.clone(), json_value(&o.value)))
+        .collect()
+}
+
+impl SweepHeader {
+    /// The header of a spec run with `extra` on every cell.
+    pub fn new(spec: &SweepSpec, extra: &[Override]) -> SweepHeader {
+        SweepHeader {
+            file: spec.file.clone(),
+            runs: spec.runs,
+            seed: spec.seed,
+            axes: spec
+                .axes
+                .iter()
+                .map(|a| AxisHeader {
+                    set: a.paths.join("+"),
+                    values: a
+                        .values
+                        .iter()
+                        .map(|step| match step.as_slice() {
+                            [one] => json_value(&one.value),
+                            many => many.iter().map(|o| json_value(&o.value)).collect(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            set: extra.iter().map(Override::text).collect(),
+            common_random_numbers: true,
+        }
+    }
+}
+
+/// One cell's runs, as a shard (or a finished cell of `--out`) keeps them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellPart {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The scenario file as the sweep names it.
+    pub scenario_file: String,
+    /// The policy.
+    pub policy: String,
+    /// The variant's overrides.
+    pub set: serde_json::Map<String, serde_json::Value>,
+    /// Whether the release is bad.
+    pub bad_release: bool,
+    /// The runs, by seed.
+    pub runs: Vec<RunDigest>,
+}
+
+impl CellPart {
+    /// A cell's runs.
+    pub fn new(cell: &Cell, runs: Vec<RunDigest>) -> CellPart {
+        CellPart {
+            scenario: cell.scenario.name.clone(),
+            scenario_file: cell.scenario_file.clone(),
+            policy: cell.policy.clone(),
+            set: set_map(&cell.set),
+            bad_release: cell.scenario.canary_bad(),
+            runs,
+        }
+    }
+
+    fn same_cell(&self, o: &CellPart) -> bool {
+        self.scenario_file == o.scenario_file && self.policy == o.policy && self.set == o.set
+    }
+}
+
+/// What one shard (`--shard K/N`) ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepPart {
+    /// The sweep.
+    pub sweep: SweepHeader,
+    /// `[K, N]`.
+    pub shard: [u64; 2],
+    /// Every cell, with the runs this shard made.
+    pub cells: Vec<CellPart>,
+}
+
+/// One cell in the result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellResult {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The scenario file as the sweep names it.
+    pub scenario_file: String,
+    /// The policy.
+    pub policy: String,
+    /// The variant's overrides.
+    pub set: serde_json::Map<String, serde_json::Value>,
+    /// The figures.
+    #[serde(flatten)]
+    pub summary: CellSummary,
+}
+
+/// One policy variant, its bad- and good-release cells joined.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantRow {
+    /// The policy.
+    pub policy: String,
+    /// The variant's overrides.
+    pub set: serde_json::Map<String, serde_json::Value>,
+    /// Caught of decided bad-release runs, over every bad-release scenario.
+    pub detection: Option<Rate>,
+    /// False aborts of decided good-release runs.
+    pub false_abort: Option<Rate>,
+    /// Undecided of all its runs.
+    pub undecided: Rate,
+    /// Median seconds to detect, over every caught run.
+    pub time_to_detect_median_s: Option<f64>,
+    /// No other variant is at least as good on detection, false aborts and
+    /// time to detect, and better on one.
+    pub pareto: bool,
+}
+
+/// The whole result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepResult {
+    /// What sweep this is.
+    pub sweep: SweepHeader,
+    /// One entry per cell.
+    pub cells: Vec<CellResult>,
+    /// One entry per policy variant.
+    pub variants: Vec<VariantRow>,
+}
+
+impl SweepResult {
+    /// Joins parts that together hold every run of every cell (one part,
+    /// or the `N` shards of one sweep). Errors say what does not fit.
+    pub fn from_parts(parts: &[SweepPart]) -> Result<SweepResult, String> {
+        let Some(first) = parts.first() else {
+            return Err("no parts to merge".into());
+        };
+        let n = first.shard[1];
+        let mut shards: Vec<u64> = Vec::new();
+        for p in parts {
+            if p.sweep != first.sweep {
+                return Err(format!(
+                    "shard {}/{} is of another sweep than shard {}/{} (file, runs, seed, axes or --set differ)",
+                    p.shard[0], p.shard[1], first.shard[0], first.shard[1]
+                ));
+            }
+            if p.shard[1] != n || p.cells.len() != first.cells.len() {
+                return Err(format!(
+                    "shard {}/{} does not split the sweep as shard {}/{} does",
+                    p.shard[0], p.shard[1], first.shard[0], n
+                ));
+            }
+            if shards.contains(&p.shard[0]) {
+                return Err(format!("shard {}/{n} is given twice", p.shard[0]));
+            }
+            shards.push(p.shard[0]);
+        }
+        let missing: Vec<String> = (1..=n)
+            .filter(|k| !shards.contains(k))
+            .map(|k| format!("{k}/{n}"))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!("missing shards: {}", missing.join(", ")));
+        }
+        let mut cells: Vec<CellPart> = first.cells.clone();
+        for c in &mut cells {
+            c.runs.clear();
+        }
+        for p in parts {
+            for (i, c) in p.cells.iter().enumerate() {
+                if !cells[i].same_cell(c) {
+                    return Err(format!(
+                        "cell {i} differs between shards ({} {} vs {} {})",
+                        cells[i].scenario_file, cells[i].policy, c.scenario_file, c.policy
+                    ));
+                }
+                cells[i].runs.extend(c.runs.iter().cloned());
+            }
+        }
+        for c in &mut cells {
+            c.runs.sort_by_key(|r| r.seed);
+            c.runs.dedup_by_key(|r| r.seed);
+            if c.runs.len() as u64 != first.sweep.runs {
+                return Err(format!(
+                    "cell {} {} has {} of {} runs",
+                    c.scenario_file,
+                    c.policy,
+                    c.runs.len(),
+                    first.sweep.runs
+                ));
+            }
+        }
+        Ok(SweepResult::from_cells(first.sweep.clone(), &cells))
+    }
+
+    /// Sums up complete cells.
+    pub fn from_cells(sweep: SweepHeader, parts: &[CellPart]) -> SweepResult {
+        let cells: Vec<CellResult> = parts
+            .iter()
+            .map(|c| CellResult {
+                scenario: c.scenario.clone(),
+                scenario_file: c.scenario_file.clone(),
+                policy: c.policy.clone(),
+                set: c.set.clone(),
+                summary: CellSummary::of_digests(&c.runs),
+            })
+            .collect();
+        // Variants: cells with the same policy and set, across scenarios.
+        let mut keys: Vec<(String, serde_json::Map<String, serde_json::Value>)> = Vec::new();
+        for c in parts {
+            let k = (c.policy.clone(), c.set.clone());
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        let mut variants: Vec<VariantRow> = keys
+            .into_iter()
+            .map(|(policy, set)| {
+                let mine: Vec<&CellPart> = parts
+                    .iter()
+                    .filter(|c| c.policy == policy && c.set == set)
+                    .collect();
+                let pooled = |bad: bool| -> Vec<RunDigest> {
+                    mine.iter()
+                        .filter(|c| c.bad_release == bad)
+                        .flat_map(|c| c.runs.iter().cloned())
+                        .collect()
+                };
+                let bad = CellSummary::of_digests(&pooled(true));
+                let good = CellSummary::of_digests(&pooled(false));
+                let all: Vec<RunDigest> =
+                    mine.iter().flat_map(|c| c.runs.iter().cloned()).collect();
+                VariantRow {
+                    policy,
+                    set,
+                    detection: bad.detection,
+                    false_abort: good.false_abort,
+                    undecided: CellSummary::of_digests(&all).undecided,
+                    time_to_detect_median_s: bad.time_to_detect_s.map(|s| s.median),
+                    pareto: false,
+                }
+            })
+            .collect();
+        // Minimise misses, false aborts and time to detect; a figure no
+        // variant has is left out, one some lack counts as worst.
+        let has_bad = variants.iter().any(|v| v.detection.is_some());
+        let has_good = variants.iter().any(|v| v.false_abort.is_some());
+        let points: Vec<Vec<f64>> = variants
+            .iter()
+            .map(|v| {
+                let mut p = Vec::new();
+                if has_bad {
+                    p.push(v.detection.map_or(1.0, |r| 1.0 - r.rate));
+                    p.push(v.time_to_detect_median_s.unwrap_or(f64::INFINITY));
+                }
+                if has_good {
+                    p.push(v.false_abort.map_or(1.0, |r| r.rate));
+                }
+                p
+            })
+            .collect();
+        for (v, on) in variants.iter_mut().zip(pareto_front(&points)) {
+            v.pareto = on;
+        }
+        SweepResult {
+            sweep,
+            cells,
+            variants,
+        }
+    }
+
+    /// The variants in the order a decision reads them: Pareto-optimal
+    /// first, then by detection (high first), false aborts (low first) and
+    /// time to detect (short first).
+    pub fn variants_for_decision(&self) -> Vec<&VariantRow> {
+        let mut v: Vec<&VariantRow> = self.variants.iter().collect();
+        v.sort_by(|a, b| {
+            b.pareto
+                .cmp(&a.pareto)
+                .then(
+                    b.detection
+                        .map_or(-1.0, |r| r.rate)
+                        .total_cmp(&a.detection.map_or(-1.0, |r| r.rate)),
+                )
+                .then(
+                    a.false_abort
+                        .map_or(2.0, |r| r.rate)
+                        .total_cmp(&b.false_abort.map_or(2.0, |r| r.rate)),
+                )
+                .then(
+                    a.time_to_detect_median_s
+                        .unwrap_or(f64::INFINITY)
+                        .total_cmp(&b.time_to_detect_median_s.unwrap_or(f64::INFINITY)),
+                )
+        });
+        v
+    }
+}

@@ -1,0 +1,331 @@
+//! The sweep file, and the cells it describes.
+//!
+//! ```toml
+//! schema = 1
+//! scenarios = ["../checkout-leak.toml", "../checkout-good.toml"]
+//! policies = ["memory-trend"]          # default: every policy of each scenario
+//! runs = 100
+//! seed = 1
+//! [[axis]]
+//! set = "policy.memory-trend.metric.memory-limit-within-1h.failureLimit"
+//! values = [0, 1, 2]
+//! [[axis]]
+//! zip = { "traffic.rate" = [60, 120], "rollout.replicas" = [5, 10] }
+//! ```
+//!
+//! In: the file's text (or the same from `--vary` flags). Out: a
+//! [`SweepSpec`] whose [`SweepSpec::variants`] are the product of the axes,
+//! each a list of [`Override`]s located at the value in the file. Errors
+//! name the file, line and column.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::diag::{Diagnostic, Location};
+use crate::scenario::Override;
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepFile {
+    schema: i64,
+    scenarios: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    policies: Vec<Spanned<String>>,
+    runs: Option<Spanned<i64>>,
+    seed: Option<Spanned<i64>>,
+    #[serde(default)]
+    axis: Vec<Spanned<AxisFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AxisFile {
+    set: Option<Spanned<String>>,
+    values: Option<Spanned<Vec<Spanned<toml::Value>>>>,
+    zip: Option<BTreeMap<String, Spanned<Vec<Spanned<toml::Value>>>>>,
+}
+
+/// One axis: one or more paths that move together through their values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    /// The paths, in the order written (one for `set`, several for `zip`).
+    pub paths: Vec<String>,
+    /// `values[i][j]`: the i-th step of the axis, for the j-th path.
+    pub values: Vec<Vec<Override>>,
+}
+
+/// A sweep: scenarios × policies × the product of the axes × seeds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepSpec {
+    /// The file it was read from (or `--vary`), for the JSON's `sweep.file`.
+    pub file: String,
+    /// Scenario paths as written, resolved against the file's directory.
+    pub scenarios: Vec<String>,
+    /// Policies by name; empty means every policy of each scenario.
+    pub policies: Vec<String>,
+    /// Seeds per cell.
+    pub runs: u64,
+    /// The first seed.
+    pub seed: u64,
+    /// The axes.
+    pub axes: Vec<Axis>,
+}
+
+/// How many cells × seeds one sweep may hold.
+pub const MAX_RUNS: u64 = 10_000_000;
+
+fn at(file: &str, text: &str, offset: usize) -> Location {
+    Location::at_offset(file, text, offset)
+}
+
+impl SweepSpec {
+    /// Reads a sweep file's text. `file` names it in messages.
+    pub fn parse(file: &str, text: &str) -> Result<SweepSpec, Diagnostic> {
+        let f: SweepFile = toml::from_str(text).map_err(|e| {
+            Diagnostic::new(
+                at(file, text, e.span().map_or(0, |s| s.start)),
+                e.message().trim().to_string(),
+                "a sweep file has schema, scenarios, policies, runs, seed and [[axis]] tables (docs/sweep.md)",
+            )
+        })?;
+        if f.schema != 1 {
+            return Err(Diagnostic::new(
+                Location::start_of(file),
+                format!("schema version {} is not supported", f.schema),
+                "this canarysim reads schema = 1",
+            ));
+        }
+        if f.scenarios.get_ref().is_empty() {
+            return Err(Diagnostic::new(
+                at(file, text, f.scenarios.span().start),
+                "scenarios is empty",
+                "name at least one scenario file, relative to this file",
+            ));
+        }
+        let positive = |v: &Option<Spanned<i64>>, name: &str, default: u64, min: i64| match v {
+            None => Ok(default),
+            Some(s) if *s.get_ref() >= min => Ok(*s.get_ref() as u64),
+            Some(s) => Err(Diagnostic::new(
+                at(file, text, s.span().start),
+                format!("{name} = {} is below {min}", s.get_ref()),
+                format!("write {name} = 100"),
+            )),
+        };
+        let runs = positive(&f.runs, "runs", 100, 1)?;
+        let seed = positive(&f.seed, "seed", 1, 0)?;
+        let mut axes = Vec::new();
+        for a in &f.axis {
+            axes.push(axis(file, text, a)?);
+        }
+        let spec = SweepSpec {
+            file: file.to_string(),
+            scenarios: f
+                .scenarios
+                .into_inner()
+                .into_iter()
+                .map(Spanned::into_inner)
+                .collect(),
+            policies: f.policies.into_iter().map(Spanned::into_inner).collect(),
+            runs,
+            seed,
+            axes,
+        };
+        spec.check_size(Location::start_of(file))?;
+        Ok(spec)
+    }
+
+    /// A sweep from flags: `--vary PATH=V1,V2,…` (each an axis).
+    pub fn from_flags(
+        scenarios: Vec<String>,
+        policies: Vec<String>,
+        vary: &[String],
+        runs: u64,
+        seed: u64,
+    ) -> Result<SweepSpec, Diagnostic> {
+        let mut axes = Vec::new();
+        for v in vary {
+            let origin = Location::start_of("--vary");
+            let o = Override::parse_at(v, origin.clone())?;
+            let values: Vec<Vec<Override>> = o
+                .value
+                .split(',')
+                .map(|x| {
+                    vec![Override {
+                        path: o.path.clone(),
+                        value: x.trim().to_string(),
+                        origin: origin.clone(),
+                    }]
+                })
+                .collect();
+            axes.push(Axis {
+                paths: vec![o.path.clone()],
+                values,
+            });
+        }
+        let spec = SweepSpec {
+            file: "--vary".into(),
+            scenarios,
+            policies,
+            runs,
+            seed,
+            axes,
+        };
+        spec.check_size(Location::start_of("--runs"))?;
+        Ok(spec)
+    }
+
+    fn check_size(&self, origin: Location) -> Result<(), Diagnostic> {
+        let total = self
+            .axes
+            .iter()
+            .try_fold(self.runs, |n, a| n.checked_mul(a.values.len() as u64));
+        let total = total.and_then(|n| n.checked_mul(self.scenarios.len() as u64));
+        match total {
+            Some(n) if n <= MAX_RUNS => Ok(()),
+            _ => Err(Diagnostic::new(
+                origin,
+                format!("the sweep asks for more than {MAX_RUNS} runs per policy"),
+                "fewer axis values or runs; or split the sweep with --shard K/N",
+            )),
+        }
+    }
+
+    /// Every combination of the axes' values (the first axis varies
+    /// slowest), each as its overrides; one empty combination without axes.
+    pub fn variants(&self) -> Vec<Vec<Override>> {
+        let mut out: Vec<Vec<Override>> = vec![Vec::new()];
+        for a in &self.axes {
+            let mut next = Vec::with_capacity(out.len() * a.values.len());
+            for prefix in &out {
+                for step in &a.values {
+                    let mut v = prefix.clone();
+                    v.extend(step.iter().cloned());
+                    next.push(v);
+                }
+            }
+            out = next;
+        }
+        out
+    }
+}
+
+fn axis(file: &str, text: &str, a: &Spanned<AxisFile>) -> Result<Axis, Diagnostic> {
+    let start = a.span().start;
+    let a = a.get_ref();
+    let value_overrides = |path: &str, values: &Spanned<Vec<Spanned<toml::Value>>>| {
+        values
+            .get_ref()
+            .iter()
+            .map(|v| Override::with_value(path, v.get_ref(), at(file, text, v.span().start)))
+            .collect::<Vec<_>>()
+    };
+    match (&a.set, &a.values, &a.zip) {
+        (Some(set), Some(values), None) => {
+            if values.get_ref().is_empty() {
+                return Err(Diagnostic::new(
+                    at(file, text, values.span().start),
+                    "values is empty",
+                    "give the axis at least one value",
+                ));
+            }
+            let path = set.get_ref().trim().to_string();
+            Ok(Axis {
+                paths: vec![path.clone()],
+                values: value_overrides(&path, values)
+                    .into_iter()
+                    .map(|o| vec![o])
+                    .collect(),
+            })
+        }
+        (None, None, Some(zip)) => {
+            let lens: Vec<usize> = zip.values().map(|v| v.get_ref().len()).collect();
+            if zip.is_empty() || lens.iter().any(|&n| n != lens[0] || n == 0) {
+                return Err(Diagnostic::new(
+                    at(file, text, start),
+                    "zip needs one or more paths, each with the same number of values (at least one)",
+                    "write zip = { \"traffic.rate\" = [60, 120], \"rollout.replicas\" = [5, 10] }",
+                ));
+            }
+            let columns: Vec<Vec<Override>> = zip
+                .iter()
+                .map(|(path, values)| value_overrides(path, values))
+                .collect();
+            Ok(Axis {
+                paths: zip.keys().cloned().collect(),
+                values: (0..lens[0])
+                    .map(|i| columns.iter().map(|c| c[i].clone()).collect())
+                    .collect(),
+            })
+        }
+        _ => Err(Diagnostic::new(
+            at(file, text, start),
+            "an axis has either `set` and `values`, or `zip`",
+            "write set = \"traffic.rate\" with values = [60, 120], or zip = { … }",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"schema = 1
+scenarios = ["a.toml", "b.toml"]
+runs = 10
+[[axis]]
+set = "policy.p.metric.m.failureLimit"
+values = [0, 1, 2]
+[[axis]]
+zip = { "traffic.rate" = [60, 120], "rollout.replicas" = [5, 10] }
+"#;
+
+    #[test]
+    fn axes_multiply_and_zipped_paths_move_together() {
+        let s = SweepSpec::parse("s.toml", FILE).unwrap();
+        let v = s.variants();
+        assert_eq!(v.len(), 6);
+        assert_eq!(v[0].len(), 3);
+        let text: Vec<String> = v[5].iter().map(Override::text).collect();
+        assert_eq!(
+            text,
+            [
+                "policy.p.metric.m.failureLimit=2",
+                "rollout.replicas=10",
+                "traffic.rate=120"
+            ]
+        );
+        // Each value is located where the file writes it.
+        assert_eq!(v[1][0].origin.line, 6);
+    }
+
+    #[test]
+    fn a_zip_of_unequal_lengths_is_refused_at_its_axis() {
+        let bad = FILE.replace("[5, 10]", "[5]");
+        let e = SweepSpec::parse("s.toml", &bad).unwrap_err();
+        assert_eq!(e.location.line, 7, "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_runs_are_located() {
+        let e = SweepSpec::parse("s.toml", &FILE.replace("runs = 10", "runz = 10")).unwrap_err();
+        assert_eq!(e.location.line, 3, "{e}");
+        let e = SweepSpec::parse("s.toml", &FILE.replace("runs = 10", "runs = 0")).unwrap_err();
+        assert!(e.message.contains("below 1"), "{e}");
+    }
+
+    #[test]
+    fn a_sweep_too_large_to_run_is_refused_before_it_starts() {
+        let e = SweepSpec::from_flags(
+            vec!["a.toml".into()],
+            vec![],
+            &["traffic.rate=1,2,3".into()],
+            u64::MAX / 2,
+            1,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("more than"), "{e}");
+    }
+}
