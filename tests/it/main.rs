@@ -15,4 +15,5 @@ mod promtool;
 mod reports;
 mod robustness;
 mod rollout;
+mod sweep;
 mod world;
