@@ -15,6 +15,7 @@ use anyhow::{Context, Result, bail};
 use canarysim::report;
 use canarysim::sweep::{self, CellPart, Shard, SweepHeader, SweepPart, SweepResult, SweepSpec};
 use clap::{Args, Subcommand, ValueEnum};
+use rayon::prelude::*;
 
 use super::common::{parse_overrides, write_atomic, write_outputs};
 use super::disk::Disk;
@@ -191,26 +192,30 @@ pub fn main(args: SweepArgs) -> Result<u8> {
         }
     };
     let started = std::time::Instant::now();
-    let mut parts: Vec<CellPart> = Vec::with_capacity(cells.len());
-    for (i, cell) in cells.iter().enumerate() {
-        if args.resume
-            && let Some(cd) = &cells_dir
-            && let Some(part) = read_cell(&cd.join(cell_file(i)), cell, &shard.seeds(i, &spec))
-        {
-            if let Some(b) = &bar {
-                b.inc(part.runs.len() as u64);
+    // Cells run side by side as well as their seeds (rayon nests); each is
+    // written as it finishes and collected in cell order.
+    let parts: Vec<CellPart> = cells
+        .par_iter()
+        .enumerate()
+        .map(|(i, cell)| -> Result<CellPart> {
+            if args.resume
+                && let Some(cd) = &cells_dir
+                && let Some(part) = read_cell(&cd.join(cell_file(i)), cell, &shard.seeds(i, &spec))
+            {
+                if let Some(b) = &bar {
+                    b.inc(part.runs.len() as u64);
+                }
+                return Ok(part);
             }
-            parts.push(part);
-            continue;
-        }
-        let part = sweep::run_cell(cell, i, &spec, shard, &tick);
-        if let Some(cd) = &cells_dir {
-            let mut bytes = serde_json::to_vec(&part).context("cannot serialise a cell")?;
-            bytes.push(b'\n');
-            write_atomic(cd, &cell_file(i), &bytes)?;
-        }
-        parts.push(part);
-    }
+            let part = sweep::run_cell(cell, i, &spec, shard, &tick);
+            if let Some(cd) = &cells_dir {
+                let mut bytes = serde_json::to_vec(&part).context("cannot serialise a cell")?;
+                bytes.push(b'\n');
+                write_atomic(cd, &cell_file(i), &bytes)?;
+            }
+            Ok(part)
+        })
+        .collect::<Result<Vec<_>>>()?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
