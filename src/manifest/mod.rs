@@ -336,6 +336,12 @@ pub fn read_path(
     let kind = files
         .kind(path)
         .map_err(|e| unreadable(format!("cannot read: {e}")))?;
+    if kind == FileKind::Other {
+        return Err(unreadable(
+            "cannot read: is not a regular file or a directory (a FIFO, a device or a socket)"
+                .to_string(),
+        ));
+    }
     if kind == FileKind::File {
         let text = files
             .read_to_string(path)
