@@ -55,7 +55,9 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u64).range(1..=MAX_RUNS))]
     pub runs: u64,
     /// Also write result.json, report.md, events.csv, series.csv and each
-    /// Locust run's CSV files (locust/<policy>/<job>_stats.csv, …) into this directory.
+    /// Locust run's CSV files (locust/<policy>/<job>_stats.csv, …) into this
+    /// directory. It is replaced whole (old or complete new, even on a full
+    /// disk or Ctrl-C), so it must be new, empty or an earlier --out.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
