@@ -485,6 +485,25 @@ fn promqltest_repetitions_past_the_limit_are_errors_at_their_line_and_column() {
 }
 
 #[test]
+fn promqltest_files_have_a_budget_of_values_and_reload_series_in_linear_time() {
+    // Eleven series of a million values: past the file's ten million.
+    let mut text = String::from("load 1m\n");
+    for i in 0..11 {
+        text.push_str(&format!("  m{{i=\"{i}\"}} 0+1x999999\n"));
+    }
+    let err = promqltest::run(&text).unwrap_err().to_string();
+    assert!(
+        err.contains("line 1, column 1: the file loads more than 10000000 values"),
+        "{err}"
+    );
+    // A series loaded twice, the second time between the first's samples:
+    // merged, the second load winning where times meet.
+    let text = "load 2m\n  m 0+1x200000\n\nload 1m\n  m 100+0x400000\n\neval instant at 2m m\n  m 100\n\neval instant at 1m m\n  m 100\n";
+    let report = promqltest::run(text).unwrap();
+    assert_eq!(report.tally().passed, 2, "{:?}", report.cases);
+}
+
+#[test]
 fn promqltest_errors_name_the_bad_line_not_the_command() {
     let err = promqltest::run("load 5m\n  a 1 2\n  b 1 zz 3\n")
         .unwrap_err()

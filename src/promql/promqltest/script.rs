@@ -103,6 +103,10 @@ impl Patterns {
     }
 }
 
+/// The most values all the `load` blocks of one file may hold together
+/// (Prometheus's own files load well under a million).
+pub const MAX_FILE_VALUES: usize = 10_000_000;
+
 /// A parse failure inside a block: the index of the bad line, the byte
 /// offset of the bad part in the trimmed line, and what is wrong.
 struct Bad {
@@ -144,6 +148,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Command>, String> {
         })
         .collect();
     let mut cmds = Vec::new();
+    let mut loaded = 0usize;
     let mut i = 0;
     while i < lines.len() {
         let l = lines[i];
@@ -164,9 +169,14 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Command>, String> {
             i += 1;
             continue;
         } else if word.starts_with("load") {
-            cmds.push(Command::Load(
-                parse_load(&pats, &lines[i..end], i).map_err(locate)?,
-            ));
+            let load = parse_load(&pats, &lines[i..end], i).map_err(locate)?;
+            loaded += load.series.iter().map(|(_, v)| v.len()).sum::<usize>();
+            if loaded > MAX_FILE_VALUES {
+                return Err(at(format!(
+                    "the file loads more than {MAX_FILE_VALUES} values"
+                )));
+            }
+            cmds.push(Command::Load(load));
         } else if word.starts_with("eval") {
             let eval = parse_eval(&pats, &lines[i..end], i).map_err(locate)?;
             cmds.push(Command::Eval(Box::new(eval)));
