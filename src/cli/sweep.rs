@@ -7,7 +7,7 @@
 //! `--out DIR/cells/` (so `--resume` can continue) and the results at the end.
 
 use std::fs;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,7 +17,7 @@ use canarysim::sweep::{self, CellPart, Shard, SweepHeader, SweepPart, SweepResul
 use clap::{Args, Subcommand, ValueEnum};
 use rayon::prelude::*;
 
-use super::common::{parse_overrides, write_atomic, write_outputs};
+use super::common::{parse_overrides, print, write_atomic};
 use super::disk::Disk;
 
 /// Output format of `sweep`.
@@ -242,15 +242,15 @@ pub fn main(args: SweepArgs) -> Result<u8> {
         bytes.push(b'\n');
         match &args.out {
             Some(out) => {
+                // Shards share the directory (a volume of an Indexed Job):
+                // each writes its own part, whole, beside the others.
                 let name = format!("part-{}-of-{}.json", shard.k, shard.n);
-                write_outputs(out, &[(name.clone(), bytes)])?;
+                fs::create_dir_all(out)
+                    .with_context(|| format!("cannot create {}", out.display()))?;
+                write_atomic(out, &name, &bytes)?;
                 eprintln!("wrote {}", out.join(name).display());
             }
-            None => std::io::stdout()
-                .lock()
-                .write_all(&bytes)
-                .ok()
-                .unwrap_or(()),
+            None => print(&String::from_utf8_lossy(&bytes))?,
         }
         return Ok(super::EXIT_OK);
     }
@@ -310,24 +310,19 @@ fn render(result: &SweepResult, format: Format) -> String {
 
 fn finish(result: &SweepResult, format: Format, out: Option<&Path>) -> Result<u8> {
     if let Some(dir) = out {
-        write_outputs(
-            dir,
-            &[
-                (
-                    "result.json".into(),
-                    report::sweep::json(result).into_bytes(),
-                ),
-                (
-                    "report.md".into(),
-                    report::sweep::markdown(result).into_bytes(),
-                ),
-                ("cells.csv".into(), report::sweep::csv(result).into_bytes()),
-            ],
-        )?;
+        // A sweep's directory grows as cells finish (and holds other
+        // shards' parts), so its files are each replaced whole rather than
+        // the directory swapped.
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for (name, text) in [
+            ("result.json", report::sweep::json(result)),
+            ("report.md", report::sweep::markdown(result)),
+            ("cells.csv", report::sweep::csv(result)),
+        ] {
+            write_atomic(dir, name, text.as_bytes())?;
+        }
     }
-    let _ = std::io::stdout()
-        .lock()
-        .write_all(render(result, format).as_bytes());
+    print(&render(result, format))?;
     Ok(super::EXIT_OK)
 }
 

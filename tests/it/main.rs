@@ -6,6 +6,8 @@ mod analysis_support;
 mod cli;
 mod engine;
 mod fixtures;
+mod hostile;
+mod hostile_cli;
 mod lint;
 mod locust;
 mod manifest;
