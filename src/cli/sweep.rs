@@ -222,8 +222,9 @@ pub fn main(args: SweepArgs) -> Result<u8> {
     let ran = done.load(Ordering::Relaxed);
     let wall = started.elapsed().as_secs_f64();
     eprintln!(
-        "{} cells, {ran} runs in {wall:.2} s ({:.1} runs/s){}",
+        "{} cell{}, {ran} runs in {wall:.2} s ({:.1} runs/s){}",
         cells.len(),
+        if cells.len() == 1 { "" } else { "s" },
         ran as f64 / wall.max(1e-9),
         if ran < total {
             format!("; {} runs read back from --out", total - ran)
