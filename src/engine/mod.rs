@@ -233,7 +233,13 @@ impl<'s> Engine<'s> {
         let mut queue = EventQueue::with_capacity(4096);
         world.start_stable_warm(&mut queue);
         let invalid = crate::rollout::validate::referenced_resources(&sc.rollout.name, policy);
-        let ctrl = Controller::new(policy.clone(), sc.rollout.replicas, rollout_start, invalid);
+        let mut ctrl = Controller::new(policy.clone(), sc.rollout.replicas, rollout_start, invalid);
+        ctrl.name_replica_sets(
+            world
+                .rs
+                .clone()
+                .map(|r| format!("{}-{}", sc.rollout.name, r.hash)),
+        );
         queue.schedule(SimTime::ZERO, Event::Scrape);
         world.traffic.schedule_first(&mut queue);
         if let Some(users) = &sc.traffic.users {
@@ -494,6 +500,9 @@ impl<'s> Engine<'s> {
                 self.end_at = self.end_at.min(t + self.world.sc.soak);
                 self.queue.schedule(self.end_at, Event::Stop);
                 ("invalid", format!("InvalidSpec: {message}"))
+            }
+            Note::ProgressDeadlineExceeded { message } => {
+                ("progress", format!("ProgressDeadlineExceeded: {message}"))
             }
             Note::Undo { within_window } => (
                 "undo",
