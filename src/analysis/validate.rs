@@ -285,8 +285,16 @@ pub fn validate_metric(metric: &Metric) -> Result<CheckedMetric, MetricError> {
             query: prom.query.clone(),
         }
     } else if let Some(job) = &p.job {
-        let locust = LocustJob::from_container(&job.env, &job.command)
+        let mut locust = LocustJob::from_container(&job.env, &job.command)
             .map_err(|e| fail("provider.job", e.to_string()))?;
+        if let Some(limit) = job.backoff_limit {
+            locust.backoff_limit = u32::try_from(limit).map_err(|_| {
+                fail(
+                    "provider.job.spec.backoffLimit",
+                    format!("{limit}: must be greater than or equal to 0"),
+                )
+            })?;
+        }
         if locust.run_time.is_none() {
             return Err(fail(
                 "provider.job",

@@ -11,7 +11,11 @@
 //! port of expr does not share are restored here:
 //! - indexing `result` out of range (`result[0]` on an empty vector) is an
 //!   error, as in Go, not `nil` (see the `index` submodule);
-//! - the output must be a bool, else the evaluation is an error.
+//! - the output must be a bool, else the evaluation is an error;
+//! - Go's expr type-checks the condition against the result's Go type
+//!   before running it: `==`/`!=` between types that cannot be compared
+//!   (`result != 0` on a vector) and names it does not know are errors (see
+//!   the `types` submodule).
 //!
 //! Neighbours: `crate::analysis` calls [`evaluate_result`] for every
 //! Prometheus measurement; the lint issue will call [`check`] and
@@ -20,6 +24,7 @@
 mod env;
 mod index;
 pub mod limits;
+mod types;
 
 use std::fmt;
 
@@ -123,6 +128,8 @@ pub enum ConditionError {
 pub struct Condition {
     text: String,
     program: Program,
+    /// Whether the `types` submodule can check this text.
+    typed: bool,
 }
 
 impl Condition {
@@ -147,6 +154,7 @@ impl Condition {
         Ok(Condition {
             text: text.to_string(),
             program,
+            typed: types::supported(text),
         })
     }
 
@@ -158,6 +166,11 @@ impl Condition {
     /// Argo's `EvalCondition`: runs the condition with `result` bound to the
     /// provider's result; the output must be a bool.
     pub fn eval(&self, result: &ResultValue) -> Result<bool, ConditionError> {
+        if self.typed
+            && let Some(message) = types::first_error(&self.text, result)
+        {
+            return Err(ConditionError::Eval { message });
+        }
         let mut ctx = Context::default();
         let value = result.to_expr();
         ctx.insert(env::HIDDEN_RESULT, value.clone());
@@ -172,6 +185,13 @@ impl Condition {
             }),
         }
     }
+}
+
+/// The compile error Go's expr raises for `text` against a result like
+/// `result` (mismatched `==`/`!=` operands, an unknown name), if any; for
+/// lint.
+pub fn type_error(text: &str, result: &ResultValue) -> Option<String> {
+    types::first_error(text, result)
 }
 
 /// Compiles `text` without evaluating it (for lint).

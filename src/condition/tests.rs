@@ -342,3 +342,82 @@ fn values_print_as_prometheus_prints_them() {
     );
     assert_eq!(ResultValue::Numbers(vec![]).to_argo_string(), "[]");
 }
+
+fn eval_err(result: &ResultValue, text: &str) -> Option<String> {
+    match eval_condition(result, text) {
+        Err(ConditionError::Eval { message }) => Some(message),
+        _ => None,
+    }
+}
+
+#[test]
+fn mismatched_equality_is_a_compile_error_as_expr_checker_go_types_it() {
+    // Argo compiles with expr.Env(env) (utils/evaluate/evaluate.go), and
+    // expr's checker (checker/checker.go, Nature.ComparableTo) rejects `==`
+    // and `!=` between a []float64 and an int; the Rust port said true.
+    let vector = ResultValue::Numbers(vec![0.5]);
+    assert_eq!(
+        eval_err(&vector, "result != 0").as_deref(),
+        Some("invalid operation: != (mismatched types []float64 and int)")
+    );
+    assert_eq!(
+        eval_err(&vector, "result == 0.5").as_deref(),
+        Some("invalid operation: == (mismatched types []float64 and float64)")
+    );
+    assert_eq!(
+        eval_err(&ResultValue::Number(0.5), "result == \"0.5\"").as_deref(),
+        Some("invalid operation: == (mismatched types float64 and string)")
+    );
+    // Comparable operands are fine: numbers with numbers, anything with nil,
+    // an element of the vector, a let-bound or predicate-bound float.
+    let fine = [
+        (ResultValue::Number(0.5), "result != 0"),
+        (vector.clone(), "result[0] != 0"),
+        (vector.clone(), "result != nil"),
+        (vector.clone(), "len(result) == 1"),
+        (vector.clone(), "all(result, {# == 0.5})"),
+        (vector.clone(), "let v = result[0]; v == 0.5"),
+        (vector.clone(), "asInt(result[0]) == 0"),
+        (vector.clone(), "default(result, 0) != 0"),
+        (vector.clone(), "result == [0.5]"),
+    ];
+    for (r, text) in fine {
+        assert!(eval_condition(&r, text).is_ok(), "{text} on {r:?}");
+    }
+    // The measurement is an Error with Argo's wording around the message.
+    let e = verdict(&vector, "result != 0", "").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "could not evaluate successCondition \"result != 0\": invalid operation: != (mismatched types []float64 and int)"
+    );
+}
+
+#[test]
+fn unknown_names_fail_at_compile_even_when_short_circuited_checker_ident() {
+    // expr's checker in strict mode (expr.Env) reports "unknown name X"
+    // wherever the name stands; the Rust port only failed on reaching it.
+    let empty = ResultValue::Numbers(Vec::new());
+    assert_eq!(
+        eval_err(
+            &ResultValue::Numbers(vec![1.0]),
+            "len(result) == 1 || foo > 1"
+        )
+        .as_deref(),
+        Some("unknown name foo")
+    );
+    assert_eq!(
+        eval_err(&ResultValue::Number(1.0), "isNan(result)").as_deref(),
+        Some("unknown name isNan")
+    );
+    // Argo's own functions, expr's builtins, predicate variables and
+    // let-bound names are known.
+    for text in [
+        "isNaN(asFloat(0))",
+        "isNil(result) || len(result) == 0",
+        "none(result, {# > 1})",
+        "count(result, # > 1) == 0",
+        "let x = 1; x > 0",
+    ] {
+        assert!(eval_condition(&empty, text).is_ok(), "{text}");
+    }
+}

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use super::jobs::JobOutcome;
 use super::{Event, World};
 use crate::analysis::{
     AnalysisRun, AnalysisRunReport, JobId, JobRequest, JobStatus, PodHashes, ProviderHost,
@@ -86,11 +87,10 @@ impl ProviderHost for Host<'_, '_> {
             .locust
             .to_spec(&sc.rollout.canary_service, &sc.rollout.stable_service)
             .map_err(|e| e.to_string())?;
-        let index = self.world.start_locust(
+        let index = self.world.start_kube_job(
             request.job_name.clone(),
             spec,
-            Some(request.locust.clone()),
-            false,
+            request.locust.clone(),
             at,
             self.queue,
         )?;
@@ -98,22 +98,20 @@ impl ProviderHost for Host<'_, '_> {
     }
 
     fn job_status(&mut self, id: JobId, _at: SimTime) -> Result<JobStatus, String> {
-        let slot = self
+        let job = self
             .world
-            .jobs
+            .kube_jobs
             .get(id.0 as usize)
             .ok_or_else(|| format!("job {} not found", id.0))?;
-        Ok(match slot.exit_code {
+        Ok(match job.outcome {
             None => JobStatus::Running,
-            Some(0) => JobStatus::Succeeded,
-            Some(code) => JobStatus::Failed { exit_code: code },
+            Some(JobOutcome::Complete) => JobStatus::Succeeded,
+            Some(JobOutcome::Failed { exit_code }) => JobStatus::Failed { exit_code },
         })
     }
 
     fn terminate_job(&mut self, id: JobId, at: SimTime) -> Result<(), String> {
-        if (id.0 as usize) < self.world.jobs.len() {
-            self.world.stop_locust(id.0 as u32, at, self.queue);
-        }
+        self.world.terminate_kube_job(id.0 as u32, at, self.queue);
         Ok(())
     }
 }

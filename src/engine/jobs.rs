@@ -8,13 +8,63 @@
 //! (or the 502/503 of routing) goes back to the user. A request carries a
 //! client tag so the pod's completion finds its way back: 0 is the open-loop
 //! production traffic, `(job + 1) << 32 | user` a Locust user.
+//!
+//! A `job` measurement is a Kubernetes Job ([`KubeJob`]), and each of its
+//! pods is one Locust run. A pod that exits non-zero is replaced after the
+//! Job controller's back-off (10 s doubling per failure, at most 10 min:
+//! `pkg/controller/job/backoff_utils.go`, `DefaultJobPodFailureBackOff`,
+//! `MaxJobPodFailureBackOff`); the Job fails (`BackoffLimitExceeded`) only
+//! when more pods have failed than its `backoffLimit`
+//! (`pkg/controller/job/job_controller.go`), and completes when a pod exits 0.
 
 use super::{CANARY_SVC, Event, STABLE_SVC, World};
 use crate::locust::{
     Action, LocustJob, LocustReport, LocustRun, LocustRunSpec, Target, Timer, UserId,
 };
 use crate::sim::rng::stream_seed;
-use crate::sim::{EventQueue, SimTime};
+use crate::sim::{EventQueue, SimDuration, SimTime};
+
+/// The Job controller's first back-off after a failed pod.
+const POD_FAILURE_BACKOFF: SimDuration = SimDuration::from_secs(10);
+/// The Job controller's longest back-off.
+const MAX_POD_FAILURE_BACKOFF: SimDuration = SimDuration::from_secs(600);
+
+/// How long the Job controller waits after the `failures`-th failed pod
+/// before it creates the next (`getRemainingTimeForFailuresCount`).
+pub(crate) fn pod_failure_backoff(failures: u32) -> SimDuration {
+    let mut d = POD_FAILURE_BACKOFF;
+    for _ in 1..failures {
+        d = SimDuration::from_millis(d.as_millis() * 2);
+        if d >= MAX_POD_FAILURE_BACKOFF {
+            return MAX_POD_FAILURE_BACKOFF;
+        }
+    }
+    d
+}
+
+/// How a Kubernetes Job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobOutcome {
+    /// A pod exited 0: condition `Complete`.
+    Complete,
+    /// More pods failed than `backoffLimit`: condition `Failed`, reason
+    /// `BackoffLimitExceeded`; the last pod's exit code.
+    Failed { exit_code: i32 },
+}
+
+/// A Kubernetes Job of a `job` measurement: its pods are Locust runs.
+pub(crate) struct KubeJob {
+    pub name: String,
+    spec: LocustRunSpec,
+    locust: LocustJob,
+    /// Failed pods so far (`status.failed`).
+    pub failed: u32,
+    /// The [`JobSlot`] of its newest pod.
+    pub pod: u32,
+    pub outcome: Option<JobOutcome>,
+    /// Deleted by Argo (the measurement was terminated).
+    terminated: bool,
+}
 
 /// The tag of production requests from the open-loop arrival process.
 pub(crate) const OPEN_LOOP: u64 = 0;
@@ -38,6 +88,8 @@ pub(crate) struct JobSlot {
     pub report: Option<LocustReport>,
     /// The container's exit code once finished.
     pub exit_code: Option<i32>,
+    /// The Kubernetes Job this run is a pod of, if any.
+    pub kube: Option<u32>,
 }
 
 /// The client tag of a Locust user's request.
@@ -84,11 +136,102 @@ impl World<'_> {
             true,
             SimTime::ZERO,
             q,
+            None,
         )
         .expect("invariant: the production population was validated");
     }
 
+    /// Starts a Kubernetes Job whose first pod runs Locust at `now`;
+    /// returns the Job's index.
+    pub fn start_kube_job(
+        &mut self,
+        name: String,
+        spec: LocustRunSpec,
+        locust: LocustJob,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<u32, String> {
+        let k = self.kube_jobs.len() as u32;
+        self.kube_jobs.push(KubeJob {
+            name: name.clone(),
+            spec: spec.clone(),
+            locust: locust.clone(),
+            failed: 0,
+            pod: u32::MAX,
+            outcome: None,
+            terminated: false,
+        });
+        // The pod index is known before its run can finish (and report back).
+        self.kube_jobs[k as usize].pod = self.jobs.len() as u32;
+        match self.start_locust(name, spec, Some(locust), false, now, q, Some(k)) {
+            Ok(_) => Ok(k),
+            Err(e) => {
+                self.kube_jobs.pop();
+                Err(e)
+            }
+        }
+    }
+
+    /// The Job controller creates the next pod of Job `k` after its back-off.
+    pub fn on_job_retry(&mut self, k: u32, now: SimTime, q: &mut EventQueue<Event>) {
+        let kj = &self.kube_jobs[k as usize];
+        if kj.terminated || kj.outcome.is_some() {
+            return;
+        }
+        let name = format!("{}-retry{}", kj.name, kj.failed);
+        let (spec, locust) = (kj.spec.clone(), kj.locust.clone());
+        self.kube_jobs[k as usize].pod = self.jobs.len() as u32;
+        // The spec was accepted for the first pod; the same spec starts again.
+        if let Err(e) = self.start_locust(name, spec, Some(locust), false, now, q, Some(k)) {
+            self.kube_jobs[k as usize].outcome = Some(JobOutcome::Failed { exit_code: 1 });
+            self.note(now, "locust", format!("Job pod could not start: {e}"));
+        }
+    }
+
+    /// Argo deletes Job `k` (its measurement is terminated).
+    pub fn terminate_kube_job(&mut self, k: u32, now: SimTime, q: &mut EventQueue<Event>) {
+        let Some(kj) = self.kube_jobs.get_mut(k as usize) else {
+            return;
+        };
+        kj.terminated = true;
+        let pod = kj.pod;
+        if (pod as usize) < self.jobs.len() {
+            self.stop_locust(pod, now, q);
+        }
+    }
+
+    /// A pod of Job `k` exited with `code`.
+    fn job_pod_finished(&mut self, k: u32, code: i32, now: SimTime, q: &mut EventQueue<Event>) {
+        let kj = &mut self.kube_jobs[k as usize];
+        if kj.terminated || kj.outcome.is_some() {
+            return;
+        }
+        if code == 0 {
+            kj.outcome = Some(JobOutcome::Complete);
+            return;
+        }
+        kj.failed += 1;
+        let (name, failed, limit) = (kj.name.clone(), kj.failed, kj.locust.backoff_limit);
+        if failed > limit {
+            kj.outcome = Some(JobOutcome::Failed { exit_code: code });
+            self.note(
+                now,
+                "locust",
+                format!("Job {name} failed: BackoffLimitExceeded (failed pods: {failed}, backoffLimit: {limit})"),
+            );
+        } else {
+            let wait = pod_failure_backoff(failed);
+            q.schedule(now + wait, Event::JobRetry { job: k });
+            self.note(
+                now,
+                "locust",
+                format!("Job {name}: pod {failed} failed (backoffLimit {limit}); the next pod starts in {wait}"),
+            );
+        }
+    }
+
     /// Starts a Locust run at `now`; returns its index.
+    #[allow(clippy::too_many_arguments)]
     pub fn start_locust(
         &mut self,
         name: String,
@@ -97,6 +240,7 @@ impl World<'_> {
         production: bool,
         now: SimTime,
         q: &mut EventQueue<Event>,
+        kube: Option<u32>,
     ) -> Result<u32, String> {
         let index = self.jobs.len() as u32;
         let seed = stream_seed(self.seed, "locust", u64::from(index));
@@ -122,6 +266,7 @@ impl World<'_> {
             production,
             report: None,
             exit_code: None,
+            kube,
         });
         self.drive_locust(index, now, q, out);
         Ok(index)
@@ -169,7 +314,7 @@ impl World<'_> {
         }
         self.drive_locust(job, now, q, out);
         if self.jobs[job as usize].run.is_some() {
-            self.finish_locust(job, now);
+            self.finish_locust(job, now, q);
         }
     }
 
@@ -196,7 +341,7 @@ impl World<'_> {
                 Action::Schedule { at, timer } => {
                     q.schedule(at.max(now), Event::LocustTimer { job, timer })
                 }
-                Action::Finished => self.finish_locust(job, now),
+                Action::Finished => self.finish_locust(job, now, q),
             }
         }
         pending.clear();
@@ -245,7 +390,7 @@ impl World<'_> {
         }
     }
 
-    fn finish_locust(&mut self, job: u32, now: SimTime) {
+    fn finish_locust(&mut self, job: u32, now: SimTime, q: &mut EventQueue<Event>) {
         let slot = &mut self.jobs[job as usize];
         let Some(run) = slot.run.take() else { return };
         let report = run.into_report(now);
@@ -270,10 +415,29 @@ impl World<'_> {
             "locust",
             format!("Locust job {name} finished: {total} requests, {failed} failed; container exit code {code}"),
         );
+        if let Some(k) = self.jobs[job as usize].kube {
+            self.job_pod_finished(k, code, now, q);
+        }
     }
 
     /// Fails a Locust user's request whose pod died under it.
     pub fn locust_reset(&mut self, client: u64, now: SimTime, q: &mut EventQueue<Event>) {
         self.locust_response(client, CONNECTION_RESET, now, q);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_failure_backoff_is_10s_doubling_capped_at_10m_backoff_utils_go() {
+        // pkg/controller/job/backoff_utils.go getRemainingTimeForFailuresCount
+        // with DefaultJobPodFailureBackOff 10s and MaxJobPodFailureBackOff 10m.
+        let secs: Vec<u64> = (1..=8)
+            .map(|f| pod_failure_backoff(f).as_millis() / 1000)
+            .collect();
+        assert_eq!(secs, [10, 20, 40, 80, 160, 320, 600, 600]);
+        assert_eq!(pod_failure_backoff(60), MAX_POD_FAILURE_BACKOFF);
     }
 }

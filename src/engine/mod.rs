@@ -68,6 +68,8 @@ pub(crate) enum Event {
     AnalysisReconcile { run: u32, generation: u32 },
     /// A Locust run's timer.
     LocustTimer { job: u32, timer: Timer },
+    /// The Job controller creates the next pod of a Kubernetes Job.
+    JobRetry { job: u32 },
     /// The operator acts.
     Operator(operator::OperatorEvent),
     /// The end of the run.
@@ -134,6 +136,8 @@ pub(crate) struct World<'s> {
     pub rollout_start: SimTime,
     /// Locust runs.
     pub jobs: Vec<jobs::JobSlot>,
+    /// Kubernetes Jobs of `job` measurements (their pods are Locust runs).
+    pub kube_jobs: Vec<jobs::KubeJob>,
     /// Reused buffer for Locust actions.
     pub locust_out: Vec<crate::locust::Action>,
     /// Locust results pushed for Prometheus.
@@ -227,13 +231,20 @@ impl<'s> Engine<'s> {
             timeline: Vec::new(),
             rollout_start,
             jobs: Vec::new(),
+            kube_jobs: Vec::new(),
             locust_out: Vec::new(),
             pushgateway: Pushgateway::new(),
         };
         let mut queue = EventQueue::with_capacity(4096);
         world.start_stable_warm(&mut queue);
         let invalid = crate::rollout::validate::referenced_resources(&sc.rollout.name, policy);
-        let ctrl = Controller::new(policy.clone(), sc.rollout.replicas, rollout_start, invalid);
+        let mut ctrl = Controller::new(policy.clone(), sc.rollout.replicas, rollout_start, invalid);
+        ctrl.name_replica_sets(
+            world
+                .rs
+                .clone()
+                .map(|r| format!("{}-{}", sc.rollout.name, r.hash)),
+        );
         queue.schedule(SimTime::ZERO, Event::Scrape);
         world.traffic.schedule_first(&mut queue);
         if let Some(users) = &sc.traffic.users {
@@ -389,6 +400,7 @@ impl<'s> Engine<'s> {
                 }
             }
             Event::LocustTimer { job, timer } => self.world.on_locust_timer(job, timer, now, q),
+            Event::JobRetry { job } => self.world.on_job_retry(job, now, q),
             Event::Operator(e) => self.on_operator(now, e),
             Event::Stop => self.stopped = true,
         }
@@ -494,6 +506,9 @@ impl<'s> Engine<'s> {
                 self.end_at = self.end_at.min(t + self.world.sc.soak);
                 self.queue.schedule(self.end_at, Event::Stop);
                 ("invalid", format!("InvalidSpec: {message}"))
+            }
+            Note::ProgressDeadlineExceeded { message } => {
+                ("progress", format!("ProgressDeadlineExceeded: {message}"))
             }
             Note::Undo { within_window } => (
                 "undo",

@@ -1,7 +1,8 @@
 //! The Mann-Whitney (Wilcoxon rank-sum) shift interval that Kayenta's judge uses:
 //! a confidence interval and a Hodges-Lehmann-type estimate of the location
 //! shift canary − stable, by the normal approximation with tie and continuity
-//! corrections (R's `wilcox.test(x, y, conf.int = TRUE, exact = FALSE)`).
+//! corrections for the bounds and none for the estimate (R's
+//! `wilcox.test(x, y, conf.int = TRUE, exact = FALSE)`).
 //!
 //! In: the two samples (x = canary/experiment, y = stable/control) and a
 //! confidence level. Out: a [`ShiftInterval`]. Used by `classify`.
@@ -21,13 +22,17 @@
 //!   1e-3 scale. Since every root is a jump at a pairwise difference (or a
 //!   bracket end, also one), we run Brent to near machine precision and then
 //!   snap to the nearest pairwise difference: the exact jump.
-//! - The continuity correction makes z(d) = 0 on a whole interval (wherever
-//!   |dz| ≤ ½), and R/Kayenta report whichever point of it their solver lands
-//!   on (R gives 22.036 for the interval (22, 23) of the hand-worked test in
-//!   `classify`). We report its midpoint, found as the midpoint of the roots of
-//!   z = +δ and z = −δ with δ smaller than any non-zero |z|. With no ties and mn
-//!   even this is exactly the Hodges-Lehmann estimate, the median of the
-//!   pairwise differences.
+//! - The point estimate is the zero of z(d) *without* the continuity
+//!   correction, as R computes it (the correction is for the p-value and
+//!   the bounds only). That z is 0 at a single jump (mn odd) or on a whole
+//!   interval (mn even), and R reports whichever point of the interval its
+//!   solver lands on (22.036 for the interval (22, 23) of the hand-worked
+//!   test in `classify`). We report its midpoint, found as the midpoint of
+//!   the roots of z = +δ and z = −δ with δ smaller than any non-zero |z|.
+//!   With no ties this is exactly the Hodges-Lehmann estimate, the median of
+//!   the pairwise differences. (Kayenta's own judge keeps the correction for
+//!   its estimate; with mn odd it reports the midpoint of the two differences
+//!   around the median instead.)
 
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -125,6 +130,11 @@ impl Ranked {
 
     /// The standardised, continuity-corrected rank statistic z(d).
     fn z(&self, d: f64) -> Result<f64, MannWhitneyError> {
+        self.z_with(d, true)
+    }
+
+    /// z(d), with or without the continuity correction.
+    fn z_with(&self, d: f64, correct: bool) -> Result<f64, MannWhitneyError> {
         let (m, n) = (self.m(), self.n());
         let big_n = m + n;
         let (u, ties) = self.rank_stats(d);
@@ -133,25 +143,34 @@ impl Ranked {
         if sigma.is_nan() || sigma <= 0.0 {
             return Err(MannWhitneyError::AllTied);
         }
-        let correction = if dz == 0.0 { 0.0 } else { 0.5 * dz.signum() };
+        let correction = if dz == 0.0 || !correct {
+            0.0
+        } else {
+            0.5 * dz.signum()
+        };
         Ok((dz - correction) / sigma)
     }
 
     /// Where z(d) − target changes sign in [lo, hi], snapped to the pairwise
     /// difference there; an end of the bracket when z does not cross inside.
-    fn root(&self, target: f64) -> Result<f64, MannWhitneyError> {
+    fn root(&self, target: f64, correct: bool) -> Result<f64, MannWhitneyError> {
         let lo = self.x[0] - self.y[self.y.len() - 1];
         let hi = self.x[self.x.len() - 1] - self.y[0];
-        let f_lo = self.z(lo)? - target;
+        let f_lo = self.z_with(lo, correct)? - target;
         if f_lo <= 0.0 {
             return Ok(lo);
         }
-        let f_hi = self.z(hi)? - target;
+        let f_hi = self.z_with(hi, correct)? - target;
         if f_hi >= 0.0 {
             return Ok(hi);
         }
         let tol = f64::EPSILON * (hi - lo);
-        let b = brent(|d| Ok(self.z(d)? - target), (lo, f_lo), (hi, f_hi), tol)?;
+        let b = brent(
+            |d| Ok(self.z_with(d, correct)? - target),
+            (lo, f_lo),
+            (hi, f_hi),
+            tol,
+        )?;
         Ok(self.nearest_difference(b))
     }
 
@@ -197,13 +216,16 @@ pub fn shift_interval(
     }
     let alpha = 1.0 - confidence;
     let q = Normal::standard().inverse_cdf(1.0 - alpha / 2.0);
-    let lower = r.root(q)?;
-    let upper = r.root(-q)?;
-    // Any non-zero |z| is at least ½/σ ≥ ½/σ₀ (ties only shrink σ below the
-    // tie-free σ₀), so ±¼/σ₀ separates "z > 0" from "z = 0" from "z < 0".
+    let lower = r.root(q, true)?;
+    let upper = r.root(-q, true)?;
+    // The estimate is the zero of z *without* the continuity correction, as
+    // R computes it (`correct <- FALSE # no continuity correction for
+    // estimate`, stats/R/wilcox.test.R). dz is a multiple of ½, so any
+    // non-zero |z| is at least ½/σ ≥ ½/σ₀ (ties only shrink σ below the
+    // tie-free σ₀), and ±¼/σ₀ separates "z > 0" from "z = 0" from "z < 0".
     let (m, n) = (r.m(), r.n());
     let delta = 0.25 / (m * n * (m + n + 1.0) / 12.0).sqrt();
-    let estimate = (r.root(delta)? + r.root(-delta)?) / 2.0;
+    let estimate = (r.root(delta, false)? + r.root(-delta, false)?) / 2.0;
     Ok(ShiftInterval {
         lower,
         upper,

@@ -508,6 +508,19 @@ fn conditions(
                 "Argo's condition environment has result, asInt, asFloat, isNaN, isInf, isNil, default and expr's builtins",
             ),
             Ok(BoolCheck::CanBeBool) => {
+                let vector = ResultValue::Numbers(vec![0.5]);
+                if is_prometheus && let Some(e) = condition::type_error(text, &vector) {
+                    push(
+                        out,
+                        Severity::Warning,
+                        Kind::MismatchedTypes,
+                        at.clone(),
+                        format!(
+                            "{label}: {which} does not compile against a vector result ([]float64), which a Prometheus query returns even for one sample: {e}; every such measurement is an Error"
+                        ),
+                        "compare an element, e.g. len(result) > 0 && result[0] != 0, or make the query return a scalar",
+                    );
+                }
                 let indexes = text.replace(' ', "").contains("result[");
                 if is_prometheus
                     && indexes

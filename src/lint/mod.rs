@@ -87,6 +87,8 @@ pub enum Kind {
     Condition,
     /// `result[…]` without a length guard.
     UnguardedIndex,
+    /// `==`/`!=` between types Go's expr cannot compare (`result != 0` on a vector).
+    MismatchedTypes,
     /// A Locust Job whose exit code is not Locust's.
     JobExitCode,
     /// A selector that matches no simulated series.
@@ -114,6 +116,7 @@ impl Kind {
             Kind::Promql => "promql",
             Kind::Condition => "condition",
             Kind::UnguardedIndex => "unguarded-index",
+            Kind::MismatchedTypes => "mismatched-types",
             Kind::JobExitCode => "job-exit-code",
             Kind::Selector => "selector",
             Kind::Shape => "shape",

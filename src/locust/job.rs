@@ -46,7 +46,13 @@ pub struct LocustJob {
     pub propagates_exit_code: bool,
     /// Labels of the push step (`--labels="service=…,type=canary"`), in order.
     pub push_labels: Vec<(String, String)>,
+    /// `spec.backoffLimit` of the Job running the container: how many failed
+    /// pods are retried before the Job fails (Kubernetes' default 6).
+    pub backoff_limit: u32,
 }
+
+/// Kubernetes' default `backoffLimit` of a Job.
+pub const DEFAULT_BACKOFF_LIMIT: u32 = 6;
 
 impl LocustJob {
     /// Reads the container. `command` is `command` followed by `args`; a
@@ -182,6 +188,7 @@ impl LocustJob {
             csv_prefix: param(&["--csv"], "LOCUST_CSV"),
             propagates_exit_code: propagates,
             push_labels,
+            backoff_limit: DEFAULT_BACKOFF_LIMIT,
         })
     }
 

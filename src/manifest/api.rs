@@ -294,6 +294,8 @@ argo_struct! {
         template: PodTemplate => "template",
         strategy: Strategy => "strategy",
         rollback_window: RollbackWindow => "rollbackWindow",
+        progress_deadline_seconds: i64 => "progressDeadlineSeconds",
+        progress_deadline_abort: bool => "progressDeadlineAbort",
         args: Vec<Spanned<Argument>> => "args",
         metrics: Vec<Spanned<Metric>> => "metrics",
         dry_run: Vec<Spanned<DryRun>> => "dryRun",
@@ -308,6 +310,8 @@ pub const ROLLOUT_SPEC_FIELDS: &[&str] = &[
     "template",
     "strategy",
     "rollbackWindow",
+    "progressDeadlineSeconds",
+    "progressDeadlineAbort",
 ];
 
 argo_struct! {
@@ -379,6 +383,15 @@ argo_struct! {
         abort_scale_down_delay_seconds: i64 => "abortScaleDownDelaySeconds",
         dynamic_stable_scale: bool => "dynamicStableScale",
         min_pods_per_replica_set: i64 => "minPodsPerReplicaSet",
+        replica_progress_threshold: ProgressThreshold => "replicaProgressThreshold",
+    }
+}
+
+argo_struct! {
+    /// `replicaProgressThreshold`.
+    pub struct ProgressThreshold {
+        type_: String => "type",
+        value: i64 => "value",
     }
 }
 

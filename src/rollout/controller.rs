@@ -20,7 +20,9 @@
 //!   the Rollout `InvalidSpec`: nothing is reconciled at all;
 //! - the step index advances by at most one per reconcile;
 //! - `setWeight` completes when the desired replica counts are available, and
-//!   until then the router keeps the previous weight;
+//!   until then the router keeps the previous weight; a canary with no
+//!   available pod gets no weight, and the router moves only once the stable
+//!   has the pods for its share (`rollout/trafficrouting.go`);
 //! - a pause step adds the `CanaryPauseStep` pause condition; with a duration
 //!   it completes when `now > start + duration`, without one when a person
 //!   promotes (removes the condition);
@@ -30,22 +32,31 @@
 //!   set, step analysis is left alone;
 //! - background analysis starts once the index reaches `startingStep`, never
 //!   blocks steps, pauses on Inconclusive and aborts on Failed or Error;
+//!   once a person promotes past an Inconclusive run, a new run replaces it;
+//! - an update that makes no progress for `progressDeadlineSeconds` outside
+//!   a pause or analysis step is Degraded (`ProgressDeadlineExceeded`), and
+//!   with `progressDeadlineAbort` aborts;
 //! - abort: weight 0 at once, both Services select stable, the index goes
 //!   back to 0, phase Degraded; the canary is scaled down
 //!   `abortScaleDownDelaySeconds` after stable is fully available;
 //! - after the last step (or at once for a rollback within
 //!   `rollbackWindow`) the rollout promotes fully once the new ReplicaSet
-//!   has `replicas` available; runs are cancelled; the old stable is scaled
-//!   down `scaleDownDelaySeconds` later.
+//!   has `replicas` available (or meets `replicaProgressThreshold`); runs
+//!   are cancelled; with a router the old stable keeps its pods for
+//!   `scaleDownDelaySeconds` (none with `dynamicStableScale`), a basic
+//!   canary's drained old ReplicaSet stays at 0.
 //!
 //! The parts, each an `impl Controller` block: `counts` (the replica
 //! counts asked for), `analysis` (starting, cancelling and reacting to
 //! AnalysisRuns), `abort` (the abort and the reconciles after it) and
-//! `step` (pause conditions, step progress and full promotion).
+//! `step` (pause conditions, step progress and full promotion), `route`
+//! (the router's weight) and `progress` (the progress deadline).
 
 mod abort;
 mod analysis;
 mod counts;
+mod progress;
+mod route;
 mod step;
 
 use super::policy::{AnalysisRef, CanaryScale, Policy, Step};
@@ -180,6 +191,11 @@ pub enum Note {
         /// Argo's condition message.
         message: String,
     },
+    /// No progress for `progressDeadlineSeconds`: the rollout is Degraded.
+    ProgressDeadlineExceeded {
+        /// Argo's condition message.
+        message: String,
+    },
     /// `kubectl argo rollouts undo`: the spec asks for the previous build.
     Undo {
         /// Whether the rollback window lets it skip the steps.
@@ -234,12 +250,29 @@ pub struct Controller {
     weight: u32,
     canary_scale: Option<CanaryScale>,
     step_run: Option<usize>,
+    /// The phase of the current step's run when last seen
+    /// (`status.canary.currentStepAnalysisRunStatus`).
+    step_run_phase: Option<AnalysisPhase>,
     background_run: bool,
     rollback_fast: bool,
     promoted_at: Option<SimTime>,
+    /// The old stable keeps its pods until then (traffic routing without
+    /// `dynamicStableScale`); `None` scales it to 0.
     old_stable_scale_down_at: Option<SimTime>,
+    /// Pods the old stable keeps until `old_stable_scale_down_at`.
+    old_stable_keep: u32,
+    /// An `undo` back to the stable build mid-update with
+    /// `dynamicStableScale`: the router keeps its weight on the previous
+    /// canary until the stable is fully available again.
+    dynamic_rollback: bool,
     spans: Vec<StepSpan>,
     notes: Vec<(SimTime, Note)>,
+    /// The `Progressing` condition, for the progress deadline.
+    progress: progress::Progress,
+    /// What the last reconcile of the update saw, to tell progress.
+    progress_seen: Option<progress::Observed>,
+    /// Each version's ReplicaSet name (`<rollout>-<pod-template-hash>`).
+    rs_names: [String; 2],
 }
 
 impl Controller {
@@ -266,12 +299,18 @@ impl Controller {
             weight: 0,
             canary_scale: None,
             step_run: None,
+            step_run_phase: None,
             background_run: false,
             rollback_fast: false,
             promoted_at: None,
             old_stable_scale_down_at: None,
+            old_stable_keep: 0,
+            dynamic_rollback: false,
             spans,
             notes: Vec::new(),
+            progress: progress::Progress::Since(now),
+            progress_seen: None,
+            rs_names: [Version::Stable, Version::Canary].map(|v| v.as_str().to_string()),
         };
         match invalid {
             Some(message) => {
@@ -288,6 +327,12 @@ impl Controller {
         c
     }
 
+    /// Names the two ReplicaSets (by [`Version::index`]) for the messages
+    /// that quote them.
+    pub fn name_replica_sets(&mut self, names: [String; 2]) {
+        self.rs_names = names;
+    }
+
     /// The policy being run.
     pub fn policy(&self) -> &Policy {
         &self.policy
@@ -299,6 +344,8 @@ impl Controller {
             Phase::Degraded
         } else if self.stable == self.desired {
             Phase::Healthy
+        } else if self.progress_deadline_exceeded() {
+            Phase::Degraded
         } else if !self.pause_conditions.is_empty() {
             Phase::Paused
         } else {
@@ -372,10 +419,12 @@ impl Controller {
         if self.invalid.is_some() || self.abort || self.stable == self.desired {
             return;
         }
-        let inconclusive_step = self
-            .pause_conditions
-            .iter()
-            .any(|c| c.reason == PauseReason::InconclusiveAnalysisRun)
+        // The CLI skips the step only when it is the step's own run that is
+        // Inconclusive (`isInconclusive`, cmd/promote/promote.go); an
+        // Inconclusive background run only has its pause cleared, and a new
+        // background run replaces it at the next reconcile.
+        let inconclusive_step = self.step_run_phase == Some(AnalysisPhase::Inconclusive)
+            && self.controller_pause
             && matches!(self.current_step(), Some(Step::Analysis(_)));
         if self.pause_conditions.is_empty() || inconclusive_step {
             self.pause_conditions.clear();
@@ -411,9 +460,14 @@ impl Controller {
         self.background_run = false;
         self.old_stable_scale_down_at = None;
         if target == self.stable {
-            // Back to the stable build: every step is skipped.
+            // Back to the stable build: every step is skipped. With
+            // dynamicStableScale the stable was scaled down, so the router
+            // keeps the canary's share until the stable is back to full
+            // size (`IsDynamicallyRollingBackToStable`, utils/rollout/rolloututil.go).
             self.step_index = self.policy.steps.len();
             self.rollback_fast = false;
+            self.dynamic_rollback =
+                self.policy.traffic_routing && self.policy.dynamic_stable_scale && self.weight > 0;
         } else {
             // Rolling back to an older build than stable: within the window
             // (K > 0 revisions; only these two builds exist) it skips steps.
@@ -424,6 +478,7 @@ impl Controller {
                 0
             };
         }
+        self.progress = progress::Progress::Since(now);
         let within_window = self.rollback_fast;
         self.notes.push((now, Note::Undo { within_window }));
         if self.step_index < self.policy.steps.len() {
@@ -456,6 +511,23 @@ impl Controller {
 
     /// One reconcile at `now`.
     pub fn reconcile(&mut self, now: SimTime, view: &ClusterView) -> Decision {
+        self.step_run_phase = self
+            .step_run
+            .and_then(|i| view.run(RunKind::Step(i)))
+            .map(|r| r.phase);
+        let mut d = self.reconcile_status(now, view);
+        if self.in_progress() {
+            self.check_progress(now, view, &mut d);
+        }
+        // The status is written without `controllerPause` when no pause
+        // condition is left (CalculatePauseConditions, rollout/pause.go).
+        if self.pause_conditions.is_empty() {
+            self.controller_pause = false;
+        }
+        d
+    }
+
+    fn reconcile_status(&mut self, now: SimTime, view: &ClusterView) -> Decision {
         let n = self.replicas;
         let mut d = Decision {
             replicas: [0; 2],
@@ -503,6 +575,9 @@ impl Controller {
         d.replicas[stable.index()] = counts.stable;
         self.spec = d.replicas;
         let at_counts = self.at_desired_counts(counts, view);
+        if self.policy.traffic_routing {
+            self.route(now, view, at_counts);
+        }
 
         if pause_added {
             d.weight = self.weight;
@@ -524,7 +599,7 @@ impl Controller {
 
         // syncRolloutStatusCanary: full promotion, or the current step.
         if self.step_index >= self.policy.steps.len() {
-            if view.available[canary.index()] >= n {
+            if self.new_rs_ready_for_promotion(view) {
                 self.promote_fully(now, &mut d);
                 return self.reconcile_promoted(now, view, d);
             }
@@ -533,7 +608,11 @@ impl Controller {
         let completed = match self.current_step().cloned() {
             None => false,
             Some(Step::SetWeight(w)) if at_counts => {
-                self.set_weight(now, w);
+                // With a router, `route` has set the weight; a basic canary's
+                // weight is its pod split.
+                if !self.policy.traffic_routing {
+                    self.set_weight(now, w);
+                }
                 true
             }
             Some(Step::SetWeight(_)) => false,

@@ -7,13 +7,17 @@
 //! build it; the controller in [`super::controller`] runs it.
 
 pub use super::replicas::CanaryScale;
-use super::replicas::SurgeLimits;
+use super::replicas::{ProgressThreshold, SurgeLimits};
 use crate::analysis::{AnalysisTemplate, DryRun, MeasurementRetention, RunArg};
 use crate::diag::Diagnostic;
 use crate::sim::SimDuration;
 
 /// Argo's default `scaleDownDelaySeconds` and `abortScaleDownDelaySeconds`.
 pub const DEFAULT_SCALE_DOWN_DELAY: SimDuration = SimDuration::from_secs(30);
+
+/// Argo's default `progressDeadlineSeconds` (`DefaultProgressDeadlineSeconds`,
+/// `utils/defaults/defaults.go`).
+pub const DEFAULT_PROGRESS_DEADLINE: SimDuration = SimDuration::from_secs(600);
 
 /// One canary step.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,6 +177,15 @@ pub struct Policy {
     pub abort_scale_down_delay_set: bool,
     /// `rollbackWindow.revisions`.
     pub rollback_window: Option<u32>,
+    /// `canary.replicaProgressThreshold`: how many canary pods must be
+    /// available for a step's counts, a weight move or full promotion to
+    /// count as reached (all of them when unset).
+    pub replica_progress_threshold: Option<ProgressThreshold>,
+    /// `spec.progressDeadlineSeconds`: how long the update may go without
+    /// progress before the rollout is Degraded (`ProgressDeadlineExceeded`).
+    pub progress_deadline: SimDuration,
+    /// `spec.progressDeadlineAbort`: abort when the progress deadline passes.
+    pub progress_deadline_abort: bool,
     /// The AnalysisTemplates and ClusterAnalysisTemplates that exist in the
     /// cluster this policy runs in.
     pub templates: Vec<AnalysisTemplate>,
@@ -184,7 +197,8 @@ pub struct Policy {
 
 impl Policy {
     /// A policy with Argo's defaults: traffic routing on, no background
-    /// analysis, 30 s scale-down delays, no templates, no operator.
+    /// analysis, 30 s scale-down delays, a 600 s progress deadline that does
+    /// not abort, no templates, no operator.
     pub fn new(name: impl Into<String>, steps: Vec<Step>) -> Policy {
         Policy {
             name: name.into(),
@@ -200,6 +214,9 @@ impl Policy {
             abort_scale_down_delay: Some(DEFAULT_SCALE_DOWN_DELAY),
             abort_scale_down_delay_set: false,
             rollback_window: None,
+            replica_progress_threshold: None,
+            progress_deadline: DEFAULT_PROGRESS_DEADLINE,
+            progress_deadline_abort: false,
             templates: Vec::new(),
             operator: OperatorConfig::default(),
             warnings: Vec::new(),

@@ -101,8 +101,9 @@ impl SimDuration {
     }
 
     /// Reads a Go/Prometheus duration: one or more `<integer><unit>` pairs with
-    /// units `ms`, `s`, `m`, `h`, `d`, `w`, largest first (`1h30m`, `90s`,
-    /// `250ms`), or a bare `0`. Fractions (`1.5s`) are accepted as Go accepts them.
+    /// units `us` (or `µs`), `ms`, `s`, `m`, `h`, `d`, `w`, largest first
+    /// (`1h30m`, `90s`, `250ms`), or a bare `0`. Fractions (`1.5s`) are
+    /// accepted as Go accepts them; a space inside (`30 ms`) is not.
     pub fn parse(text: &str) -> Result<SimDuration, DurationError> {
         let s = text.trim();
         if s == "0" {
@@ -130,7 +131,14 @@ impl SimDuration {
                 .parse()
                 .map_err(|_| DurationError::new(text, "has a malformed number"))?;
             let unit_start = i;
-            while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+            // A unit is everything up to the next digit (`µs` is not ASCII).
+            while i < bytes.len() && !bytes[i].is_ascii_digit() && bytes[i] != b'.' {
+                if bytes[i].is_ascii_whitespace() {
+                    return Err(DurationError::new(
+                        text,
+                        "has a space inside it; write the number and its unit together",
+                    ));
+                }
                 i += 1;
             }
             let unit = &s[unit_start..i];
@@ -141,12 +149,13 @@ impl SimDuration {
                 "m" => (3, 60 * MICROS_PER_SEC),
                 "s" => (4, MICROS_PER_SEC),
                 "ms" => (5, MICROS_PER_MILLI),
-                "us" | "µs" => (6, 1),
+                // Go's time.ParseDuration takes the micro sign and the Greek mu.
+                "us" | "\u{b5}s" | "\u{3bc}s" => (6, 1),
                 "" => return Err(DurationError::new(text, "needs a unit (ms, s, m, h, d)")),
                 _ => {
                     return Err(DurationError::new(
                         text,
-                        "has an unknown unit; use ms, s, m, h, d or w",
+                        "has an unknown unit; use us (or µs), ms, s, m, h, d or w",
                     ));
                 }
             };
@@ -279,6 +288,34 @@ mod tests {
         assert_eq!(SimDuration::from_secs(u64::MAX / 10), SimDuration(u64::MAX));
         assert_eq!(SimTime::from_millis(u64::MAX), SimTime::MAX);
         assert_eq!(SimDuration::from_mins(u64::MAX / 60), SimDuration(u64::MAX));
+    }
+
+    #[test]
+    fn a_space_before_the_unit_is_named_as_the_problem() {
+        let e = SimDuration::parse("30 ms").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "duration \"30 ms\" has a space inside it; write the number and its unit together (write e.g. 90s, 5m or 1h30m)"
+        );
+        assert!(SimDuration::parse("1h 30m").is_err());
+        // Spaces around the whole duration are fine.
+        assert_eq!(
+            SimDuration::parse(" 30ms "),
+            Ok(SimDuration::from_millis(30))
+        );
+    }
+
+    #[test]
+    fn micro_sign_is_accepted_where_us_is_as_go_parse_duration_does() {
+        // Go's time.ParseDuration unitMap: "us", "µs" (U+00B5), "μs" (U+03BC).
+        for text in ["5us", "5\u{b5}s", "5\u{3bc}s"] {
+            assert_eq!(SimDuration::parse(text), Ok(SimDuration(5)), "{text}");
+        }
+        assert_eq!(SimDuration::parse("1ms500\u{b5}s"), Ok(SimDuration(1500)));
+        assert_eq!(
+            SimDuration::parse("5xs").unwrap_err().problem,
+            "has an unknown unit; use us (or µs), ms, s, m, h, d or w"
+        );
     }
 
     #[test]

@@ -517,3 +517,86 @@ fn every_measurement_appears_in_the_json_with_time_value_phase_and_message() {
         (Some(5), Some(1))
     );
 }
+
+#[test]
+fn job_retries_failed_pods_after_backoff_until_backoff_limit_job_controller_go() {
+    // pkg/controller/job: a failed pod is replaced after 10 s, doubling per
+    // failure (backoff_utils.go); the Job fails (BackoffLimitExceeded) only
+    // when failed pods exceed spec.backoffLimit (job_controller.go). The
+    // good flagship's hardened-fixed Locust Job fails on any failed request;
+    // with backoffLimit 2 each Job gets three pods.
+    let sc = canarysim::scenario::load_file(
+        &crate::fixtures::Disk,
+        std::path::Path::new("scenarios/checkout-good.toml"),
+    )
+    .unwrap();
+    let mut policy = sc
+        .policies
+        .iter()
+        .find(|p| p.name == "hardened-fixed")
+        .unwrap()
+        .clone();
+    for t in &mut policy.templates {
+        for m in &mut t.spec.metrics {
+            if let Some(j) = &mut m.provider.job {
+                j.backoff_limit = Some(2);
+            }
+        }
+    }
+    let r = canarysim::engine::run(&sc, &policy, 1).result;
+    let pods = &r.locust_jobs;
+    let mut retried = 0;
+    let mut failed_jobs = 0;
+    for first in pods.iter().filter(|j| !j.name.contains("-retry")) {
+        let tries: Vec<_> = std::iter::once(first)
+            .chain((1..).map_while(|k| {
+                pods.iter()
+                    .find(|j| j.name == format!("{}-retry{k}", first.name))
+            }))
+            .collect();
+        for (k, pair) in tries.windows(2).enumerate() {
+            assert_ne!(pair[0].job_exit_code, 0, "only a failed pod is replaced");
+            let wait = pair[1].started_at_s - pair[0].ended_at_s;
+            let expect = 10.0 * f64::from(1u32 << k);
+            assert!(
+                (wait - expect).abs() < 1e-6,
+                "{}: waited {wait} s",
+                pair[1].name
+            );
+            retried += 1;
+        }
+        let last = tries.last().unwrap();
+        assert!(tries.len() <= 3, "{}: {} pods", first.name, tries.len());
+        if last.job_exit_code != 0 {
+            if tries.len() == 3 {
+                failed_jobs += 1;
+                assert!(
+                    r.timeline.iter().any(|e| e.detail
+                        == format!(
+                            "Job {} failed: BackoffLimitExceeded (failed pods: 3, backoffLimit: 2)",
+                            first.name
+                        )),
+                    "{}",
+                    first.name
+                );
+            } else {
+                // Still in its back-off when the run ended, or terminated.
+                assert!(
+                    r.timeline
+                        .iter()
+                        .all(|e| !e.detail.starts_with(&format!("Job {} failed", first.name)))
+                );
+            }
+        }
+    }
+    assert!(retried > 0, "seed 1 has failed Locust pods to retry");
+    // The measurement follows the Job, not its pods: a Job whose retry
+    // succeeded is a Successful measurement.
+    let failed_measurements: usize = r
+        .analysis_runs
+        .iter()
+        .flat_map(|run| &run.measurements)
+        .filter(|m| m.metric == "locust-validation" && m.phase == AnalysisPhase::Failed)
+        .count();
+    assert_eq!(failed_measurements, failed_jobs);
+}

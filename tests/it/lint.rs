@@ -143,6 +143,18 @@ fn indexing_result_without_a_length_guard_is_a_warning() {
 }
 
 #[test]
+fn comparing_a_vector_result_with_a_number_is_a_warning_as_expr_checker_rejects_it() {
+    // expr's checker (checker/checker.go) refuses `!=` between []float64 and int.
+    let f = only("mismatched-types", Kind::MismatchedTypes, Severity::Warning);
+    assert!(
+        f.diagnostic
+            .message
+            .contains("invalid operation: != (mismatched types []float64 and int)"),
+        "{f}"
+    );
+}
+
+#[test]
 fn a_count_above_one_without_an_interval_is_refused_at_the_count() {
     let f = only("metric-limits", Kind::Metric, Severity::Error);
     assert!(

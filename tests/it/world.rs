@@ -1,4 +1,5 @@
-//! The simulated world's rules seen end to end: routing without ready pods,
+//! The simulated world's rules seen end to end: no weight to a canary without
+//! available pods,
 //! the basic canary's split by pods, Pushgateway series, alert paging, `query`.
 
 use canarysim::engine::{Engine, run};
@@ -8,20 +9,36 @@ use canarysim::sim::SimDuration;
 use super::fixtures::{flagship_base, load, scenario_text};
 
 #[test]
-fn requests_to_a_service_with_no_ready_pod_fail() {
-    // The canary leaks 1Gi a minute: each container dies within a minute of
-    // starting and the kubelet's back-off keeps it down ever longer, so the
-    // canary Service is mostly without ready pods while it holds 50%.
+fn a_canary_without_available_pods_gets_no_weight_trafficrouting_go() {
+    // rollout/trafficrouting.go, reconcileTrafficRouting: "when newRS is not
+    // available or replicas num is 0. never weight to canary". The canary
+    // leaks 1Gi a minute: its one container dies within a minute of every
+    // start and the kubelet's back-off keeps it down ever longer. Each kill
+    // takes the weight to 0 at once, so only the requests inside the pod
+    // when it died fail, and the stable side serves the rest.
     let sc = super::fixtures::leaking_canary(2, 20.0, "1Gi", 50);
     let r = run(&sc, &sc.policies[0], 1).result;
     assert!(r.oom_kills.len() >= 3, "{} kills", r.oom_kills.len());
+    for kill in &r.oom_kills {
+        assert!(
+            r.timeline
+                .iter()
+                .any(|e| e.t_s == kill.t_s && e.detail == "canary weight set to 0%"),
+            "the weight leaves the canary when it dies at {}",
+            kill.t_s
+        );
+    }
     let canary = r.requests.canary;
     assert!(canary.total > 1000);
     assert!(
-        canary.failed as f64 > 0.5 * canary.total as f64,
+        (canary.failed as f64) < 0.01 * canary.total as f64,
         "{} of {} canary requests failed",
         canary.failed,
         canary.total
+    );
+    assert!(
+        r.requests.stable.total > 10 * canary.total,
+        "the stable side takes the canary's share while it is down"
     );
     assert_eq!(r.requests.stable.failed, 0, "the stable side is unaffected");
 }

@@ -13,13 +13,19 @@ fn interval(x: &[f64], y: &[f64], c: f64) -> ShiftInterval {
 /// distinct pairwise differences, so the sign change of z − target sits at the
 /// left end of the first such gap where z − target ≤ 0 (or at a bracket end).
 fn scan_root(x: &[f64], y: &[f64], target: f64) -> f64 {
+    scan_root_with(x, y, target, true)
+}
+
+/// [`scan_root`] of z with or without the continuity correction.
+fn scan_root_with(x: &[f64], y: &[f64], target: f64, correct: bool) -> f64 {
     let mut diffs: Vec<f64> = x
         .iter()
         .flat_map(|a| y.iter().map(move |b| a - b))
         .collect();
     diffs.sort_by(f64::total_cmp);
     diffs.dedup();
-    let g = |d: f64| wilcoxon_z(x, y, d).expect("valid") - target;
+    let ranked = Ranked::new(x, y).expect("valid");
+    let g = |d: f64| ranked.z_with(d, correct).expect("valid") - target;
     let (lo, hi) = (diffs[0], diffs[diffs.len() - 1]);
     if g(lo) <= 0.0 {
         return lo;
@@ -129,6 +135,26 @@ fn agrees_with_r_wilcox_test_on_tied_unequal_and_larger_samples() {
 }
 
 #[test]
+fn estimate_has_no_continuity_correction_as_r_wilcox_test_computes_it() {
+    // stats/R/wilcox.test.R: "correct <- FALSE # no continuity correction for
+    // estimate" before uniroot(wdiff, zq = 0). With m·n odd and no tied
+    // differences the uncorrected z jumps through 0 at the median pairwise
+    // difference, the Hodges-Lehmann estimate; the corrected z is 0 on the
+    // whole gap between its neighbours. Sorted differences of these samples:
+    // -30 -19.5 -13 -8.75 -7 -3 -2.5 [-1] 3.5 7.5 8.25 9.5 14.25 18.25 20.25.
+    let x = [0.0, 10.5, 21.25];
+    let y = [1.0, 3.0, 7.0, 13.0, 30.0];
+    let r = interval(&x, &y, 0.95);
+    assert_eq!(
+        r.estimate, -1.0,
+        "the median difference, not (-2.5 + 3.5) / 2"
+    );
+    // The continuity-corrected zero set is the whole gap (-2.5, 3.5).
+    assert_eq!(wilcoxon_z(&x, &y, 0.5), Ok(0.0));
+    assert_eq!(wilcoxon_z(&x, &y, -2.0), Ok(0.0));
+}
+
+#[test]
 fn constant_sides_give_the_one_consistent_shift() {
     let r = interval(&[5.0, 5.0], &[3.0, 3.0, 3.0], 0.98);
     assert_eq!((r.lower, r.upper, r.estimate), (2.0, 2.0, 2.0));
@@ -210,8 +236,9 @@ proptest! {
         prop_assert!(close(r.lower, scan_root(&x, &y, q)), "lower {}", r.lower);
         prop_assert!(close(r.upper, scan_root(&x, &y, -q)), "upper {}", r.upper);
         prop_assert!(r.lower <= r.estimate && r.estimate <= r.upper);
-        // The estimate: the middle of where z is exactly 0 (or the jump through 0).
-        let zero = (scan_root(&x, &y, 1e-9) + scan_root(&x, &y, -1e-9)) / 2.0;
+        // The estimate: the middle of where the uncorrected z is exactly 0
+        // (or its jump through 0).
+        let zero = (scan_root_with(&x, &y, 1e-9, false) + scan_root_with(&x, &y, -1e-9, false)) / 2.0;
         prop_assert!(close(r.estimate, zero), "estimate {} vs {zero}", r.estimate);
     }
 

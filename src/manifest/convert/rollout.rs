@@ -15,7 +15,7 @@ use crate::diag::Location;
 use crate::manifest::api::{self, IntOrStr, items, val};
 use crate::manifest::{ManifestShape, RolloutManifest, RolloutSites};
 use crate::rollout::policy::{BackgroundAnalysis, DEFAULT_SCALE_DOWN_DELAY, Policy};
-use crate::rollout::replicas::IntOrPercent;
+use crate::rollout::replicas::{IntOrPercent, ProgressThreshold};
 use crate::scenario::units::{ByteSize, Millicores};
 use crate::sim::SimDuration;
 
@@ -123,6 +123,25 @@ pub(super) fn rollout(
         && let Some(rev) = &rw.value.revisions
     {
         policy.rollback_window = Some(rev.value.clamp(0, i64::from(u32::MAX)) as u32);
+    }
+    if let Some(d) = &spec.progress_deadline_seconds {
+        match u64::try_from(d.value) {
+            Ok(secs) if secs > 0 => policy.progress_deadline = SimDuration::from_secs(secs),
+            _ => {
+                let at = cx.at(d);
+                cx.problem(
+                    at,
+                    format!(
+                        "spec.progressDeadlineSeconds: Invalid value: {}: must be greater than minReadySeconds",
+                        d.value
+                    ),
+                    "Argo's default is 600",
+                );
+            }
+        }
+    }
+    if let Some(a) = &spec.progress_deadline_abort {
+        policy.progress_deadline_abort = a.value;
     }
     Some(RolloutManifest {
         policy,
@@ -383,6 +402,9 @@ fn canary_policy(
             }
         }
     }
+    if let Some(t) = &c.replica_progress_threshold {
+        policy.replica_progress_threshold = progress_threshold(cx, t);
+    }
     if let Some(bg) = &c.analysis {
         let b = &bg.value;
         let (analysis, mut site) = analysis_ref(
@@ -410,4 +432,35 @@ fn canary_policy(
         sites.background = Some(site);
     }
     policy
+}
+
+/// `replicaProgressThreshold: {type: Pods|Percent, value: N}`.
+fn progress_threshold(
+    cx: &mut Cx,
+    t: &Spanned<api::ProgressThreshold>,
+) -> Option<ProgressThreshold> {
+    let at = cx.at(t);
+    let value = match t.value.value.as_ref().map(|v| u32::try_from(v.value)) {
+        Some(Ok(v)) if v > 0 => v,
+        _ => {
+            cx.problem(
+                at,
+                "replicaProgressThreshold.value must be greater than 0",
+                "give a pod count or a percentage, e.g. {type: Percent, value: 90}",
+            );
+            return None;
+        }
+    };
+    match t.value.type_.as_ref().map(|s| s.value.as_str()) {
+        Some("Pods") => Some(ProgressThreshold::Pods(value)),
+        Some("Percent") => Some(ProgressThreshold::Percent(value)),
+        _ => {
+            cx.problem(
+                at,
+                "replicaProgressThreshold.type must be Pods or Percent",
+                "write type: Pods or type: Percent",
+            );
+            None
+        }
+    }
 }

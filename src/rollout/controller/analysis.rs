@@ -111,6 +111,24 @@ impl Controller {
             });
             return false;
         }
+        // needsNewAnalysisRun (rollout/analysis.go): the controller paused for
+        // this Inconclusive run and a person has since cleared the pause, so
+        // the run is replaced rather than read again.
+        let promoted_past = self.controller_pause
+            && !self.has_pause(PauseReason::CanaryPauseStep)
+            && view
+                .run(RunKind::Background)
+                .is_some_and(|r| r.phase == AnalysisPhase::Inconclusive);
+        if promoted_past {
+            d.runs.push(RunRequest::Cancel {
+                kind: RunKind::Background,
+            });
+            d.runs.push(RunRequest::Start {
+                kind: RunKind::Background,
+                analysis: bg.analysis,
+            });
+            return false;
+        }
         self.react_to_run(now, view, RunKind::Background, "Background")
     }
 

@@ -12,7 +12,8 @@ use crate::model::Version;
 use crate::rollout::policy::CanaryScale;
 use crate::rollout::replicas::{
     BasicCanary, CanaryMode, CanaryTarget, Counts, RoutedCanary, RsState, TrafficWeights,
-    at_desired_replica_counts_for_canary, basic_canary_counts, routed_counts,
+    at_desired_replica_counts_for_canary, basic_canary_counts, replica_progress_threshold_met,
+    routed_counts,
 };
 
 impl Controller {
@@ -82,7 +83,20 @@ impl Controller {
             self.rs_state(self.desired, view, Some(counts.canary)),
             Some(self.rs_state(self.stable, view, Some(counts.stable))),
             &[],
-            None,
+            self.policy.replica_progress_threshold,
         )
+    }
+
+    /// Whether the new ReplicaSet may become stable (`shouldFullPromote`,
+    /// `rollout/sync.go`): all `replicas` available, or
+    /// `replicaProgressThreshold` met against them.
+    pub(super) fn new_rs_ready_for_promotion(&self, view: &ClusterView) -> bool {
+        let rs = self.rs_state(self.desired, view, None);
+        rs.available >= self.replicas
+            || replica_progress_threshold_met(
+                self.policy.replica_progress_threshold,
+                rs,
+                self.replicas,
+            )
     }
 }

@@ -82,7 +82,17 @@ impl Controller {
         if self.desired == Version::Canary && self.promoted_at.is_none() {
             self.promoted_at = Some(now);
         }
-        self.old_stable_scale_down_at = Some(now + self.policy.scale_down_delay);
+        // The old stable: with a router it keeps the pods it has for
+        // scaleDownDelaySeconds (scaleDownDelayHelper); with
+        // dynamicStableScale, or without a router (a basic canary has drained
+        // it already), it goes to 0 now (scaleDownOldReplicaSetsForCanary,
+        // rollout/canary.go).
+        let old = other(self.desired);
+        self.old_stable_keep = self.spec[old.index()];
+        self.old_stable_scale_down_at = (self.policy.traffic_routing
+            && !self.policy.dynamic_stable_scale)
+            .then(|| now + self.policy.scale_down_delay);
+        self.dynamic_rollback = false;
         self.notes.push((
             now,
             Note::Promoted {
@@ -96,7 +106,7 @@ impl Controller {
     pub(super) fn reconcile_promoted(
         &mut self,
         now: SimTime,
-        _view: &ClusterView,
+        view: &ClusterView,
         mut d: Decision,
     ) -> Decision {
         let n = self.replicas;
@@ -104,16 +114,30 @@ impl Controller {
         let old = other(stable);
         d.replicas = [0; 2];
         d.replicas[stable.index()] = n;
+        d.stable_selects = stable;
+        if self.dynamic_rollback {
+            if view.available[stable.index()] < n {
+                // The previous canary is still referenced by the router and
+                // the canary Service: it keeps its pods and its share.
+                d.replicas[old.index()] = self.spec[old.index()];
+                d.canary_selects = old;
+                d.weight = self.weight;
+                self.spec = d.replicas;
+                return d;
+            }
+            self.dynamic_rollback = false;
+            self.set_weight(now, 0);
+        }
         match self.old_stable_scale_down_at {
             Some(at) if now < at => {
-                d.replicas[old.index()] = n;
+                d.replicas[old.index()] = self.old_stable_keep;
                 d.wake_at = Some(at);
             }
             _ => {}
         }
         d.canary_selects = stable;
-        d.stable_selects = stable;
         d.weight = self.weight;
+        self.spec = d.replicas;
         d
     }
 }

@@ -3,6 +3,7 @@
 use super::*;
 use crate::analysis::{ArgSource, RunArg};
 use crate::rollout::policy::{BackgroundAnalysis, TemplateRef};
+use crate::rollout::replicas::ProgressThreshold;
 use crate::sim::SimDuration;
 
 fn policy(steps: Vec<Step>) -> Policy {
@@ -634,4 +635,314 @@ fn dynamic_stable_scale_abort_steps_traffic_back_as_stable_pods_become_available
         "all traffic back on a full stable"
     );
     assert_eq!(d.canary_selects, Version::Stable);
+}
+
+fn cluster(available: [u32; 2], created: [u32; 2]) -> ClusterView {
+    ClusterView {
+        available,
+        created,
+        runs: Vec::new(),
+    }
+}
+
+#[test]
+fn never_weight_to_canary_without_available_pods_trafficrouting_go() {
+    // rollout/trafficrouting.go reconcileTrafficRouting: "when newRS is not
+    // available or replicas num is 0. never weight to canary".
+    let mut c = new(policy(vec![Step::SetWeight(20), Step::Pause(None)]), 5);
+    c.reconcile(t(0), &view(5, 1));
+    c.reconcile(t(1), &view(5, 1));
+    assert_eq!((c.step_index(), c.weight()), (1, 20));
+    // The lone canary pod is OOM-killed: its share goes back to stable.
+    let d = c.reconcile(t(2), &view(5, 0));
+    assert_eq!(d.weight, 0);
+    assert_eq!(
+        d.replicas,
+        [5, 1],
+        "the canary ReplicaSet keeps asking for its pod"
+    );
+    // It restarts and is ready again: the step's weight comes back.
+    let d = c.reconcile(t(30), &view(5, 1));
+    assert_eq!(d.weight, 20);
+}
+
+#[test]
+fn weight_moves_only_when_stable_has_pods_for_its_share_check_replicas_available() {
+    // rollout/trafficrouting.go checkReplicasAvailable: the stable needs
+    // floor((100 − w)·N/100) available pods before SetWeight(w) is called.
+    let mut c = new(policy(vec![Step::SetWeight(30), Step::Pause(None)]), 10);
+    let d = c.reconcile(t(0), &cluster([6, 3], [10, 3]));
+    assert_eq!(d.weight, 0, "70% needs 7 stable pods, 6 are available");
+    assert_eq!(
+        c.step_index(),
+        1,
+        "the step's replica counts are reached all the same"
+    );
+    let d = c.reconcile(t(1), &cluster([6, 3], [10, 3]));
+    assert_eq!(d.weight, 0);
+    let d = c.reconcile(t(2), &cluster([7, 3], [10, 3]));
+    assert_eq!(d.weight, 30);
+    // The check holds for every move, the move to 0 included: with 9 of 10
+    // stable pods the router keeps 30 even though the canary is down.
+    let d = c.reconcile(t(3), &cluster([9, 0], [10, 3]));
+    assert_eq!(d.weight, 30);
+    let d = c.reconcile(t(4), &cluster([10, 0], [10, 3]));
+    assert_eq!(d.weight, 0);
+
+    // replicaProgressThreshold relaxes the stable's check (ReplicaProgressThresholdMet).
+    let mut p = policy(vec![Step::SetWeight(30), Step::Pause(None)]);
+    // 6 of the 7 stable pods wanted is 86%, above 80%.
+    p.replica_progress_threshold = Some(ProgressThreshold::Percent(80));
+    let mut c = new(p, 10);
+    let d = c.reconcile(t(0), &cluster([6, 3], [10, 3]));
+    assert_eq!(d.weight, 30);
+}
+
+#[test]
+fn promote_after_inconclusive_background_run_creates_a_new_run_needs_new_analysis_run() {
+    // rollout/analysis.go needsNewAnalysisRun: the controller paused for the
+    // Inconclusive background run and `promote` cleared the pause, so a new
+    // background run is created instead of pausing again on the stale one.
+    let mut p = policy(vec![
+        Step::SetWeight(20),
+        Step::Pause(Some(SimDuration::from_secs(600))),
+    ]);
+    p.background = Some(BackgroundAnalysis {
+        analysis: analysis("bg"),
+        starting_step: 0,
+    });
+    let mut c = new(p, 5);
+    let inconclusive = || with_run(view(5, 1), RunKind::Background, AnalysisPhase::Inconclusive);
+    c.reconcile(t(0), &view(5, 1));
+    c.reconcile(t(1), &inconclusive());
+    assert_eq!(c.phase(), Phase::Paused);
+    c.promote(t(2));
+    let d = c.reconcile(t(2), &inconclusive());
+    assert_eq!(
+        d.runs
+            .iter()
+            .filter(|r| matches!(
+                r,
+                RunRequest::Start {
+                    kind: RunKind::Background,
+                    ..
+                }
+            ))
+            .count(),
+        1,
+        "a new background run: {:?}",
+        d.runs
+    );
+    assert!(d.runs.contains(&RunRequest::Cancel {
+        kind: RunKind::Background
+    }));
+    assert_eq!(c.phase(), Phase::Progressing);
+    let d = c.reconcile(
+        t(3),
+        &with_run(view(5, 1), RunKind::Background, AnalysisPhase::Running),
+    );
+    assert!(d.runs.is_empty());
+    assert_eq!(c.phase(), Phase::Progressing);
+    // The new run going Inconclusive pauses the rollout again.
+    c.reconcile(t(4), &inconclusive());
+    assert_eq!(c.phase(), Phase::Paused);
+}
+
+#[test]
+fn promote_with_an_inconclusive_background_run_does_not_skip_the_analysis_step() {
+    // cmd/promote/promote.go isInconclusive reads the *step's* run: an
+    // Inconclusive background run only has its pause cleared.
+    let mut p = policy(vec![Step::Analysis(analysis("a")), Step::SetWeight(100)]);
+    p.background = Some(BackgroundAnalysis {
+        analysis: analysis("bg"),
+        starting_step: 0,
+    });
+    let mut c = new(p, 2);
+    c.reconcile(t(0), &view(2, 0));
+    let both = |bg| {
+        let v = with_run(view(2, 0), RunKind::Step(0), AnalysisPhase::Running);
+        with_run(v, RunKind::Background, bg)
+    };
+    c.reconcile(t(1), &both(AnalysisPhase::Inconclusive));
+    assert_eq!(c.phase(), Phase::Paused);
+    c.promote(t(2));
+    assert_eq!(c.step_index(), 0, "the analysis step still runs");
+}
+
+#[test]
+fn undo_to_stable_with_dynamic_stable_scale_keeps_weight_on_canary_until_stable_is_full() {
+    // utils/rollout/rolloututil.go IsDynamicallyRollingBackToStable and
+    // rollout/trafficrouting.go calculateDesiredWeightOnAbortOrStableRollback:
+    // while the stable (now also the desired build) has fewer than N
+    // available pods, the router keeps its weight on the previous canary,
+    // whose pods stay; then all traffic moves and the canary goes to 0.
+    let mut p = policy(vec![Step::SetWeight(60), Step::Pause(None)]);
+    p.dynamic_stable_scale = true;
+    let mut c = new(p, 10);
+    for (s, avail) in [(0, [10, 0]), (1, [10, 6]), (2, [10, 6]), (3, [4, 6])] {
+        c.reconcile(t(s), &cluster(avail, avail));
+    }
+    assert_eq!(c.weight(), 60);
+    c.undo(t(10));
+    let d = c.reconcile(t(10), &cluster([4, 6], [4, 6]));
+    assert_eq!(
+        d.replicas,
+        [10, 6],
+        "stable back to N, the canary keeps its pods"
+    );
+    assert_eq!((d.weight, d.canary_selects), (60, Version::Canary));
+    let d = c.reconcile(t(20), &cluster([9, 6], [10, 6]));
+    assert_eq!((d.weight, d.canary_selects), (60, Version::Canary));
+    let d = c.reconcile(t(30), &cluster([10, 6], [10, 6]));
+    assert_eq!((d.weight, d.canary_selects), (0, Version::Stable));
+    assert_eq!(
+        d.replicas,
+        [10, 0],
+        "dynamicStableScale: the old canary goes at once"
+    );
+    assert_eq!(c.phase(), Phase::Healthy);
+}
+
+#[test]
+fn progress_deadline_exceeded_marks_the_rollout_degraded_sync_go() {
+    // rollout/sync.go calculateRolloutConditions and requeueStuckRollout,
+    // utils/conditions RolloutTimedOut: no progress for
+    // progressDeadlineSeconds (default 600) outside a pause or analysis step
+    // sets ProgressDeadlineExceeded, phase Degraded; strictly after the deadline.
+    let mut c = new(policy(vec![Step::SetWeight(20), Step::Pause(None)]), 5);
+    let stuck = cluster([5, 0], [5, 1]);
+    let d = c.reconcile(t(0), &stuck);
+    assert_eq!(
+        d.wake_at,
+        Some(t(601)),
+        "requeued a second after the deadline"
+    );
+    c.reconcile(t(600), &stuck);
+    assert_eq!(c.phase(), Phase::Progressing, "not strictly after yet");
+    c.reconcile(t(601), &stuck);
+    assert_eq!(c.phase(), Phase::Degraded);
+    assert!(c.progress_deadline_exceeded());
+    assert!(
+        c.aborted().is_none(),
+        "without progressDeadlineAbort it only reports"
+    );
+    let notes = c.drain_notes();
+    assert!(
+        notes.iter().any(
+            |(_, n)| matches!(n, Note::ProgressDeadlineExceeded { message }
+            if message == "ReplicaSet \"canary\" has timed out progressing.")
+        ),
+        "{notes:?}"
+    );
+    // The canary becomes available at last: progress, and the step goes on.
+    c.reconcile(t(700), &cluster([5, 1], [5, 1]));
+    assert!(!c.progress_deadline_exceeded());
+    assert_eq!((c.step_index(), c.phase()), (1, Phase::Progressing));
+    c.reconcile(t(700), &cluster([5, 1], [5, 1]));
+    assert_eq!(c.phase(), Phase::Paused);
+}
+
+#[test]
+fn progress_deadline_abort_aborts_the_update_evaluate_progress_deadline_abort() {
+    // rollout/sync.go evaluateProgressDeadlineAbort: with progressDeadlineAbort
+    // the timed-out update aborts with the ReplicaSet's timeout message.
+    let mut p = policy(vec![Step::SetWeight(20), Step::Pause(None)]);
+    p.progress_deadline = SimDuration::from_secs(120);
+    p.progress_deadline_abort = true;
+    let mut c = new(p, 5);
+    c.name_replica_sets(["checkout-aaa".into(), "checkout-bbb".into()]);
+    let stuck = cluster([5, 0], [5, 1]);
+    let d = c.reconcile(t(0), &stuck);
+    assert_eq!(d.wake_at, Some(t(121)));
+    let d = c.reconcile(t(121), &stuck);
+    assert!(d.requeue);
+    let (at, msg) = c.aborted().expect("aborted");
+    assert_eq!(at, t(121));
+    assert_eq!(
+        msg,
+        "RolloutAborted: Rollout aborted update to revision 2: ReplicaSet \"checkout-bbb\" has timed out progressing."
+    );
+    let d = c.reconcile(t(121), &stuck);
+    assert_eq!((d.weight, c.phase()), (0, Phase::Degraded));
+}
+
+#[test]
+fn progress_deadline_does_not_run_at_pause_or_analysis_steps_is_indefinite_step() {
+    // rollout/sync.go isIndefiniteStep: pause, analysis and experiment steps
+    // do not count against the deadline; a paused rollout neither.
+    let mut p = policy(vec![Step::Pause(None), Step::Analysis(analysis("a"))]);
+    p.progress_deadline_abort = true;
+    let mut c = new(p, 2);
+    c.reconcile(t(0), &view(2, 0));
+    c.reconcile(t(5000), &view(2, 0));
+    assert_eq!(c.phase(), Phase::Paused);
+    c.promote(t(5000));
+    c.reconcile(t(5000), &view(2, 0));
+    assert_eq!(c.step_index(), 1);
+    let d = c.reconcile(
+        t(9000),
+        &with_run(view(2, 0), RunKind::Step(1), AnalysisPhase::Running),
+    );
+    assert!(c.aborted().is_none());
+    assert_eq!(d.wake_at, None);
+}
+
+#[test]
+fn replica_progress_threshold_lets_steps_and_promotion_proceed_should_full_promote() {
+    // utils/replicaset/canary.go AtDesiredReplicaCountsForCanary and
+    // rollout/sync.go shouldFullPromote take replicaProgressThreshold: 9 of
+    // 10 canary pods are enough at 90%.
+    let steps = vec![Step::SetWeight(50), Step::SetWeight(100)];
+    let mut p = policy(steps.clone());
+    p.replica_progress_threshold = Some(ProgressThreshold::Percent(90));
+    let mut c = new(p, 10);
+    c.reconcile(t(0), &cluster([10, 5], [10, 5]));
+    assert_eq!(c.step_index(), 1);
+    c.reconcile(t(1), &cluster([10, 9], [10, 10]));
+    assert_eq!(c.step_index(), 2);
+    c.reconcile(t(2), &cluster([10, 9], [10, 10]));
+    assert_eq!(c.promoted_at(), Some(t(2)));
+    // Without it, 9 of 10 is not enough.
+    let mut c = new(policy(steps), 10);
+    c.reconcile(t(0), &cluster([10, 5], [10, 5]));
+    c.reconcile(t(1), &cluster([10, 9], [10, 10]));
+    c.reconcile(t(2), &cluster([10, 9], [10, 10]));
+    assert_eq!((c.step_index(), c.promoted_at()), (1, None));
+}
+
+#[test]
+fn basic_canary_promotion_leaves_the_drained_old_replica_set_at_zero_scale_down_old_replica_sets() {
+    // rollout/canary.go scaleDownOldReplicaSetsForCanary: without traffic
+    // routing every other ReplicaSet is scaled down; scaleDownDelaySeconds
+    // applies only with a router (and not with dynamicStableScale).
+    use crate::rollout::replicas::{IntOrPercent, SurgeLimits};
+    let mut p = policy(vec![Step::SetWeight(100)]);
+    p.traffic_routing = false;
+    p.surge = SurgeLimits::new(IntOrPercent::Count(1), IntOrPercent::Count(1)).unwrap();
+    let mut c = new(p, 4);
+    let mut v = view(4, 0);
+    let mut seen_old = Vec::new();
+    for s in 0..20 {
+        let d = c.reconcile(t(s), &v);
+        if c.promoted_at().is_some() {
+            seen_old.push(d.replicas[Version::Stable.index()]);
+        }
+        v = cluster(d.replicas, d.replicas);
+    }
+    assert!(c.promoted_at().is_some());
+    assert!(
+        seen_old.iter().all(|&r| r == 0),
+        "the drained old ReplicaSet never scales back up: {seen_old:?}"
+    );
+
+    let mut p = policy(vec![Step::SetWeight(100)]);
+    p.dynamic_stable_scale = true;
+    let mut c = new(p, 4);
+    let mut v = view(4, 0);
+    for s in 0..10 {
+        let d = c.reconcile(t(s), &v);
+        v = cluster(d.replicas, d.replicas);
+    }
+    assert!(c.promoted_at().is_some());
+    assert_eq!(v.created, [0, 4], "dynamicStableScale: no scale-down delay");
 }
