@@ -334,6 +334,29 @@ fn the_sample_budget_refuses_a_thousand_replica_flagship_and_accepts_what_fits()
 }
 
 #[test]
+fn set_canary_scale_counts_toward_the_sample_budget() {
+    // Five replicas of the flagship fit; scaling the canary to 1000 does not.
+    let policy = |n: u32| {
+        format!(
+            "[[policies]]\nname = \"scale\"\nsteps = [ {{ setCanaryScale = {{ replicas = {n} }} }}, {{ setWeight = 10 }} ]\n"
+        )
+    };
+    let base = fixtures::flagship_base();
+    let text = format!("{base}{}", policy(1000));
+    let e = scenario_error(&text);
+    assert!(
+        e.message.contains("setCanaryScale to 1000 replicas"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        e.location.line,
+        line_of(&text, "steps = [ { setCanaryScale")
+    );
+    fixtures::load(&format!("{base}{}", policy(5)));
+}
+
+#[test]
 fn a_millisecond_scrape_interval_or_a_year_of_warm_up_is_refused_before_the_run() {
     let text = scenario_text(2, 5.0, 4.0, "")
         .replace("[simulation]", "[simulation]\nscrape_interval = \"1ms\"");

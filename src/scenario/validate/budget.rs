@@ -45,11 +45,48 @@ pub fn series_per_pod(endpoints: usize) -> u64 {
 /// The upper estimate of samples a run stores: stable and canary pods
 /// (twice the replicas) scraped over the warm-up and the longest run.
 pub(crate) fn estimated_samples(replicas: u32, endpoints: usize, spans: &Spans) -> u64 {
+    samples_for_pods(2 * u64::from(replicas), endpoints, spans)
+}
+
+fn samples_for_pods(pods: u64, endpoints: usize, spans: &Spans) -> u64 {
     let scrapes =
         (spans.warmup.0.saturating_add(spans.max_duration.0)) / spans.scrape_interval.0.max(1);
-    (2 * u64::from(replicas))
-        .saturating_mul(series_per_pod(endpoints))
+    pods.saturating_mul(series_per_pod(endpoints))
         .saturating_mul(scrapes.saturating_add(1))
+}
+
+/// A policy whose `setCanaryScale.replicas` asks for more canary pods than
+/// `rollout.replicas` raises the pod count the budget assumed; checked once
+/// the policy is read.
+pub(super) fn check_canary_scale(
+    policy_path: &Path,
+    policy: &crate::rollout::policy::Policy,
+    spans: &Spans,
+    rollout: &RolloutShape,
+    endpoints: usize,
+) -> Result<()> {
+    use crate::rollout::policy::{CanaryScale, Step};
+    let most = policy
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::SetCanaryScale(CanaryScale::Replicas(n)) => Some(*n),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let pods = u64::from(rollout.replicas) + u64::from(most.max(rollout.replicas));
+    let samples = samples_for_pods(pods, endpoints, spans);
+    if samples > MAX_SAMPLES {
+        return Err(invalid(
+            &policy_path.key("steps"),
+            format!(
+                "setCanaryScale to {most} replicas makes the run store up to {samples} samples ({pods} pods), more than the budget of {MAX_SAMPLES}"
+            ),
+            "scale the canary to fewer replicas, or shorten simulation.max_duration",
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn check(

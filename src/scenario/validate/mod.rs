@@ -100,17 +100,12 @@ pub(crate) fn validate(
     let traffic = service::traffic(&root.key("traffic"), &f.traffic, &endpoints)?;
     let [stable, canary] = version::versions(&root.key("versions"), &f.versions, &pod, &endpoints)?;
 
-    budget::check(
-        &root,
-        &budget::Spans {
-            scrape_interval,
-            warmup,
-            max_duration,
-        },
-        &rollout,
-        &endpoints,
-        &traffic,
-    )?;
+    let spans = budget::Spans {
+        scrape_interval,
+        warmup,
+        max_duration,
+    };
+    budget::check(&root, &spans, &rollout, &endpoints, &traffic)?;
 
     let namespace = f.namespace.unwrap_or_else(|| "default".into());
     let pol = root.key("policies");
@@ -140,6 +135,7 @@ pub(crate) fn validate(
             canary_image: &canary.image,
         };
         let (made, from_yaml) = policy::policy(&pp, i, p, source, &ctx)?;
+        budget::check_canary_scale(&pp, &made, &spans, &rollout, endpoints.len())?;
         policies.push(made);
         manifests.extend(from_yaml);
     }
