@@ -17,6 +17,8 @@ pub mod locust;
 pub mod manifest;
 pub mod model;
 pub mod outcome;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod promql;
 pub mod report;
 pub mod rollout;

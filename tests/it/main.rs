@@ -9,6 +9,9 @@ mod fixtures;
 mod lint;
 mod locust;
 mod manifest;
+mod openmetrics;
+#[cfg(feature = "plot")]
+mod plot;
 mod promql;
 mod promql_conformance;
 mod promtool;
