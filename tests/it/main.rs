@@ -3,6 +3,8 @@
 mod analysis;
 mod analysis_seed;
 mod analysis_support;
+#[cfg(feature = "plot")]
+mod browser;
 mod cli;
 mod engine;
 mod fixtures;
