@@ -152,3 +152,26 @@ steps = [ { setWeight = 50 }, { pause = { duration = "2m" } } ]
         );
     }
 }
+
+/// The dashboard shipped for Grafana shows the manual operator's panels,
+/// query for query and line for line, in the scenario's order.
+#[test]
+fn the_shipped_dashboard_has_the_operators_three_panels() {
+    let sc = canarysim::scenario::load_file(
+        &crate::fixtures::Disk,
+        std::path::Path::new("scenarios/checkout-leak.toml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let panels = &sc.policy("manual").unwrap().operator.panels;
+    assert_eq!(panels.len(), 3);
+    let text = std::fs::read_to_string("examples/grafana-operator-dashboard.json").unwrap();
+    let dash: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let shipped = dash["panels"].as_array().unwrap();
+    assert_eq!(shipped.len(), panels.len());
+    for (p, d) in panels.iter().zip(shipped) {
+        assert_eq!(d["title"], p.name.as_str());
+        assert_eq!(d["targets"][0]["expr"], p.query.as_str());
+        let line = &d["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"];
+        assert_eq!(line.as_f64(), Some(p.above), "{}", p.name);
+    }
+}
