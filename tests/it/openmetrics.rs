@@ -175,3 +175,69 @@ fn the_shipped_dashboard_has_the_operators_three_panels() {
         assert_eq!(line.as_f64(), Some(p.above), "{}", p.name);
     }
 }
+
+/// `run --out` writes series only when asked: none by default, OpenMetrics
+/// per policy with `--series openmetrics`, the same text `export` writes.
+#[test]
+fn run_out_writes_series_only_when_asked() {
+    use assert_cmd::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.toml");
+    let sc_text = scenario_text(
+        2,
+        5.0,
+        4.0,
+        r#"
+[versions.stable]
+latency = { get = { dist = "constant", value = "5ms" } }
+[versions.canary]
+image = "svc:v2"
+[[policies]]
+name = "short"
+steps = [ { setWeight = 50 }, { pause = { duration = "2m" } } ]
+"#,
+    );
+    std::fs::write(&scenario, sc_text).unwrap();
+    let run_out = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        Command::cargo_bin("canarysim")
+            .unwrap()
+            .arg("run")
+            .arg(&scenario)
+            .arg("--out")
+            .arg(&out)
+            .args(extra)
+            .assert()
+            .success();
+        out
+    };
+    let plain = run_out("plain", &[]);
+    assert!(plain.join("result.json").exists());
+    assert!(!plain.join("series.csv").exists());
+    assert!(!plain.join("series").exists());
+    let om = run_out("om", &["--series", "openmetrics"]);
+    let written = std::fs::read_to_string(om.join("series/short.om")).unwrap();
+    let exported = dir.path().join("export.om");
+    Command::cargo_bin("canarysim")
+        .unwrap()
+        .arg("export")
+        .arg(&scenario)
+        .args(["--policy", "short", "-o"])
+        .arg(&exported)
+        .assert()
+        .success();
+    assert_eq!(written, std::fs::read_to_string(&exported).unwrap());
+    assert!(written.ends_with("# EOF\n"));
+    Command::cargo_bin("canarysim")
+        .unwrap()
+        .arg("export")
+        .arg(&scenario)
+        .args(["--policy", "short", "--start", "yesterday", "-o"])
+        .arg(dir.path().join("x.om"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "--start: \"yesterday\" is not an RFC 3339 time",
+        ));
+    assert!(!dir.path().join("x.om").exists());
+}
