@@ -9,10 +9,12 @@
 //!   their settings, the rest hollow;
 //! - when an axis varies the canary build (a `versions.canary.…` path, such
 //!   as the leak per request), detection against that fault size per policy
-//!   variant, with the smallest size each catches 95% of the time marked.
+//!   variant (one colour per line), with the smallest size each catches
+//!   95% of the time marked.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::Deserialize;
 
 use super::palette::{GREY, INK};
@@ -141,7 +143,7 @@ pub struct VariantPoint {
 pub struct FaultLine {
     /// `policy · field=value, …` (the fault's own axis left out).
     pub label: String,
-    /// Index of its policy (its colour).
+    /// Index of its policy.
     pub policy: usize,
     /// (fault size, detection %, interval low %, interval high %), by size.
     pub points: Vec<(f64, f64, f64, f64)>,
@@ -431,8 +433,9 @@ impl TradeOff {
             4,
             GREY.stroke_width(1),
         ))?;
-        for l in &self.fault_lines {
-            let c = super::palette::series(l.policy);
+        // One colour per line: variants of one policy must be told apart here.
+        for (i, l) in self.fault_lines.iter().enumerate() {
+            let c = super::palette::series(i);
             chart
                 .draw_series(LineSeries::new(
                     l.points.iter().map(|p| (p.0, p.1)),
@@ -453,10 +456,16 @@ impl TradeOff {
             if let Some(x) = l.caught_95 {
                 let y = l.points.iter().find(|p| p.0 == x).map_or(95.0, |p| p.1);
                 chart.draw_series(std::iter::once(Circle::new((x, y), 8, INK.stroke_width(2))))?;
+                // Near the right edge the label goes to the left of the ring.
+                let h = if x > x0 + (x1 - x0) * 0.7 {
+                    HPos::Right
+                } else {
+                    HPos::Left
+                };
                 chart.draw_series(std::iter::once(Text::new(
-                    format!(" 95% from {}", tick(x)),
+                    format!(" 95% from {} ", tick(x)),
                     (x, (y - 6.0).max(1.0)),
-                    text(12, &INK),
+                    text(12, &INK).pos(Pos::new(h, VPos::Top)),
                 )))?;
             }
         }
