@@ -18,6 +18,8 @@ pub mod manifest;
 pub mod model;
 pub mod names;
 pub mod outcome;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod promql;
 pub mod report;
 pub mod rollout;

@@ -63,6 +63,10 @@ pub struct MetricReport {
     pub error: i64,
     /// Measurements Argo would still show (its retention limit).
     pub retained: usize,
+    /// Its `successCondition` with the run's args substituted (`null` when unset).
+    pub success_condition: Option<String>,
+    /// Its `failureCondition` with the run's args substituted (`null` when unset).
+    pub failure_condition: Option<String>,
 }
 
 /// One measurement in the JSON result.
@@ -139,6 +143,8 @@ impl AnalysisRun {
                     inconclusive: r.inconclusive,
                     error: r.error,
                     retained: r.retained().len(),
+                    success_condition: self.condition(&r.name, |m| &m.success_condition),
+                    failure_condition: self.condition(&r.name, |m| &m.failure_condition),
                 })
                 .collect(),
             measurements: self
@@ -156,6 +162,19 @@ impl AnalysisRun {
                 })
                 .collect(),
         }
+    }
+
+    /// One condition of metric `name`, args substituted (as written when an
+    /// arg does not resolve, which validation has already reported).
+    fn condition(
+        &self,
+        name: &str,
+        field: impl Fn(&crate::analysis::template::Metric) -> &String,
+    ) -> Option<String> {
+        let spec = self.spec();
+        let text = field(spec.metrics.iter().find(|m| m.name == name)?);
+        let text = crate::analysis::args::substitute(text, &spec.args).unwrap_or(text.clone());
+        non_empty(&text)
     }
 }
 

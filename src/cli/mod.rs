@@ -5,7 +5,10 @@
 
 mod common;
 mod disk;
+mod export;
 mod lint;
+#[cfg(feature = "plot")]
+mod plot;
 mod promql;
 mod query;
 mod run;
@@ -65,6 +68,14 @@ enum Command {
         #[command(subcommand)]
         command: promql::PromqlCommand,
     },
+    /// One run's series as OpenMetrics text, to import into a real Prometheus with promtool.
+    Export(export::ExportArgs),
+    /// Pictures (SVG, or PNG by the extension): one run's timeline, policies over seeds, a sweep's trade-off.
+    #[cfg(feature = "plot")]
+    Plot {
+        #[command(subcommand)]
+        command: plot::PlotCommand,
+    },
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
@@ -93,6 +104,9 @@ pub fn main() -> ExitCode {
         Command::Query(a) => query::main(a),
         Command::Sweep(a) => sweep::main(a),
         Command::Promql { command } => promql::main(command),
+        Command::Export(a) => export::main(a),
+        #[cfg(feature = "plot")]
+        Command::Plot { command } => plot::main(command),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -20,6 +20,20 @@ pub enum Format {
     Json,
     /// A Markdown report: the comparison table and each policy's course.
     Markdown,
+    /// One self-contained HTML page: the Markdown report's story with each
+    /// run's timeline plot (single seed; with --runs, the verdict tables).
+    Html,
+}
+
+/// How `--out` writes the scraped series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeriesFormat {
+    /// Not at all (the default: a flagship run's series are tens of MB).
+    None,
+    /// `series.csv`: every sample in long form, all policies in one file.
+    Csv,
+    /// `series/<policy>.om`: OpenMetrics text per policy, for promtool.
+    Openmetrics,
 }
 
 /// The most seeds `--runs` takes; every run's result is held for the report.
@@ -59,15 +73,19 @@ pub struct RunArgs {
     /// Override a scenario key or policy field: `traffic.rate=120`,
     /// `policy.NAME.steps[4].pause.duration=1m`,
     /// `policy.NAME.metric.METRIC.failureLimit=2`, `policy.NAME.arg.ARG=V`
-    /// (repeatable; docs/scenario.md, "Overrides").
+    /// (repeatable; docs/sweep.md).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<String>,
-    /// Also write result.json, report.md, events.csv, series.csv and each
-    /// Locust run's CSV files (locust/<policy>/<job>_stats.csv, …) into this
-    /// directory. It is replaced whole (old or complete new, even on a full
-    /// disk or Ctrl-C), so it must be new, empty or an earlier --out.
+    /// Also write result.json, report.md, events.csv and each Locust run's
+    /// CSV files (locust/<policy>/<job>_stats.csv, …) into this directory.
+    /// It is replaced whole (old or complete new, even on a full disk or
+    /// Ctrl-C), so it must be new, empty or an earlier --out.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// With --out, also write the scraped series: series.csv, or
+    /// series/<policy>.om in OpenMetrics (docs/grafana.md).
+    #[arg(long, value_enum, default_value_t = SeriesFormat::None, value_name = "FORMAT")]
+    pub series: SeriesFormat,
 }
 
 /// Runs the subcommand; returns the exit code.
@@ -96,6 +114,8 @@ pub fn main(args: RunArgs) -> Result<u8> {
     }
     let mut results = Vec::new();
     let mut series_csv = String::new();
+    let mut series_files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut figures: Vec<(String, String)> = Vec::new();
     let mut locust_files: Vec<(String, Vec<u8>)> = Vec::new();
     for p in chosen {
         let started = std::time::Instant::now();
@@ -109,8 +129,24 @@ pub fn main(args: RunArgs) -> Result<u8> {
             wall,
             out.result.events as f64 / wall.max(1e-9) / 1e6
         );
+        if args.format == Format::Html {
+            figures.extend(timeline_svg(&sc, &out));
+        }
         if args.out.is_some() {
-            report::csv::series(&p.name, seed, &out.series, &mut series_csv);
+            match args.series {
+                SeriesFormat::None => {}
+                SeriesFormat::Csv => {
+                    report::csv::series(&p.name, seed, &out.series, &mut series_csv)
+                }
+                SeriesFormat::Openmetrics => series_files.push((
+                    format!("series/{}.om", p.name),
+                    canarysim::series::openmetrics::write(
+                        &out.series,
+                        canarysim::series::openmetrics::DEFAULT_START_MS,
+                    )
+                    .into_bytes(),
+                )),
+            }
             for (job, report) in &out.locust {
                 for (name, contents) in report.csv.files(job) {
                     locust_files.push((
@@ -125,6 +161,9 @@ pub fn main(args: RunArgs) -> Result<u8> {
     let stdout = match args.format {
         Format::Json => report::json(&results),
         Format::Markdown => report::markdown::report(&sc, seed, &results),
+        Format::Html => {
+            report::html::render(&report::html::run_report(&sc, seed, &results, &figures))
+        }
         Format::Text if results.len() == 1 => report::text::run(&results[0]),
         Format::Text => format!(
             "{} · seed {seed} · {}\n\n{}\n(--policy NAME shows one run's timeline)\n",
@@ -148,13 +187,35 @@ pub fn main(args: RunArgs) -> Result<u8> {
                 "events.csv".into(),
                 report::csv::events(&results).into_bytes(),
             ),
-            ("series.csv".into(), series_csv.into_bytes()),
         ];
+        if args.series == SeriesFormat::Csv {
+            files.push(("series.csv".into(), series_csv.into_bytes()));
+        }
+        files.extend(series_files);
         files.extend(locust_files);
         write_outputs(dir, &files)?;
     }
     print(&stdout)?;
     Ok(super::EXIT_OK)
+}
+
+/// The timeline of one run as SVG, for the HTML report (none without the
+/// `plot` feature, or if drawing fails, which is reported).
+#[cfg(feature = "plot")]
+fn timeline_svg(sc: &Scenario, out: &engine::RunOutput) -> Option<(String, String)> {
+    let fig = canarysim::plot::timeline::Timeline::new(sc, &out.result, &out.series);
+    match canarysim::plot::svg(&fig) {
+        Ok(svg) => Some((out.result.policy.clone(), svg)),
+        Err(e) => {
+            eprintln!("note: no timeline for {}: {e}", out.result.policy);
+            None
+        }
+    }
+}
+
+#[cfg(not(feature = "plot"))]
+fn timeline_svg(_: &Scenario, _: &engine::RunOutput) -> Option<(String, String)> {
+    None
 }
 
 /// `--runs N`: every chosen policy with seeds `seed .. seed+N`, in parallel.
@@ -203,6 +264,16 @@ fn many_seeds(args: &RunArgs, sc: &Scenario, chosen: &[&Policy], seed: u64) -> R
     };
     let stdout = match args.format {
         Format::Json => report::json(&results),
+        Format::Html => report::html::render(&report::html::Document {
+            title: format!(
+                "{}: {} seeds per policy ({seed}..={last})",
+                sc.name, args.runs
+            ),
+            intro: vec![report::html::Block::Pre(report::aggregate::text(
+                &results, &templates,
+            ))],
+            sections: Vec::new(),
+        }),
         Format::Markdown => format!(
             "# {}: {} seeds per policy ({seed}..={last})\n\n{}",
             sc.name,

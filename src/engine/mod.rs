@@ -22,7 +22,7 @@ use crate::locust::{LocustReport, Pushgateway, Timer};
 use crate::model::{Pod, PodId, Version};
 use crate::outcome::{
     FailedRequests, LocustJobSummary, OomKill, Requests, RolloutSummary, RunResult, StepRecord,
-    Tally, TimelineEntry, Verdict,
+    Tally, TimelineEntry, Verdict, WeightChange,
 };
 use crate::rollout::controller::{ClusterView, Controller, Note};
 use crate::rollout::policy::{Policy, Step};
@@ -133,6 +133,8 @@ pub(crate) struct World<'s> {
     pub peak_working_set: [f64; 2],
     pub oom_kills: Vec<OomKill>,
     pub timeline: Vec<TimelineEntry>,
+    /// Canary weight changes, for the result.
+    pub weights: Vec<WeightChange>,
     pub rollout_start: SimTime,
     /// Locust runs.
     pub jobs: Vec<jobs::JobSlot>,
@@ -229,6 +231,7 @@ impl<'s> Engine<'s> {
             peak_working_set: [0.0; 2],
             oom_kills: Vec::new(),
             timeline: Vec::new(),
+            weights: Vec::new(),
             rollout_start,
             jobs: Vec::new(),
             kube_jobs: Vec::new(),
@@ -480,7 +483,11 @@ impl<'s> Engine<'s> {
                 "step",
                 format!("step {index} done: {}", describe_step(&steps[index])),
             ),
-            Note::WeightChanged { weight } => ("weight", format!("canary weight set to {weight}%")),
+            Note::WeightChanged { weight } => {
+                let t_s = self.world.rel_secs(t);
+                self.world.weights.push(WeightChange { t_s, weight });
+                ("weight", format!("canary weight set to {weight}%"))
+            }
             Note::PausedForPerson { index, reason } => {
                 self.operator_watch(t);
                 (
@@ -613,6 +620,7 @@ impl<'s> Engine<'s> {
             sim_duration_s: w.rel_secs(self.queue.now()),
             events: self.events,
             timeline: w.timeline.clone(),
+            canary_weights: w.weights.clone(),
         };
         let locust = self
             .world

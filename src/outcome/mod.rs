@@ -91,6 +91,18 @@ pub struct RunResult {
     pub events: u64,
     /// The run's timeline.
     pub timeline: Vec<TimelineEntry>,
+    /// Every change of the canary weight the controller made, in time order
+    /// (the step line of a timeline plot).
+    pub canary_weights: Vec<WeightChange>,
+}
+
+/// The canary weight from an instant on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct WeightChange {
+    /// When it was set.
+    pub t_s: f64,
+    /// The weight, percent.
+    pub weight: u32,
 }
 
 /// The rollout's course.

@@ -1,10 +1,13 @@
 //! The Markdown report of `canarysim run --format markdown`: the comparison
-//! table, then what happened under each policy, for a team to read in review.
+//! table, then what happened under each policy (with every AnalysisRun's
+//! measurement values), for a team to read in review. The HTML report
+//! ([`super::html`]) tells the same story from the pieces here.
 
 use std::fmt::Write;
 
 use super::table;
 use super::text::human_secs;
+use crate::analysis::AnalysisRunReport;
 use crate::model::Version;
 use crate::outcome::RunResult;
 use crate::scenario::Scenario;
@@ -40,99 +43,148 @@ pub fn report(sc: &Scenario, seed: u64, runs: &[RunResult]) -> String {
         {
             let _ = writeln!(out, "{}\n", p.description);
         }
-        let _ = writeln!(
-            out,
-            "- **{}**: {}.",
-            r.verdict.as_str(),
-            table::verdict_sentence(r.verdict)
-        );
-        if let Some(m) = &r.rollout.invalid_spec {
+        for item in story(r) {
+            let _ = writeln!(out, "- {item}");
+        }
+        for ar in &r.analysis_runs {
+            if ar.measurements.is_empty() {
+                continue;
+            }
             let _ = writeln!(
                 out,
-                "- The Rollout is InvalidSpec, so Argo does nothing: {m}"
+                "\n<details><summary>Measurements of <code>{}</code></summary>\n",
+                ar.name
             );
-        }
-        if let Some(p) = r.rollout.promoted_at_s {
-            let _ = writeln!(out, "- Fully promoted at {} ({p:.1} s).", human_secs(p));
-        }
-        if let (Some(a), Some(m)) = (r.rollout.aborted_at_s, &r.rollout.abort_reason) {
-            let _ = writeln!(out, "- Aborted at {} ({a:.1} s): {m}", human_secs(a));
-        }
-        let canary_kills: Vec<f64> = r
-            .oom_kills
-            .iter()
-            .filter(|k| k.version == Version::Canary)
-            .map(|k| k.t_s)
-            .collect();
-        let _ = write!(
-            out,
-            "- OOM kills: {} ({} canary)",
-            r.oom_kills.len(),
-            canary_kills.len()
-        );
-        if let (Some(first), Some(p)) = (canary_kills.first(), r.rollout.promoted_at_s)
-            && *first >= p
-        {
-            let _ = write!(
-                out,
-                "; the first canary kill came {} after promotion",
-                human_secs(first - p)
-            );
-        }
-        let _ = writeln!(out, ".");
-        let _ = writeln!(
-            out,
-            "- Canary peak working set: {:.1}% of its memory limit.",
-            100.0 * r.canary_peak_memory_fraction
-        );
-        for ar in &r.analysis_runs {
-            let (mut ok, mut failed, mut inconclusive, mut error) = (0, 0, 0, 0);
-            for m in &ar.measurements {
-                match m.phase.as_str() {
-                    "Successful" => ok += 1,
-                    "Failed" => failed += 1,
-                    "Inconclusive" => inconclusive += 1,
-                    "Error" => error += 1,
-                    _ => {}
-                }
+            let _ = writeln!(out, "| {} |", MEASUREMENT_HEADERS.join(" | "));
+            let _ = writeln!(out, "| ---: | --- | --- | ---: | --- |");
+            for row in measurement_rows(ar) {
+                let cells: Vec<String> = row.iter().map(|c| super::table::escape_cell(c)).collect();
+                let _ = writeln!(out, "| {} |", cells.join(" | "));
             }
-            let _ = write!(
-                out,
-                "- AnalysisRun `{}` ({}): **{}**, {} measurements ({ok} successful, {failed} failed, {inconclusive} inconclusive, {error} errors)",
-                ar.name,
-                ar.templates.join(", "),
-                ar.phase.as_str(),
-                ar.measurements.len()
-            );
-            match &ar.message {
-                Some(m) => {
-                    let _ = writeln!(out, ": {m}");
-                }
-                None => {
-                    let _ = writeln!(out, ".");
-                }
-            }
+            let _ = writeln!(out, "\n</details>");
         }
         let _ = writeln!(out, "\n<details><summary>Timeline</summary>\n");
         let _ = writeln!(out, "| t (s) | event |");
         let _ = writeln!(out, "| ---: | --- |");
-        let mut seen_kill = Vec::new();
-        for e in &r.timeline {
-            let keep = REPORTED.contains(&e.kind)
-                || (e.kind == "oom_kill" && !seen_kill.contains(&e.detail.split(' ').next()));
-            if e.kind == "oom_kill" {
-                seen_kill.push(e.detail.split(' ').next());
-            }
-            if keep {
-                let _ = writeln!(
-                    out,
-                    "| {:.1} | {} |",
-                    e.t_s,
-                    super::table::escape_cell(&e.detail)
-                );
-            }
+        for (t, detail) in reported_events(r) {
+            let _ = writeln!(out, "| {t:.1} | {} |", super::table::escape_cell(&detail));
         }
         let _ = writeln!(out, "\n</details>");
+    }
+    out
+}
+
+/// The bullet points of one run's story: verdict, promotion or abort, OOM
+/// kills, peak memory, and each AnalysisRun's phase and counts (Markdown
+/// inline: `code` and **strong**).
+pub fn story(r: &RunResult) -> Vec<String> {
+    let mut items = Vec::new();
+    items.push(format!(
+        "**{}**: {}.",
+        r.verdict.as_str(),
+        table::verdict_sentence(r.verdict)
+    ));
+    if let Some(m) = &r.rollout.invalid_spec {
+        items.push(format!(
+            "The Rollout is InvalidSpec, so Argo does nothing: {m}"
+        ));
+    }
+    if let Some(p) = r.rollout.promoted_at_s {
+        items.push(format!("Fully promoted at {} ({p:.1} s).", human_secs(p)));
+    }
+    if let (Some(a), Some(m)) = (r.rollout.aborted_at_s, &r.rollout.abort_reason) {
+        items.push(format!("Aborted at {} ({a:.1} s): {m}", human_secs(a)));
+    }
+    let canary_kills: Vec<f64> = r
+        .oom_kills
+        .iter()
+        .filter(|k| k.version == Version::Canary)
+        .map(|k| k.t_s)
+        .collect();
+    let mut kills = format!(
+        "OOM kills: {} ({} canary)",
+        r.oom_kills.len(),
+        canary_kills.len()
+    );
+    if let (Some(first), Some(p)) = (canary_kills.first(), r.rollout.promoted_at_s)
+        && *first >= p
+    {
+        let _ = write!(
+            kills,
+            "; the first canary kill came {} after promotion",
+            human_secs(first - p)
+        );
+    }
+    kills.push('.');
+    items.push(kills);
+    items.push(format!(
+        "Canary peak working set: {:.1}% of its memory limit.",
+        100.0 * r.canary_peak_memory_fraction
+    ));
+    for ar in &r.analysis_runs {
+        let (mut ok, mut failed, mut inconclusive, mut error) = (0, 0, 0, 0);
+        for m in &ar.measurements {
+            match m.phase.as_str() {
+                "Successful" => ok += 1,
+                "Failed" => failed += 1,
+                "Inconclusive" => inconclusive += 1,
+                "Error" => error += 1,
+                _ => {}
+            }
+        }
+        let mut item = format!(
+            "AnalysisRun `{}` ({}): **{}**, {} measurements ({ok} successful, {failed} failed, {inconclusive} inconclusive, {error} errors)",
+            ar.name,
+            ar.templates.join(", "),
+            ar.phase.as_str(),
+            ar.measurements.len()
+        );
+        match &ar.message {
+            Some(m) => {
+                let _ = write!(item, ": {m}");
+            }
+            None => item.push('.'),
+        }
+        items.push(item);
+    }
+    items
+}
+
+/// The columns of a measurements table.
+pub const MEASUREMENT_HEADERS: [&str; 5] = ["t (s)", "metric", "phase", "value", "message"];
+
+/// One row per measurement of `ar`: when (seconds, finished for jobs), the
+/// metric, the phase, the value as Argo prints it, the message.
+pub fn measurement_rows(ar: &AnalysisRunReport) -> Vec<Vec<String>> {
+    ar.measurements
+        .iter()
+        .map(|m| {
+            vec![
+                format!("{:.1}", m.finished_at_s.unwrap_or(m.t_s)),
+                m.metric.clone(),
+                m.phase.as_str().to_string(),
+                m.value_text.clone().unwrap_or_else(|| "-".to_string()),
+                m.message.clone().unwrap_or_default(),
+            ]
+        })
+        .collect()
+}
+
+/// The timeline entries worth a line in a report (the rest is in
+/// `events.csv`): time in seconds and the line. Only a pod's first OOM kill
+/// is kept.
+pub fn reported_events(r: &RunResult) -> Vec<(f64, String)> {
+    let mut out = Vec::new();
+    let mut seen_kill = Vec::new();
+    for e in &r.timeline {
+        let keep = REPORTED.contains(&e.kind)
+            || (e.kind == "oom_kill" && !seen_kill.contains(&e.detail.split(' ').next()));
+        if e.kind == "oom_kill" {
+            seen_kill.push(e.detail.split(' ').next());
+        }
+        if keep {
+            out.push((e.t_s, e.detail.clone()));
+        }
     }
     out
 }

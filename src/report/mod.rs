@@ -1,4 +1,4 @@
-//! Reports: run results rendered as text, JSON and CSV.
+//! Reports: run results rendered as text, JSON, CSV, Markdown and HTML.
 //!
 //! Every renderer returns a `String` and never touches files; the binary
 //! decides where output goes (hyperfine's exporter pattern). Flow: the
@@ -6,6 +6,7 @@
 
 pub mod aggregate;
 pub mod csv;
+pub mod html;
 pub mod markdown;
 pub mod sweep;
 pub mod table;

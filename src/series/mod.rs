@@ -5,6 +5,7 @@
 //! Nothing here depends on either.
 
 pub mod labels;
+pub mod openmetrics;
 pub mod store;
 pub mod synthetic;
 

@@ -159,6 +159,8 @@ fn out_dir_gets_result_events_and_series() {
             "manual",
             "--out",
             out.to_str().unwrap(),
+            "--series",
+            "csv",
         ])
         .assert()
         .success();

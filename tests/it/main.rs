@@ -3,6 +3,8 @@
 mod analysis;
 mod analysis_seed;
 mod analysis_support;
+#[cfg(feature = "plot")]
+mod browser;
 mod cli;
 mod engine;
 mod fixtures;
@@ -11,6 +13,9 @@ mod hostile_cli;
 mod lint;
 mod locust;
 mod manifest;
+mod openmetrics;
+#[cfg(feature = "plot")]
+mod plot;
 mod promql;
 mod promql_conformance;
 mod promtool;

@@ -24,9 +24,15 @@ fn check_report(name: &str) {
     let file = format!("scenarios/{name}.toml");
     let (sc, results) = runs(&file, 1);
     let fresh = report::markdown::report(&sc, 1, &results);
-    let path = format!("reports/{name}.md");
+    check_file(&format!("reports/{name}.md"), &fresh);
+}
+
+/// Compares `fresh` with the checked-in `path`, or rewrites it under
+/// `UPDATE_REPORTS=1`.
+fn check_file(path: &str, fresh: &str) {
+    let path = path.to_string();
     if std::env::var("UPDATE_REPORTS").as_deref() == Ok("1") {
-        std::fs::write(&path, &fresh).unwrap();
+        std::fs::write(&path, fresh).unwrap();
         return;
     }
     let stored = std::fs::read_to_string(&path).unwrap_or_default();
@@ -60,4 +66,60 @@ fn checkout_good_report_is_what_the_model_gives() {
 fn comparison_table_snapshot() {
     let (_, results) = runs("scenarios/checkout-leak.toml", 1);
     insta::assert_snapshot!(report::table::text(&results));
+}
+
+/// The flagship's HTML report and the timelines README links: every
+/// policy's timeline inline in `reports/checkout-leak.html`, and three of
+/// them as SVG files.
+#[cfg(feature = "plot")]
+#[test]
+fn checkout_leak_html_and_timelines_are_what_the_model_gives() {
+    use canarysim::plot::{svg, timeline::Timeline};
+    let sc = scenario::load_file(&Disk, std::path::Path::new("scenarios/checkout-leak.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut results = Vec::new();
+    let mut figures = Vec::new();
+    for p in &sc.policies {
+        let out = run(&sc, p, 1);
+        let fig = svg(&Timeline::new(&sc, &out.result, &out.series)).unwrap();
+        if ["manual", "hardened-fixed", "memory-trend"].contains(&p.name.as_str()) {
+            check_file(&format!("reports/checkout-leak-{}.svg", p.name), &fig);
+        }
+        figures.push((p.name.clone(), fig));
+        results.push(out.result);
+    }
+    let html = report::html::render(&report::html::run_report(&sc, 1, &results, &figures));
+    check_file("reports/checkout-leak.html", &html);
+}
+
+/// Seeds per policy and release in `reports/compare.svg`.
+#[cfg(feature = "plot")]
+pub const COMPARE_RUNS: u64 = 10;
+
+/// The comparison plot README links: every policy over seeds 1..=10, the
+/// bad release beside the good one.
+#[cfg(feature = "plot")]
+#[test]
+fn comparison_plot_is_what_the_model_gives() {
+    use rayon::prelude::*;
+    let mut results = Vec::new();
+    for file in [
+        "scenarios/checkout-leak.toml",
+        "scenarios/checkout-good.toml",
+    ] {
+        let sc = scenario::load_file(&Disk, std::path::Path::new(file))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let jobs: Vec<_> = sc
+            .policies
+            .iter()
+            .flat_map(|p| (1..=COMPARE_RUNS).map(move |s| (p, s)))
+            .collect();
+        let mut r: Vec<RunResult> = jobs
+            .par_iter()
+            .map(|(p, s)| run(&sc, p, *s).result)
+            .collect();
+        results.append(&mut r);
+    }
+    let fig = canarysim::plot::compare::Comparison::new(&results);
+    check_file("reports/compare.svg", &canarysim::plot::svg(&fig).unwrap());
 }
