@@ -2,6 +2,7 @@
 # Fetches the tools the test suite uses beside cargo's crates, into target/tools/:
 # - promtool, from Debian's `prometheus` package, unpacked without installing
 #   or starting anything (the PromQL evaluator is checked against it).
+# - junitparser, from PyPI, which reads check's JUnit reports in a test.
 # Safe to run again; does nothing when the tools are already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,3 +25,6 @@ if [ ! -x "$promtool" ]; then
   dpkg-deb -x "$(ls "$tools"/deb/prometheus_*.deb | head -n 1)" "$tools/prometheus"
 fi
 "$promtool" --version 2>&1 | head -n 1
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import junitparser' >/dev/null 2>&1; then
+  python3 -m pip install --quiet junitparser || echo "setup: cannot install junitparser (pip install junitparser)" >&2
+fi
