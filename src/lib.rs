@@ -17,6 +17,7 @@ pub mod lint;
 pub mod locust;
 pub mod manifest;
 pub mod model;
+pub mod names;
 pub mod outcome;
 pub mod promql;
 pub mod report;

@@ -184,6 +184,16 @@ pub fn validate_metric(metric: &Metric) -> Result<CheckedMetric, MetricError> {
         field,
         message,
     };
+    if !crate::names::is_safe_name(&metric.name) {
+        return Err(fail(
+            "name",
+            format!(
+                "{:?} cannot name a metric here ({})",
+                metric.name,
+                crate::names::SAFE_NAME_RULE
+            ),
+        ));
+    }
     let count = int_value(&metric.count);
     let failure_limit = int_value(&metric.failure_limit);
     let inconclusive_limit = int_value(&metric.inconclusive_limit);

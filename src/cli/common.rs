@@ -1,8 +1,12 @@
-//! Shared pieces of the subcommands: loading a scenario, writing files atomically.
+//! Shared pieces of the subcommands: loading a scenario, writing files and
+//! output directories atomically (with cleanup on SIGINT/SIGTERM), printing
+//! to standard output without panicking on a closed pipe or a full disk.
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
 use canarysim::rollout::policy::Policy;
@@ -30,8 +34,10 @@ pub fn parse_overrides(set: &[String]) -> Result<Vec<scenario::Override>> {
 
 /// Writes `contents` to `dir/name` through a temporary file and a rename, so
 /// a reader never sees half a file and a failure leaves no partial output.
+#[allow(dead_code)] // for files written one at a time, beside `write_outputs`
 pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<()> {
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let _guard = cleanup_on_signal(&tmp);
     let result = (|| -> std::io::Result<()> {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(contents)?;
@@ -44,22 +50,211 @@ pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<()> {
     result.with_context(|| format!("cannot write {}", dir.join(name).display()))
 }
 
-/// Writes several files into `dir` (created if needed): all are rendered
-/// before the first is written, and each lands whole. Names may hold `/`
-/// (subdirectories, created as needed).
+/// The file that marks a directory as canarysim's output, which a later
+/// `--out` may replace whole.
+pub const OUT_MARKER: &str = ".canarysim-out";
+
+/// Makes `dir` hold exactly `files` (names may hold `/` for subdirectories)
+/// and nothing from an earlier run. All files are written into a fresh
+/// temporary directory beside `dir`, which is then swapped in by renames: a
+/// failure (a full disk, SIGINT, SIGTERM) leaves the old directory as it was
+/// and no temporary files. An existing `dir` is replaced only when it is empty
+/// or was written by canarysim (it holds [`OUT_MARKER`]); names that could
+/// reach outside `dir` (`..`, absolute paths) are refused before anything is
+/// written.
 pub fn write_outputs(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
-    fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
-    for (name, bytes) in files {
-        let path = dir.join(name);
-        let (Some(parent), Some(file)) = (path.parent(), path.file_name()) else {
-            bail!("bad output name {name}");
-        };
-        fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-        write_atomic(parent, &file.to_string_lossy(), bytes)?;
+    for (name, _) in files {
+        check_output_name(name)?;
+    }
+    let (parent, base) = split_target(dir)?;
+    if let Ok(meta) = fs::symlink_metadata(dir) {
+        if !meta.is_dir() {
+            bail!("--out {}: is not a directory", dir.display());
+        }
+        let mut entries = fs::read_dir(dir)
+            .with_context(|| format!("cannot read output directory {}", dir.display()))?;
+        if entries.next().is_some() && !dir.join(OUT_MARKER).is_file() {
+            bail!(
+                "--out {}: the directory holds files canarysim did not write; give a new or empty directory",
+                dir.display()
+            );
+        }
+    }
+    let id = format!("{}-{}", std::process::id(), next_serial());
+    let tmp = parent.join(format!(".{base}.tmp-{id}"));
+    let old = parent.join(format!(".{base}.old-{id}"));
+    let tmp_guard = cleanup_on_signal(&tmp);
+    let filled = fill_dir(&tmp, files);
+    if let Err(e) = filled {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e.context(format!("cannot write {}", dir.display())));
+    }
+    // The swap runs under the cleanup lock, so a signal waits for it: the
+    // target is either the old directory or the complete new one.
+    let _old_guard = cleanup_on_signal(&old);
+    let lock = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+    let had_old = fs::rename(dir, &old).is_ok();
+    let swapped = fs::rename(&tmp, dir);
+    if let Err(e) = swapped {
+        if had_old {
+            let _ = fs::rename(&old, dir);
+        }
+        drop(lock);
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", dir.display()));
+    }
+    drop(tmp_guard.disarm(lock));
+    if had_old {
+        let _ = fs::remove_dir_all(&old);
     }
     Ok(())
+}
+
+/// Writes the marker and every file into the new directory `tmp`.
+fn fill_dir(tmp: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
+    fs::create_dir(tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let write = |path: &Path, bytes: &[u8]| -> std::io::Result<()> {
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let mut f = fs::File::create(path)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    };
+    write(
+        &tmp.join(OUT_MARKER),
+        b"written by canarysim; --out replaces this directory whole\n",
+    )?;
+    for (name, bytes) in files {
+        write(&tmp.join(name), bytes)?;
+    }
+    Ok(())
+}
+
+/// `dir`'s parent (created if needed) and last name, so temporary
+/// directories can sit beside it on the same file system.
+fn split_target(dir: &Path) -> Result<(std::path::PathBuf, String)> {
+    let absolute = if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .context("cannot read the working directory")?
+            .join(dir)
+    };
+    let mut clean = std::path::PathBuf::new();
+    for c in absolute.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                clean.pop();
+            }
+            other => clean.push(other.as_os_str()),
+        }
+    }
+    let (Some(parent), Some(base)) = (clean.parent(), clean.file_name()) else {
+        bail!("--out {}: give a directory below the root", dir.display());
+    };
+    fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    Ok((parent.to_path_buf(), base.to_string_lossy().into_owned()))
+}
+
+/// Refuses an output name that is empty, absolute, or has a `.`, `..` or
+/// empty component, so no name (a policy's, a job's) can leave the directory.
+pub fn check_output_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && !name.starts_with('/')
+        && name.split('/').all(|c| {
+            !c.is_empty() && c != "." && c != ".." && !c.contains('\\') && !c.contains('\0')
+        });
+    if !ok {
+        bail!("output file name {name:?} would leave the output directory");
+    }
+    Ok(())
+}
+
+fn next_serial() -> u64 {
+    static SERIAL: AtomicU64 = AtomicU64::new(0);
+    SERIAL.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Paths to remove if SIGINT or SIGTERM arrives before they are finished.
+static CLEANUP: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes its path from the cleanup list when dropped.
+pub struct CleanupGuard(PathBuf);
+
+impl CleanupGuard {
+    /// Takes the path off the list while the caller already holds the lock.
+    fn disarm(
+        self,
+        mut lock: std::sync::MutexGuard<'_, Vec<PathBuf>>,
+    ) -> std::sync::MutexGuard<'_, Vec<PathBuf>> {
+        lock.retain(|p| *p != self.0);
+        std::mem::forget(self);
+        lock
+    }
+}
+
+impl Drop for CleanupGuard {
+    fn drop(&mut self) {
+        let mut list = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+        list.retain(|p| *p != self.0);
+    }
+}
+
+/// Registers `path` (a file or a directory) for removal on SIGINT/SIGTERM
+/// until the guard is dropped.
+pub fn cleanup_on_signal(path: &Path) -> CleanupGuard {
+    let mut list = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+    list.push(path.to_path_buf());
+    CleanupGuard(path.to_path_buf())
+}
+
+/// Handles SIGINT and SIGTERM for the whole process: removes the temporary
+/// files and directories still registered, then exits with 128 + the
+/// signal's number, as a shell reports a process the signal killed.
+pub fn install_signal_cleanup() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            let list = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+            for path in list.iter() {
+                if path.is_dir() {
+                    let _ = fs::remove_dir_all(path);
+                } else {
+                    let _ = fs::remove_file(path);
+                }
+            }
+            std::process::exit(128 + sig);
+        }
+    });
+}
+
+/// Tells `main` to end quietly with exit 0: standard output was closed
+/// early (`| head`), which is how a pipeline says it has read enough.
+#[derive(Debug)]
+pub struct ClosedPipe;
+
+impl std::fmt::Display for ClosedPipe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("standard output was closed")
+    }
+}
+
+impl std::error::Error for ClosedPipe {}
+
+/// Writes `text` to standard output and flushes it. A closed pipe is
+/// [`ClosedPipe`]; any other failure (a full disk) is an error that says so.
+pub fn print(text: &str) -> Result<()> {
+    let mut lock = std::io::stdout().lock();
+    match lock.write_all(text.as_bytes()).and_then(|()| lock.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(ClosedPipe.into()),
+        Err(e) => Err(e).context("cannot write to standard output"),
+    }
 }
 
 /// The scenario's policy called `name`, or an error listing the ones it has.

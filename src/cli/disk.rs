@@ -10,6 +10,51 @@ use std::path::{Path, PathBuf};
 
 use canarysim::vfs::{FileKind, Files};
 
+/// The largest input file read (64 MiB): far beyond any scenario, manifest
+/// or promqltest file, and a bound on the memory a wrong path can take.
+pub const MAX_INPUT_BYTES: u64 = 64 << 20;
+
+/// Reads a regular file of at most [`MAX_INPUT_BYTES`] as UTF-8. A FIFO, a
+/// device (`/dev/zero`) or a socket is refused before it is opened, so the
+/// read can neither block nor run forever.
+pub fn read_input(path: &Path) -> io::Result<String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "is a directory",
+        ));
+    }
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "is not a regular file (a FIFO, a device or a socket)",
+        ));
+    }
+    let too_big = || {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "is larger than {} MiB, the most canarysim reads",
+                MAX_INPUT_BYTES >> 20
+            ),
+        )
+    };
+    if meta.len() > MAX_INPUT_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(too_big());
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "is not UTF-8 text"))
+}
+
 /// [`Files`] on `std::fs`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Disk;
@@ -27,7 +72,7 @@ impl Files for Disk {
     }
 
     fn read_to_string(&self, path: &Path) -> io::Result<String> {
-        std::fs::read_to_string(path)
+        read_input(path)
     }
 
     fn list_dir(&self, path: &Path) -> io::Result<Vec<OsString>> {

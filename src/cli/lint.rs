@@ -1,6 +1,6 @@
 //! `canarysim lint`: check scenarios and Argo manifests before production does.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -18,7 +18,10 @@ use super::disk::Disk;
   canarysim lint my-rollout.yaml my-templates.yaml --scenario scenarios/checkout-leak.toml
   kustomize build overlays/prod | canarysim lint - --scenario scenarios/checkout-leak.toml
 
-Exit status: 0 clean (notes only), 1 errors or warnings found, 2 a file could not be read or parsed.")]
+Exit status: 0 clean (notes only), 1 errors or warnings found, 2 a file could not
+be read as a scenario or a manifest at all: unreadable, not UTF-8, a syntax error,
+a wrong type, an unknown or missing key, a number out of range. A file that reads
+but holds wrong values (a limit below its request, a missing template) is 1.")]
 pub struct LintArgs {
     /// Scenario files (.toml), Argo manifest files (.yaml, .yml) or directories of them;
     /// `-` reads multi-document YAML manifests from standard input.
@@ -82,7 +85,6 @@ pub fn main(args: LintArgs) -> Result<u8> {
         text.push('\n');
     }
     text.push_str(&format!("lint: {}\n", report.summary()));
-    let mut lock = std::io::stdout().lock();
-    let _ = lock.write_all(text.as_bytes());
+    super::common::print(&text)?;
     Ok(report.exit_code())
 }

@@ -24,6 +24,9 @@ pub const EXIT_FINDINGS: u8 = 1;
 /// Exit code for bad input or usage.
 pub const EXIT_BAD_INPUT: u8 = 2;
 
+/// Stack size of the worker threads of `--runs`: the main thread's on Linux.
+const WORKER_STACK_BYTES: usize = 8 << 20;
+
 /// canarysim: test canary rollout policies against a simulated service.
 #[derive(Parser, Debug)]
 #[command(
@@ -70,6 +73,12 @@ enum Command {
 
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
 pub fn main() -> ExitCode {
+    common::install_signal_cleanup();
+    // Worker threads get the stack the main thread has (8 MiB), so a run
+    // behaves the same under `--runs` as alone.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .stack_size(WORKER_STACK_BYTES)
+        .build_global();
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
@@ -92,6 +101,7 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
+        Err(e) if e.is::<common::ClosedPipe>() => ExitCode::from(EXIT_OK),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(EXIT_BAD_INPUT)

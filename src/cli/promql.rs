@@ -14,6 +14,14 @@ use clap::Subcommand;
 
 use canarysim::promql::promqltest::{self, Outcome, Tally};
 
+/// `println!` into a `String`.
+macro_rules! outln {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
 use super::{EXIT_FINDINGS, EXIT_OK};
 
 /// PromQL subcommands.
@@ -51,13 +59,27 @@ pub fn main(command: PromqlCommand) -> anyhow::Result<u8> {
 }
 
 fn test(files: &[PathBuf], verbose: bool, markdown: bool) -> anyhow::Result<u8> {
+    let mut out = String::new();
+    let code = test_into(files, verbose, markdown, &mut out);
+    super::common::print(&out)?;
+    code
+}
+
+/// Runs the files and writes the report into `out` (printed even when a
+/// later file fails to read, so the results so far are not lost).
+fn test_into(
+    files: &[PathBuf],
+    verbose: bool,
+    markdown: bool,
+    out: &mut String,
+) -> anyhow::Result<u8> {
     let mut total = Tally::default();
     if markdown {
-        println!("| file | passed | failed | skipped | skip reasons |");
-        println!("|---|---:|---:|---:|---|");
+        outln!(out, "| file | passed | failed | skipped | skip reasons |");
+        outln!(out, "|---|---:|---:|---:|---|");
     }
     for path in files {
-        let text = std::fs::read_to_string(path)
+        let text = super::disk::read_input(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let report = promqltest::run(&text).with_context(|| format!("in {}", path.display()))?;
         let tally = report.tally();
@@ -67,27 +89,28 @@ fn test(files: &[PathBuf], verbose: bool, markdown: bool) -> anyhow::Result<u8> 
                 || path.display().to_string(),
                 |n| n.to_string_lossy().into_owned(),
             );
-            println!("{}", markdown_row(&name, &tally));
+            outln!(out, "{}", markdown_row(&name, &tally));
             continue;
         }
-        println!("{}: {}", path.display(), tally);
+        outln!(out, "{}: {}", path.display(), tally);
         for (reason, n) in &tally.skipped_by_reason {
-            println!("  skipped {n}: {reason}");
+            outln!(out, "  skipped {n}: {reason}");
         }
         if verbose {
-            print_cases(&report);
+            print_cases(&report, out);
         }
     }
     if markdown {
-        println!("{}", markdown_row("**total**", &total));
-        println!(
+        outln!(out, "{}", markdown_row("**total**", &total));
+        outln!(
+            out,
             "\n{:.2}% of the cases run pass.",
             100.0 * total.pass_ratio()
         );
     } else {
-        println!("total: {total}");
+        outln!(out, "total: {total}");
         for (reason, n) in &total.skipped_by_reason {
-            println!("  skipped {n}: {reason}");
+            outln!(out, "  skipped {n}: {reason}");
         }
     }
     Ok(if total.failed > 0 {
@@ -99,26 +122,26 @@ fn test(files: &[PathBuf], verbose: bool, markdown: bool) -> anyhow::Result<u8> 
 
 /// Prints each skipped case with its reason and each failed one with the
 /// expected and the actual result.
-fn print_cases(report: &promqltest::FileReport) {
+fn print_cases(report: &promqltest::FileReport, out: &mut String) {
     for case in &report.cases {
         match &case.outcome {
             Outcome::Skipped(reason) => {
-                println!("  skip line {}: {} ({reason})", case.line, case.expr);
+                outln!(out, "  skip line {}: {} ({reason})", case.line, case.expr);
             }
             Outcome::Failed {
                 reason,
                 expected,
                 actual,
             } => {
-                println!("  FAIL line {}: {}", case.line, case.expr);
-                println!("    {reason}");
-                println!("    expected:");
+                outln!(out, "  FAIL line {}: {}", case.line, case.expr);
+                outln!(out, "    {reason}");
+                outln!(out, "    expected:");
                 for l in expected.lines() {
-                    println!("      {l}");
+                    outln!(out, "      {l}");
                 }
-                println!("    actual:");
+                outln!(out, "    actual:");
                 for l in actual.lines() {
-                    println!("      {l}");
+                    outln!(out, "      {l}");
                 }
             }
             Outcome::Passed => {}

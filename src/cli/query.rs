@@ -74,7 +74,7 @@ pub fn main(args: QueryArgs) -> Result<u8> {
     match query.instant(engine.store(), at_ms, &EvalOptions::default()) {
         Ok(v) => {
             let json = render_data(&v, at_ms);
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            super::common::print(&format!("{}\n", serde_json::to_string_pretty(&json)?))?;
             Ok(super::EXIT_OK)
         }
         Err(e) => bail!("{e}"),

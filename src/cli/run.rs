@@ -1,6 +1,5 @@
 //! `canarysim run`: run policies on a scenario and report.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
@@ -10,7 +9,7 @@ use canarysim::rollout::policy::Policy;
 use canarysim::scenario::Scenario;
 use clap::{Args, ValueEnum};
 
-use super::common::{find_policy, load_scenario, note_unmodelled, write_outputs};
+use super::common::{find_policy, load_scenario, note_unmodelled, print, write_outputs};
 
 /// Output format of `run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -22,6 +21,9 @@ pub enum Format {
     /// A Markdown report: the comparison table and each policy's course.
     Markdown,
 }
+
+/// The most seeds `--runs` takes; every run's result is held for the report.
+pub const MAX_RUNS: u64 = 10_000;
 
 /// Flags of `canarysim run`.
 #[derive(Args, Debug)]
@@ -50,7 +52,9 @@ pub struct RunArgs {
     pub format: Format,
     /// Run each policy with this many seeds (seed, seed+1, …) and print how
     /// often each verdict came; runs in parallel, same output on any thread count.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    /// At most 10000 (`sweep` is for more).
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_RUNS))]
     pub runs: u64,
     /// Override a scenario key or policy field: `traffic.rate=120`,
     /// `policy.NAME.steps[4].pause.duration=1m`,
@@ -59,7 +63,9 @@ pub struct RunArgs {
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<String>,
     /// Also write result.json, report.md, events.csv, series.csv and each
-    /// Locust run's CSV files (locust/<policy>/<job>_stats.csv, …) into this directory.
+    /// Locust run's CSV files (locust/<policy>/<job>_stats.csv, …) into this
+    /// directory. It is replaced whole (old or complete new, even on a full
+    /// disk or Ctrl-C), so it must be new, empty or an earlier --out.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
@@ -147,8 +153,7 @@ pub fn main(args: RunArgs) -> Result<u8> {
         files.extend(locust_files);
         write_outputs(dir, &files)?;
     }
-    let mut lock = std::io::stdout().lock();
-    let _ = lock.write_all(stdout.as_bytes());
+    print(&stdout)?;
     Ok(super::EXIT_OK)
 }
 
@@ -227,7 +232,6 @@ fn many_seeds(args: &RunArgs, sc: &Scenario, chosen: &[&Policy], seed: u64) -> R
             ],
         )?;
     }
-    let mut lock = std::io::stdout().lock();
-    let _ = lock.write_all(stdout.as_bytes());
+    print(&stdout)?;
     Ok(super::EXIT_OK)
 }

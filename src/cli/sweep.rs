@@ -7,7 +7,7 @@
 //! `--out DIR/cells/` (so `--resume` can continue) and the results at the end.
 
 use std::fs;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -15,8 +15,9 @@ use anyhow::{Context, Result, bail};
 use canarysim::report;
 use canarysim::sweep::{self, CellPart, Shard, SweepHeader, SweepPart, SweepResult, SweepSpec};
 use clap::{Args, Subcommand, ValueEnum};
+use rayon::prelude::*;
 
-use super::common::{parse_overrides, write_atomic, write_outputs};
+use super::common::{parse_overrides, print, write_atomic};
 use super::disk::Disk;
 
 /// Output format of `sweep`.
@@ -191,34 +192,39 @@ pub fn main(args: SweepArgs) -> Result<u8> {
         }
     };
     let started = std::time::Instant::now();
-    let mut parts: Vec<CellPart> = Vec::with_capacity(cells.len());
-    for (i, cell) in cells.iter().enumerate() {
-        if args.resume
-            && let Some(cd) = &cells_dir
-            && let Some(part) = read_cell(&cd.join(cell_file(i)), cell, &shard.seeds(i, &spec))
-        {
-            if let Some(b) = &bar {
-                b.inc(part.runs.len() as u64);
+    // Cells run side by side as well as their seeds (rayon nests); each is
+    // written as it finishes and collected in cell order.
+    let parts: Vec<CellPart> = cells
+        .par_iter()
+        .enumerate()
+        .map(|(i, cell)| -> Result<CellPart> {
+            if args.resume
+                && let Some(cd) = &cells_dir
+                && let Some(part) = read_cell(&cd.join(cell_file(i)), cell, &shard.seeds(i, &spec))
+            {
+                if let Some(b) = &bar {
+                    b.inc(part.runs.len() as u64);
+                }
+                return Ok(part);
             }
-            parts.push(part);
-            continue;
-        }
-        let part = sweep::run_cell(cell, i, &spec, shard, &tick);
-        if let Some(cd) = &cells_dir {
-            let mut bytes = serde_json::to_vec(&part).context("cannot serialise a cell")?;
-            bytes.push(b'\n');
-            write_atomic(cd, &cell_file(i), &bytes)?;
-        }
-        parts.push(part);
-    }
+            let part = sweep::run_cell(cell, i, &spec, shard, &tick);
+            if let Some(cd) = &cells_dir {
+                let mut bytes = serde_json::to_vec(&part).context("cannot serialise a cell")?;
+                bytes.push(b'\n');
+                write_atomic(cd, &cell_file(i), &bytes)?;
+            }
+            Ok(part)
+        })
+        .collect::<Result<Vec<_>>>()?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
     let ran = done.load(Ordering::Relaxed);
     let wall = started.elapsed().as_secs_f64();
     eprintln!(
-        "{} cells, {ran} runs in {wall:.2} s ({:.1} runs/s){}",
+        "{} cell{}, {ran} runs in {wall:.2} s ({:.1} runs/s){}",
         cells.len(),
+        if cells.len() == 1 { "" } else { "s" },
         ran as f64 / wall.max(1e-9),
         if ran < total {
             format!("; {} runs read back from --out", total - ran)
@@ -237,15 +243,15 @@ pub fn main(args: SweepArgs) -> Result<u8> {
         bytes.push(b'\n');
         match &args.out {
             Some(out) => {
+                // Shards share the directory (a volume of an Indexed Job):
+                // each writes its own part, whole, beside the others.
                 let name = format!("part-{}-of-{}.json", shard.k, shard.n);
-                write_outputs(out, &[(name.clone(), bytes)])?;
+                fs::create_dir_all(out)
+                    .with_context(|| format!("cannot create {}", out.display()))?;
+                write_atomic(out, &name, &bytes)?;
                 eprintln!("wrote {}", out.join(name).display());
             }
-            None => std::io::stdout()
-                .lock()
-                .write_all(&bytes)
-                .ok()
-                .unwrap_or(()),
+            None => print(&String::from_utf8_lossy(&bytes))?,
         }
         return Ok(super::EXIT_OK);
     }
@@ -305,24 +311,19 @@ fn render(result: &SweepResult, format: Format) -> String {
 
 fn finish(result: &SweepResult, format: Format, out: Option<&Path>) -> Result<u8> {
     if let Some(dir) = out {
-        write_outputs(
-            dir,
-            &[
-                (
-                    "result.json".into(),
-                    report::sweep::json(result).into_bytes(),
-                ),
-                (
-                    "report.md".into(),
-                    report::sweep::markdown(result).into_bytes(),
-                ),
-                ("cells.csv".into(), report::sweep::csv(result).into_bytes()),
-            ],
-        )?;
+        // A sweep's directory grows as cells finish (and holds other
+        // shards' parts), so its files are each replaced whole rather than
+        // the directory swapped.
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for (name, text) in [
+            ("result.json", report::sweep::json(result)),
+            ("report.md", report::sweep::markdown(result)),
+            ("cells.csv", report::sweep::csv(result)),
+        ] {
+            write_atomic(dir, name, text.as_bytes())?;
+        }
     }
-    let _ = std::io::stdout()
-        .lock()
-        .write_all(render(result, format).as_bytes());
+    print(&render(result, format))?;
     Ok(super::EXIT_OK)
 }
 

@@ -19,6 +19,7 @@
 
 mod env;
 mod index;
+pub mod limits;
 
 use std::fmt;
 
@@ -129,6 +130,7 @@ impl Condition {
     /// functions are found when it runs (as measurement Errors), or by
     /// [`bool_check`].
     pub fn compile(text: &str) -> Result<Condition, ConditionError> {
+        limits::check_text(text).map_err(|message| ConditionError::Syntax { message })?;
         // Syntax errors are reported against the user's own text.
         let original = expr::compile(text).map_err(|e| ConditionError::Syntax {
             message: e.to_string(),

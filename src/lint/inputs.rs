@@ -147,6 +147,11 @@ fn read_scenario(files: &dyn Files, path: &Path) -> Result<Loaded, Finding> {
             ),
         ));
     }
+    // Wrong types, unknown or missing keys: the file is not a scenario at
+    // all, which (like a syntax error) is exit code 2, not a finding.
+    if let Err(e) = scenario::parse(&label, &text) {
+        return Err(Finding::new(Severity::Error, Kind::Unreadable, e.0));
+    }
     let source = scenario::DirSource::for_scenario(files, path);
     scenario::load_with(&label, &text, &source).map_err(|e| {
         let kind = if e.0.message.starts_with(manifest::YAML_ERROR_PREFIX) {

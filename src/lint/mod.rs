@@ -64,7 +64,8 @@ impl fmt::Display for Severity {
 /// What a finding is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
-    /// A file that cannot be read or parsed (YAML, TOML): exit code 2.
+    /// A file that cannot be read as a scenario or manifest at all (I/O,
+    /// syntax, types, unknown or missing keys): exit code 2.
     Unreadable,
     /// A scenario that does not validate.
     Scenario,

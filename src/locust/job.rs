@@ -18,6 +18,10 @@
 use super::spec::{LocustRunSpec, LocustSpecError, Target, UserClass, checkout_user};
 use crate::sim::SimDuration;
 
+/// The most users one Locust Job may run (the scenario's `traffic.users`
+/// has the same bound).
+pub const MAX_USERS: u32 = 100_000;
+
 /// Locust's parameters for one Job, as read from its container.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocustJob {
@@ -121,6 +125,12 @@ impl LocustJob {
                 .map_err(|_| bad("--users", format!("{v:?} is not a whole number of users")))?,
             None => 1,
         };
+        if users > MAX_USERS {
+            return Err(bad(
+                "--users",
+                format!("{users} users is more than {MAX_USERS}, the most canarysim simulates"),
+            ));
+        }
         let spawn_rate = match param(&["-r", "--spawn-rate"], "LOCUST_SPAWN_RATE") {
             Some(v) => v
                 .parse::<f64>()
@@ -130,12 +140,18 @@ impl LocustJob {
             None => 1.0,
         };
         let run_time = match param(&["-t", "--run-time"], "LOCUST_RUN_TIME") {
-            Some(v) => Some(parse_timespan(&v).ok_or_else(|| {
-                bad(
-                    "--run-time",
-                    format!("{v:?} is not a time span (20, 20s, 3m, 1h20m)"),
-                )
-            })?),
+            Some(v) => Some(
+                parse_timespan(&v)
+                    .filter(|d| *d <= SimDuration::MAX_INPUT)
+                    .ok_or_else(|| {
+                        bad(
+                            "--run-time",
+                            format!(
+                                "{v:?} is not a time span of at most 365d (20, 20s, 3m, 1h20m)"
+                            ),
+                        )
+                    })?,
+            ),
             None => None,
         };
         let stop_timeout = match param(&["--stop-timeout"], "LOCUST_STOP_TIMEOUT") {

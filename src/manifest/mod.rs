@@ -310,11 +310,43 @@ fn yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> ManifestError {
         Some(i) if full[i..].contains(", column ") => full[..i].to_string(),
         _ => full,
     };
+    if let Some(budget) = message.strip_prefix("budget breached: ") {
+        // The parser's resource guard: say which limit in words.
+        let (what, hint) = budget_words(budget);
+        return ManifestError(Diagnostic::new(
+            at,
+            format!("{YAML_ERROR_PREFIX}{what}"),
+            hint,
+        ));
+    }
     ManifestError(Diagnostic::new(
         at,
         format!("{YAML_ERROR_PREFIX}{message}"),
         "the file must hold valid YAML documents (Kubernetes objects separated by ---); check the indentation at and above this point",
     ))
+}
+
+/// A YAML parser budget (`Documents { documents: 1025 }`) in words, with a hint.
+fn budget_words(budget: &str) -> (String, &'static str) {
+    let name = budget.split([' ', '{']).next().unwrap_or(budget);
+    match name {
+        "Documents" => (
+            "more than 1024 YAML documents in one file".to_string(),
+            "split the manifests into several files, or give a directory of them",
+        ),
+        "Depth" | "Nesting" => (
+            format!("YAML nested too deeply ({budget})"),
+            "Kubernetes objects are a few levels deep; look for runaway [ or { or indentation",
+        ),
+        "Aliases" | "AliasExpansions" | "Anchors" => (
+            format!("too many YAML aliases or anchors ({budget})"),
+            "manifests do not need aliases; write the values out",
+        ),
+        _ => (
+            format!("the YAML is larger than canarysim reads ({budget})"),
+            "split the manifests into several smaller files",
+        ),
+    }
 }
 
 /// The manifest files a path names: the file itself, or a directory's
@@ -336,6 +368,12 @@ pub fn read_path(
     let kind = files
         .kind(path)
         .map_err(|e| unreadable(format!("cannot read: {e}")))?;
+    if kind == FileKind::Other {
+        return Err(unreadable(
+            "cannot read: is not a regular file or a directory (a FIFO, a device or a socket)"
+                .to_string(),
+        ));
+    }
     if kind == FileKind::File {
         let text = files
             .read_to_string(path)

@@ -229,7 +229,12 @@ impl Pod {
         }
         // Exceed strictly: the first microsecond at which ws > limit.
         let secs = (limit - ws) / slope_per_sec;
-        let crossing = SimTime(now.0 + (secs * 1e6).floor() as u64 + 1);
+        // Saturating: a crossing beyond the end of time must not wrap to now.
+        let crossing = SimTime(
+            now.0
+                .saturating_add((secs * 1e6).floor() as u64)
+                .saturating_add(1),
+        );
         match cycle_end {
             Some(end) if crossing >= end => {
                 if mem.leak_per_minute <= 0.0

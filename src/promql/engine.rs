@@ -75,12 +75,16 @@ pub(crate) struct Evaluator<'a> {
     /// Subquery steps evaluated so far in this query (see
     /// [`MAX_SUBQUERY_STEPS`]).
     pub subquery_steps: std::cell::Cell<u64>,
+    /// Samples read so far in this query (see [`MAX_QUERY_WORK`]).
+    pub work: std::cell::Cell<u64>,
 }
 
 /// The most subquery steps one query may evaluate, so that `x[30d:1ms]`
 /// fails instead of running for hours (Prometheus stops such queries with
 /// its sample limit).
 pub(crate) const MAX_SUBQUERY_STEPS: u64 = 10_000_000;
+
+pub(crate) use super::limits::MAX_QUERY_WORK;
 
 impl<'a> Evaluator<'a> {
     /// A context for a query running from `start` to `end` every `step` ms
@@ -99,6 +103,7 @@ impl<'a> Evaluator<'a> {
             end,
             step,
             subquery_steps: std::cell::Cell::new(0),
+            work: std::cell::Cell::new(0),
         }
     }
 
@@ -109,6 +114,24 @@ impl<'a> Evaluator<'a> {
         if total > MAX_SUBQUERY_STEPS {
             return Err(PromqlError::TooExpensive(format!(
                 "more than {MAX_SUBQUERY_STEPS} subquery steps"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Counts `n` more samples read; [`Evaluator::check_work`] fails once
+    /// they pass [`MAX_QUERY_WORK`].
+    pub fn charge_work(&self, n: usize) {
+        self.work
+            .set(self.work.get().saturating_add(n as u64).saturating_add(1));
+    }
+
+    /// Fails once the samples read pass [`MAX_QUERY_WORK`]; called between
+    /// the steps of subqueries and range queries, where work piles up.
+    pub fn check_work(&self) -> Result<(), PromqlError> {
+        if self.work.get() > MAX_QUERY_WORK {
+            return Err(PromqlError::TooExpensive(format!(
+                "reads more than {MAX_QUERY_WORK} samples"
             )));
         }
         Ok(())

@@ -59,6 +59,15 @@ pub enum PromqlError {
     /// with a tiny step over a long range).
     #[error("query is too expensive: {0}")]
     TooExpensive(String),
+    /// The query text nests too deeply or has too many operators to be
+    /// parsed and evaluated safely (see [`super::limits`]).
+    #[error("query is too complex at column {column}: {what}; split it or simplify it")]
+    TooComplex {
+        /// 1-based column (in characters) where the limit was passed.
+        column: usize,
+        /// Which limit, with its value.
+        what: String,
+    },
     /// A valid PromQL feature this evaluator does not implement.
     #[error("unsupported PromQL feature: {0}")]
     Unsupported(String),

@@ -21,6 +21,7 @@ mod error;
 pub(crate) mod float;
 mod functions;
 pub mod json;
+pub mod limits;
 pub mod promqltest;
 mod selector;
 #[cfg(test)]
@@ -87,6 +88,7 @@ impl Query {
     /// Parses a query. The error carries the query text and the parser's
     /// message.
     pub fn parse(text: &str) -> Result<Query, PromqlError> {
+        limits::check_text(text)?;
         let parsed = std::panic::catch_unwind(|| promql_parser::parser::parse(text));
         let parse_error = |message: String| PromqlError::Parse {
             query: text.to_string(),
@@ -197,6 +199,7 @@ impl Query {
         let mut series: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
         let mut t = start_ms;
         while t <= end_ms {
+            ev.check_work()?;
             match ev.eval(&self.expr, t)? {
                 Val::Scalar(v) => series
                     .entry(Labels::default())

@@ -153,7 +153,9 @@ pub(crate) fn sample_at(series: &Series, r: i64, lookback: i64) -> Option<Sample
 /// Evaluates an instant vector selector.
 pub(crate) fn instant(ev: &Evaluator<'_>, vs: &VectorSelector, t: i64) -> Vec<Elem> {
     let r = ev.ref_time(vs.at.as_ref(), vs.offset.as_ref(), t);
-    select(ev.store, vs)
+    let selected = select(ev.store, vs);
+    ev.charge_work(selected.len());
+    selected
         .into_iter()
         .filter_map(|s| {
             sample_at(s, r, ev.opts.lookback_delta_ms).map(|p| Elem {
@@ -192,8 +194,9 @@ pub(crate) fn range(ev: &Evaluator<'_>, ms: &MatrixSelector, t: i64) -> (Vec<Ran
     let out = select(ev.store, &ms.vs)
         .into_iter()
         .filter_map(|s| {
-            let points: Vec<Sample> = s
-                .window(window.start, window.end)
+            let in_window = s.window(window.start, window.end);
+            ev.charge_work(in_window.len());
+            let points: Vec<Sample> = in_window
                 .iter()
                 .filter(|p| !is_stale_nan(p.v))
                 .copied()
@@ -237,6 +240,7 @@ pub(crate) fn subquery(
         ev.charge_subquery_steps(u64::try_from(steps).unwrap_or(u64::MAX))?;
     }
     while ts <= window.end {
+        ev.check_work()?;
         let elems = match ev.eval(&sq.expr, ts)? {
             Val::Scalar(v) => vec![Elem {
                 labels: Labels::default(),

@@ -124,7 +124,12 @@ pub fn report(sc: &Scenario, seed: u64, runs: &[RunResult]) -> String {
                 seen_kill.push(e.detail.split(' ').next());
             }
             if keep {
-                let _ = writeln!(out, "| {:.1} | {} |", e.t_s, e.detail.replace('|', "\\|"));
+                let _ = writeln!(
+                    out,
+                    "| {:.1} | {} |",
+                    e.t_s,
+                    super::table::escape_cell(&e.detail)
+                );
             }
         }
         let _ = writeln!(out, "\n</details>");

@@ -88,13 +88,30 @@ pub fn markdown_table<const N: usize>(
     rows: &[[String; N]],
     left: usize,
 ) -> String {
-    let mut out = format!("| {} |\n|", headers.join(" | "));
+    let mut out = format!("| {} |\n|", headers.map(escape_cell).join(" | "));
     for i in 0..N {
         out.push_str(if i < left { " --- |" } else { " ---: |" });
     }
     out.push('\n');
     for r in rows {
-        out.push_str(&format!("| {} |\n", r.join(" | ")));
+        let cells: Vec<String> = r.iter().map(|c| escape_cell(c)).collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out
+}
+
+/// A cell's text made safe inside a Markdown table row: `|` escaped, line
+/// breaks and other control characters shown as spaces, so no name can add
+/// a column or end the row.
+pub fn escape_cell(cell: &str) -> String {
+    let mut out = String::with_capacity(cell.len());
+    for c in cell.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
     }
     out
 }
@@ -109,5 +126,19 @@ pub fn verdict_sentence(v: Verdict) -> &'static str {
         Verdict::Undecided => {
             "the rollout was still paused or progressing when the simulation ended"
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_cannot_add_columns_or_rows_to_a_markdown_table() {
+        let rows = [["a|b".to_string(), "line\nbreak".to_string()]];
+        let table = markdown_table(&["name", "n"], &rows, 1);
+        assert_eq!(table.lines().count(), 3, "{table}");
+        assert_eq!(table.lines().nth(2), Some("| a\\|b | line break |"));
+        assert_eq!(escape_cell("x\\|"), "x\\\\\\|");
     }
 }

@@ -57,7 +57,11 @@ pub fn read_chain(files: &dyn Files, path: &Path) -> Result<Vec<Source>, Diagnos
                 named_at
                     .clone()
                     .unwrap_or_else(|| Location::start_of(&label)),
-                format!("cannot read scenario {label}: {e}"),
+                if named_at.is_some() {
+                    format!("cannot read the base scenario {label}: {e}")
+                } else {
+                    format!("cannot read scenario: {e}")
+                },
                 "give the path of a scenario .toml file",
             )
         })?;

@@ -194,10 +194,34 @@ pub fn shape_warnings(r: &RolloutManifest, sc: &Scenario) -> Vec<Diagnostic> {
     )
 }
 
-fn parse(file: &str, text: &str) -> Result<file::ScenarioFile, ScenarioError> {
+pub use validate::budget::{MAX_REQUESTS, MAX_SAMPLES, MIN_SCRAPE_INTERVAL, series_per_pod};
+
+/// The most samples a run of `sc` could store, as the budget
+/// ([`MAX_SAMPLES`]) estimates it before the run.
+pub fn estimated_samples(sc: &Scenario) -> u64 {
+    validate::budget::estimated_samples(
+        sc.rollout.replicas,
+        sc.endpoints.len(),
+        &validate::budget::Spans {
+            scrape_interval: sc.scrape_interval,
+            warmup: sc.warmup,
+            max_duration: sc.max_duration,
+        },
+    )
+}
+
+/// Parses scenario text into the file's structure (syntax, types, keys),
+/// without validating values.
+pub(crate) fn parse(file: &str, text: &str) -> Result<file::ScenarioFile, ScenarioError> {
     toml::from_str(text).map_err(|e| {
         let at = e.span().map_or(0, |s| s.start);
-        let message = e.message().trim().to_string();
+        let mut message = e.message().trim().to_string();
+        if message.starts_with("wanted exactly 1 element") {
+            // An empty or doubled step table: serde's enum message names no key.
+            message = format!(
+                "a step needs exactly one of setWeight, pause, analysis, setCanaryScale ({message})"
+            );
+        }
         let hint = if message.starts_with("unknown field") {
             "remove the key or fix its spelling; docs/scenario.md lists every key"
         } else if message.starts_with("missing field") {

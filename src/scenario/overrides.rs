@@ -55,7 +55,17 @@ pub const METRIC_FIELDS: [&str; 10] = [
 impl Override {
     /// Parses `PATH=VALUE` from the command line.
     pub fn parse(arg: &str) -> Result<Override, Diagnostic> {
-        Override::parse_at(arg, Location::start_of("--set"))
+        Override::parse_at(arg, Override::command_line("--set"))
+    }
+
+    /// The origin of an override given by a flag (`--set`, `--vary`): a
+    /// place outside any file, printed as the flag's name.
+    pub fn command_line(flag: &str) -> Location {
+        Location {
+            file: flag.to_string(),
+            line: 0,
+            column: 0,
+        }
     }
 
     /// Parses `PATH=VALUE` written at `origin`.
@@ -214,8 +224,11 @@ fn distance(a: &str, b: &str) -> usize {
 
 /// The (up to) three candidates nearest to `path`, as a hint.
 pub(crate) fn nearest(path: &str, candidates: &[String]) -> String {
-    let mut scored: Vec<(usize, &String)> =
-        candidates.iter().map(|c| (distance(path, c), c)).collect();
+    let mut scored: Vec<(usize, &String)> = candidates
+        .iter()
+        .filter(|c| c.as_str() != path)
+        .map(|c| (distance(path, c), c))
+        .collect();
     scored.sort();
     scored.dedup_by(|a, b| a.1 == b.1);
     let near: Vec<&str> = scored.iter().take(3).map(|(_, c)| c.as_str()).collect();

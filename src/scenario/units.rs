@@ -31,12 +31,21 @@ impl serde::de::Visitor<'_> for DurationVisitor {
         SimDuration::parse(v).map(DurationText).map_err(E::custom)
     }
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<DurationText, E> {
-        u64::try_from(v)
-            .map(|s| DurationText(SimDuration::from_secs(s)))
-            .map_err(|_| E::custom(format!("duration {v} is negative; durations are 0 or more")))
+        match u64::try_from(v) {
+            Ok(s) => self.visit_u64(s),
+            Err(_) => Err(E::custom(format!(
+                "duration {v} is negative; durations are 0 or more"
+            ))),
+        }
     }
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<DurationText, E> {
-        Ok(DurationText(SimDuration::from_secs(v)))
+        let d = SimDuration::from_secs(v);
+        if d > SimDuration::MAX_INPUT {
+            return Err(E::custom(format!(
+                "duration {v} s is longer than 365d, the longest canarysim simulates"
+            )));
+        }
+        Ok(DurationText(d))
     }
 }
 
@@ -46,6 +55,37 @@ impl serde::de::Visitor<'_> for DurationVisitor {
 /// often below a whole unit.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub struct ByteSize(pub f64);
+
+/// The largest memory size a scenario may give (1Pi, 2^50 bytes): beyond
+/// any container, and small enough that times computed from it stay finite.
+pub const MAX_BYTES: f64 = 1_125_899_906_842_624.0;
+
+/// The most CPU a scenario may give: 1000 cores.
+pub const MAX_MILLICORES: u64 = 1_000_000;
+
+fn check_bytes(text: &dyn fmt::Display, bytes: f64) -> Result<ByteSize, String> {
+    if !(bytes.is_finite() && bytes >= 0.0) {
+        return Err(format!("size {text} must be 0 or more"));
+    }
+    if bytes > MAX_BYTES {
+        return Err(format!(
+            "size {text} is more than 1Pi, the largest canarysim models"
+        ));
+    }
+    Ok(ByteSize(bytes))
+}
+
+fn check_millicores(text: &dyn fmt::Display, millicores: f64) -> Result<Millicores, String> {
+    if !(millicores.is_finite() && millicores >= 0.0) {
+        return Err(format!("cpu {text} must be 0 or more"));
+    }
+    if millicores > MAX_MILLICORES as f64 {
+        return Err(format!(
+            "cpu {text} is more than 1000 cores, the most canarysim models"
+        ));
+    }
+    Ok(Millicores(millicores.round() as u64))
+}
 
 impl ByteSize {
     /// Reads a quantity such as `512Mi`.
@@ -73,10 +113,7 @@ impl ByteSize {
             .trim()
             .parse()
             .map_err(|_| format!("size {text:?} is not a number with a suffix, e.g. \"512Mi\""))?;
-        if !n.is_finite() || n < 0.0 {
-            return Err(format!("size {text:?} must be 0 or more"));
-        }
-        Ok(ByteSize(n * factor))
+        check_bytes(&format_args!("{text:?}"), n * factor)
     }
 
     /// Mebibytes, for reports.
@@ -102,19 +139,13 @@ impl serde::de::Visitor<'_> for ByteSizeVisitor {
         ByteSize::parse(v).map_err(E::custom)
     }
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ByteSize, E> {
-        if v < 0 {
-            return Err(E::custom(format!("size {v} must be 0 or more")));
-        }
-        Ok(ByteSize(v as f64))
+        check_bytes(&v, v as f64).map_err(E::custom)
     }
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ByteSize, E> {
-        Ok(ByteSize(v as f64))
+        check_bytes(&v, v as f64).map_err(E::custom)
     }
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ByteSize, E> {
-        if !(v.is_finite() && v >= 0.0) {
-            return Err(E::custom(format!("size {v} must be 0 or more")));
-        }
-        Ok(ByteSize(v))
+        check_bytes(&v, v).map_err(E::custom)
     }
 }
 
@@ -133,10 +164,7 @@ impl Millicores {
         let n: f64 = num
             .parse()
             .map_err(|_| format!("cpu {text:?} is not a quantity such as \"250m\" or \"1\""))?;
-        if !n.is_finite() || n < 0.0 {
-            return Err(format!("cpu {text:?} must be 0 or more"));
-        }
-        Ok(Millicores((n * factor).round() as u64))
+        check_millicores(&format_args!("{text:?}"), n * factor)
     }
 }
 
@@ -157,18 +185,13 @@ impl serde::de::Visitor<'_> for CpuVisitor {
         Millicores::parse(v).map_err(E::custom)
     }
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Millicores, E> {
-        u64::try_from(v)
-            .map(|c| Millicores(c * 1000))
-            .map_err(|_| E::custom(format!("cpu {v} must be 0 or more")))
+        check_millicores(&v, v as f64 * 1000.0).map_err(E::custom)
     }
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Millicores, E> {
-        Ok(Millicores(v * 1000))
+        check_millicores(&v, v as f64 * 1000.0).map_err(E::custom)
     }
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Millicores, E> {
-        if !(v.is_finite() && v >= 0.0) {
-            return Err(E::custom(format!("cpu {v} must be 0 or more")));
-        }
-        Ok(Millicores((v * 1000.0).round() as u64))
+        check_millicores(&v, v * 1000.0).map_err(E::custom)
     }
 }
 
@@ -185,6 +208,17 @@ mod tests {
         assert_eq!(ByteSize::parse("100").unwrap().0, 100.0);
         assert!(ByteSize::parse("1GB").is_err());
         assert!(ByteSize::parse("-1Mi").is_err());
+    }
+
+    #[test]
+    fn sizes_and_cpu_past_their_limits_are_refused_not_wrapped() {
+        assert_eq!(ByteSize::parse("1024Ti").unwrap().0, MAX_BYTES);
+        let err = ByteSize::parse("30000000Ti").unwrap_err();
+        assert!(err.contains("more than 1Pi"), "{err}");
+        assert!(ByteSize::parse("1e308").is_err());
+        assert_eq!(Millicores::parse("1000"), Ok(Millicores(MAX_MILLICORES)));
+        assert!(Millicores::parse("1000001m").is_err());
+        assert!(Millicores::parse("18446744073709552").is_err());
     }
 
     #[test]

@@ -135,6 +135,55 @@ impl SeriesStore {
         }
     }
 
+    /// Adds many samples, sorted by time, in one pass: as [`SeriesStore::push`]
+    /// for each (a new sample at an existing time replaces it), but linear in
+    /// the samples old and new rather than quadratic when the new ones fall
+    /// before the newest (promqltest files loading a series twice).
+    pub fn push_sorted(&mut self, id: SeriesId, new: &[Sample]) {
+        let samples = &mut self.series[id.0 as usize].samples;
+        if samples
+            .last()
+            .is_none_or(|last| new.first().is_none_or(|f| f.t > last.t))
+        {
+            for s in new {
+                match samples.last_mut() {
+                    Some(last) if last.t == s.t => last.v = s.v,
+                    _ => samples.push(*s),
+                }
+            }
+            return;
+        }
+        let old = std::mem::take(samples);
+        samples.reserve(old.len() + new.len());
+        let (mut i, mut j) = (0, 0);
+        while i < old.len() || j < new.len() {
+            let next = match (old.get(i), new.get(j)) {
+                (Some(a), Some(b)) if a.t < b.t => {
+                    i += 1;
+                    *a
+                }
+                (Some(a), Some(b)) if a.t == b.t => {
+                    i += 1;
+                    j += 1;
+                    *b
+                }
+                (_, Some(b)) => {
+                    j += 1;
+                    *b
+                }
+                (Some(a), None) => {
+                    i += 1;
+                    *a
+                }
+                (None, None) => break,
+            };
+            match samples.last_mut() {
+                Some(last) if last.t == next.t => last.v = next.v,
+                _ => samples.push(next),
+            }
+        }
+    }
+
     /// Appends a staleness marker at `t` unless the series is already stale or empty.
     pub fn mark_stale(&mut self, id: SeriesId, t: i64) {
         let samples = &self.series[id.0 as usize].samples;
@@ -175,6 +224,28 @@ impl SeriesStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sorted_batch_merges_like_single_pushes() {
+        let batch = |ts: &[(i64, f64)]| -> Vec<Sample> {
+            ts.iter().map(|&(t, v)| Sample { t, v }).collect()
+        };
+        let first = batch(&[(0, 1.0), (20, 2.0), (40, 3.0)]);
+        let second = batch(&[(10, 9.0), (20, 8.0), (50, 7.0)]);
+        let mut one = SeriesStore::new();
+        let a = one.id(Labels::with_name("m", [("k", "v")]));
+        let mut many = one.clone();
+        for s in first.iter().chain(&second) {
+            one.push(a, s.t, s.v);
+        }
+        many.push_sorted(a, &first);
+        many.push_sorted(a, &second);
+        assert_eq!(one.get(a).samples, many.get(a).samples);
+        assert_eq!(
+            many.get(a).samples,
+            batch(&[(0, 1.0), (10, 9.0), (20, 8.0), (40, 3.0), (50, 7.0)])
+        );
+    }
 
     #[test]
     fn window_is_left_open_right_closed() {

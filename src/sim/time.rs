@@ -34,12 +34,12 @@ impl SimTime {
 
     /// The instant `s` whole seconds after the start.
     pub const fn from_secs(s: u64) -> SimTime {
-        SimTime(s * MICROS_PER_SEC)
+        SimTime(s.saturating_mul(MICROS_PER_SEC))
     }
 
     /// The instant `ms` milliseconds after the start.
     pub const fn from_millis(ms: u64) -> SimTime {
-        SimTime(ms * MICROS_PER_MILLI)
+        SimTime(ms.saturating_mul(MICROS_PER_MILLI))
     }
 
     /// Whole milliseconds since the start, rounded down (Prometheus timestamps).
@@ -61,20 +61,23 @@ impl SimTime {
 impl SimDuration {
     /// No time at all.
     pub const ZERO: SimDuration = SimDuration(0);
+    /// The longest span a user may write (365 days): far beyond any rollout,
+    /// and short enough that sums of a few never come near `u64::MAX`.
+    pub const MAX_INPUT: SimDuration = SimDuration(365 * 86_400 * MICROS_PER_SEC);
 
     /// `s` whole seconds.
     pub const fn from_secs(s: u64) -> SimDuration {
-        SimDuration(s * MICROS_PER_SEC)
+        SimDuration(s.saturating_mul(MICROS_PER_SEC))
     }
 
     /// `ms` milliseconds.
     pub const fn from_millis(ms: u64) -> SimDuration {
-        SimDuration(ms * MICROS_PER_MILLI)
+        SimDuration(ms.saturating_mul(MICROS_PER_MILLI))
     }
 
     /// `m` whole minutes.
     pub const fn from_mins(m: u64) -> SimDuration {
-        SimDuration(m * 60 * MICROS_PER_SEC)
+        SimDuration(m.saturating_mul(60 * MICROS_PER_SEC))
     }
 
     /// The nearest whole number of microseconds to `s` seconds; negative and
@@ -156,8 +159,11 @@ impl SimDuration {
             last_unit_rank = rank;
             total += number * micros as f64;
         }
-        if !total.is_finite() || total > u64::MAX as f64 / 2.0 {
-            return Err(DurationError::new(text, "is too long"));
+        if !total.is_finite() || total > SimDuration::MAX_INPUT.0 as f64 {
+            return Err(DurationError::new(
+                text,
+                "is longer than 365d, the longest canarysim simulates",
+            ));
         }
         Ok(SimDuration(total.round() as u64))
     }
@@ -262,6 +268,17 @@ mod tests {
         assert!(SimDuration::parse("5x").is_err());
         assert!(SimDuration::parse("").is_err());
         assert!(SimDuration::parse("-5s").is_err());
+    }
+
+    #[test]
+    fn durations_past_a_year_are_refused_and_conversions_saturate() {
+        assert_eq!(SimDuration::parse("52w1d"), Ok(SimDuration::MAX_INPUT));
+        let err = SimDuration::parse("52w2d").unwrap_err().to_string();
+        assert!(err.contains("longer than 365d"), "{err}");
+        assert!(SimDuration::parse("9223372036854775807s").is_err());
+        assert_eq!(SimDuration::from_secs(u64::MAX / 10), SimDuration(u64::MAX));
+        assert_eq!(SimTime::from_millis(u64::MAX), SimTime::MAX);
+        assert_eq!(SimDuration::from_mins(u64::MAX / 60), SimDuration(u64::MAX));
     }
 
     #[test]

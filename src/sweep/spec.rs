@@ -147,7 +147,7 @@ impl SweepSpec {
     ) -> Result<SweepSpec, Diagnostic> {
         let mut axes = Vec::new();
         for v in vary {
-            let origin = Location::start_of("--vary");
+            let origin = Override::command_line("--vary");
             let o = Override::parse_at(v, origin.clone())?;
             let values: Vec<Vec<Override>> = o
                 .value
@@ -173,7 +173,7 @@ impl SweepSpec {
             seed,
             axes,
         };
-        spec.check_size(Location::start_of("--runs"))?;
+        spec.check_size(Override::command_line("--runs"))?;
         Ok(spec)
     }
 

@@ -33,6 +33,18 @@ pub(super) fn rollout(
         );
         return None;
     };
+    if !crate::names::is_dns_subdomain(&name.value) {
+        let at = cx.at(name);
+        cx.problem(
+            at,
+            format!(
+                "metadata.name {:?} is not a valid Kubernetes name",
+                name.value
+            ),
+            crate::names::DNS_SUBDOMAIN_RULE,
+        );
+        return None;
+    }
     let mut sites = RolloutSites {
         at: cx.at(name),
         steps: Vec::new(),

@@ -22,6 +22,10 @@ use crate::sim::SimDuration;
 /// Argo's `InvalidSetWeightMessage` (maxTrafficWeight 100).
 const INVALID_SET_WEIGHT: &str = "SetWeight needs to be between 0 and 100";
 /// Argo's `InvalidStepMessage`.
+/// The most canary pods `setCanaryScale.replicas` may ask for (the
+/// scenario's `rollout.replicas` has the same bound).
+const MAX_CANARY_REPLICAS: u32 = 1000;
+
 const INVALID_STEP: &str = "Step must have one of the following set: experiment, setWeight, setCanaryScale, plugin or pause";
 
 /// Argo's `RolloutPause.DurationSeconds`: an integer, a string of digits,
@@ -98,6 +102,15 @@ pub(super) fn step(
                         "write whole seconds (60) or a Go duration (\"1m\", \"90s\")",
                     );
                 }
+                let longest = SimDuration::MAX_INPUT.as_millis() as i64 / 1000;
+                if secs > longest {
+                    let at = cx.at(d);
+                    cx.problem(
+                        at,
+                        format!("a pause of {secs}s is longer than 365d, the longest canarysim simulates"),
+                        "a pause without a duration waits for promotion; or give a shorter duration",
+                    );
+                }
                 Step::Pause(Some(SimDuration::from_secs(secs.max(0) as u64)))
             }
         };
@@ -128,7 +141,18 @@ pub(super) fn step(
         let scale = if val(&c.match_traffic_weight).copied().unwrap_or(false) {
             CanaryScale::MatchTrafficWeight
         } else if let Some(r) = &c.replicas {
-            CanaryScale::Replicas(r.value.clamp(0, i64::from(u32::MAX)) as u32)
+            if !(0..=i64::from(MAX_CANARY_REPLICAS)).contains(&r.value) {
+                let at = cx.at(r);
+                cx.problem(
+                    at,
+                    format!(
+                        "setCanaryScale.replicas {} is outside 0 to {MAX_CANARY_REPLICAS}",
+                        r.value
+                    ),
+                    "canarysim simulates at most 1000 replicas per version",
+                );
+            }
+            CanaryScale::Replicas(r.value.clamp(0, i64::from(MAX_CANARY_REPLICAS)) as u32)
         } else if let Some(w) = &c.weight {
             CanaryScale::Weight(w.value.clamp(0, 100) as u32)
         } else {

@@ -45,6 +45,17 @@ pub(super) fn template(
         return None;
     };
     let at = cx.at(name);
+    if !crate::names::is_dns_subdomain(&name.value) {
+        cx.problem(
+            at,
+            format!(
+                "metadata.name {:?} is not a valid Kubernetes name",
+                name.value
+            ),
+            crate::names::DNS_SUBDOMAIN_RULE,
+        );
+        return None;
+    }
     let empty = api::Spec::default();
     let spec = doc.spec.as_ref().map_or(&empty, |s| &s.value);
     foreign_spec_fields(cx, spec, false, &kind_name);

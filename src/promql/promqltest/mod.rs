@@ -22,7 +22,7 @@ use promql_parser::parser::Expr;
 
 use super::selector::matches;
 use super::{EvalOptions, PromqlError, Query};
-use crate::series::{Labels, METRIC_NAME, SeriesStore};
+use crate::series::{Labels, METRIC_NAME, Sample, SeriesStore};
 use notation::SeqValue;
 use script::{Command, Eval, EvalTime};
 
@@ -190,13 +190,18 @@ impl Runner {
         for (labels, values) in &load.series {
             let id = self.store.id(labels.clone());
             let mut has_histogram = false;
+            let mut points = Vec::with_capacity(values.len());
             for (i, v) in values.iter().enumerate() {
                 match v {
-                    SeqValue::Float(f) => self.store.push(id, i as i64 * load.step_ms, *f),
+                    SeqValue::Float(f) => points.push(Sample {
+                        t: i as i64 * load.step_ms,
+                        v: *f,
+                    }),
                     SeqValue::Histogram => has_histogram = true,
                     SeqValue::Omitted => {}
                 }
             }
+            self.store.push_sorted(id, &points);
             if has_histogram {
                 self.histogram_series.push(labels.clone());
             }

@@ -261,37 +261,62 @@ pub(crate) fn parse_metric(line: &str) -> Result<(Labels, &str), String> {
 }
 
 /// Parses a series description line: labels and values.
-pub(crate) fn parse_series(line: &str) -> Result<(Labels, Vec<SeqValue>), String> {
-    let (labels, rest) = parse_metric(line)?;
+/// The most values one series description may expand to (`0+1x999999`
+/// is the longest), so that `1x18446744073709551615` is an error rather than
+/// an attempt to allocate the machine's memory.
+pub const MAX_SERIES_VALUES: usize = 1_000_000;
+
+/// On failure, the byte offset in `line` of the bad part and what is wrong.
+pub(crate) fn parse_series(line: &str) -> Result<(Labels, Vec<SeqValue>), (usize, String)> {
+    let (labels, rest) = parse_metric(line).map_err(|e| (0, e))?;
+    let rest_at = line.len() - rest.len();
     if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
-        return Err(format!("unexpected {rest:?} after the metric"));
+        return Err((rest_at, format!("unexpected {rest:?} after the metric")));
     }
-    Ok((labels, parse_values(rest)?))
+    let values = parse_values(rest).map_err(|(at, e)| (rest_at + at, e))?;
+    Ok((labels, values))
 }
 
-/// Parses the value list of a series description.
-pub(crate) fn parse_values(s: &str) -> Result<Vec<SeqValue>, String> {
+/// Parses the value list of a series description; on failure, the byte
+/// offset in `s` of the bad item and what is wrong.
+pub(crate) fn parse_values(s: &str) -> Result<Vec<SeqValue>, (usize, String)> {
     let mut out = Vec::new();
     let mut rest = s.trim_start();
     while !rest.is_empty() {
+        let at = s.len() - rest.len();
         let len = if rest.starts_with("{{") {
-            histogram_item_len(rest)?
+            histogram_item_len(rest).map_err(|e| (at, e))?
         } else {
             rest.find(char::is_whitespace).unwrap_or(rest.len())
         };
         let (item, tail) = rest.split_at(len);
         if item.starts_with("{{") {
             let times = match item.rfind("}}x") {
-                Some(i) => parse_uint(&item[i + 3..])? + 1,
+                Some(i) => repetitions(&item[i + 3..], 1, out.len()).map_err(|e| (at, e))?,
                 None => 1,
             };
             out.extend(std::iter::repeat_n(SeqValue::Histogram, times));
         } else {
-            parse_item(item, &mut out)?;
+            parse_item(item, &mut out).map_err(|e| (at, e))?;
         }
         rest = tail.trim_start();
     }
     Ok(out)
+}
+
+/// The count `n` written after an `x`, plus `extra`, checked so that the
+/// series (`so_far` values already) stays within [`MAX_SERIES_VALUES`].
+fn repetitions(n: &str, extra: usize, so_far: usize) -> Result<usize, String> {
+    let count = parse_uint(n)?;
+    match count
+        .checked_add(extra)
+        .filter(|c| c.saturating_add(so_far) <= MAX_SERIES_VALUES)
+    {
+        Some(c) => Ok(c),
+        None => Err(format!(
+            "repetition count {n} makes the series longer than {MAX_SERIES_VALUES} values"
+        )),
+    }
 }
 
 /// The length of a `{{…}}` item with its optional `+{{…}}`/`-{{…}}` and
@@ -370,7 +395,8 @@ fn parse_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), String> {
         return Ok(());
     }
     if let Some(n) = item.strip_prefix("_x") {
-        out.extend(std::iter::repeat_n(SeqValue::Omitted, parse_uint(n)?));
+        let count = repetitions(n, 0, out.len())?;
+        out.extend(std::iter::repeat_n(SeqValue::Omitted, count));
         return Ok(());
     }
     let (start, rest) = if let Some(r) = item.strip_prefix("stale") {
@@ -383,10 +409,8 @@ fn parse_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), String> {
         return Ok(());
     }
     if let Some(n) = rest.strip_prefix('x') {
-        out.extend(std::iter::repeat_n(
-            SeqValue::Float(start),
-            parse_uint(n)? + 1,
-        ));
+        let count = repetitions(n, 1, out.len())?;
+        out.extend(std::iter::repeat_n(SeqValue::Float(start), count));
         return Ok(());
     }
     if rest.starts_with(['+', '-']) {
@@ -395,7 +419,7 @@ fn parse_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), String> {
             .strip_prefix('x')
             .ok_or_else(|| format!("expected 'x' in {item:?}"))?;
         let mut v = start;
-        for _ in 0..=parse_uint(n)? {
+        for _ in 0..repetitions(n, 1, out.len())? {
             out.push(SeqValue::Float(v));
             v += step;
         }

@@ -103,9 +103,43 @@ impl Patterns {
     }
 }
 
-/// Parses a whole file.
+/// The most values all the `load` blocks of one file may hold together
+/// (Prometheus's own files load well under a million).
+pub const MAX_FILE_VALUES: usize = 10_000_000;
+
+/// A parse failure inside a block: the index of the bad line, the byte
+/// offset of the bad part in the trimmed line, and what is wrong.
+struct Bad {
+    line: usize,
+    offset: usize,
+    message: String,
+}
+
+impl Bad {
+    fn at(line: usize) -> impl Fn(String) -> Bad {
+        move |message| Bad {
+            line,
+            offset: 0,
+            message,
+        }
+    }
+}
+
+/// Parses a whole file. Errors name the bad line and column:
+/// `line 7, column 5: bad value "x"`.
 pub(crate) fn parse(text: &str) -> Result<Vec<Command>, String> {
     let pats = Patterns::new();
+    let raw: Vec<&str> = text.split('\n').collect();
+    let locate = |bad: Bad| {
+        let line = raw.get(bad.line).copied().unwrap_or("");
+        let indent = line.len() - line.trim_start().len();
+        let trimmed = line.trim();
+        let offset = bad.offset.min(trimmed.len());
+        let column = line[..indent].chars().count()
+            + trimmed.get(..offset).map_or(0, |p| p.chars().count())
+            + 1;
+        format!("line {}, column {column}: {}", bad.line + 1, bad.message)
+    };
     let lines: Vec<&str> = text
         .split('\n')
         .map(|l| {
@@ -114,6 +148,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Command>, String> {
         })
         .collect();
     let mut cmds = Vec::new();
+    let mut loaded = 0usize;
     let mut i = 0;
     while i < lines.len() {
         let l = lines[i];
@@ -127,18 +162,23 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Command>, String> {
             .unwrap_or("")
             .to_ascii_lowercase();
         let end = block_end(&lines, i);
-        let at = |msg: String| format!("line {}: {msg}", i + 1);
+        let at = |msg: String| locate(Bad::at(i)(msg));
         if word == "clear" {
             // `clear` is a block of its own line only.
             cmds.push(Command::Clear);
             i += 1;
             continue;
         } else if word.starts_with("load") {
-            cmds.push(Command::Load(
-                parse_load(&pats, &lines[i..end]).map_err(at)?,
-            ));
+            let load = parse_load(&pats, &lines[i..end], i).map_err(locate)?;
+            loaded += load.series.iter().map(|(_, v)| v.len()).sum::<usize>();
+            if loaded > MAX_FILE_VALUES {
+                return Err(at(format!(
+                    "the file loads more than {MAX_FILE_VALUES} values"
+                )));
+            }
+            cmds.push(Command::Load(load));
         } else if word.starts_with("eval") {
-            let eval = parse_eval(&pats, &lines[i..end], i + 1).map_err(at)?;
+            let eval = parse_eval(&pats, &lines[i..end], i).map_err(locate)?;
             cmds.push(Command::Eval(Box::new(eval)));
         } else {
             return Err(at(format!("invalid command {l:?}")));
@@ -157,23 +197,34 @@ fn block_end(lines: &[&str], i: usize) -> usize {
     j
 }
 
-fn parse_load(pats: &Patterns, block: &[&str]) -> Result<Load, String> {
-    let caps = pats
-        .load
-        .captures(block[0])
-        .ok_or("invalid load command. (load[_with_nhcb] <step:duration>)")?;
-    let step_ms = parse_duration(&caps[2]).map_err(|e| format!("invalid step definition: {e}"))?;
+/// A `load` block whose first line is line `first` of the file (0-based).
+fn parse_load(pats: &Patterns, block: &[&str], first: usize) -> Result<Load, Bad> {
+    let caps = pats.load.captures(block[0]).ok_or_else(|| {
+        Bad::at(first)("invalid load command. (load[_with_nhcb] <step:duration>)".to_string())
+    })?;
+    let step_ms = parse_duration(&caps[2])
+        .map_err(|e| Bad::at(first)(format!("invalid step definition: {e}")))?;
     let mut series: Vec<(Labels, Vec<SeqValue>)> = Vec::new();
-    for line in &block[1..] {
+    // Where each label set is in `series`, so a block of many series loads
+    // in linear time.
+    let mut position: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
+    for (k, line) in block.iter().enumerate().skip(1) {
         let (head, _) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
         if head.ends_with("@st") {
             // Start timestamps (start_timestamps.test) are not modelled.
             continue;
         }
-        let (labels, values) = parse_series(line)?;
-        match series.iter_mut().find(|(l, _)| *l == labels) {
-            Some(existing) => existing.1 = values,
-            None => series.push((labels, values)),
+        let (labels, values) = parse_series(line).map_err(|(offset, message)| Bad {
+            line: first + k,
+            offset,
+            message,
+        })?;
+        match position.get(&labels) {
+            Some(&at) => series[at].1 = values,
+            None => {
+                position.insert(labels.clone(), series.len());
+                series.push((labels, values));
+            }
         }
     }
     Ok(Load {
@@ -183,8 +234,30 @@ fn parse_load(pats: &Patterns, block: &[&str]) -> Result<Load, String> {
     })
 }
 
-fn parse_eval(pats: &Patterns, block: &[&str], line: usize) -> Result<Eval, String> {
-    let head = block[0];
+/// An `eval` block whose first line is line `first` of the file (0-based).
+fn parse_eval(pats: &Patterns, block: &[&str], first: usize) -> Result<Eval, Bad> {
+    let mut eval = parse_eval_head(pats, block[0], first + 1).map_err(Bad::at(first))?;
+    let mut series = Vec::new();
+    for (k, def) in block.iter().enumerate().skip(1) {
+        let bad = |(offset, message): (usize, String)| Bad {
+            line: first + k,
+            offset,
+            message,
+        };
+        match parse_expected(pats, &mut eval, def).map_err(bad)? {
+            Expect::Series(labels, values) => series.push((labels, values)),
+            Expect::Other => {}
+            Expect::End => break,
+        }
+    }
+    if let Expected::Series(s) = &mut eval.expected {
+        *s = series;
+    }
+    Ok(eval)
+}
+
+/// The `eval …` line itself.
+fn parse_eval_head(pats: &Patterns, head: &str, line: usize) -> Result<Eval, String> {
     let (modifier, expr, time) = if let Some(c) = pats.instant.captures(head) {
         let at = c.get(2).map_or("", |m| m.as_str());
         let t = parse_duration(at).map_err(|e| format!("invalid timestamp definition: {e}"))?;
@@ -205,7 +278,7 @@ fn parse_eval(pats: &Patterns, block: &[&str], line: usize) -> Result<Eval, Stri
         return Err(format!("invalid evaluation command {head:?}"));
     };
     let modifier = modifier.map_or("", |m| m.as_str());
-    let mut eval = Eval {
+    Ok(Eval {
         line,
         expr,
         time,
@@ -214,54 +287,68 @@ fn parse_eval(pats: &Patterns, block: &[&str], line: usize) -> Result<Eval, Stri
         range_vector: None,
         expected: Expected::Series(Vec::new()),
         expects_histogram: false,
-    };
-    let mut series = Vec::new();
-    for def in &block[1..] {
-        if eval.fail
-            && (def.starts_with("expected_fail_message") || def.starts_with("expected_fail_regexp"))
-        {
-            break;
-        }
-        if let Some(c) = pats.range_vector.captures(def) {
-            let p = |s: &str| parse_duration(s).map_err(|e| format!("invalid range vector: {e}"));
-            eval.range_vector = Some((p(&c[1])?, p(&c[2])?, p(&c[3])?));
-            continue;
-        }
-        if let Some(rest) = def.strip_prefix("expect string") {
-            eval.expected = Expected::String(unquote(rest.trim_start())?);
-            continue;
-        }
-        if def.split(' ').next() == Some("expect") {
-            let c = pats
-                .expect
-                .captures(def)
-                .ok_or_else(|| format!("invalid expect statement {def:?}"))?;
-            match &c[1] {
-                "fail" => eval.fail = true,
-                "ordered" => eval.ordered = true,
-                // Warnings and info annotations are not modelled.
-                _ => {}
-            }
-            continue;
-        }
-        if let Some(v) = parse_number(def) {
-            eval.expected = Expected::Scalar(v);
-            break;
-        }
-        let (labels, values) = parse_series(def)?;
-        if values.len() > 1
-            && matches!(eval.time, EvalTime::Instant(_))
-            && eval.range_vector.is_none()
-        {
-            return Err("expecting multiple values in instant evaluation not allowed".to_string());
-        }
-        eval.expects_histogram |= values.contains(&SeqValue::Histogram);
-        series.push((labels, values));
+    })
+}
+
+/// What one line below an `eval` line says.
+enum Expect {
+    /// An expected series.
+    Series(Labels, Vec<SeqValue>),
+    /// A setting of the eval (`expect fail`, a scalar, a string, …).
+    Other,
+    /// The end of the expectations.
+    End,
+}
+
+/// Reads one line below an `eval` line into `eval`; on failure, the byte
+/// offset of the bad part and what is wrong.
+fn parse_expected(pats: &Patterns, eval: &mut Eval, def: &str) -> Result<Expect, (usize, String)> {
+    let whole = |e: String| (0, e);
+    if eval.fail
+        && (def.starts_with("expected_fail_message") || def.starts_with("expected_fail_regexp"))
+    {
+        return Ok(Expect::End);
     }
-    if let Expected::Series(s) = &mut eval.expected {
-        *s = series;
+    if let Some(c) = pats.range_vector.captures(def) {
+        let p = |s: &str| parse_duration(s).map_err(|e| format!("invalid range vector: {e}"));
+        eval.range_vector = Some((
+            p(&c[1]).map_err(whole)?,
+            p(&c[2]).map_err(whole)?,
+            p(&c[3]).map_err(whole)?,
+        ));
+        return Ok(Expect::Other);
     }
-    Ok(eval)
+    if let Some(rest) = def.strip_prefix("expect string") {
+        let at = def.len() - rest.trim_start().len();
+        eval.expected = Expected::String(unquote(rest.trim_start()).map_err(|e| (at, e))?);
+        return Ok(Expect::Other);
+    }
+    if def.split(' ').next() == Some("expect") {
+        let c = pats
+            .expect
+            .captures(def)
+            .ok_or_else(|| whole(format!("invalid expect statement {def:?}")))?;
+        match &c[1] {
+            "fail" => eval.fail = true,
+            "ordered" => eval.ordered = true,
+            // Warnings and info annotations are not modelled.
+            _ => {}
+        }
+        return Ok(Expect::Other);
+    }
+    if let Some(v) = parse_number(def) {
+        eval.expected = Expected::Scalar(v);
+        return Ok(Expect::End);
+    }
+    let (labels, values) = parse_series(def)?;
+    if values.len() > 1 && matches!(eval.time, EvalTime::Instant(_)) && eval.range_vector.is_none()
+    {
+        return Err(whole(
+            "expecting multiple values in instant evaluation not allowed".to_string(),
+        ));
+    }
+    eval.expects_histogram |= values.contains(&SeqValue::Histogram);
+    Ok(Expect::Series(labels, values))
 }
 
 #[cfg(test)]

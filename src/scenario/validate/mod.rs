@@ -11,11 +11,13 @@
 //! - [`service`]: `[rollout]`, `[pod]`, `[[endpoints]]` and `[traffic]`;
 //! - [`version`]: `[versions.stable]` and `[versions.canary]`;
 //! - [`policy`]: `[[policies]]` from TOML or from manifests, and `operator`;
-//! - [`shape`]: a manifest Rollout compared with the scenario.
+//! - [`shape`]: a manifest Rollout compared with the scenario;
+//! - [`budget`]: the memory and time a run would take, bounded.
 //!
 //! Neighbours: [`super`] parses the TOML into [`super::file`] and calls
 //! [`validate`]; `crate::manifest` reads the YAML a policy names.
 
+pub(crate) mod budget;
 mod path;
 mod policy;
 mod service;
@@ -98,12 +100,31 @@ pub(crate) fn validate(
     let traffic = service::traffic(&root.key("traffic"), &f.traffic, &endpoints)?;
     let [stable, canary] = version::versions(&root.key("versions"), &f.versions, &pod, &endpoints)?;
 
+    budget::check(
+        &root,
+        &budget::Spans {
+            scrape_interval,
+            warmup,
+            max_duration,
+        },
+        &rollout,
+        &endpoints,
+        &traffic,
+    )?;
+
     let namespace = f.namespace.unwrap_or_else(|| "default".into());
     let pol = root.key("policies");
     let mut policies: Vec<Policy> = Vec::new();
     let mut manifests: Vec<PolicyManifests> = Vec::new();
     for (i, p) in f.policies.iter().enumerate() {
         let pp = pol.index(i);
+        if !crate::names::is_safe_name(&p.name) {
+            return Err(invalid(
+                &pp.key("name"),
+                format!("{:?} cannot name a policy", p.name),
+                crate::names::SAFE_NAME_RULE,
+            ));
+        }
         if policies.iter().any(|q| q.name == p.name) {
             return Err(invalid(
                 &pp.key("name"),

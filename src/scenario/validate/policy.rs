@@ -436,6 +436,18 @@ fn operator(p: &Path, f: &OperatorFile) -> Result<OperatorConfig> {
             for_: a.for_.map_or(SimDuration::ZERO, |d| d.0),
         });
     }
+    if let Some(look) = f.look_every
+        && look.0 < SimDuration::from_secs(1)
+    {
+        return Err(invalid(
+            &p.key("look_every"),
+            format!(
+                "looking every {} is more often than canarysim simulates (once a second)",
+                look.0
+            ),
+            "a person looks at dashboards every minute or so; e.g. \"1m\"",
+        ));
+    }
     Ok(OperatorConfig {
         promote_after: f.promote_after.map(|d| d.0),
         look_every: f.look_every.map(|d| d.0),

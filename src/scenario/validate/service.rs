@@ -27,7 +27,7 @@ pub(super) fn rollout_shape(rp: &Path, f: &RolloutFile) -> Result<RolloutShape> 
             "use lowercase letters, digits and '-', starting with a letter",
         ));
     }
-    Ok(RolloutShape {
+    let shape = RolloutShape {
         canary_service: f
             .canary_service
             .clone()
@@ -42,7 +42,31 @@ pub(super) fn rollout_shape(rp: &Path, f: &RolloutFile) -> Result<RolloutShape> 
             .unwrap_or_else(|| format!("{name}-ingress")),
         replicas: f.replicas as u32,
         name,
-    })
+    };
+    if shape.canary_service == shape.stable_service {
+        return Err(invalid(
+            &rp.key("stable_service"),
+            format!(
+                "the stable and canary Services are both {:?}",
+                shape.stable_service
+            ),
+            "Argo requires two different Services; rename one",
+        ));
+    }
+    for (key, svc) in [
+        ("canary_service", &shape.canary_service),
+        ("stable_service", &shape.stable_service),
+        ("ingress", &shape.ingress),
+    ] {
+        if !is_dns_label(svc) {
+            return Err(invalid(
+                &rp.key(key),
+                format!("{svc:?} is not a valid Kubernetes name"),
+                "use lowercase letters, digits and '-', starting with a letter, at most 63 characters",
+            ));
+        }
+    }
+    Ok(shape)
 }
 
 /// `[pod]`: requests, limits, workers and nodes.
@@ -83,8 +107,8 @@ pub(super) fn pod_resources(pp: &Path, pod_f: &PodFile) -> Result<PodResources> 
     if !(workers_per_cpu.is_finite() && workers_per_cpu > 0.0 && workers_per_cpu <= 1000.0) {
         return Err(invalid(
             &pp.key("workers_per_cpu"),
-            "must be above 0",
-            "e.g. 4 workers per CPU core",
+            format!("{workers_per_cpu} workers per core is outside (0, 1000]"),
+            "give a number above 0 and at most 1000, e.g. 4 workers per CPU core",
         ));
     }
     let nodes = pod_f.nodes.unwrap_or(3);

@@ -38,6 +38,13 @@ pub(super) fn versions(
                 "the container would be OOM-killed at start; lower the baseline or raise pod.limits.memory",
             ));
         }
+        if prof.memory.gc_amplitude > pod.memory_limit {
+            return Err(invalid(
+                &vp.key(v).key("memory").key("gc_amplitude"),
+                "garbage between collections grows above the memory limit",
+                "the amplitude is the garbage a GC cycle clears; keep it below pod.limits.memory",
+            ));
+        }
     }
     if stable.fault.is_some() {
         return Err(invalid(
