@@ -4,6 +4,7 @@
 #   or starting anything (the PromQL evaluator is checked against it);
 # - Debian's `chromium`, installed when missing and run as root (the HTML
 #   report is opened in it headless); otherwise the browser test skips.
+# - junitparser, from PyPI, which reads check's JUnit reports in a test.
 # Safe to run again; does nothing when the tools are already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,3 +36,6 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 command -v chromium >/dev/null 2>&1 && chromium --version 2>/dev/null | head -n 1 || true
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import junitparser' >/dev/null 2>&1; then
+  python3 -m pip install --quiet junitparser || echo "setup: cannot install junitparser (pip install junitparser)" >&2
+fi

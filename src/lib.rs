@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod analysis;
+pub mod check;
 pub mod condition;
 pub mod diag;
 pub mod engine;

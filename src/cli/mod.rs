@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 done, 1 a check or lint found problems, 2 bad input or usage.
 
+mod check;
 mod common;
 mod disk;
 mod export;
@@ -44,6 +45,7 @@ const WORKER_STACK_BYTES: usize = 8 << 20;
   canarysim query scenarios/checkout-leak.toml --at 12m 'up'
   canarysim sweep scenarios/sweeps/memory-trend.toml          # tune failureLimit and pauses
   canarysim run scenarios/checkout-leak.toml --set traffic.rate=120   # any key, any policy field
+  canarysim check scenarios/checks/flagship.toml --junit report.xml   # a CI gate
 
 Exit status: 0 done, 1 a lint or test found problems, 2 bad input or usage.
 Scenario format: docs/scenario.md."
@@ -63,6 +65,8 @@ enum Command {
     Query(query::QueryArgs),
     /// Tune a policy: scenarios × variants (thresholds, failureLimit, pauses…) × seeds, with intervals and the Pareto front.
     Sweep(sweep::SweepArgs),
+    /// Gate policy changes in CI: expectations about policies over fixed seeds; exit 1 when one falls short (--junit, --format github, --baseline).
+    Check(check::CheckArgs),
     /// PromQL tools: run Prometheus's promqltest files against the evaluator.
     Promql {
         #[command(subcommand)]
@@ -103,6 +107,7 @@ pub fn main() -> ExitCode {
         Command::Lint(a) => lint::main(a),
         Command::Query(a) => query::main(a),
         Command::Sweep(a) => sweep::main(a),
+        Command::Check(a) => check::main(a),
         Command::Promql { command } => promql::main(command),
         Command::Export(a) => export::main(a),
         #[cfg(feature = "plot")]

@@ -67,7 +67,10 @@ pub fn lint_paths(files: &dyn Files, paths: &[PathBuf], opts: &LintOptions) -> L
             ));
         } else if label.ends_with(".toml") {
             lint_scenario(files, path, opts, &mut out);
-        } else if label.ends_with(".yaml") || label.ends_with(".yml") {
+        } else if label.ends_with(".yaml")
+            || label.ends_with(".yml")
+            || label == crate::check::stdin::STDIN_LABEL
+        {
             match manifest::read_path(files, path, &label) {
                 Ok(read) => loose.extend(read),
                 Err(e) => out.push(Finding::new(Severity::Error, Kind::Unreadable, e.0)),
@@ -81,7 +84,7 @@ pub fn lint_paths(files: &dyn Files, paths: &[PathBuf], opts: &LintOptions) -> L
     }
     let is_yaml = |p: &&PathBuf| {
         let l = p.display().to_string();
-        l.ends_with(".yaml") || l.ends_with(".yml")
+        l.ends_with(".yaml") || l.ends_with(".yml") || l == crate::check::stdin::STDIN_LABEL
     };
     if let Some(first) = paths.iter().find(|p| !files.is_dir(p) && is_yaml(p))
         && !loose.is_empty()

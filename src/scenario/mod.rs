@@ -56,6 +56,7 @@ pub struct DirSource<'f> {
     files: &'f dyn Files,
     dir: PathBuf,
     label_dir: String,
+    stdin: Option<SourceFile>,
 }
 
 impl std::fmt::Debug for DirSource<'_> {
@@ -85,7 +86,15 @@ impl<'f> DirSource<'f> {
             files,
             dir,
             label_dir,
+            stdin: None,
         }
+    }
+
+    /// This source, with the manifest path `-` reading `stdin` (a
+    /// multi-document YAML stream, e.g. `kustomize build`'s output).
+    pub fn with_stdin(mut self, stdin: Option<SourceFile>) -> DirSource<'f> {
+        self.stdin = stdin;
+        self
     }
 
     /// The path to read and the label of a manifest path as written.
@@ -100,6 +109,11 @@ impl<'f> DirSource<'f> {
 
 impl ManifestSource for DirSource<'_> {
     fn read(&self, path: &str) -> Result<Vec<SourceFile>, Diagnostic> {
+        if path == "-"
+            && let Some(stdin) = &self.stdin
+        {
+            return Ok(vec![stdin.clone()]);
+        }
         let (on_disk, label) = self.resolve(path);
         crate::manifest::read_path(self.files, &on_disk, &label).map_err(|e| {
             Diagnostic::new(
@@ -271,9 +285,21 @@ pub fn load_file_with(
     path: &Path,
     overrides: &[Override],
 ) -> Result<Loaded, ScenarioError> {
+    load_file_with_stdin(files, path, overrides, None)
+}
+
+/// As [`load_file_with`]; a policy whose `manifests` path is `-` (say,
+/// through the override `policies[2].manifests=["-"]`) reads `stdin`
+/// instead, so its errors point into that stream.
+pub fn load_file_with_stdin(
+    files: &dyn Files,
+    path: &Path,
+    overrides: &[Override],
+    stdin: Option<&SourceFile>,
+) -> Result<Loaded, ScenarioError> {
     let chain = extends::read_chain(files, path).map_err(ScenarioError)?;
     let label = chain[0].label.clone();
-    let source = DirSource::for_scenario(files, path);
+    let source = DirSource::for_scenario(files, path).with_stdin(stdin.cloned());
     let (keys, fields): (Vec<&Override>, Vec<&Override>) =
         overrides.iter().partition(|o| !o.is_policy());
     let mut loaded = if chain.len() == 1 && keys.is_empty() {

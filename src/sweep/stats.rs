@@ -55,6 +55,18 @@ pub fn runs_for_margin(p: f64, margin: f64, z: f64) -> u64 {
     ((z * z * p * (1.0 - p) / (m * m)).ceil() as u64).max(1)
 }
 
+/// The normal quantile `z` of a two-sided interval at `confidence`
+/// (0 < confidence < 1): `Φ⁻¹(1 − (1 − confidence)/2)`, so 0.95 gives
+/// [`Z95`]. `None` outside (0, 1).
+pub fn z_for(confidence: f64) -> Option<f64> {
+    use statrs::distribution::{ContinuousCDF, Normal};
+    if !(confidence > 0.0 && confidence < 1.0) {
+        return None;
+    }
+    let n = Normal::standard();
+    Some(n.inverse_cdf(1.0 - (1.0 - confidence) / 2.0))
+}
+
 /// Which points are Pareto-optimal when every coordinate is to be
 /// minimised: a point is on the front when no other point is at least as
 /// good in every coordinate and better in one. Points with a NaN
@@ -133,6 +145,18 @@ mod tests {
         ];
         assert_eq!(pareto_front(&pts), vec![true, false, true, true]);
         assert_eq!(pareto_front(&[vec![f64::NAN, 0.0]]), vec![false]);
+    }
+
+    // Published normal quantiles (e.g. Abramowitz & Stegun, Table 26.5):
+    // 90% → 1.6449, 95% → 1.9600, 99% → 2.5758.
+    #[test]
+    fn z_for_gives_the_two_sided_normal_quantile() {
+        assert!((z_for(0.90).unwrap() - 1.644_854).abs() < 1e-5);
+        assert!((z_for(0.95).unwrap() - Z95).abs() < 1e-9);
+        assert!((z_for(0.99).unwrap() - 2.575_829).abs() < 1e-5);
+        assert_eq!(z_for(1.0), None);
+        assert_eq!(z_for(0.0), None);
+        assert_eq!(z_for(f64::NAN), None);
     }
 
     #[test]

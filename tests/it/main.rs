@@ -5,6 +5,7 @@ mod analysis_seed;
 mod analysis_support;
 #[cfg(feature = "plot")]
 mod browser;
+mod check;
 mod cli;
 mod engine;
 mod fixtures;
