@@ -3,6 +3,7 @@
 mod analysis;
 mod analysis_seed;
 mod analysis_support;
+mod batched;
 mod cli;
 mod engine;
 mod fixtures;
