@@ -35,6 +35,64 @@ pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<()> {
     result.with_context(|| format!("cannot write {}", dir.join(name).display()))
 }
 
+/// A file written in pieces under a temporary name and renamed into place by
+/// [`Streamed::finish`]; dropped unfinished (an error on the way), it is
+/// removed, so a reader never sees half of it.
+pub struct Streamed {
+    tmp: std::path::PathBuf,
+    path: std::path::PathBuf,
+    file: Option<std::io::BufWriter<fs::File>>,
+}
+
+impl Streamed {
+    /// Starts `dir/name` (the directory is created if needed).
+    pub fn create(dir: &Path, name: &str) -> Result<Streamed> {
+        fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create output directory {}", dir.display()))?;
+        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let path = dir.join(name);
+        let file =
+            fs::File::create(&tmp).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(Streamed {
+            tmp,
+            path,
+            file: Some(std::io::BufWriter::new(file)),
+        })
+    }
+
+    /// Appends what `write` writes.
+    pub fn write_with(
+        &mut self,
+        write: impl FnOnce(&mut std::io::BufWriter<fs::File>) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let file = self.file.as_mut().expect("invariant: not finished");
+        write(file).with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    /// Flushes the file to disk and renames it into place.
+    pub fn finish(mut self) -> Result<()> {
+        let file = self.file.take().expect("invariant: not finished");
+        let done = (|| -> std::io::Result<()> {
+            let f = file.into_inner().map_err(|e| e.into_error())?;
+            f.sync_all()?;
+            fs::rename(&self.tmp, &self.path)
+        })();
+        if done.is_err() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+        done.with_context(|| format!("cannot write {}", self.path.display()))
+    }
+}
+
+impl Drop for Streamed {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            self.file = None;
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 /// Writes several files into `dir` (created if needed): all are rendered
 /// before the first is written, and each lands whole. Names may hold `/`
 /// (subdirectories, created as needed).

@@ -81,7 +81,11 @@ pub fn main(args: RunArgs) -> Result<u8> {
         return many_seeds(&args, &sc, &chosen, seed);
     }
     let mut results = Vec::new();
-    let mut series_csv = String::new();
+    // series.csv is the big one: written policy by policy as the runs end.
+    let mut series_csv = match &args.out {
+        Some(dir) => Some(super::common::Streamed::create(dir, "series.csv")?),
+        None => None,
+    };
     let mut locust_files: Vec<(String, Vec<u8>)> = Vec::new();
     for p in chosen {
         let started = std::time::Instant::now();
@@ -95,8 +99,9 @@ pub fn main(args: RunArgs) -> Result<u8> {
             wall,
             out.result.events as f64 / wall.max(1e-9) / 1e6
         );
-        if args.out.is_some() {
-            report::csv::series(&p.name, seed, &out.series, &mut series_csv);
+        if let Some(file) = &mut series_csv {
+            let header = results.is_empty();
+            file.write_with(|w| report::csv::write_series(&p.name, seed, &out.series, header, w))?;
             for (job, report) in &out.locust {
                 for (name, contents) in report.csv.files(job) {
                     locust_files.push((
@@ -134,10 +139,12 @@ pub fn main(args: RunArgs) -> Result<u8> {
                 "events.csv".into(),
                 report::csv::events(&results).into_bytes(),
             ),
-            ("series.csv".into(), series_csv.into_bytes()),
         ];
         files.extend(locust_files);
         write_outputs(dir, &files)?;
+        if let Some(file) = series_csv {
+            file.finish()?;
+        }
     }
     let mut lock = std::io::stdout().lock();
     let _ = lock.write_all(stdout.as_bytes());
