@@ -384,8 +384,11 @@ impl World<'_> {
                 Some(status)
             }
             Ok(pod) => {
-                self.dispatch(now, pod, e, now, client, q);
-                None
+                let refused = self.dispatch(now, pod, e, now, client, q).err();
+                if refused.is_some() && production {
+                    self.tallies[self.period][version].failed += 1;
+                }
+                refused
             }
         }
     }

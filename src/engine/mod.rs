@@ -12,6 +12,7 @@
 //! time in the result is measured from there.
 
 mod analysis;
+mod batch;
 mod jobs;
 mod operator;
 mod pods;
@@ -26,7 +27,7 @@ use crate::outcome::{
 };
 use crate::rollout::controller::{ClusterView, Controller, Note};
 use crate::rollout::policy::{Policy, Step};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, TrafficModel};
 use crate::series::SeriesStore;
 use crate::sim::rng::{ChaCha8Rng, stream};
 use crate::sim::{EventQueue, SimTime};
@@ -72,6 +73,8 @@ pub(crate) enum Event {
     JobRetry { job: u32 },
     /// The operator acts.
     Operator(operator::OperatorEvent),
+    /// The batched traffic model covers the batches that have ended.
+    Batch,
     /// The end of the run.
     Stop,
 }
@@ -144,6 +147,8 @@ pub(crate) struct World<'s> {
     pub locust_out: Vec<crate::locust::Action>,
     /// Locust results pushed for Prometheus.
     pub pushgateway: Pushgateway,
+    /// The batched traffic model's state; `None` in the per-request model.
+    pub batcher: Option<batch::Batcher>,
 }
 
 impl World<'_> {
@@ -237,6 +242,10 @@ impl<'s> Engine<'s> {
             kube_jobs: Vec::new(),
             locust_out: Vec::new(),
             pushgateway: Pushgateway::new(),
+            batcher: match sc.traffic_model {
+                TrafficModel::PerRequest => None,
+                TrafficModel::Batched { batch } => Some(batch::Batcher::new(sc, seed, batch)),
+            },
         };
         let mut queue = EventQueue::with_capacity(4096);
         world.start_stable_warm(&mut queue);
@@ -249,7 +258,10 @@ impl<'s> Engine<'s> {
                 .map(|r| format!("{}-{}", sc.rollout.name, r.hash)),
         );
         queue.schedule(SimTime::ZERO, Event::Scrape);
-        world.traffic.schedule_first(&mut queue);
+        match &world.batcher {
+            None => world.traffic.schedule_first(&mut queue),
+            Some(b) => queue.schedule(SimTime::ZERO + b.batch(), Event::Batch),
+        }
         if let Some(users) = &sc.traffic.users {
             world.start_production_users(users, &mut queue);
         }
@@ -377,6 +389,8 @@ impl<'s> Engine<'s> {
             Event::Restart { pod, incarnation } => self.world.on_restart(now, pod, incarnation, q),
             Event::Delete { pod } => self.world.on_delete(now, pod, q),
             Event::Scrape => {
+                self.advance_batches(now);
+                self.world.flush_batches();
                 self.scraper.scrape(now, &self.world, &mut self.store);
                 self.world.record_peaks(now);
                 let t = self.world.prom_ms(now);
@@ -405,7 +419,22 @@ impl<'s> Engine<'s> {
             Event::LocustTimer { job, timer } => self.world.on_locust_timer(job, timer, now, q),
             Event::JobRetry { job } => self.world.on_job_retry(job, now, q),
             Event::Operator(e) => self.on_operator(now, e),
+            Event::Batch => {
+                self.advance_batches(now);
+                if let Some(b) = &self.world.batcher {
+                    let next = now + b.batch();
+                    self.queue.schedule(next, Event::Batch);
+                }
+            }
             Event::Stop => self.stopped = true,
+        }
+    }
+
+    /// Brings the batched model up to `now` (nothing in the per-request one).
+    fn advance_batches(&mut self, now: SimTime) {
+        if self.world.advance_batches(now, &mut self.queue) {
+            self.on_oom_kill(now);
+            self.request_reconcile(now);
         }
     }
 
@@ -619,7 +648,13 @@ impl<'s> Engine<'s> {
             time_to_detect_s,
             sim_duration_s: w.rel_secs(self.queue.now()),
             events: self.events,
-            timeline: w.timeline.clone(),
+            timeline: {
+                // The batched model places OOM kills back inside the batch
+                // it simulates at the batch's end.
+                let mut t = w.timeline.clone();
+                t.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+                t
+            },
             canary_weights: w.weights.clone(),
         };
         let locust = self

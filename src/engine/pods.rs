@@ -200,17 +200,30 @@ impl World<'_> {
     /// Queued requests fail now; those being served fail when their
     /// completion comes due (see `on_complete`).
     pub fn oom_kill(&mut self, now: SimTime, pod: PodId, q: &mut EventQueue<Event>) {
+        self.oom_kill_at(now, now, pod, q);
+    }
+
+    /// An OOM kill at `at`, found at `now` (≥ `at`): the batched model
+    /// simulates a batch at its end and places the kill inside it.
+    pub fn oom_kill_at(
+        &mut self,
+        at: SimTime,
+        now: SimTime,
+        pod: PodId,
+        q: &mut EventQueue<Event>,
+    ) {
+        let later = |t: SimTime| t.max(now);
         let p = &mut self.pods[pod as usize];
         let in_service = p.busy;
         let queued: Vec<Waiting> = p.queue.drain(..).collect();
         let version = p.version;
-        let restart_at = p.kill(now, true);
+        let restart_at = p.kill(at, true);
         let incarnation = p.incarnation;
         let name = p.name.clone();
         let restarts = p.restarts;
-        q.schedule(restart_at, Event::Restart { pod, incarnation });
+        q.schedule(later(restart_at), Event::Restart { pod, incarnation });
         q.schedule(
-            now + self.sc.endpoints_delay,
+            later(at + self.sc.endpoints_delay),
             Event::Listed {
                 pod,
                 incarnation,
@@ -218,16 +231,16 @@ impl World<'_> {
             },
         );
         self.fail_waiting(&queued, version, now, q);
-        let t_s = self.rel_secs(now);
+        let t_s = self.rel_secs(at);
         self.oom_kills.push(OomKill {
             t_s,
             pod: name.clone(),
             version,
         });
-        let back = (restart_at - now).as_secs_f64();
+        let back = (restart_at - at).as_secs_f64();
         let lost = u64::from(in_service) + queued.len() as u64;
         self.note(
-            now,
+            at,
             "oom_kill",
             format!(
                 "{name} ({}) OOM-killed, restart #{restarts} in {back:.0}s; {lost} requests in flight lost",

@@ -67,10 +67,27 @@ impl Arrivals {
         }
     }
 
+    /// The expected number of arrivals in `[t0, t1)`: the rate's exact
+    /// integral, the daily cosine in closed form.
+    pub fn integral(&self, t0: SimTime, t1: SimTime) -> f64 {
+        let span = (t1 - t0).as_secs_f64();
+        match self.daily {
+            None => self.base_rate * span,
+            Some(d) => {
+                let w = 2.0 * std::f64::consts::PI / DAY_SECS;
+                let at = |t: SimTime| {
+                    let clock = d.start.as_secs_f64() + t.as_secs_f64() - d.peak.as_secs_f64();
+                    (w * clock).sin()
+                };
+                self.base_rate * (span + d.amplitude / w * (at(t1) - at(t0)))
+            }
+        }
+    }
+
     pub fn schedule_first(&mut self, q: &mut EventQueue<Event>) {
         if let Some(gap) = &self.gap {
             let first = SimTime::ZERO + SimDuration::from_secs_f64(gap.sample(&mut self.rng));
-            q.schedule(first, Event::Arrival);
+            q.schedule_lane(first, Event::Arrival);
         }
     }
 
@@ -83,7 +100,7 @@ impl Arrivals {
             .as_ref()
             .expect("invariant: arrivals are scheduled only for open-loop traffic")
             .sample(&mut self.rng);
-        q.schedule(now + SimDuration::from_secs_f64(gap), Event::Arrival);
+        q.schedule_lane(now + SimDuration::from_secs_f64(gap), Event::Arrival);
         if self.daily.is_some() && unit(&mut self.rng) * self.max_rate >= self.rate_at(now) {
             return None;
         }
@@ -112,9 +129,12 @@ impl World<'_> {
         let svc = self.ingress_service();
         let version = self.services[svc].selects.index();
         self.tallies[self.period][version].total += 1;
-        match self.pick_pod(svc) {
-            Ok(pod) => self.dispatch(now, pod, endpoint as u16, now, OPEN_LOOP, q),
-            Err(_) => self.tallies[self.period][version].failed += 1,
+        let routed = self.pick_pod(svc);
+        if routed
+            .and_then(|pod| self.dispatch(now, pod, endpoint as u16, now, OPEN_LOOP, q))
+            .is_err()
+        {
+            self.tallies[self.period][version].failed += 1;
         }
     }
 
@@ -160,7 +180,9 @@ impl World<'_> {
         }
     }
 
-    /// Hands a request to a pod: a free worker starts it, else it queues.
+    /// Hands a request to a pod: a free worker starts it, else it queues;
+    /// `Err(503)` when the pod's accept queue is full (the connection is
+    /// refused, which the ingress answers with a 503).
     #[inline]
     pub fn dispatch(
         &mut self,
@@ -170,11 +192,29 @@ impl World<'_> {
         arrived: SimTime,
         client: u64,
         q: &mut EventQueue<Event>,
-    ) {
+    ) -> Result<(), u16> {
+        if self.batcher.is_some() {
+            // Batched: the pod's queue is a fluid; this request's wait comes from it.
+            let secs = self.batched_latency(pod, endpoint);
+            let incarnation = self.pods[pod as usize].incarnation;
+            q.schedule(
+                now + SimDuration::from_secs_f64(secs),
+                Event::Complete {
+                    pod,
+                    incarnation,
+                    endpoint,
+                    arrived,
+                    client,
+                },
+            );
+            return Ok(());
+        }
         let p = &mut self.pods[pod as usize];
         if p.busy < p.workers {
             p.busy += 1;
             self.start_service(now, pod, endpoint, arrived, client, q);
+        } else if p.queue.len() >= self.sc.pod.accept_queue as usize {
+            return Err(503);
         } else {
             p.queue.push_back(Waiting {
                 arrived,
@@ -182,6 +222,7 @@ impl World<'_> {
                 client,
             });
         }
+        Ok(())
     }
 
     #[inline]
@@ -247,7 +288,10 @@ impl World<'_> {
             }
             return false;
         }
-        p.busy -= 1;
+        let batched = self.batcher.is_some();
+        if !batched {
+            p.busy -= 1;
+        }
         let profile = sc.profile(p.version);
         let e = endpoint as usize;
         let failed = profile.sample_error(e, &mut self.pod_rngs[pod as usize]);
@@ -277,12 +321,17 @@ impl World<'_> {
         }
         // The freed worker takes the next waiting request before anything
         // this response causes (a Locust user's next request) can arrive.
-        if !over && let Some(w) = self.pods[pod as usize].queue.pop_front() {
+        if !over
+            && !batched
+            && let Some(w) = self.pods[pod as usize].queue.pop_front()
+        {
             self.pods[pod as usize].busy += 1;
             self.start_service(now, pod, w.endpoint, w.arrived, w.client, q);
         }
         if client == OPEN_LOOP {
-            if failed {
+            // The ingress gave up after proxy_read_timeout and answered 504;
+            // the pod, which never learns of it, finished the request anyway.
+            if failed || now - arrived > sc.traffic.proxy_read_timeout {
                 self.tallies[self.period][version].failed += 1;
             }
         } else {

@@ -207,6 +207,18 @@ fn lint_scenario(files: &dyn Files, path: &Path, opts: &LintOptions, out: &mut V
         }
     };
     let sc = &loaded.scenario;
+    if let Some(message) = batched_near_saturation(sc) {
+        out.push(Finding::new(
+            Severity::Note,
+            Kind::Info,
+            Diagnostic::new(
+                loaded.locate("simulation.traffic_model"),
+                message,
+                "the batched model's waits are stationary below saturation and a fluid above it; \
+                 check the verdicts against traffic_model = \"per-request\" (docs/scenario.md)",
+            ),
+        ));
+    }
     let seed = opts.seed.unwrap_or(sc.seed);
     let empty = ManifestSet::default();
     for (index, policy) in sc.policies.iter().enumerate() {
@@ -436,4 +448,39 @@ fn lint_manifests(
             }
         }
     }
+}
+
+/// A batched scenario whose pods would run at 90 % of their workers or more
+/// at full traffic on either build, where the batched model's waits are
+/// least faithful (docs/scenario.md, "Where it is not faithful").
+fn batched_near_saturation(sc: &crate::scenario::Scenario) -> Option<String> {
+    if !matches!(
+        sc.traffic_model,
+        crate::scenario::TrafficModel::Batched { .. }
+    ) {
+        return None;
+    }
+    let peak = sc.traffic.rate * (1.0 + sc.traffic.daily.map_or(0.0, |d| d.amplitude));
+    let total: f64 = sc.traffic.mix.iter().sum();
+    let per_pod = peak / f64::from(sc.rollout.replicas.max(1));
+    let worst = sc
+        .versions
+        .iter()
+        .map(|v| {
+            let es: f64 = sc
+                .traffic
+                .mix
+                .iter()
+                .zip(&v.latency)
+                .map(|(m, l)| m / total * l.mean())
+                .sum();
+            per_pod * es / f64::from(sc.pod.workers)
+        })
+        .fold(0.0, f64::max);
+    (worst >= 0.9).then(|| {
+        format!(
+            "with traffic_model = \"batched\", pods run at {:.0}% of their workers at full traffic",
+            worst * 100.0
+        )
+    })
 }

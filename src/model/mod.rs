@@ -6,6 +6,7 @@
 
 pub mod pod;
 pub mod profile;
+pub mod queueing;
 
 pub use pod::{Pod, PodId, PodPhase, Waiting};
 pub use profile::{LatencyDist, MemoryProfile, PressureProfile, Version, VersionProfile};

@@ -109,6 +109,46 @@ impl LatencyDist {
         }
     }
 
+    /// P(S ≤ x): the service time's distribution function.
+    pub fn cdf(&self, x: f64) -> f64 {
+        match self {
+            LatencyDist::Constant { secs } => {
+                if x >= *secs {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            LatencyDist::Exponential { mean, .. } => {
+                if x <= 0.0 {
+                    0.0
+                } else {
+                    1.0 - (-x / mean).exp()
+                }
+            }
+            LatencyDist::LogNormal { median, p99, .. } => {
+                if x <= 0.0 {
+                    return 0.0;
+                }
+                let sigma = (p99 / median).ln() / Z_P99;
+                let z = (x / median).ln() / sigma;
+                0.5 * statrs::function::erf::erfc(-z / std::f64::consts::SQRT_2)
+            }
+        }
+    }
+
+    /// The variance of the service time, seconds².
+    pub fn variance(&self) -> f64 {
+        match self {
+            LatencyDist::Constant { .. } => 0.0,
+            LatencyDist::Exponential { mean, .. } => mean * mean,
+            LatencyDist::LogNormal { median, p99, .. } => {
+                let s2 = ((p99 / median).ln() / Z_P99).powi(2);
+                median * median * s2.exp() * (s2.exp() - 1.0)
+            }
+        }
+    }
+
     /// The mean service time, seconds.
     pub fn mean(&self) -> f64 {
         match self {

@@ -33,9 +33,23 @@ pub fn events(runs: &[RunResult]) -> String {
 /// from the rollout's start; `labels` is Prometheus' `{a="1", b="2"}` form
 /// without the metric name; a staleness marker is written as `stale`.
 pub fn series(policy: &str, seed: u64, store: &SeriesStore, out: &mut String) {
-    let mut w = ::csv::Writer::from_writer(Vec::new());
-    if out.is_empty() {
-        let _ = w.write_record(["policy", "seed", "t_s", "metric", "labels", "value"]);
+    let mut bytes = Vec::new();
+    let _ = write_series(policy, seed, store, out.is_empty(), &mut bytes);
+    out.push_str(&String::from_utf8(bytes).expect("invariant: every field is UTF-8"));
+}
+
+/// [`series`] written row by row to `out` (a file, for `run --out`), with
+/// the header line first when `header` is set; nothing is held in memory.
+pub fn write_series<W: std::io::Write>(
+    policy: &str,
+    seed: u64,
+    store: &SeriesStore,
+    header: bool,
+    out: W,
+) -> std::io::Result<()> {
+    let mut w = ::csv::Writer::from_writer(out);
+    if header {
+        w.write_record(["policy", "seed", "t_s", "metric", "labels", "value"])?;
     }
     let seed = seed.to_string();
     for s in store.series() {
@@ -47,15 +61,15 @@ pub fn series(policy: &str, seed: u64, store: &SeriesStore, out: &mut String) {
             } else {
                 x.v.to_string()
             };
-            let _ = w.write_record([
+            w.write_record([
                 policy,
                 &seed,
                 &format!("{:.3}", x.t as f64 / 1000.0),
                 name,
                 &labels,
                 &v,
-            ]);
+            ])?;
         }
     }
-    out.push_str(&finish(w));
+    w.flush()
 }

@@ -43,6 +43,8 @@ pub struct SimulationFile {
     pub soak: Option<DurationText>,
     pub max_duration: Option<DurationText>,
     pub endpoints_delay: Option<DurationText>,
+    pub traffic_model: Option<String>,
+    pub batch: Option<DurationText>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,6 +65,7 @@ pub struct PodFile {
     pub limits: ResourcesFile,
     pub workers_per_cpu: Option<f64>,
     pub nodes: Option<i64>,
+    pub accept_queue: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +92,7 @@ pub struct TrafficFile {
     #[serde(default)]
     pub mix: BTreeMap<String, f64>,
     pub users: Option<UsersFile>,
+    pub proxy_read_timeout: Option<DurationText>,
 }
 
 /// Production traffic as a Locust-like population of users.

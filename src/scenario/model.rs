@@ -33,6 +33,8 @@ pub struct Scenario {
     pub max_duration: SimDuration,
     /// How long Service endpoints take to reflect a pod's readiness.
     pub endpoints_delay: SimDuration,
+    /// How production traffic is simulated: request by request, or in batches.
+    pub traffic_model: TrafficModel,
     /// The Rollout object's fixed parts.
     pub rollout: RolloutShape,
     /// Pod resources.
@@ -62,6 +64,19 @@ impl Scenario {
     pub fn policy(&self, name: &str) -> Option<&crate::rollout::policy::Policy> {
         self.policies.iter().find(|p| p.name == name)
     }
+}
+
+/// How production traffic is simulated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrafficModel {
+    /// Every request is two events (arrival, completion): the reference.
+    PerRequest,
+    /// Per pod and per batch of this length, counts drawn from their laws
+    /// (`crate::model::queueing`): the cost no longer grows with the rate.
+    Batched {
+        /// The batch length; it divides the scrape interval.
+        batch: SimDuration,
+    },
 }
 
 /// The Rollout's name, size and services.
@@ -96,6 +111,9 @@ pub struct PodResources {
     pub workers: u32,
     /// Nodes the pods spread over (for labels only).
     pub nodes: u32,
+    /// Requests a pod holds waiting for a worker (its listen backlog); one
+    /// more is refused with a 503.
+    pub accept_queue: u32,
 }
 
 /// One HTTP endpoint of the service.
@@ -123,6 +141,9 @@ pub struct Traffic {
     pub mix: Vec<f64>,
     /// Production traffic as users instead of an open-loop rate.
     pub users: Option<UserPopulation>,
+    /// How long the ingress waits for a pod's response before it answers
+    /// 504 (ingress-nginx `proxy-read-timeout`).
+    pub proxy_read_timeout: SimDuration,
 }
 
 /// Production users who click through the shop as Locust users do: each

@@ -185,6 +185,30 @@ fn out_dir_gets_result_events_and_series() {
 }
 
 #[test]
+fn out_writes_series_of_every_policy_under_one_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    canarysim()
+        .args([
+            "run",
+            FLAGSHIP,
+            "--policy",
+            "manual",
+            "--policy",
+            "memory-trend",
+            "--series",
+            "csv",
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .assert()
+        .success();
+    let series = fs::read_to_string(out.join("series.csv")).unwrap();
+    assert_eq!(series.matches("policy,seed,t_s,metric").count(), 1);
+    assert!(series.lines().nth(1).unwrap().starts_with("manual,"));
+    assert!(series.lines().last().unwrap().starts_with("memory-trend,"));
+}
+
+#[test]
 fn many_seeds_give_the_same_bytes_on_one_thread_and_on_several() {
     let run = |threads: &str| {
         let out = canarysim()

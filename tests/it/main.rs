@@ -6,6 +6,7 @@ mod analysis_support;
 #[cfg(feature = "plot")]
 mod browser;
 mod check;
+mod batched;
 mod cli;
 mod engine;
 mod fixtures;

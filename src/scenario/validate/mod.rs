@@ -47,6 +47,46 @@ fn positive_duration(
     }
 }
 
+/// `[simulation] traffic_model` and `batch`: a batch is at most the scrape
+/// interval and divides it, so every scrape falls on a batch boundary.
+fn traffic_model(
+    sp: &Path,
+    sim: &SimulationFile,
+    scrape_interval: SimDuration,
+) -> Result<TrafficModel> {
+    let batched = match sim.traffic_model.as_deref() {
+        None | Some("per-request") => false,
+        Some("batched") => true,
+        Some(other) => {
+            return Err(invalid(
+                &sp.key("traffic_model"),
+                format!("{other:?} is not a traffic model"),
+                "write \"per-request\" or \"batched\"",
+            ));
+        }
+    };
+    let batch = positive_duration(&sp.key("batch"), sim.batch, SimDuration::from_secs(1))?;
+    if batch > scrape_interval || !scrape_interval.0.is_multiple_of(batch.0) {
+        return Err(invalid(
+            &sp.key("batch"),
+            format!("a batch of {batch} does not divide the scrape interval {scrape_interval}"),
+            "give a batch that divides scrape_interval, e.g. \"1s\" or \"5s\" for \"15s\"",
+        ));
+    }
+    if !batched && sim.batch.is_some() {
+        return Err(invalid(
+            &sp.key("batch"),
+            "only the batched traffic model has batches",
+            "add traffic_model = \"batched\", or remove batch",
+        ));
+    }
+    Ok(if batched {
+        TrafficModel::Batched { batch }
+    } else {
+        TrafficModel::PerRequest
+    })
+}
+
 /// Validates the parsed file. Policies that name `manifests` read them
 /// through `source`; without one they are an error.
 pub(crate) fn validate(
@@ -93,6 +133,7 @@ pub(crate) fn validate(
     let endpoints_delay = sim
         .endpoints_delay
         .map_or(SimDuration::from_secs(1), |d| d.0);
+    let traffic_model = traffic_model(&sp, sim, scrape_interval)?;
 
     let rollout = service::rollout_shape(&root.key("rollout"), &f.rollout)?;
     let pod = service::pod_resources(&root.key("pod"), &f.pod)?;
@@ -151,6 +192,7 @@ pub(crate) fn validate(
         soak,
         max_duration,
         endpoints_delay,
+        traffic_model,
         rollout,
         pod,
         endpoints,

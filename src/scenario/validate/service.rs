@@ -119,6 +119,15 @@ pub(super) fn pod_resources(pp: &Path, pod_f: &PodFile) -> Result<PodResources> 
             "e.g. 3",
         ));
     }
+    // Linux's default listen backlog cap (net.core.somaxconn) since 5.4.
+    let accept_queue = pod_f.accept_queue.unwrap_or(4096);
+    if !(1..=1_000_000).contains(&accept_queue) {
+        return Err(invalid(
+            &pp.key("accept_queue"),
+            "must be from 1 to 1000000",
+            "requests a pod holds waiting for a worker, e.g. 4096 (Linux's somaxconn)",
+        ));
+    }
     Ok(PodResources {
         container: pod_f.container.clone().unwrap_or_else(|| "app".into()),
         cpu_request: pod_f.requests.cpu.0,
@@ -127,6 +136,7 @@ pub(super) fn pod_resources(pp: &Path, pod_f: &PodFile) -> Result<PodResources> 
         memory_limit: pod_f.limits.memory.0,
         workers: ((workers_per_cpu * pod_f.limits.cpu.0 as f64 / 1000.0).round() as u32).max(1),
         nodes: nodes as u32,
+        accept_queue: accept_queue as u32,
     })
 }
 
@@ -304,11 +314,23 @@ pub(super) fn traffic(tp: &Path, f: &TrafficFile, endpoints: &[Endpoint]) -> Res
             })
         }
     };
+    let proxy_read_timeout = match f.proxy_read_timeout {
+        None => SimDuration::from_secs(60),
+        Some(d) if d.0.0 > 0 => d.0,
+        Some(_) => {
+            return Err(invalid(
+                &tp.key("proxy_read_timeout"),
+                "must be longer than 0",
+                "ingress-nginx's default is \"60s\"",
+            ));
+        }
+    };
     Ok(Traffic {
         rate,
         daily,
         mix,
         users,
+        proxy_read_timeout,
     })
 }
 

@@ -1,0 +1,565 @@
+//! The batched traffic model: production traffic as counts per pod and per
+//! batch, with nothing done per request.
+//!
+//! Flow: every `batch` (≤ the scrape interval, dividing it) the engine asks
+//! [`World::advance_batches`] to cover the batches that ended; each draws the
+//! ingress arrivals as one Poisson count over the batch (the exact integral
+//! of the rate, daily shape included), splits them between the Services as
+//! the per-request ingress does (a binomial for the canary weight), and
+//! between a Service's endpoints as its round robin does (equal shares, the
+//! remainder from the cursor). Per pod it then carries a fluid backlog
+//! (completions are capped by a Poisson count of service completions when
+//! the pod saturates), refuses what overflows the accept queue (503), counts
+//! 504s for what waited past `proxy_read_timeout`, draws the errors as a
+//! binomial, grows the working set by the leak × completions and places an
+//! OOM kill inside the batch where the limit is crossed. Latency is not
+//! drawn per batch: each batch adds its completions × the bucket
+//! probabilities of the pod's queue at that load ([`crate::model::queueing`])
+//! to an accumulator, and before each scrape [`World::flush_batches`] draws
+//! the counters (multinomial endpoints and buckets, a normal `_sum`) from
+//! what accumulated, since Prometheus sees the counters only there.
+//!
+//! Neighbours: `traffic.rs` holds the per-request path, which still serves
+//! Locust jobs and production users in this model (their latency comes from
+//! the same queue state, [`World::batched_latency`]); `pods.rs` does the
+//! kill. Every pod has its own random stream, so the draws do not depend on
+//! the order pods are visited in.
+
+use rand_distr::{Binomial, Distribution, Exp, Normal, Poisson};
+
+use super::{CANARY_SVC, Event, STABLE_SVC, World, unit};
+use crate::model::pod::{BUCKET_SLOTS, CODE_ERROR, CODE_OK, CODE_SLOTS};
+use crate::model::queueing::{Response, Wait};
+use crate::model::{PodId, Version};
+use crate::scenario::Scenario;
+use crate::sim::rng::{ChaCha8Rng, stream};
+use crate::sim::{EventQueue, SimDuration, SimTime};
+
+/// The relative step to which loads and slow-downs are rounded before the
+/// response laws are computed, so that a pod at a steady load reuses them:
+/// 1 %, which moves a mean response time by well under 1 %.
+const GRID: f64 = 0.01;
+
+/// How fast the estimate of a pod's per-request (Locust) load follows it:
+/// an exponential average over about this many seconds.
+const SIDE_SMOOTHING_SECS: f64 = 10.0;
+
+/// `x` rounded to the nearest point of a geometric grid of step [`GRID`].
+fn on_grid(x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    let step = GRID.ln_1p();
+    ((x.ln() / step).round() * step).exp()
+}
+
+/// Utilisation above which a pod is treated as saturated: the stationary
+/// formulas give way to the carried backlog.
+const SATURATED: f64 = 0.98;
+
+/// The batched model's state: its arrival stream and each pod's queue and
+/// accumulators.
+pub(crate) struct Batcher {
+    batch: SimDuration,
+    /// The start of the first batch not yet simulated.
+    next: SimTime,
+    rng: ChaCha8Rng,
+    seed: u64,
+    pods: Vec<BatchPod>,
+    /// Per pod, this batch: production arrivals and their expected rate.
+    arrivals: Vec<(u64, f64)>,
+    /// Per version: the mix-weighted mean service time at no slow-down.
+    mean_service: [f64; 2],
+    /// Per version: the mix-weighted error probability.
+    error_rate: [f64; 2],
+    /// Per version: the endpoint shares of successes and of errors.
+    ok_split: [Vec<f64>; 2],
+    err_split: [Vec<f64>; 2],
+    /// Per version: response laws already computed, by (wait, slow-down);
+    /// pods at the same load share them. At most [`LAWS_KEPT`], oldest out.
+    laws: [Vec<Law>; 2],
+    laws_next: [usize; 2],
+}
+
+/// Response laws of one (wait, slow-down), per endpoint.
+type Law = ((Wait, f64), Vec<Response>);
+
+/// Response laws kept per version.
+const LAWS_KEPT: usize = 256;
+
+/// One pod's queue and what it served since the last scrape.
+struct BatchPod {
+    rng: ChaCha8Rng,
+    incarnation: u32,
+    /// Requests waiting or in service at the end of the last batch.
+    backlog: f64,
+    /// Locust requests this pod received in the current batch (per request).
+    side: u64,
+    /// Their rate, smoothed over [`SIDE_SMOOTHING_SECS`].
+    side_rate: f64,
+    /// The current wait and slow-down, for per-request Locust traffic.
+    wait: Wait,
+    slowdown: f64,
+    /// Completions accumulated since the last flush: successes and errors.
+    ok: u64,
+    err: u64,
+    /// Σ completions × response laws since the last flush, per endpoint.
+    weight: f64,
+    buckets: Vec<f64>,
+    mean: Vec<f64>,
+    variance: Vec<f64>,
+    /// The response laws of the last (wait, slow-down), per endpoint.
+    cached_for: Option<(Wait, f64)>,
+    cache: Vec<Response>,
+}
+
+impl Batcher {
+    pub fn new(sc: &Scenario, seed: u64, batch: SimDuration) -> Batcher {
+        let total: f64 = sc.traffic.mix.iter().sum();
+        let mix: Vec<f64> = sc.traffic.mix.iter().map(|w| w / total).collect();
+        let per_version = |v: Version| {
+            let p = sc.profile(v);
+            let es: f64 = mix.iter().zip(&p.latency).map(|(m, l)| m * l.mean()).sum();
+            let pe: f64 = mix.iter().zip(&p.error_rate).map(|(m, e)| m * e).sum();
+            let ok: Vec<f64> = mix
+                .iter()
+                .zip(&p.error_rate)
+                .map(|(m, e)| m * (1.0 - e) / (1.0 - pe).max(f64::MIN_POSITIVE))
+                .collect();
+            let err: Vec<f64> = mix
+                .iter()
+                .zip(&p.error_rate)
+                .map(|(m, e)| if pe > 0.0 { m * e / pe } else { 0.0 })
+                .collect();
+            (es, pe, ok, err)
+        };
+        let (s_es, s_pe, s_ok, s_err) = per_version(Version::Stable);
+        let (c_es, c_pe, c_ok, c_err) = per_version(Version::Canary);
+        Batcher {
+            batch,
+            next: SimTime::ZERO,
+            rng: stream(seed, "batch-arrivals", 0),
+            seed,
+            pods: Vec::new(),
+            arrivals: Vec::new(),
+            mean_service: [s_es, c_es],
+            error_rate: [s_pe, c_pe],
+            ok_split: [s_ok, c_ok],
+            err_split: [s_err, c_err],
+            laws: [Vec::new(), Vec::new()],
+            laws_next: [0, 0],
+        }
+    }
+
+    /// The batch length.
+    pub fn batch(&self) -> SimDuration {
+        self.batch
+    }
+
+    fn pod(&mut self, id: PodId, endpoints: usize) -> &mut BatchPod {
+        while self.pods.len() <= id as usize {
+            let n = self.pods.len() as u64;
+            self.pods.push(BatchPod {
+                rng: stream(self.seed, "batch-pod", n),
+                incarnation: 0,
+                backlog: 0.0,
+                side: 0,
+                side_rate: 0.0,
+                wait: Wait::NONE,
+                slowdown: 1.0,
+                ok: 0,
+                err: 0,
+                weight: 0.0,
+                buckets: vec![0.0; endpoints * BUCKET_SLOTS],
+                mean: vec![0.0; endpoints],
+                variance: vec![0.0; endpoints],
+                cached_for: None,
+                cache: Vec::with_capacity(endpoints),
+            });
+        }
+        &mut self.pods[id as usize]
+    }
+}
+
+/// A Poisson count with mean `mean` (0 for a mean of 0).
+fn poisson(rng: &mut ChaCha8Rng, mean: f64) -> u64 {
+    if mean <= 0.0 {
+        return 0;
+    }
+    Poisson::new(mean).map_or(0, |d| d.sample(rng) as u64)
+}
+
+/// A binomial count.
+fn binomial(rng: &mut ChaCha8Rng, n: u64, p: f64) -> u64 {
+    if n == 0 || p <= 0.0 {
+        return 0;
+    }
+    if p >= 1.0 {
+        return n;
+    }
+    Binomial::new(n, p).map_or(0, |d| d.sample(rng))
+}
+
+/// Splits `n` over `probs` (summing to 1) as a multinomial, by conditional
+/// binomials, adding each count to `out`.
+fn multinomial(rng: &mut ChaCha8Rng, n: u64, probs: &[f64], out: &mut [u64]) {
+    let mut left = n;
+    let mut mass = 1.0;
+    for (i, p) in probs.iter().enumerate() {
+        if left == 0 {
+            break;
+        }
+        if i + 1 == probs.len() || mass <= *p {
+            out[i] += left;
+            break;
+        }
+        let k = binomial(rng, left, p / mass);
+        out[i] += k;
+        left -= k;
+        mass -= p;
+    }
+}
+
+impl World<'_> {
+    /// Simulates every batch that ends at or before `now`. Returns whether a
+    /// pod was OOM-killed.
+    pub fn advance_batches(&mut self, now: SimTime, q: &mut EventQueue<Event>) -> bool {
+        let Some(mut b) = self.batcher.take() else {
+            return false;
+        };
+        let kills = self.oom_kills.len();
+        while b.next + b.batch <= now {
+            let (t0, t1) = (b.next, b.next + b.batch);
+            self.leap(&mut b, t0, t1, now, q);
+            b.next = t0 + b.batch;
+        }
+        self.batcher = Some(b);
+        self.oom_kills.len() > kills
+    }
+
+    /// One batch, `[t0, t1)`, simulated at `now` (≥ `t1`).
+    fn leap(
+        &mut self,
+        b: &mut Batcher,
+        t0: SimTime,
+        t1: SimTime,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) {
+        let sc = self.sc;
+        let tau = (t1 - t0).as_secs_f64();
+        let endpoints = sc.endpoints.len();
+        let expected = self.traffic.integral(t0, t1);
+        let n = poisson(&mut b.rng, expected);
+        // The ingress: the canary share, as the per-request ingress draws it.
+        let canary_share = if self.basic_canary {
+            let canary = self.services[CANARY_SVC].endpoints.len();
+            let stable = self.services[STABLE_SVC].endpoints.len();
+            match (canary, stable) {
+                (0, _) => 0.0,
+                (_, 0) => 1.0,
+                (c, s) => c as f64 / (c + s) as f64,
+            }
+        } else {
+            f64::from(self.weight.min(100)) / 100.0
+        };
+        let to_canary = binomial(&mut b.rng, n, canary_share);
+        b.arrivals.clear();
+        b.arrivals.resize(self.pods.len(), (0, 0.0));
+        for (svc, count, share) in [
+            (STABLE_SVC, n - to_canary, 1.0 - canary_share),
+            (CANARY_SVC, to_canary, canary_share),
+        ] {
+            let version = self.services[svc].selects.index();
+            self.tallies[self.period][version].total += count;
+            let k = self.services[svc].endpoints.len();
+            if k == 0 {
+                // 503: no endpoints.
+                self.tallies[self.period][version].failed += count;
+                continue;
+            }
+            let (base, extra) = (count / k as u64, (count % k as u64) as usize);
+            let cursor = self.services[svc].cursor % k;
+            let rate = expected * share / tau / k as f64;
+            for i in 0..k {
+                let pod = self.services[svc].endpoints[i];
+                let got = base + u64::from((i + k - cursor) % k < extra);
+                if !self.pods[pod as usize].can_serve() {
+                    // 502: the pod died before the endpoints caught up.
+                    self.tallies[self.period][version].failed += got;
+                    continue;
+                }
+                b.arrivals[pod as usize].0 += got;
+                b.arrivals[pod as usize].1 += rate;
+            }
+            let svc = &mut self.services[svc];
+            svc.cursor = svc.cursor.wrapping_add(count as usize);
+        }
+        for id in 0..self.pods.len() as PodId {
+            let (arrivals, rate) = b.arrivals[id as usize];
+            let bp = b.pod(id, endpoints);
+            let p = &self.pods[id as usize];
+            if bp.incarnation != p.incarnation || !p.can_serve() {
+                // The container died (or went): what it held is lost.
+                let lost = bp.backlog.round() as u64;
+                bp.backlog = 0.0;
+                bp.incarnation = p.incarnation;
+                bp.clear();
+                if lost > 0 {
+                    self.tallies[self.period][p.version.index()].failed += lost;
+                }
+                if !p.can_serve() {
+                    continue;
+                }
+            }
+            if arrivals == 0 && bp.backlog <= 0.0 && bp.side == 0 && bp.side_rate < 1e-3 {
+                bp.wait = Wait::NONE;
+                continue;
+            }
+            self.leap_pod(b, id, arrivals, rate, t0, t1, now, q);
+        }
+    }
+
+    /// One pod over one batch.
+    #[allow(clippy::too_many_arguments)]
+    fn leap_pod(
+        &mut self,
+        b: &mut Batcher,
+        id: PodId,
+        arrivals: u64,
+        rate: f64,
+        t0: SimTime,
+        t1: SimTime,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) {
+        let sc = self.sc;
+        let limit = sc.pod.memory_limit;
+        let tau = (t1 - t0).as_secs_f64();
+        let p = &self.pods[id as usize];
+        let v = p.version.index();
+        let profile = sc.profile(p.version);
+        let mem = &profile.memory;
+        let c = p.workers;
+        let bp = &mut b.pods[id as usize];
+        let side = std::mem::take(&mut bp.side);
+        // The slow-down at the batch's estimated midpoint.
+        let live = p.live_bytes(mem, t0);
+        let g = if live + mem.gc_amplitude + mem.leak_per_request * arrivals as f64
+            <= profile.pressure.start * limit
+        {
+            1.0
+        } else {
+            let mid = t0 + SimDuration((t1 - t0).0 / 2);
+            let ws = p.working_set(mem, mid) + 0.5 * mem.leak_per_request * arrivals as f64;
+            on_grid(profile.pressure.factor(ws / limit))
+        };
+        let alpha = (tau / SIDE_SMOOTHING_SECS).min(1.0);
+        bp.side_rate += alpha * (side as f64 / tau - bp.side_rate);
+        let es = b.mean_service[v] * g;
+        let throughput = f64::from(c) / es;
+        let offered = bp.backlog + arrivals as f64;
+        let lambda = rate + bp.side_rate;
+        // Completions: all of it while the queue is stable at this rate (the
+        // stationary wait below accounts for its fluctuations), else what the
+        // workers get through (departures of a busy M/M/c are Poisson(cμτ))
+        // and the rest is carried as a backlog.
+        let capacity = throughput * tau;
+        let stable = bp.backlog < 1.0 && lambda * es < SATURATED * f64::from(c);
+        let done = if stable {
+            offered
+        } else {
+            let served = poisson(&mut bp.rng, capacity).saturating_sub(side) as f64;
+            offered.min(served)
+        };
+        let mut left = offered - done;
+        let room = f64::from(sc.pod.accept_queue + c);
+        let refused = if left > room {
+            let r = (left - room).round();
+            left = room;
+            r as u64
+        } else {
+            0
+        };
+        let backlog_before = bp.backlog;
+        bp.backlog = left;
+        let wait = if stable {
+            // Rounded to the grid after the law, not before: near saturation
+            // the wait is steep in the rate, while a 1 % step in the wait's
+            // own terms moves the mean wait by at most about 1 %.
+            let w = Wait::mmc(rate + bp.side_rate, c, es).unwrap_or(Wait::NONE);
+            Wait {
+                shift: 0.0,
+                p: on_grid(w.p),
+                theta: on_grid(w.theta),
+            }
+        } else {
+            // Saturated: the backlog ahead, then one more service slot.
+            Wait {
+                shift: on_grid(0.5 * (backlog_before + left)) / throughput,
+                p: 1.0,
+                theta: throughput,
+            }
+        };
+        bp.wait = wait;
+        bp.slowdown = g;
+        let mut completions = done.round() as u64;
+        // 504s: completions that waited past proxy_read_timeout at the ingress.
+        let timeout = sc.traffic.proxy_read_timeout.as_secs_f64();
+        let (w0, w1) = (backlog_before / throughput, left / throughput);
+        let late = if w0.max(w1) <= timeout {
+            0.0
+        } else if w0.min(w1) > timeout {
+            1.0
+        } else {
+            (w0.max(w1) - timeout) / (w0.max(w1) - w0.min(w1))
+        };
+        // The working set after these completions; the OOM kill comes inside
+        // the batch if it crosses the limit.
+        let mut kill_at = None;
+        let leak = mem.leak_per_request;
+        if live + mem.gc_amplitude + leak * completions as f64 > limit {
+            let steps = 64u64;
+            let span = (t1 - t0).0;
+            for s in 1..=steps {
+                let t = t0 + SimDuration(span * s / steps);
+                let k = completions * s / steps;
+                let ws = p.working_set(mem, t) + leak * k as f64;
+                if ws > limit {
+                    let k = (completions * s).div_ceil(steps);
+                    kill_at = Some((t, k, ws));
+                    break;
+                }
+            }
+        }
+        let mut lost = 0;
+        if let Some((_, k, _)) = kill_at {
+            lost = completions - k + left.round() as u64;
+            completions = k;
+            bp.backlog = 0.0;
+        }
+        let errors = binomial(&mut bp.rng, completions, b.error_rate[v]);
+        let timed_out = ((completions - errors) as f64 * late).round() as u64;
+        bp.ok += completions - errors;
+        bp.err += errors;
+        if bp.cached_for != Some((wait, g)) {
+            bp.cache.clear();
+            let laws = &mut b.laws[v];
+            match laws.iter().find(|(k, _)| *k == (wait, g)) {
+                Some((_, r)) => bp.cache.extend_from_slice(r),
+                None => {
+                    let r: Vec<Response> = profile
+                        .latency
+                        .iter()
+                        .map(|l| Response::of(l, g, &wait))
+                        .collect();
+                    bp.cache.extend_from_slice(&r);
+                    if laws.len() < LAWS_KEPT {
+                        laws.push(((wait, g), r));
+                    } else {
+                        laws[b.laws_next[v]] = ((wait, g), r);
+                        b.laws_next[v] = (b.laws_next[v] + 1) % LAWS_KEPT;
+                    }
+                }
+            }
+            bp.cached_for = Some((wait, g));
+        }
+        let w = completions as f64;
+        bp.weight += w;
+        for (e, r) in bp.cache.iter().enumerate() {
+            for (acc, pr) in bp.buckets[e * BUCKET_SLOTS..(e + 1) * BUCKET_SLOTS]
+                .iter_mut()
+                .zip(r.buckets)
+            {
+                *acc += w * pr;
+            }
+            bp.mean[e] += w * r.mean;
+            bp.variance[e] += w * r.variance;
+        }
+        let tally = &mut self.tallies[self.period][v];
+        tally.failed += errors + timed_out + refused + lost;
+        self.pods[id as usize].served += completions;
+        if let Some((t, _, ws)) = kill_at {
+            let peak = &mut self.peak_working_set[v];
+            *peak = peak.max(ws);
+            b.pods[id as usize].clear();
+            self.oom_kill_at(t, now, id, q);
+        }
+    }
+
+    /// Draws every pod's counters from what its batches accumulated (before
+    /// a scrape reads them).
+    pub fn flush_batches(&mut self) {
+        let Some(b) = self.batcher.as_mut() else {
+            return;
+        };
+        let n = self.sc.endpoints.len();
+        let mut ok = vec![0u64; n];
+        let mut err = vec![0u64; n];
+        let mut bucket = [0u64; BUCKET_SLOTS];
+        for (id, bp) in b.pods.iter_mut().enumerate() {
+            if bp.weight <= 0.0 {
+                continue;
+            }
+            let p = &mut self.pods[id];
+            let v = p.version.index();
+            ok.iter_mut().for_each(|x| *x = 0);
+            err.iter_mut().for_each(|x| *x = 0);
+            multinomial(&mut bp.rng, bp.ok, &b.ok_split[v], &mut ok);
+            multinomial(&mut bp.rng, bp.err, &b.err_split[v], &mut err);
+            for e in 0..n {
+                let count = ok[e] + err[e];
+                p.requests[e * CODE_SLOTS + CODE_OK] += ok[e];
+                p.requests[e * CODE_SLOTS + CODE_ERROR] += err[e];
+                if count == 0 {
+                    continue;
+                }
+                let probs = &mut bp.buckets[e * BUCKET_SLOTS..(e + 1) * BUCKET_SLOTS];
+                probs.iter_mut().for_each(|x| *x /= bp.weight);
+                bucket.iter_mut().for_each(|x| *x = 0);
+                multinomial(&mut bp.rng, count, probs, &mut bucket);
+                for (acc, k) in p.buckets[e * BUCKET_SLOTS..(e + 1) * BUCKET_SLOTS]
+                    .iter_mut()
+                    .zip(bucket)
+                {
+                    *acc += k;
+                }
+                let mean = bp.mean[e] / bp.weight;
+                let sd = (bp.variance[e] / bp.weight * count as f64).sqrt();
+                let noise = Normal::new(0.0, sd).map_or(0.0, |d| d.sample(&mut bp.rng));
+                p.latency_sum[e] += (count as f64 * mean + noise).max(0.0);
+            }
+            bp.clear();
+        }
+    }
+
+    /// A per-request (Locust) request's response time on a pod of the
+    /// batched model: its wait from the pod's current queue, then service.
+    pub fn batched_latency(&mut self, pod: PodId, endpoint: u16) -> f64 {
+        let sc = self.sc;
+        let n = sc.endpoints.len();
+        let dist = &sc.profile(self.pods[pod as usize].version).latency[endpoint as usize];
+        let Some(b) = self.batcher.as_mut() else {
+            return 0.0;
+        };
+        let bp = b.pod(pod, n);
+        bp.side += 1;
+        let w = bp.wait;
+        let mut wait = w.shift;
+        if w.p > 0.0 && unit(&mut bp.rng) < w.p {
+            wait += Exp::new(w.theta).map_or(0.0, |d| d.sample(&mut bp.rng));
+        }
+        wait + bp.slowdown * dist.sample(&mut bp.rng)
+    }
+}
+
+impl BatchPod {
+    fn clear(&mut self) {
+        self.ok = 0;
+        self.err = 0;
+        self.weight = 0.0;
+        self.buckets.iter_mut().for_each(|x| *x = 0.0);
+        self.mean.iter_mut().for_each(|x| *x = 0.0);
+        self.variance.iter_mut().for_each(|x| *x = 0.0);
+    }
+}
