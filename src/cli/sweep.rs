@@ -31,6 +31,8 @@ pub enum Format {
     Json,
     /// One row per cell.
     Csv,
+    /// One self-contained HTML page: the trade-off plot and both tables.
+    Html,
 }
 
 /// Flags of `canarysim sweep`.
@@ -306,6 +308,7 @@ fn render(result: &SweepResult, format: Format) -> String {
         Format::Markdown => report::sweep::markdown(result),
         Format::Json => report::sweep::json(result),
         Format::Csv => report::sweep::csv(result),
+        Format::Html => report::sweep::html(result),
     }
 }
 

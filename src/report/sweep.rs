@@ -246,3 +246,60 @@ pub fn csv(r: &SweepResult) -> String {
     }
     out
 }
+
+/// One self-contained HTML page: the intro, the trade-off plot (detection
+/// against false aborts, the Pareto front joined), and both tables.
+pub fn html(r: &SweepResult) -> String {
+    use super::html::{Block, Document, Section, Table};
+    let table = |headers: &[&str], rows: Vec<Vec<String>>| {
+        Block::Table(Table {
+            header: headers.iter().map(|h| h.to_string()).collect(),
+            rows,
+        })
+    };
+    let mut variants = vec![Block::Paragraph(
+        "Detection is caught of decided bad-release runs, false aborts of decided good-release \
+         runs; undecided runs are counted apart. Brackets are 95% Wilson intervals."
+            .into(),
+    )];
+    #[cfg(feature = "plot")]
+    match crate::plot::sweep::SweepResult::from_json(&json(r))
+        .map_err(|e| e.to_string())
+        .and_then(|s| crate::plot::sweep::TradeOff::new(&s).map_err(|e| e.to_string()))
+        .and_then(|f| crate::plot::svg(&f).map_err(|e| e.to_string()))
+    {
+        Ok(svg) => variants.push(Block::Figure {
+            svg,
+            caption: "Detection against false aborts per variant, with Wilson whiskers; the Pareto front joined and labelled.".into(),
+        }),
+        Err(why) => variants.push(Block::Paragraph(format!("No trade-off plot: {why}."))),
+    }
+    variants.push(table(
+        &VARIANT_HEADERS,
+        variant_rows(&r.variants_for_decision())
+            .into_iter()
+            .map(|row| row.to_vec())
+            .collect(),
+    ));
+    let cells = vec![table(
+        &CELL_HEADERS,
+        cell_rows(&r.cells)
+            .into_iter()
+            .map(|row| row.to_vec())
+            .collect(),
+    )];
+    super::html::render(&Document {
+        title: format!("Sweep {}", r.sweep.file),
+        intro: vec![Block::Paragraph(format!("{}.", intro(r)))],
+        sections: vec![
+            Section {
+                heading: "Variants".into(),
+                blocks: variants,
+            },
+            Section {
+                heading: "Cells".into(),
+                blocks: cells,
+            },
+        ],
+    })
+}

@@ -102,6 +102,8 @@ fn a_full_disk_while_writing_out_leaves_the_old_directory_intact_and_no_temporar
             GOOD,
             "--policy",
             "manual",
+            "--series",
+            "csv",
             "--out",
             out.to_str().unwrap(),
         ])
@@ -112,7 +114,7 @@ fn a_full_disk_while_writing_out_leaves_the_old_directory_intact_and_no_temporar
     // A file-size limit makes every write past 64 KiB fail, as a full disk
     // does; SIGXFSZ is ignored so the write returns the error instead.
     let script = format!(
-        "trap '' XFSZ; ulimit -f 64; exec {} run {GOOD} --policy manual --seed 7 --out {}",
+        "trap '' XFSZ; ulimit -f 64; exec {} run {GOOD} --policy manual --series csv --seed 7 --out {}",
         binary().display(),
         out.display()
     );

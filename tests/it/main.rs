@@ -3,10 +3,10 @@
 mod analysis;
 mod analysis_seed;
 mod analysis_support;
+mod batched;
 #[cfg(feature = "plot")]
 mod browser;
 mod check;
-mod batched;
 mod cli;
 mod engine;
 mod fixtures;

@@ -123,3 +123,17 @@ fn comparison_plot_is_what_the_model_gives() {
     let fig = canarysim::plot::compare::Comparison::new(&results);
     check_file("reports/compare.svg", &canarysim::plot::svg(&fig).unwrap());
 }
+
+/// The sweep trade-off README links, drawn from the recorded result of
+/// `canarysim sweep scenarios/sweeps/memory-trend.toml --format json`
+/// (`reports/sweep-memory-trend.json`; the 900 runs are too slow for the
+/// suite, the drawing is not).
+#[cfg(feature = "plot")]
+#[test]
+fn sweep_trade_off_is_drawn_from_the_recorded_sweep() {
+    use canarysim::plot::{svg, sweep};
+    let json = std::fs::read_to_string("reports/sweep-memory-trend.json").unwrap();
+    let result = sweep::SweepResult::from_json(&json).unwrap();
+    let fig = sweep::TradeOff::new(&result).unwrap();
+    check_file("reports/sweep-memory-trend.svg", &svg(&fig).unwrap());
+}

@@ -535,3 +535,32 @@ fn a_sweep_stopped_by_sigint_resumes_to_the_bytes_of_an_uninterrupted_one() {
     let resumed = ok_s(&sweep_args(&["--format", "json", "--out", out, "--resume"]));
     assert_eq!(resumed, plain);
 }
+
+#[test]
+fn html_output_is_one_page_with_the_trade_off_and_both_tables() {
+    let page = String::from_utf8(ok(&[
+        "sweep",
+        LEAK,
+        "scenarios/checkout-good.toml",
+        "--policy",
+        "memory-trend",
+        "--runs",
+        "2",
+        "--vary",
+        &format!("{FL}=0,1"),
+        "--format",
+        "html",
+    ]))
+    .unwrap();
+    assert!(
+        page.starts_with("<!DOCTYPE html>"),
+        "{}",
+        &page[..page.len().min(80)]
+    );
+    assert_eq!(page.matches("<table").count(), 2, "variants and cells");
+    assert!(page.contains("failureLimit=0"));
+    assert!(!page.contains("<script"), "no script needed");
+    if cfg!(feature = "plot") {
+        assert!(page.contains("<svg"), "the trade-off plot is inline");
+    }
+}

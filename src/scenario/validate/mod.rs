@@ -66,7 +66,11 @@ fn traffic_model(
         }
     };
     let batch = positive_duration(&sp.key("batch"), sim.batch, SimDuration::from_secs(1))?;
-    if batch > scrape_interval || !scrape_interval.0.is_multiple_of(batch.0) {
+    // Only a batched model has batches; a per-request scenario's scrape
+    // interval is checked on its own (and a 1 ms one refused there).
+    if (batched || sim.batch.is_some())
+        && (batch > scrape_interval || !scrape_interval.0.is_multiple_of(batch.0))
+    {
         return Err(invalid(
             &sp.key("batch"),
             format!("a batch of {batch} does not divide the scrape interval {scrape_interval}"),
