@@ -343,6 +343,62 @@ pub fn json(suites: &[Suite]) -> String {
     s
 }
 
+/// One self-contained HTML page: per check file, a table of its
+/// expectations (result, where, what, the figures against their bounds)
+/// and the reasons of each failure.
+pub fn html(suites: &[Suite]) -> String {
+    use crate::report::html::{Block, Document, Section, Table};
+    let (mut passed, mut failed) = (0, 0);
+    let sections = suites
+        .iter()
+        .map(|s| {
+            let mut rows = Vec::new();
+            let mut reasons = Vec::new();
+            for o in &s.outcomes {
+                let ok = o.pass();
+                if ok {
+                    passed += 1;
+                } else {
+                    failed += 1;
+                }
+                rows.push(vec![
+                    if ok { "PASS" } else { "FAIL" }.to_string(),
+                    where_(o),
+                    o.expectation.classname(),
+                    o.runs.to_string(),
+                    o.judged
+                        .iter()
+                        .map(bound_line)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ]);
+                for j in o.judged.iter().filter(|j| !j.ok()) {
+                    reasons.push(format!("{}: {}", j.bound.at, failure(j)));
+                }
+            }
+            let mut blocks = vec![Block::Table(Table {
+                header: ["result", "where", "expectation", "runs", "figures"]
+                    .iter()
+                    .map(|h| h.to_string())
+                    .collect(),
+                rows,
+            })];
+            if !reasons.is_empty() {
+                blocks.push(Block::List(reasons));
+            }
+            Section {
+                heading: format!("{} (seeds {}, {} per expectation)", s.file, s.seed, s.runs),
+                blocks,
+            }
+        })
+        .collect();
+    crate::report::html::render(&Document {
+        title: format!("canarysim check: {passed} passed, {failed} failed"),
+        intro: Vec::new(),
+        sections,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,8 @@ pub enum Format {
     Github,
     /// The figures of every expectation, for tools.
     Json,
+    /// One self-contained HTML page: a table per check file.
+    Html,
 }
 
 /// Flags of `canarysim check`.
@@ -188,6 +190,7 @@ pub fn main(args: CheckArgs) -> Result<u8> {
         Format::Text => output::text(&suites),
         Format::Github => output::github(&suites),
         Format::Json => output::json(&suites),
+        Format::Html => output::html(&suites),
     };
     let _ = std::io::stdout().lock().write_all(report.as_bytes());
     let failed: usize = suites.iter().map(|s| s.counts().1).sum();

@@ -452,3 +452,25 @@ fn the_flagship_check_file_reads_and_its_scenarios_load() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(prepared.planned_runs(&Inputs::default()), 200);
 }
+
+#[test]
+fn html_output_is_one_page_with_a_row_per_expectation_and_the_reasons_of_a_failure() {
+    let dir = example_copy();
+    weaken_trend_gate(dir.path());
+    let (code, out, err) = check_in(dir.path(), &["--runs", "3", "--format", "html"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.starts_with("<!DOCTYPE html>"),
+        "{}",
+        &out[..out.len().min(80)]
+    );
+    assert!(out.contains("passed, 1 failed"), "the title counts");
+    assert_eq!(
+        out.matches("<tr").count(),
+        1 + 3,
+        "a header and three expectations"
+    );
+    assert_eq!(out.matches(">FAIL<").count(), 1, "{out}");
+    assert!(out.contains("<li>"), "the failure's reason is listed");
+    assert!(!out.contains("<script"));
+}
