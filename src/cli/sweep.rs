@@ -156,6 +156,8 @@ pub fn main(args: SweepArgs) -> Result<u8> {
             bail!("--runs must be at least 1");
         }
         spec.runs = r;
+        spec.check_size(canarysim::scenario::Override::command_line("--runs"))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     if let Some(s) = args.seed {
         spec.seed = s;

@@ -4,7 +4,7 @@
 
 use crate::analysis::AnalysisTemplate;
 use crate::outcome::{RunResult, Verdict};
-use crate::sweep::CellSummary;
+use crate::sweep::{CellSummary, RunDigest};
 
 use super::text::human_secs;
 
@@ -47,8 +47,9 @@ pub fn rows(
             } else {
                 human_secs(detect[detect.len() / 2])
             };
-            let owned: Vec<RunResult> = mine.iter().map(|r| (*r).clone()).collect();
-            let summary = CellSummary::of(&owned, &templates(p));
+            let t = templates(p);
+            let digests: Vec<RunDigest> = mine.iter().map(|r| RunDigest::of(r, &t)).collect();
+            let summary = CellSummary::of_digests(&digests);
             let jobs: Vec<_> = mine.iter().flat_map(|r| &r.locust_jobs).collect();
             let ratio = |n: usize| {
                 if jobs.is_empty() {

@@ -177,7 +177,9 @@ impl SweepSpec {
         Ok(spec)
     }
 
-    fn check_size(&self, origin: Location) -> Result<(), Diagnostic> {
+    /// Refuses a sweep of more than [`MAX_RUNS`] runs per policy (checked
+    /// again by callers that change `runs` after reading the file).
+    pub fn check_size(&self, origin: Location) -> Result<(), Diagnostic> {
         let total = self
             .axes
             .iter()

@@ -564,3 +564,14 @@ fn html_output_is_one_page_with_the_trade_off_and_both_tables() {
         assert!(page.contains("<svg"), "the trade-off plot is inline");
     }
 }
+
+#[test]
+fn runs_from_the_command_line_are_bounded_as_a_file_s_are() {
+    let e = refused(&[
+        "sweep",
+        "scenarios/sweeps/memory-trend.toml",
+        "--runs",
+        "18446744073709551615",
+    ]);
+    assert!(e.contains("--runs") && e.contains("more than"), "{e}");
+}
