@@ -32,6 +32,39 @@ pub fn parse_overrides(set: &[String]) -> Result<Vec<scenario::Override>> {
         .collect()
 }
 
+/// Which pictures `--out` of `run` and `sweep` writes beside the reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Plots {
+    /// SVG (the default): text as text, the same bytes for the same input.
+    Svg,
+    /// PNG bitmaps.
+    Png,
+    /// No pictures.
+    None,
+}
+
+impl Plots {
+    /// The picture format, or `None` for no pictures (or a build without
+    /// the `plot` feature).
+    #[cfg(feature = "plot")]
+    pub fn format(self) -> Option<canarysim::plot::ImageFormat> {
+        use canarysim::plot::ImageFormat;
+        match self {
+            Plots::Svg => Some(ImageFormat::Svg),
+            Plots::Png => Some(ImageFormat::Png),
+            Plots::None => None,
+        }
+    }
+
+    /// The file name of picture `stem` in this format.
+    pub fn file_name(self, stem: &str) -> String {
+        match self {
+            Plots::Png => format!("{stem}.png"),
+            Plots::Svg | Plots::None => format!("{stem}.svg"),
+        }
+    }
+}
+
 /// Writes `contents` to `dir/name` through a temporary file and a rename, so
 /// a reader never sees half a file and a failure leaves no partial output.
 #[allow(dead_code)] // for files written one at a time, beside `write_outputs`

@@ -9,7 +9,7 @@ use canarysim::rollout::policy::Policy;
 use canarysim::scenario::Scenario;
 use clap::{Args, ValueEnum};
 
-use super::common::{find_policy, load_scenario, note_unmodelled, print, write_outputs};
+use super::common::{Plots, find_policy, load_scenario, note_unmodelled, print, write_outputs};
 
 /// Output format of `run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,8 +76,9 @@ pub struct RunArgs {
     /// (repeatable; docs/sweep.md).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<String>,
-    /// Also write result.json, report.md, events.csv and each Locust run's
-    /// CSV files (locust/<policy>/<job>_stats.csv, …) into this directory.
+    /// Also write result.json, report.md, events.csv, each Locust run's
+    /// CSV files (locust/<policy>/<job>_stats.csv, …) and the pictures
+    /// (plots/, see --plots) into this directory.
     /// It is replaced whole (old or complete new, even on a full disk or
     /// Ctrl-C), so it must be new, empty or an earlier --out.
     #[arg(long, value_name = "DIR")]
@@ -86,6 +87,10 @@ pub struct RunArgs {
     /// series/<policy>.om in OpenMetrics (docs/grafana.md).
     #[arg(long, value_enum, default_value_t = SeriesFormat::None, value_name = "FORMAT")]
     pub series: SeriesFormat,
+    /// With --out, the pictures: plots/timeline-<policy>.svg for each policy
+    /// (with --runs, plots/compare.svg), as SVG, PNG or none.
+    #[arg(long, value_enum, default_value_t = Plots::Svg, value_name = "FORMAT")]
+    pub plots: Plots,
 }
 
 /// Runs the subcommand; returns the exit code.
@@ -117,6 +122,7 @@ pub fn main(args: RunArgs) -> Result<u8> {
     let mut series_files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut figures: Vec<(String, String)> = Vec::new();
     let mut locust_files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut plot_files: Vec<(String, Vec<u8>)> = Vec::new();
     for p in chosen {
         let started = std::time::Instant::now();
         let out = engine::run(&sc, p, seed);
@@ -133,6 +139,7 @@ pub fn main(args: RunArgs) -> Result<u8> {
             figures.extend(timeline_svg(&sc, &out));
         }
         if args.out.is_some() {
+            plot_files.extend(timeline_file(&sc, &out, args.plots));
             match args.series {
                 SeriesFormat::None => {}
                 SeriesFormat::Csv => {
@@ -193,6 +200,7 @@ pub fn main(args: RunArgs) -> Result<u8> {
         }
         files.extend(series_files);
         files.extend(locust_files);
+        files.extend(plot_files);
         write_outputs(dir, &files)?;
     }
     print(&stdout)?;
@@ -216,6 +224,59 @@ fn timeline_svg(sc: &Scenario, out: &engine::RunOutput) -> Option<(String, Strin
 #[cfg(not(feature = "plot"))]
 fn timeline_svg(_: &Scenario, _: &engine::RunOutput) -> Option<(String, String)> {
     None
+}
+
+/// `plots/timeline-<policy>.<ext>` for `--out` (none when `--plots none`,
+/// without the `plot` feature, or if drawing fails, which is reported).
+#[cfg(feature = "plot")]
+fn timeline_file(
+    sc: &Scenario,
+    out: &engine::RunOutput,
+    plots: Plots,
+) -> Option<(String, Vec<u8>)> {
+    let format = plots.format()?;
+    let fig = canarysim::plot::timeline::Timeline::new(sc, &out.result, &out.series);
+    let name = plots.file_name(&format!("plots/timeline-{}", out.result.policy));
+    picture(name, canarysim::plot::render(&fig, format))
+}
+
+#[cfg(not(feature = "plot"))]
+fn timeline_file(_: &Scenario, _: &engine::RunOutput, _: Plots) -> Option<(String, Vec<u8>)> {
+    None
+}
+
+/// `plots/compare.<ext>` of `--runs N --out`: verdict shares and time to
+/// detect per policy.
+#[cfg(feature = "plot")]
+fn compare_file(
+    results: &[canarysim::outcome::RunResult],
+    plots: Plots,
+) -> Option<(String, Vec<u8>)> {
+    let format = plots.format()?;
+    let fig = canarysim::plot::compare::Comparison::new(results);
+    picture(
+        plots.file_name("plots/compare"),
+        canarysim::plot::render(&fig, format),
+    )
+}
+
+#[cfg(not(feature = "plot"))]
+fn compare_file(_: &[canarysim::outcome::RunResult], _: Plots) -> Option<(String, Vec<u8>)> {
+    None
+}
+
+#[cfg(feature = "plot")]
+fn picture(
+    name: String,
+    drawn: Result<Vec<u8>, canarysim::plot::PlotError>,
+) -> Option<(String, Vec<u8>)> {
+    match drawn {
+        Ok(bytes) => Some((name, bytes)),
+        Err(e) => {
+            eprintln!("note: no {name}: {e}");
+            None
+        }
+    }
 }
 
 /// `--runs N`: every chosen policy with seeds `seed .. seed+N`, in parallel.
@@ -292,16 +353,15 @@ fn many_seeds(args: &RunArgs, sc: &Scenario, chosen: &[&Policy], seed: u64) -> R
         ),
     };
     if let Some(dir) = &args.out {
-        write_outputs(
-            dir,
-            &[
-                ("result.json".into(), report::json(&results).into_bytes()),
-                (
-                    "events.csv".into(),
-                    report::csv::events(&results).into_bytes(),
-                ),
-            ],
-        )?;
+        let mut files: Vec<(String, Vec<u8>)> = vec![
+            ("result.json".into(), report::json(&results).into_bytes()),
+            (
+                "events.csv".into(),
+                report::csv::events(&results).into_bytes(),
+            ),
+        ];
+        files.extend(compare_file(&results, args.plots));
+        write_outputs(dir, &files)?;
     }
     print(&stdout)?;
     Ok(super::EXIT_OK)

@@ -17,7 +17,7 @@ use canarysim::sweep::{self, CellPart, Shard, SweepHeader, SweepPart, SweepResul
 use clap::{Args, Subcommand, ValueEnum};
 use rayon::prelude::*;
 
-use super::common::{parse_overrides, print, write_atomic};
+use super::common::{Plots, parse_overrides, print, write_atomic};
 use super::disk::Disk;
 
 /// Output format of `sweep`.
@@ -78,9 +78,13 @@ pub struct SweepArgs {
     /// Output format on standard output.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Write each finished cell, then result.json, report.md and cells.csv, into DIR.
+    /// Write each finished cell, then result.json, report.md, cells.csv and
+    /// the trade-off picture (tradeoff.svg), into DIR.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// With --out, the trade-off picture as SVG, PNG or none.
+    #[arg(long, value_enum, default_value_t = Plots::Svg, value_name = "FORMAT")]
+    pub plots: Plots,
     /// Continue the sweep in --out DIR from the cells already there.
     #[arg(long, requires = "out")]
     pub resume: bool,
@@ -106,9 +110,12 @@ pub struct MergeArgs {
     /// Output format on standard output.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Also write result.json, report.md and cells.csv into DIR.
+    /// Also write result.json, report.md, cells.csv and tradeoff.svg into DIR.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// With --out, the trade-off picture as SVG, PNG or none.
+    #[arg(long, value_enum, default_value_t = Plots::Svg, value_name = "FORMAT")]
+    pub plots: Plots,
 }
 
 fn is_sweep_file(path: &Path) -> Result<bool> {
@@ -260,7 +267,7 @@ pub fn main(args: SweepArgs) -> Result<u8> {
         return Ok(super::EXIT_OK);
     }
     let result = SweepResult::from_cells(header, &parts);
-    finish(&result, args.format, args.out.as_deref())
+    finish(&result, args.format, args.out.as_deref(), args.plots)
 }
 
 /// Checks (or starts) the --out directory: with `resume`, its sweep must
@@ -314,7 +321,7 @@ fn render(result: &SweepResult, format: Format) -> String {
     }
 }
 
-fn finish(result: &SweepResult, format: Format, out: Option<&Path>) -> Result<u8> {
+fn finish(result: &SweepResult, format: Format, out: Option<&Path>, plots: Plots) -> Result<u8> {
     if let Some(dir) = out {
         // A sweep's directory grows as cells finish (and holds other
         // shards' parts), so its files are each replaced whole rather than
@@ -326,6 +333,9 @@ fn finish(result: &SweepResult, format: Format, out: Option<&Path>) -> Result<u8
             ("cells.csv", report::sweep::csv(result)),
         ] {
             write_atomic(dir, name, text.as_bytes())?;
+        }
+        if let Some((name, bytes)) = tradeoff_file(result, plots) {
+            write_atomic(dir, &name, &bytes)?;
         }
     }
     print(&render(result, format))?;
@@ -347,5 +357,24 @@ fn merge(m: MergeArgs) -> Result<u8> {
         parts.push(part);
     }
     let result = SweepResult::from_parts(&parts).map_err(|e| anyhow::anyhow!("{e}"))?;
-    finish(&result, m.format, m.out.as_deref())
+    finish(&result, m.format, m.out.as_deref(), m.plots)
+}
+
+/// The trade-off picture for `--out` (none when `--plots none`, without the
+/// `plot` feature, or when the sweep has nothing it can show, which is said).
+#[cfg(feature = "plot")]
+fn tradeoff_file(result: &SweepResult, plots: Plots) -> Option<(String, Vec<u8>)> {
+    let name = plots.file_name("tradeoff");
+    match report::sweep::tradeoff(result, plots.format()?) {
+        Ok(bytes) => Some((name, bytes)),
+        Err(why) => {
+            eprintln!("note: no {name}: {why}");
+            None
+        }
+    }
+}
+
+#[cfg(not(feature = "plot"))]
+fn tradeoff_file(_: &SweepResult, _: Plots) -> Option<(String, Vec<u8>)> {
+    None
 }

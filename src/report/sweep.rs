@@ -247,6 +247,16 @@ pub fn csv(r: &SweepResult) -> String {
     out
 }
 
+/// The trade-off picture of a sweep (`canarysim plot sweep` draws the same
+/// from the JSON): detection against false aborts per variant, and against
+/// fault size where an axis varies it. The error says why there is none.
+#[cfg(feature = "plot")]
+pub fn tradeoff(r: &SweepResult, format: crate::plot::ImageFormat) -> Result<Vec<u8>, String> {
+    let s = crate::plot::sweep::SweepResult::from_json(&json(r))?;
+    let fig = crate::plot::sweep::TradeOff::new(&s).map_err(|e| e.to_string())?;
+    crate::plot::render(&fig, format).map_err(|e| e.to_string())
+}
+
 /// One self-contained HTML page: the intro, the trade-off plot (detection
 /// against false aborts, the Pareto front joined), and both tables.
 pub fn html(r: &SweepResult) -> String {
@@ -263,10 +273,8 @@ pub fn html(r: &SweepResult) -> String {
             .into(),
     )];
     #[cfg(feature = "plot")]
-    match crate::plot::sweep::SweepResult::from_json(&json(r))
-        .map_err(|e| e.to_string())
-        .and_then(|s| crate::plot::sweep::TradeOff::new(&s).map_err(|e| e.to_string()))
-        .and_then(|f| crate::plot::svg(&f).map_err(|e| e.to_string()))
+    match tradeoff(r, crate::plot::ImageFormat::Svg)
+        .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string()))
     {
         Ok(svg) => variants.push(Block::Figure {
             svg,

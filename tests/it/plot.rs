@@ -301,3 +301,87 @@ fn plot_commands_write_the_file_or_exit_2_naming_the_problem() {
     assert!(err.contains("bad.json") && err.contains("line 2"), "{err}");
     assert!(!dir.path().join("s.svg").exists());
 }
+
+/// `--out` of `run` and `sweep` holds the pictures `plot` draws, byte for
+/// byte: a timeline per policy, the comparison of `--runs`, the sweep's
+/// trade-off; `--plots png` gives PNGs and `--plots none` none.
+#[test]
+fn out_directories_of_run_and_sweep_hold_the_pictures_plot_draws() {
+    use assert_cmd::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = || Command::cargo_bin("canarysim").unwrap();
+    let run_out = dir.path().join("run");
+    bin()
+        .args(["run", "scenarios/checkout-leak.toml"])
+        .args(["--policy", "manual", "--policy", "memory-trend", "--out"])
+        .arg(&run_out)
+        .assert()
+        .success();
+    let mut names: Vec<_> = std::fs::read_dir(run_out.join("plots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["timeline-manual.svg", "timeline-memory-trend.svg"]);
+    let drawn = dir.path().join("manual.svg");
+    bin()
+        .args(["plot", "timeline", "scenarios/checkout-leak.toml"])
+        .args(["--policy", "manual", "-o"])
+        .arg(&drawn)
+        .assert()
+        .success();
+    let in_out = std::fs::read(run_out.join("plots/timeline-manual.svg")).unwrap();
+    assert_eq!(in_out, std::fs::read(&drawn).unwrap());
+    svg_texts(std::str::from_utf8(&in_out).unwrap());
+
+    let runs_out = dir.path().join("runs");
+    bin()
+        .args(["run", "scenarios/checkout-good.toml", "--policy", "manual"])
+        .args(["--runs", "3", "--plots", "png", "--out"])
+        .arg(&runs_out)
+        .assert()
+        .success();
+    let (w, h, _) = decode_png(&std::fs::read(runs_out.join("plots/compare.png")).unwrap());
+    let sc = flagship("scenarios/checkout-good.toml");
+    let manual = sc.policy("manual").unwrap();
+    let results: Vec<_> = (1..=3).map(|s| run(&sc, manual, s).result).collect();
+    assert_eq!((w, h), Comparison::new(&results).size());
+    let none_out = dir.path().join("none");
+    bin()
+        .args(["run", "scenarios/checkout-good.toml", "--policy", "manual"])
+        .args(["--plots", "none", "--out"])
+        .arg(&none_out)
+        .assert()
+        .success();
+    assert!(none_out.join("result.json").exists());
+    assert!(!none_out.join("plots").exists());
+
+    let sweep_out = dir.path().join("sweep");
+    bin()
+        .args([
+            "sweep",
+            "scenarios/checkout-leak.toml",
+            "scenarios/checkout-good.toml",
+        ])
+        .args(["--policy", "memory-trend", "--runs", "3"])
+        .args([
+            "--vary",
+            "policy.memory-trend.metric.error-rate.failureLimit=0,1",
+        ])
+        .arg("--out")
+        .arg(&sweep_out)
+        .assert()
+        .success();
+    let drawn = dir.path().join("tradeoff.svg");
+    bin()
+        .args(["plot", "sweep"])
+        .arg(sweep_out.join("result.json"))
+        .arg("-o")
+        .arg(&drawn)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(sweep_out.join("tradeoff.svg")).unwrap(),
+        std::fs::read(&drawn).unwrap()
+    );
+}
