@@ -168,8 +168,14 @@ fn a_second_run_replaces_the_directory_whole_without_stale_files() {
     let names: Vec<PathBuf> = tree(&out).into_iter().map(|(p, _)| p).collect();
     assert_eq!(
         names,
-        [".canarysim-out", "events.csv", "result.json"].map(PathBuf::from),
-        "only the second run's files"
+        [
+            ".canarysim-out",
+            "events.csv",
+            "plots/compare.svg",
+            "result.json"
+        ]
+        .map(PathBuf::from),
+        "only the second run's files: its events, its result and its comparison plot"
     );
     assert!(leftovers(dir.path()).is_empty());
 }
