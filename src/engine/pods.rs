@@ -60,6 +60,7 @@ impl World<'_> {
             sc.pod.nodes,
             sc.pod.workers,
             sc.endpoints.len(),
+            sc.buckets.total(),
             gc_phase,
             now,
             profile.startup,
