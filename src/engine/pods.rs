@@ -58,7 +58,7 @@ impl World<'_> {
             rs.hash.clone(),
             id,
             sc.pod.nodes,
-            sc.pod.workers,
+            profile.workers,
             sc.endpoints.len(),
             sc.buckets.total(),
             gc_phase,

@@ -139,6 +139,10 @@ pub struct VersionFile {
     pub image: Option<String>,
     pub startup: Option<DurationText>,
     pub fault: Option<String>,
+    /// This build's worker threads per core, instead of `[pod]`'s.
+    pub workers_per_cpu: Option<f64>,
+    /// CPU time one request takes on this build.
+    pub cpu_per_request: Option<DurationText>,
     #[serde(default)]
     pub memory: MemoryFile,
     #[serde(default)]

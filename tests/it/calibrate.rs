@@ -136,7 +136,7 @@ fn bucket_bounds_are_checked_where_they_are_written() {
     assert_eq!(e.location.line, line);
     assert_eq!(e.location.column, "buckets = [0.05, 0.1, ".len() + 1);
 
-    let files = canarysim::vfs::MemFiles::new().with("api.toml", &api("per-request", "", ""));
+    let files = canarysim::vfs::MemFiles::new().with("api.toml", api("per-request", "", ""));
     let set = scenario::Override::parse("histogram.buckets=[0.1, inf]").unwrap();
     let e = scenario::load_file_with(&files, std::path::Path::new("api.toml"), &[set])
         .unwrap_err()
@@ -150,4 +150,129 @@ fn bucket_bounds_are_checked_where_they_are_written() {
         .scenario;
     assert_eq!(sc.buckets.bounds(0), [0.1, 0.2]);
     assert_eq!(sc.buckets.bounds(1), [0.1, 0.2]);
+}
+
+/// Two stable and two canary pods at 50 % each, exponential service of
+/// 20 ms on one core; `canary` holds the canary's own keys, `rate` the load.
+fn split(model: &str, rate: f64, canary: &str) -> Scenario {
+    load(&format!(
+        r#"
+schema = 1
+name = "split"
+[simulation]
+warmup = "1m"
+soak = "1m"
+max_duration = "20m"
+traffic_model = "{model}"
+[rollout]
+name = "api"
+replicas = 2
+[pod]
+requests = {{ cpu = "1", memory = "512Mi" }}
+limits = {{ cpu = "1", memory = "1Gi" }}
+workers_per_cpu = 8
+[[endpoints]]
+name = "get"
+handler = "/"
+[traffic]
+rate = {rate}
+mix = {{ get = 1 }}
+[versions.stable]
+latency = {{ get = {{ dist = "exponential", mean = "20ms" }} }}
+[versions.canary]
+{canary}
+[[policies]]
+name = "half"
+steps = [ {{ setCanaryScale = {{ replicas = 2 }} }}, {{ setWeight = 50 }}, {{ pause = {{}} }} ]
+"#
+    ))
+}
+
+/// p99 per Service over the last 5 minutes at 15 minutes.
+fn p99_by_service(sc: &Scenario) -> (f64, f64) {
+    let out = run(sc, &sc.policies[0], 3);
+    let q = "histogram_quantile(0.99, sum by (le, service) (rate(http_request_duration_seconds_bucket[5m])))";
+    let v = match instant_query(&out.series, q, 15 * 60_000).unwrap() {
+        Value::Vector(v) => v,
+        other => panic!("not a vector: {other:?}"),
+    };
+    let of = |svc: &str| {
+        v.iter()
+            .find(|s| s.labels.get("service") == Some(svc))
+            .map(|s| s.v)
+            .unwrap_or_else(|| panic!("no {svc} in {v:?}"))
+    };
+    (of("api-stable"), of("api-canary"))
+}
+
+/// Item 17. A canary that needs 10 ms of CPU per 20 ms request gets, under
+/// a 1-core limit, 1 / 0.01 = 100 req/s of CPU: two busy workers, not the
+/// eight threads the pod has (Kubernetes enforces the limit as a CFS quota).
+/// At 10 req/s a pod that is invisible (utilisation 0.1, the wait a few
+/// percent of requests); at 85 req/s per pod the canary is an M/M/2 at
+/// 0.85, whose waiting requests wait Exp(2μ − λ = 15/s) (Kleinrock vol. 1,
+/// §3.4), a p99 near 0.3 s, while the stable's eight workers stay at 0.21
+/// and its p99 is the service time's, about 92 ms. Both traffic models.
+#[test]
+fn cpu_per_request_makes_a_regression_that_shows_only_under_load() {
+    let slow = r#"cpu_per_request = "10ms""#;
+    let sc = split("per-request", 40.0, slow);
+    assert_eq!((sc.versions[0].workers, sc.versions[1].workers), (8, 2));
+    let threads = split("per-request", 40.0, "workers_per_cpu = 3");
+    assert_eq!(threads.versions[1].workers, 3);
+    for model in ["per-request", "batched"] {
+        let (stable, canary) = p99_by_service(&split(model, 40.0, slow));
+        assert!(
+            (canary / stable - 1.0).abs() < 0.15,
+            "{model} light: stable {stable} canary {canary}"
+        );
+        let (stable, canary) = p99_by_service(&split(model, 340.0, slow));
+        assert!(
+            canary > 2.0 * stable && canary > 0.2,
+            "{model} heavy: stable {stable} canary {canary}"
+        );
+    }
+}
+
+/// More CPU per request than the request's service time is refused: one
+/// request runs on one core at most.
+#[test]
+fn cpu_per_request_above_the_service_time_is_refused_where_written() {
+    let text = r#"
+schema = 1
+name = "split"
+[rollout]
+name = "api"
+replicas = 1
+[pod]
+requests = { cpu = "1", memory = "512Mi" }
+limits = { cpu = "1", memory = "1Gi" }
+[[endpoints]]
+name = "get"
+handler = "/"
+[traffic]
+rate = 10
+mix = { get = 1 }
+[versions.stable]
+latency = { get = { dist = "exponential", mean = "20ms" } }
+[versions.canary]
+cpu_per_request = "30ms"
+"#;
+    let e = scenario::load_str("split.toml", text).unwrap_err().0;
+    assert!(
+        e.message.contains("versions.canary.cpu_per_request"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.message.contains("more than the mean service time"),
+        "{}",
+        e.message
+    );
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("cpu_per_request"))
+        .unwrap()
+        + 1;
+    assert_eq!(e.location.line, line);
 }

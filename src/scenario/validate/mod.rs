@@ -144,7 +144,13 @@ pub(crate) fn validate(
     let endpoints = service::endpoints(&root.key("endpoints"), &f.endpoints)?;
     let buckets = service::buckets(&root, &f.histogram, &f.endpoints)?;
     let traffic = service::traffic(&root.key("traffic"), &f.traffic, &endpoints)?;
-    let [stable, canary] = version::versions(&root.key("versions"), &f.versions, &pod, &endpoints)?;
+    let [stable, canary] = version::versions(
+        &root.key("versions"),
+        &f.versions,
+        &pod,
+        &endpoints,
+        &traffic,
+    )?;
 
     let spans = budget::Spans {
         scrape_interval,
