@@ -10,6 +10,7 @@
 pub mod analysis;
 pub mod check;
 pub mod condition;
+pub mod describe;
 pub mod diag;
 pub mod engine;
 pub mod judge;

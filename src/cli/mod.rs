@@ -5,6 +5,7 @@
 
 mod check;
 mod common;
+mod describe;
 mod disk;
 mod export;
 mod lint;
@@ -43,6 +44,7 @@ const WORKER_STACK_BYTES: usize = 8 << 20;
   canarysim run scenarios/checkout-good.toml --runs 100      # verdicts over 100 seeds
   canarysim lint scenarios/argo/seed/                        # what is wrong with a policy
   canarysim query scenarios/checkout-leak.toml --at 12m 'up'
+  canarysim describe scenarios/checkout-leak.toml --policy hardened   # steady state, no run
   canarysim sweep scenarios/sweeps/memory-trend.toml          # tune failureLimit and pauses
   canarysim run scenarios/checkout-leak.toml --set traffic.rate=120   # any key, any policy field
   canarysim check scenarios/checks/flagship.toml --junit report.xml   # a CI gate
@@ -63,6 +65,8 @@ enum Command {
     Lint(lint::LintArgs),
     /// Run a scenario to an instant and evaluate a PromQL expression there.
     Query(query::QueryArgs),
+    /// Each build's steady state as Prometheus would show it (rates, p50/p90/p99, utilisation, memory slope, time to OOM), computed without a run.
+    Describe(describe::DescribeArgs),
     /// Tune a policy: scenarios × variants (thresholds, failureLimit, pauses…) × seeds, with intervals and the Pareto front.
     Sweep(sweep::SweepArgs),
     /// Gate policy changes in CI: expectations about policies over fixed seeds; exit 1 when one falls short (--junit, --format github, --baseline).
@@ -106,6 +110,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::main(a),
         Command::Lint(a) => lint::main(a),
         Command::Query(a) => query::main(a),
+        Command::Describe(a) => describe::main(a),
         Command::Sweep(a) => sweep::main(a),
         Command::Check(a) => check::main(a),
         Command::Promql { command } => promql::main(command),

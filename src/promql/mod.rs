@@ -19,7 +19,7 @@ mod binary;
 mod engine;
 mod error;
 pub(crate) mod float;
-mod functions;
+pub(crate) mod functions;
 pub mod json;
 pub mod limits;
 pub mod promqltest;
@@ -33,6 +33,7 @@ use std::collections::BTreeMap;
 use promql_parser::parser::{Expr, value::ValueType};
 
 pub use error::PromqlError;
+pub use functions::histogram::quantile_of as bucket_quantile;
 pub use value::{RangeSeries, Value, VectorSample};
 
 use crate::series::{Labels, Sample, SeriesStore};

@@ -276,3 +276,212 @@ cpu_per_request = "30ms"
         + 1;
     assert_eq!(e.location.line, line);
 }
+
+/// `replicas` pods of four workers at `rate` req/s, two endpoints with the
+/// same exponential service (40 ms), so a pod that gets Poisson arrivals is
+/// exactly an M/M/4 (Erlang C); buckets 20 ms apart around the p99 of 70
+/// req/s a pod; 1 KiB leaked per request.
+fn queueing_api(replicas: u32, rate: f64) -> String {
+    r#"
+schema = 1
+name = "mm4"
+[simulation]
+warmup = "1m"
+soak = "1m"
+max_duration = "20m"
+[rollout]
+name = "api"
+replicas = REPLICAS
+[pod]
+requests = { cpu = "1", memory = "512Mi" }
+limits = { cpu = "1", memory = "1Gi" }
+workers_per_cpu = 4
+[histogram]
+buckets = [0.02, 0.05, 0.1, 0.15, 0.18, 0.2, 0.22, 0.24, 0.26, 0.3, 0.5]
+[[endpoints]]
+name = "get"
+handler = "/get"
+[[endpoints]]
+name = "post"
+method = "POST"
+handler = "/post"
+[traffic]
+rate = RATE
+mix = { get = 3, post = 1 }
+[versions.stable]
+memory = { leak_per_request = "1Ki" }
+latency = { get = { dist = "exponential", mean = "40ms" }, post = { dist = "exponential", mean = "40ms" } }
+errors = { post = 0.02 }
+[versions.canary]
+[[policies]]
+name = "hold"
+steps = [ { pause = {} } ]
+[[policies]]
+name = "steps"
+steps = [ { setWeight = 20 }, { pause = {} }, { setCanaryScale = { replicas = 2 } }, { setWeight = 50 } ]
+"#
+    .replace("REPLICAS", &replicas.to_string())
+    .replace("RATE", &rate.to_string())
+}
+
+/// One number from an instant query that returns one sample.
+fn scalar(store: &SeriesStore, q: &str, at_ms: i64) -> f64 {
+    match instant_query(store, q, at_ms).unwrap() {
+        Value::Vector(v) if v.len() == 1 => v[0].v,
+        other => panic!("{q}: {other:?}"),
+    }
+}
+
+/// Item 18. `describe`'s analytical figures against what PromQL answers on
+/// a simulated run of the same scenario: one pod, so its arrivals are the
+/// ingress's Poisson process and the M/M/4 is exact (per-request model,
+/// 10-minute windows, about 42 000 requests). Tolerances, each about three
+/// standard errors: the rate is a Poisson count of ~42 000 (0.5 %; 3 %
+/// allowed); the p99 (0.22 s) interpolates inside a 20 ms bucket holding
+/// ~0.45 % of requests, where the distribution function's sampling error
+/// (inflated about threefold by the queue's autocorrelation) moves it
+/// ~6.5 ms (10 % allowed); requests in flight (`rate(_sum)`, Little's law)
+/// average correlated response times (8 %); the 500s are ~210 (20 %); the
+/// memory slope is `deriv` over a line whose only noise is the rate (5 %).
+#[test]
+fn describe_matches_a_simulated_runs_promql_answers() {
+    let sc = load(&queueing_api(1, 70.0));
+    let d = canarysim::describe::describe(&sc, None).unwrap();
+    let stable = &d.points[0].builds[0];
+    assert!(
+        (stable.utilisation - 0.7).abs() < 1e-9,
+        "{}",
+        stable.utilisation
+    );
+    let out = run(&sc, &sc.policies[0], 11);
+    let at = 15 * 60_000;
+    let s = &out.series;
+    let get = &stable.endpoints[0];
+    assert!(
+        (get.buckets_s[2] / get.exact_s[2] - 1.0).abs() < 0.05,
+        "fine buckets read the exact p99"
+    );
+    let checks = [
+        (
+            "avg(sum by (pod) (rate(http_request_duration_seconds_count[10m])))",
+            stable.pod_rate,
+            0.03,
+        ),
+        (
+            r#"sum(rate(http_requests_total{handler="/get"}[10m]))"#,
+            get.rate,
+            0.03,
+        ),
+        (
+            r#"histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{handler="/get"}[10m])))"#,
+            get.buckets_s[2],
+            0.10,
+        ),
+        (
+            "avg(sum by (pod) (rate(http_request_duration_seconds_sum[10m])))",
+            stable.in_flight,
+            0.08,
+        ),
+        (
+            r#"sum(rate(http_requests_total{code="500"}[10m])) / sum(rate(http_requests_total[10m]))"#,
+            stable.error_ratio,
+            0.20,
+        ),
+        (
+            "avg(deriv(container_memory_working_set_bytes[10m]))",
+            stable.memory_slope_bytes_per_s,
+            0.05,
+        ),
+    ];
+    for (q, want, tol) in checks {
+        let got = scalar(s, q, at);
+        assert!(
+            (got / want - 1.0).abs() < tol,
+            "{q}: simulated {got}, described {want}"
+        );
+    }
+}
+
+/// At a `setWeight`, the canary gets `ceil(w·N/100)` pods and w % of the
+/// traffic (Argo's traffic-routed replica math; docs/argo-semantics.md),
+/// and a `setCanaryScale` before it sets the pods instead.
+#[test]
+fn describe_splits_traffic_and_pods_as_argo_sizes_them_at_each_set_weight() {
+    let sc = load(&queueing_api(2, 140.0));
+    let d = canarysim::describe::describe(&sc, sc.policy("steps")).unwrap();
+    assert_eq!(d.points.len(), 3);
+    let at20 = &d.points[1];
+    assert_eq!((at20.step, at20.weight), (Some(0), 20));
+    let (stable, canary) = (&at20.builds[0], &at20.builds[1]);
+    assert_eq!((stable.pods, canary.pods), (2, 1));
+    assert!((canary.rate - 28.0).abs() < 1e-9 && (stable.pod_rate - 56.0).abs() < 1e-9);
+    // 28 req/s on one canary pod: 28 × 40 ms / 4 workers.
+    assert!(
+        (canary.utilisation - 0.28).abs() < 1e-9,
+        "{}",
+        canary.utilisation
+    );
+    let at50 = &d.points[2];
+    assert_eq!((at50.builds[0].pods, at50.builds[1].pods), (2, 2));
+    // A closed-loop population has no rate to start from.
+    let mut users = sc.clone();
+    users.traffic.users = Some(canarysim::scenario::UserPopulation {
+        count: 10,
+        spawn_rate: 1.0,
+        locustfile: "checkout_flow.py".into(),
+    });
+    assert!(canarysim::describe::describe(&users, None).is_err());
+}
+
+/// `canarysim describe`: the table by default, the same figures as JSON,
+/// `--set` through the one override grammar, and a refusal (exit 2) of
+/// a closed-loop population.
+/// `canarysim describe ARGS…`: its exit code, stdout and stderr.
+fn describe_cli(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = assert_cmd::Command::cargo_bin("canarysim")
+        .unwrap()
+        .arg("describe")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn describe_prints_a_table_or_json_and_refuses_users() {
+    let flagship = "scenarios/checkout-leak.toml";
+    let (code, text, err) = describe_cli(&[flagship, "--policy", "hardened"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(text.contains("100% (each build alone)"), "{text}");
+    assert!(text.contains("steps[3] setWeight 20"), "{text}");
+    assert!(text.contains("Assumptions:"), "{text}");
+    let (code, json, err) =
+        describe_cli(&[flagship, "--set", "traffic.rate=120", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["rate"], 120.0);
+    let stable = &json["points"][0]["builds"][0];
+    assert_eq!(stable["version"], "stable");
+    // 120 req/s over the flagship's 5 replicas.
+    assert_eq!(stable["pod_rate"], 24.0);
+    let dir = std::env::temp_dir().join(format!("canarysim-describe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let users = dir.join("users.toml");
+    let base = super::fixtures::flagship_base();
+    let start = base.find("[traffic]").unwrap();
+    let end = start + base[start..].find("\n[versions").unwrap();
+    let text = format!(
+        "{}[traffic]\nusers = {{ count = 50 }}\n{}",
+        &base[..start],
+        &base[end..]
+    );
+    std::fs::write(&users, text).unwrap();
+    let (code, _, err) = describe_cli(&[users.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(code, Some(2));
+    assert!(err.contains("population of users"), "{err}");
+}

@@ -50,6 +50,22 @@ pub(super) fn quantile(q: f64, v: Vec<Elem>) -> Vec<Elem> {
         .collect()
 }
 
+/// The q-quantile of one classic histogram given as its finite upper bounds
+/// and cumulative counts (the last count is `+Inf`'s, so one more count
+/// than bounds), by the same rules as `histogram_quantile`.
+pub fn quantile_of(q: f64, bounds: &[f64], cumulative: &[f64]) -> f64 {
+    let mut b: Vec<Bucket> = bounds
+        .iter()
+        .chain(std::iter::once(&f64::INFINITY))
+        .zip(cumulative)
+        .map(|(upper, count)| Bucket {
+            upper: *upper,
+            count: *count,
+        })
+        .collect();
+    bucket_quantile(q, &mut b)
+}
+
 /// `histogram_quantiles(buckets, "label", q...)`: one element per quantile
 /// and group, the quantile in `label`.
 pub(super) fn quantiles(label: &str, qs: &[f64], v: Vec<Elem>) -> Vec<Elem> {

@@ -8,7 +8,7 @@
 //! range vector drop the metric name except `last_over_time` and
 //! `first_over_time`; a subquery argument that already drops it keeps that.
 
-mod histogram;
+pub(crate) mod histogram;
 mod label;
 mod math;
 mod over_time;
