@@ -18,6 +18,7 @@ mod manifest;
 mod openmetrics;
 #[cfg(feature = "plot")]
 mod plot;
+mod prometheus;
 mod promql;
 mod promql_conformance;
 mod promtool;
