@@ -424,7 +424,7 @@ fn snapshot_report() -> LocustReport {
 }
 
 #[test]
-fn the_three_csv_files_of_a_fixed_seed_run() {
+fn the_csv_files_of_a_fixed_seed_run() {
     // insta normalises line ends; the "\r\n" are pinned by the header test below.
     let report = snapshot_report();
     assert!(
@@ -445,7 +445,10 @@ fn csv_header_lines_are_byte_for_byte_locusts() {
     const STATS: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%\r\n";
     const HISTORY: &str = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size\r\n";
     const FAILURES: &str = "Method,Name,Error,Occurrences,First Seen,Last Seen\r\n";
+    // StatsCSV.exceptions_columns; no simulated user raises, so no rows.
+    const EXCEPTIONS: &str = "Count,Message,Traceback,Nodes\r\n";
     let csv = snapshot_report().csv;
+    assert_eq!(csv.exceptions.as_bytes(), EXCEPTIONS.as_bytes());
     let first_line = |s: &str| s[..s.find("\r\n").unwrap() + 2].to_string();
     assert_eq!(first_line(&csv.stats).as_bytes(), STATS.as_bytes());
     assert_eq!(
@@ -469,8 +472,58 @@ fn csv_header_lines_are_byte_for_byte_locusts() {
         [
             "/out/results_stats.csv",
             "/out/results_stats_history.csv",
-            "/out/results_failures.csv"
+            "/out/results_failures.csv",
+            "/out/results_exceptions.csv"
         ]
+    );
+}
+
+#[test]
+fn locust_csv_holds_its_last_one_second_snapshot() {
+    // Source: locust/stats.py (locustio/locust @407343d) StatsCSVFileWriter.stats_writer
+    // rewrites _stats.csv, _failures.csv and _exceptions.csv, and appends a history
+    // row, then sleeps CSV_STATS_INTERVAL_SEC = 1; main.py shutdown() only calls
+    // close_files(). The exit code counts runner.errors, every failure.
+    // Requests sent from 43.9 s on fail and take 200 ms: they complete in the
+    // run's last second (the stop is at 45 s, the last row at 44 s).
+    let mut service = |r: &Request<'_>| {
+        if r.sent_at >= SimTime::from_millis(43_900) {
+            (500, MS(200))
+        } else {
+            (200, MS(200))
+        }
+    };
+    let s = spec(20, 5.0, 45, vec![one_request_user(between_1_3())]);
+    let report = run(s, 7, &mut service);
+    assert_eq!(
+        report.exit_code, 1,
+        "the late failures count for the exit code"
+    );
+    assert!(report.stats.total().num_failures > 0);
+    // The files show the last row's moment: no failure yet, and fewer
+    // requests than the run completed.
+    let last = report.history.last().unwrap();
+    assert_eq!(last.t, SimTime::from_secs(44));
+    let csv_total = report.csv_stats.total();
+    assert_eq!(
+        (csv_total.num_requests, csv_total.num_failures),
+        (last.requests, last.failures)
+    );
+    assert_eq!(csv_total.num_failures, 0);
+    assert!(csv_total.num_requests < report.stats.total().num_requests);
+    let aggregated = report
+        .csv
+        .stats
+        .split("\r\n")
+        .find(|l| l.starts_with(",Aggregated,"))
+        .unwrap();
+    assert!(
+        aggregated.starts_with(&format!(",Aggregated,{},0,", last.requests)),
+        "{aggregated}"
+    );
+    assert_eq!(
+        report.csv.failures,
+        "Method,Name,Error,Occurrences,First Seen,Last Seen\r\n"
     );
 }
 
