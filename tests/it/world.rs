@@ -70,7 +70,7 @@ steps = [ { setWeight = 40 }, { pause = {} } ]
 }
 
 #[test]
-fn a_finished_locust_job_is_in_prometheus_as_the_exporter_names_it() {
+fn a_finished_locust_job_is_in_prometheus_as_its_csv_files_hold_it() {
     use canarysim::rollout::policy::{AnalysisRef, Policy, Step};
     let sc = canarysim::scenario::load_str("checkout-leak.toml", &flagship_base()).unwrap();
     let mut p = Policy::new(
