@@ -6,6 +6,7 @@ mod analysis_support;
 mod batched;
 #[cfg(feature = "plot")]
 mod browser;
+mod calibrate;
 mod check;
 mod cli;
 mod engine;
