@@ -24,6 +24,7 @@ mod promql;
 mod promql_conformance;
 mod promtool;
 mod reports;
+mod retention;
 mod robustness;
 mod rollout;
 mod sweep;
