@@ -4,7 +4,9 @@
 //! - the application, discovered through each Service's endpoints (as a
 //!   ServiceMonitor does), so a pod carries the `service` label of every
 //!   Service that selects it: `up`, `http_requests_total`,
-//!   `http_request_duration_seconds_{bucket,sum,count}`;
+//!   `http_request_duration_seconds_{bucket,sum,count}`. Not-ready
+//!   addresses stay targets, so a crashed or starting container reads
+//!   `up` 0 rather than vanishing ([`is_target`]);
 //! - cAdvisor on the kubelet: `container_memory_working_set_bytes` for every
 //!   running container, labelled by `pod`, not by Service;
 //! - kube-state-metrics: limits, requests, restarts, last termination
@@ -76,15 +78,18 @@ impl Scraper {
 
     fn scrape_apps(&mut self, t: i64, w: &World, store: &mut SeriesStore) {
         for a in &mut self.apps {
-            let still = w.services[a.svc].endpoints.contains(&a.pod);
+            let still = is_target(w, a.svc, a.pod);
             if a.present && !still {
                 a.present = false;
                 store.mark_stale(a.up, t);
                 a.stale_all(store, t);
             }
         }
-        for (s, svc) in w.services.iter().enumerate() {
-            for &pod in &svc.endpoints {
+        for s in 0..w.services.len() {
+            for pod in 0..w.pods.len() as PodId {
+                if !is_target(w, s, pod) {
+                    continue;
+                }
                 let i = match self.apps.iter().position(|a| a.pod == pod && a.svc == s) {
                     Some(i) => i,
                     None => {
@@ -280,6 +285,24 @@ impl AppTarget {
             }
         }
     }
+}
+
+/// Whether Prometheus's endpoints discovery lists `pod` as a target of
+/// Service `svc`. The Endpoints object lists every pod the selector matches,
+/// the not-ready ones under `notReadyAddresses`, and discovery keeps those as
+/// targets (`__meta_kubernetes_endpoint_ready="false"`; prometheus
+/// `discovery/kubernetes/endpoints.go` `buildEndpoints`, world-fidelity.md
+/// §6): a container in CrashLoopBackOff stays a target whose scrapes fail.
+/// A terminating pod leaves when the endpoints controller drops it (the
+/// controller skips pods being deleted), a deleted one at once.
+fn is_target(w: &World, svc: usize, pod: PodId) -> bool {
+    let p = &w.pods[pod as usize];
+    p.version == w.services[svc].selects
+        && match p.phase {
+            PodPhase::Deleted => false,
+            PodPhase::Terminating => p.listed,
+            _ => true,
+        }
 }
 
 fn ksm_labels(w: &World, pod: PodId) -> Vec<(String, String)> {

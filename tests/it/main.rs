@@ -19,10 +19,12 @@ mod manifest;
 mod openmetrics;
 #[cfg(feature = "plot")]
 mod plot;
+mod prometheus;
 mod promql;
 mod promql_conformance;
 mod promtool;
 mod reports;
+mod retention;
 mod robustness;
 mod rollout;
 mod sweep;

@@ -70,7 +70,7 @@ steps = [ { setWeight = 40 }, { pause = {} } ]
 }
 
 #[test]
-fn a_finished_locust_job_is_in_prometheus_as_the_exporter_names_it() {
+fn a_finished_locust_job_is_in_prometheus_as_its_csv_files_hold_it() {
     use canarysim::rollout::policy::{AnalysisRef, Policy, Step};
     let sc = canarysim::scenario::load_str("checkout-leak.toml", &flagship_base()).unwrap();
     let mut p = Policy::new(
@@ -214,7 +214,7 @@ fn query_prints_the_api_data_object_at_the_instant_and_rejects_bad_promql() {
 }
 
 #[test]
-fn out_dir_holds_each_locust_runs_three_csv_files() {
+fn out_dir_holds_each_locust_runs_four_csv_files() {
     use assert_cmd::Command;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
@@ -237,7 +237,7 @@ fn out_dir_holds_each_locust_runs_three_csv_files() {
         .collect();
     names.sort();
     assert!(
-        names.len() >= 3 && names.len().is_multiple_of(3),
+        names.len() >= 4 && names.len().is_multiple_of(4),
         "{names:?}"
     );
     let stats = names
@@ -295,4 +295,37 @@ steps = [ { setWeight = 25 }, { pause = {} } ]
     let bad = text.replace("maxSurge = 1", "maxSurge = 0");
     let e = canarysim::scenario::load_str("t.toml", &bad).unwrap_err();
     assert!(e.to_string().contains("policies[0].maxSurge"), "{e}");
+}
+
+#[test]
+fn a_crash_looping_pod_stays_a_target_and_its_up_reads_0_endpoints_go() {
+    // world-fidelity.md §6: Prometheus's endpoints discovery keeps
+    // `notReadyAddresses` as targets (discovery/kubernetes/endpoints.go,
+    // `buildEndpoints`), and a failed scrape writes `up` 0
+    // (`scrapeLoop.report`). So while a killed canary waits out its back-off
+    // (§8) `min(up{service=canary})` reads 0, not nothing.
+    use canarysim::promql::{Value, instant_query};
+    let sc = super::fixtures::leaking_canary(2, 20.0, "1Gi", 50);
+    let out = run(&sc, &sc.policies[0], 1);
+    let kills: Vec<f64> = out
+        .result
+        .oom_kills
+        .iter()
+        .filter(|k| k.version == canarysim::model::Version::Canary)
+        .map(|k| k.t_s)
+        .collect();
+    assert!(kills.len() >= 4, "{} kills", kills.len());
+    let query = format!("min(up{{service=\"{}\"}})", sc.rollout.canary_service);
+    let interval = sc.scrape_interval.as_millis() as f64 / 1000.0;
+    let mut zeros = 0;
+    // From the third kill on the back-off (20 s, 40 s, …) outlasts a scrape interval.
+    for t in &kills[2..] {
+        let at = ((t + interval + 2.0) * 1000.0) as i64;
+        let v = instant_query(&out.series, &query, at).unwrap();
+        let Value::Vector(v) = v else { panic!("{v:?}") };
+        assert_eq!(v.len(), 1, "the crashed canary is still a target at {t} s");
+        assert_eq!(v[0].v, 0.0, "up of the crashed canary at {t} s");
+        zeros += 1;
+    }
+    assert!(zeros >= 2);
 }
