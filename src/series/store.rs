@@ -138,7 +138,9 @@ impl SeriesStore {
     /// Queries that read no further back than `ms` before the newest sample
     /// give the same answers either way.
     pub fn set_retention(&mut self, ms: Option<i64>) {
-        self.retention_ms = ms.map(|ms| ms.max(0));
+        // Bounded so that `t - 2 * keep` cannot overflow for any simulated
+        // time (a window of 2^52 ms is 142,000 years: keep everything).
+        self.retention_ms = ms.filter(|&ms| ms < 1 << 52).map(|ms| ms.max(0));
     }
 
     /// The retention window, if any ([`SeriesStore::set_retention`]).
@@ -189,20 +191,22 @@ impl SeriesStore {
     /// Appends a sample. A sample at the same time as the newest one replaces
     /// it; one older than the newest is inserted in order (used by test loaders,
     /// never by the scraper).
+    #[inline]
     pub fn push(&mut self, id: SeriesId, t: i64, v: f64) {
+        let keep = self.retention_ms;
         let samples = &mut self.series[id.0 as usize].samples;
-        match samples.last() {
-            None => samples.push(Sample { t, v }),
+        match samples.last_mut() {
+            // The scraper's case: a new newest sample.
             Some(last) if last.t < t => {
                 samples.push(Sample { t, v });
-                if let Some(keep) = self.retention_ms {
-                    trim(samples, t, keep);
+                if let Some(keep) = keep
+                    && samples[0].t < t - 2 * keep
+                {
+                    trim(samples, t - keep);
                 }
             }
-            Some(last) if last.t == t => {
-                let n = samples.len();
-                samples[n - 1].v = v;
-            }
+            None => samples.push(Sample { t, v }),
+            Some(last) if last.t == t => last.v = v,
             Some(_) => {
                 let i = samples.partition_point(|s| s.t < t);
                 if samples[i].t == t {
@@ -300,15 +304,12 @@ impl SeriesStore {
     }
 }
 
-/// Drops the samples older than `keep` before `t` once the oldest is twice
-/// that old: each sample is moved at most once per window, so the cost per
-/// push stays constant and the series holds at most two windows.
-#[inline]
-fn trim(samples: &mut Vec<Sample>, t: i64, keep: i64) {
-    let horizon = t.saturating_sub(keep);
-    if samples[0].t >= horizon.saturating_sub(keep) {
-        return;
-    }
+/// Drops the samples older than `horizon`, keeping the newest. `push`
+/// calls it once the oldest is two windows behind the newest, so each sample
+/// is moved at most once per window: the cost per push stays constant and a
+/// series holds at most two windows.
+#[cold]
+fn trim(samples: &mut Vec<Sample>, horizon: i64) {
     let cut = samples
         .partition_point(|s| s.t < horizon)
         .min(samples.len() - 1);
