@@ -304,7 +304,7 @@ impl World<'_> {
             .unwrap_or(LATENCY_BUCKETS.len());
         p.buckets[e * BUCKET_SLOTS + b] += 1;
         p.latency_sum[e] += latency;
-        p.served += 1;
+        p.count_served(&profile.memory, now, 1);
         let version = p.version.index();
         // live + the sawtooth's height bounds the working set: the exact
         // value is only needed when that bound passes the limit.
