@@ -352,7 +352,7 @@ impl World<'_> {
             1.0
         } else {
             let mid = t0 + SimDuration((t1 - t0).0 / 2);
-            let ws = p.working_set(mem, mid) + 0.5 * mem.leak_per_request * arrivals as f64;
+            let ws = p.heap_bytes(mem, mid) + 0.5 * mem.leak_per_request * arrivals as f64;
             on_grid(profile.pressure.factor(ws / limit))
         };
         let alpha = (tau / SIDE_SMOOTHING_SECS).min(1.0);
@@ -425,7 +425,8 @@ impl World<'_> {
             for s in 1..=steps {
                 let t = t0 + SimDuration(span * s / steps);
                 let k = completions * s / steps;
-                let ws = p.working_set(mem, t) + leak * k as f64;
+                // The working set passes the limit when the heap does.
+                let ws = p.heap_bytes(mem, t) + leak * k as f64;
                 if ws > limit {
                     let k = (completions * s).div_ceil(steps);
                     kill_at = Some((t, k, ws));
@@ -477,7 +478,7 @@ impl World<'_> {
         }
         let tally = &mut self.tallies[self.period][v];
         tally.failed += errors + timed_out + refused + lost;
-        self.pods[id as usize].served += completions;
+        self.pods[id as usize].count_served(mem, t1, completions);
         if let Some((t, _, ws)) = kill_at {
             let peak = &mut self.peak_working_set[v];
             *peak = peak.max(ws);

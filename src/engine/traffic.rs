@@ -300,7 +300,7 @@ impl World<'_> {
         let latency = (now - arrived).as_secs_f64();
         p.buckets[sc.buckets.slot(e, latency)] += 1;
         p.latency_sum[e] += latency;
-        p.served += 1;
+        p.count_served(&profile.memory, now, 1);
         let version = p.version.index();
         // live + the sawtooth's height bounds the working set: the exact
         // value is only needed when that bound passes the limit.

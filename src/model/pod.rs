@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 
-use super::profile::{MemoryProfile, Version};
+use super::profile::{MemoryProfile, Release, Version};
 use crate::sim::{SimDuration, SimTime};
 
 /// The kubelet's first restart delay after a crash.
@@ -92,6 +92,9 @@ pub struct Pod {
     pub served: u64,
     /// Offset of the GC sawtooth, so pods do not collect in lock-step.
     pub gc_phase: SimDuration,
+    /// The GC cycle (collections since the container started) of the last
+    /// completed request, and `served` when that cycle's collection ran.
+    pub gc_seen: (u64, u64),
     /// The next restart delay, and when it was last set (kubelet back-off).
     pub backoff: Option<(SimDuration, SimTime)>,
     /// Whether the pod is in its Service's endpoints (readiness as the
@@ -145,6 +148,7 @@ impl Pod {
             container_started: now,
             served: 0,
             gc_phase,
+            gc_seen: (0, 0),
             backoff: None,
             listed: false,
             workers: workers.max(1),
@@ -177,6 +181,53 @@ impl Pod {
         mem.baseline + mem.leak_per_request * self.served as f64 + mem.leak_per_minute * minutes
     }
 
+    /// Counts `n` requests completed at `now`, noting first how many had
+    /// completed when the current GC cycle's collection ran (the peak the
+    /// retained working set keeps). The per-request path: no allocation.
+    #[inline]
+    pub fn count_served(&mut self, mem: &MemoryProfile, now: SimTime, n: u64) {
+        if mem.release == Release::Retained {
+            let cycle = self.gc_cycle(mem, now);
+            if cycle > self.gc_seen.0 {
+                self.gc_seen = (cycle, self.served);
+            }
+        }
+        self.served += n;
+    }
+
+    /// Collections since the container started, at `now` (0 without GC).
+    #[inline]
+    fn gc_cycle(&self, mem: &MemoryProfile, now: SimTime) -> u64 {
+        if mem.gc_amplitude <= 0.0 || mem.gc_period.0 == 0 {
+            return 0;
+        }
+        (now.saturating_since(self.container_started).0 + self.gc_phase.0) / mem.gc_period.0
+    }
+
+    /// The heap just before the last collection (the sawtooth's last top),
+    /// or 0 before the first one.
+    fn heap_before_last_gc(&self, mem: &MemoryProfile, now: SimTime) -> f64 {
+        let cycle = self.gc_cycle(mem, now);
+        if cycle == 0 {
+            return 0.0;
+        }
+        let period = mem.gc_period.0;
+        let since = now.saturating_since(self.container_started).0 + self.gc_phase.0;
+        // One microsecond before the collection, when the garbage tops out.
+        let top = SimTime(now.0 - since % period - 1);
+        let served = if cycle == self.gc_seen.0 {
+            self.gc_seen.1
+        } else {
+            // No request completed since that collection.
+            self.served
+        };
+        let minutes = top.saturating_since(self.container_started).as_secs_f64() / 60.0;
+        mem.baseline
+            + mem.leak_per_request * served as f64
+            + mem.leak_per_minute * minutes
+            + mem.gc_amplitude * (period - 1) as f64 / period as f64
+    }
+
     /// GC garbage at `now`: the sawtooth's height.
     #[inline]
     pub fn garbage_bytes(&self, mem: &MemoryProfile, now: SimTime) -> f64 {
@@ -188,10 +239,23 @@ impl Pod {
         mem.gc_amplitude * into as f64 / mem.gc_period.0 as f64
     }
 
-    /// The working set at `now` (what the OOM killer and cAdvisor see, before jitter).
+    /// The heap at `now`: live + garbage.
+    #[inline]
+    pub fn heap_bytes(&self, mem: &MemoryProfile, now: SimTime) -> f64 {
+        self.live_bytes(mem, now) + self.garbage_bytes(mem, now)
+    }
+
+    /// The working set at `now` (what the OOM killer and cAdvisor see, before
+    /// jitter): the heap, or with [`Release::Retained`] its high-water mark.
+    /// The live set never shrinks, so that mark is the larger of the heap now
+    /// and the heap just before the last collection.
     #[inline]
     pub fn working_set(&self, mem: &MemoryProfile, now: SimTime) -> f64 {
-        self.live_bytes(mem, now) + self.garbage_bytes(mem, now)
+        let heap = self.heap_bytes(mem, now);
+        match mem.release {
+            Release::AtGc => heap,
+            Release::Retained => heap.max(self.heap_before_last_gc(mem, now)),
+        }
     }
 
     /// When the working set would next exceed `limit` if no further request
@@ -203,10 +267,11 @@ impl Pod {
         limit: f64,
         now: SimTime,
     ) -> Option<SimTime> {
-        let ws = self.working_set(mem, now);
-        if ws > limit {
+        if self.working_set(mem, now) > limit {
             return Some(now);
         }
+        // The working set first passes the limit when the heap does.
+        let ws = self.heap_bytes(mem, now);
         let gc_on = mem.gc_amplitude > 0.0 && mem.gc_period.0 > 0;
         let slope_per_sec = mem.leak_per_minute / 60.0
             + if gc_on {
@@ -267,6 +332,7 @@ impl Pod {
         self.incarnation += 1;
         self.container_started = now;
         self.served = 0;
+        self.gc_seen = (0, 0);
         self.busy = 0;
         self.requests.iter_mut().for_each(|c| *c = 0);
         self.buckets.iter_mut().for_each(|c| *c = 0);
@@ -338,8 +404,19 @@ mod tests {
             leak_per_minute,
             gc_amplitude: gc,
             gc_period: SimDuration::from_secs(10),
+            release: Release::Retained,
             noise: 0.0,
         }
+    }
+
+    /// `mem(..)` as it is (retained) and with `release = at_gc`.
+    fn both_releases(leak_per_minute: f64, gc: f64) -> (MemoryProfile, MemoryProfile) {
+        let retained = mem(leak_per_minute, gc);
+        let at_gc = MemoryProfile {
+            release: Release::AtGc,
+            ..retained
+        };
+        (retained, at_gc)
     }
 
     fn pod() -> Pod {
@@ -419,6 +496,61 @@ mod tests {
             .next_memory_check(&mem(0.0, 20.0), 110.0, SimTime::ZERO)
             .unwrap();
         assert_eq!(t, SimTime(5_000_001));
+    }
+
+    #[test]
+    fn go_and_jvm_working_set_does_not_fall_at_a_collection() {
+        // world-fidelity.md §9: Go's scavenger keeps about heap goal + 10 %
+        // (mgcscavenge.go retainExtraPercent) and G1 keeps its committed
+        // high-water mark, so the working set holds the last sawtooth top;
+        // only `at_gc` falls to the live set. Baseline 100 B, 1 B per request,
+        // garbage 0 → 20 B over each 10 s cycle, collections at 10 s, 20 s, …
+        let (retained, at_gc) = both_releases(0.0, 20.0);
+        let mut p = pod();
+        let s = SimTime::from_secs;
+        let top = 20.0 * 9_999_999.0 / 10_000_000.0;
+        assert!((p.working_set(&retained, SimTime(9_999_999)) - (100.0 + top)).abs() < 1e-9);
+        // Just after the first collection the heap is back at 100 B.
+        assert_eq!(p.working_set(&at_gc, s(10)), 100.0);
+        assert!((p.working_set(&retained, s(10)) - (100.0 + top)).abs() < 1e-9);
+        // Five requests in the second cycle: the heap (105 + 4) is below the
+        // old top, the working set stays there.
+        p.count_served(&retained, s(12), 5);
+        assert!((p.heap_bytes(&retained, s(12)) - 109.0).abs() < 1e-9);
+        assert!((p.working_set(&retained, s(12)) - (100.0 + top)).abs() < 1e-9);
+        // The heap passes the old top before the next collection and leads.
+        let t = SimTime(19_500_000);
+        assert_eq!(p.working_set(&retained, t), p.heap_bytes(&retained, t));
+        // After the second collection the mark is that cycle's top: the five
+        // requests in, not the three completed after it.
+        p.count_served(&retained, SimTime(21_000_000), 3);
+        assert!((p.working_set(&retained, s(22)) - (105.0 + top)).abs() < 1e-9);
+        assert!((p.working_set(&at_gc, s(22)) - (108.0 + 4.0)).abs() < 1e-9);
+        // A restart is a new process: the mark goes with it.
+        let at = p.kill(s(23), true);
+        p.restart(at, SimDuration::from_secs(5));
+        assert_eq!(p.working_set(&retained, at), 100.0);
+    }
+
+    #[test]
+    fn the_oom_kill_comes_when_the_heap_first_passes_the_limit_whatever_the_release() {
+        // The working set is the heap's running maximum (or the heap), so
+        // both first exceed the limit at the same instant.
+        let (retained, at_gc) = both_releases(60.0, 20.0);
+        let p = pod();
+        for now in [SimTime::ZERO, SimTime::from_secs(25), SimTime(40_000_001)] {
+            assert_eq!(
+                p.next_memory_check(&retained, 160.0, now),
+                p.next_memory_check(&at_gc, 160.0, now)
+            );
+        }
+        // 100 + t + 2·(t − 40) passes 160 at 46.67 s: both see it coming...
+        let first = p.next_memory_check(&retained, 160.0, SimTime::from_secs(45));
+        assert_eq!(first, Some(SimTime(46_666_667)));
+        // ...and past it both report "over already".
+        let late = SimTime::from_secs(48);
+        assert_eq!(p.next_memory_check(&retained, 160.0, late), Some(late));
+        assert_eq!(p.next_memory_check(&at_gc, 160.0, late), Some(late));
     }
 
     #[test]

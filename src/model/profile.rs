@@ -162,15 +162,50 @@ impl LatencyDist {
     }
 }
 
+/// What a runtime does with the pages a collection frees, as the working set
+/// (the cgroup's charge, what cAdvisor reports) sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Release {
+    /// The freed pages stay charged to the container: the working set is the
+    /// highest live + garbage reached since the container started, and does
+    /// not fall at a collection. Go's scavenger keeps about heap goal + 10 %
+    /// (`retainExtraPercent`, `src/runtime/mgcscavenge.go`), and the heap
+    /// reaches its goal every cycle; G1 uncommits only by
+    /// Min/MaxHeapFreeRatio at a full GC or concurrent cycle and, with
+    /// `G1PeriodicGCInterval` = 0, an idle JVM keeps its high-water mark
+    /// (world-fidelity.md §9). With a live set that never shrinks, as here,
+    /// both come to this.
+    #[default]
+    Retained,
+    /// The freed pages go back to the OS at once: the working set falls to
+    /// the live set at every collection (a sawtooth). No default runtime does
+    /// this; it is what the heap itself (`go_memstats_heap_alloc_bytes`,
+    /// G1's used heap) looks like.
+    AtGc,
+}
+
+impl Release {
+    /// The scenario spelling: `"retained"` or `"at_gc"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Release::Retained => "retained",
+            Release::AtGc => "at_gc",
+        }
+    }
+}
+
 /// Memory behaviour of one container of a version.
 ///
 /// The *live* set is `baseline + leak_per_request·n + leak_per_minute·minutes`
 /// since the container started (n = requests it completed). On top of it sits
 /// GC garbage: a sawtooth that climbs from 0 to `gc_amplitude` over each
-/// `gc_period` and drops at each collection. The working set the kernel
-/// charges, and cAdvisor reports, is live + garbage; the OOM killer acts when
-/// it exceeds the limit. `noise` is measurement jitter (standard deviation) that
-/// only the scraped value carries.
+/// `gc_period` and drops at each collection. Live + garbage is the *heap*.
+/// The working set the kernel charges, and cAdvisor reports, is the heap's
+/// high-water mark with [`Release::Retained`], the heap itself with
+/// [`Release::AtGc`]; the OOM killer acts when it exceeds the limit, which
+/// is the first instant the heap does in either case. `noise` is measurement
+/// jitter (standard deviation) that only the scraped value carries.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MemoryProfile {
     /// Live bytes right after start-up.
@@ -183,6 +218,8 @@ pub struct MemoryProfile {
     pub gc_amplitude: f64,
     /// Time between collections.
     pub gc_period: SimDuration,
+    /// What the working set does at a collection.
+    pub release: Release,
     /// Standard deviation of the scrape's measurement jitter, bytes.
     pub noise: f64,
 }

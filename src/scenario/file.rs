@@ -161,6 +161,7 @@ pub struct MemoryFile {
     pub leak_per_minute: Option<ByteSize>,
     pub gc_amplitude: Option<ByteSize>,
     pub gc_period: Option<DurationText>,
+    pub release: Option<crate::model::profile::Release>,
     pub noise: Option<ByteSize>,
 }
 

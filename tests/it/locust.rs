@@ -478,6 +478,22 @@ fn csv_header_lines_are_byte_for_byte_locusts() {
     );
 }
 
+/// The `Aggregated` line of a `_stats.csv`.
+fn aggregated_row(stats_csv: &str) -> &str {
+    stats_csv
+        .split("\r\n")
+        .find(|l| l.starts_with(",Aggregated,"))
+        .expect("an Aggregated row")
+}
+
+/// A service answering after 200 ms: 200 to requests sent before `from`, 500 after.
+fn failing_from(from: SimTime) -> impl FnMut(&Request<'_>) -> (u16, SimDuration) {
+    move |r: &Request<'_>| {
+        let status = if r.sent_at >= from { 500 } else { 200 };
+        (status, MS(200))
+    }
+}
+
 #[test]
 fn locust_csv_holds_its_last_one_second_snapshot() {
     // Source: locust/stats.py (locustio/locust @407343d) StatsCSVFileWriter.stats_writer
@@ -486,13 +502,7 @@ fn locust_csv_holds_its_last_one_second_snapshot() {
     // close_files(). The exit code counts runner.errors, every failure.
     // Requests sent from 43.9 s on fail and take 200 ms: they complete in the
     // run's last second (the stop is at 45 s, the last row at 44 s).
-    let mut service = |r: &Request<'_>| {
-        if r.sent_at >= SimTime::from_millis(43_900) {
-            (500, MS(200))
-        } else {
-            (200, MS(200))
-        }
-    };
+    let mut service = failing_from(SimTime::from_millis(43_900));
     let s = spec(20, 5.0, 45, vec![one_request_user(between_1_3())]);
     let report = run(s, 7, &mut service);
     assert_eq!(
@@ -511,12 +521,7 @@ fn locust_csv_holds_its_last_one_second_snapshot() {
     );
     assert_eq!(csv_total.num_failures, 0);
     assert!(csv_total.num_requests < report.stats.total().num_requests);
-    let aggregated = report
-        .csv
-        .stats
-        .split("\r\n")
-        .find(|l| l.starts_with(",Aggregated,"))
-        .unwrap();
+    let aggregated = aggregated_row(&report.csv.stats);
     assert!(
         aggregated.starts_with(&format!(",Aggregated,{},0,", last.requests)),
         "{aggregated}"
@@ -622,13 +627,7 @@ fn push_metrics_pushes_what_the_csv_files_hold_under_locust_2x_names() {
     // --csv files: their last 1 s snapshot (locust/stats.py stats_writer), with
     // the names of StatsEntry.to_dict / StatsError.to_dict / web.py's report.
     // Failures in the run's last second are in the exit code, not in the push.
-    let mut late = |r: &Request<'_>| {
-        if r.sent_at >= SimTime::from_millis(43_900) {
-            (500, MS(200))
-        } else {
-            (200, MS(200))
-        }
-    };
+    let mut late = failing_from(SimTime::from_millis(43_900));
     let mut user = one_request_user(between_1_3());
     // A name the csv module must quote: a comma and a double quote.
     user.tasks[0].steps[0].name = "/api/products?ids=1,2&q=\"x\"".to_string();
@@ -671,12 +670,7 @@ fn push_metrics_pushes_what_the_csv_files_hold_under_locust_2x_names() {
         last.current_rps
     );
     // The 95% column of the Aggregated row, as the file prints it.
-    let row = report
-        .csv
-        .stats
-        .split("\r\n")
-        .find(|l| l.starts_with(",Aggregated,"))
-        .unwrap();
+    let row = aggregated_row(&report.csv.stats);
     let p95: f64 = row.split(',').nth(16).unwrap().parse().unwrap();
     assert_eq!(
         value(
@@ -694,13 +688,7 @@ fn push_metrics_pushes_what_the_csv_files_hold_under_locust_2x_names() {
         );
     }
     // With the failures inside the snapshot, they are pushed per failure row.
-    let mut early = |r: &Request<'_>| {
-        if r.sent_at >= SimTime::from_secs(30) {
-            (500, MS(200))
-        } else {
-            (200, MS(200))
-        }
-    };
+    let mut early = failing_from(SimTime::from_secs(30));
     let report = run(spec(20, 5.0, 45, vec![user]), 7, &mut early);
     let group = PushGroup::from_report(&report, "locust", &[], report.ended_at);
     let errors: Vec<f64> = group

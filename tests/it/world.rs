@@ -329,3 +329,78 @@ fn a_crash_looping_pod_stays_a_target_and_its_up_reads_0_endpoints_go() {
     }
     assert!(zeros >= 2);
 }
+
+/// Two pods whose stable build has `memory`, and a policy that waits.
+fn memory_scenario(memory: &str) -> String {
+    scenario_text(
+        2,
+        20.0,
+        4.0,
+        &format!(
+            r#"
+[versions.stable]
+memory = {{ {memory} }}
+latency = {{ get = {{ dist = "constant", value = "10ms" }} }}
+[versions.canary]
+[[policies]]
+name = "wait"
+steps = [ {{ pause = {{}} }} ]
+"#
+        ),
+    )
+}
+
+/// The stable pods' working-set samples (MiB) from the second minute on, per pod.
+fn stable_working_sets(release: &str) -> Vec<Vec<f64>> {
+    let sc = load(&memory_scenario(&format!(
+        r#"baseline = "400Mi", gc_amplitude = "48Mi", gc_period = "40s", release = "{release}""#
+    )));
+    let mut engine = Engine::new(&sc, &sc.policies[0], 3);
+    engine.run_until(engine.rollout_start() + SimDuration::from_mins(5));
+    engine
+        .store()
+        .series()
+        .iter()
+        .filter(|s| s.labels.metric_name() == Some("container_memory_working_set_bytes"))
+        .map(|s| {
+            let first = s.samples[0].t;
+            s.samples
+                .iter()
+                .filter(|x| x.t >= first + 60_000 && !is_stale_nan(x.v))
+                .map(|x| x.v / 1_048_576.0)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_go_services_working_set_keeps_its_gc_peak_and_only_at_gc_saws() {
+    // world-fidelity.md §9: Go's scavenger keeps about heap goal + 10 %, so
+    // after a collection the working set stays at the heap's last top; the
+    // default `release = "retained"` follows it. `"at_gc"` is the sawtooth.
+    let retained = stable_working_sets("retained");
+    assert!(!retained.is_empty());
+    for pod in &retained {
+        assert!(pod.len() > 10);
+        // No leak: flat at baseline + the sawtooth's height.
+        assert!(pod.iter().all(|v| (v - 448.0).abs() < 0.01), "{pod:?}");
+    }
+    let at_gc = stable_working_sets("at_gc");
+    for pod in &at_gc {
+        let (lo, hi) = pod
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        assert!(lo >= 400.0 && hi <= 448.0, "{lo}..{hi}");
+        assert!(hi - lo > 20.0, "the sawtooth: {lo}..{hi}");
+    }
+}
+
+#[test]
+fn memory_release_must_be_retained_or_at_gc() {
+    let text = memory_scenario(r#"release = "sometimes""#);
+    let e = canarysim::scenario::load_str("t.toml", &text)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("t.toml:"), "{e}");
+    assert!(e.contains("`sometimes`") && e.contains("`at_gc`"), "{e}");
+}

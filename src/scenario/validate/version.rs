@@ -195,6 +195,7 @@ fn version(
         leak_per_minute: pick(m.leak_per_minute, bm.leak_per_minute, 0.0),
         gc_amplitude,
         gc_period,
+        release: m.release.or(bm.release).unwrap_or_default(),
         noise: pick(m.noise, bm.noise, 0.0),
     };
 
