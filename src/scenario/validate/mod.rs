@@ -143,6 +143,7 @@ pub(crate) fn validate(
     let pod = service::pod_resources(&root.key("pod"), &f.pod)?;
     let endpoints = service::endpoints(&root.key("endpoints"), &f.endpoints)?;
     let traffic = service::traffic(&root.key("traffic"), &f.traffic, &endpoints)?;
+    let ingress = service::ingress(&root.key("ingress"), &f.ingress)?;
     let [stable, canary] = version::versions(&root.key("versions"), &f.versions, &pod, &endpoints)?;
 
     let spans = budget::Spans {
@@ -197,6 +198,7 @@ pub(crate) fn validate(
         max_duration,
         endpoints_delay,
         traffic_model,
+        ingress,
         rollout,
         pod,
         endpoints,
