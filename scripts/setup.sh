@@ -2,8 +2,9 @@
 # Fetches the tools the test suite uses beside cargo's crates, into target/tools/:
 # - promtool, from Debian's `prometheus` package, unpacked without installing
 #   or starting anything (the PromQL evaluator is checked against it);
-# - Debian's `chromium`, installed when missing and run as root (the HTML
-#   report is opened in it headless); otherwise the browser test skips.
+# - Debian's `chromium` and `poppler-utils`, installed when missing and run
+#   as root (the HTML report is opened in Chromium headless and printed to
+#   PDF, whose text pdftotext reads); otherwise the browser tests skip.
 # - junitparser, from PyPI, which reads check's JUnit reports in a test.
 # Safe to run again; does nothing when the tools are already there.
 set -euo pipefail
@@ -27,12 +28,12 @@ if [ ! -x "$promtool" ]; then
   dpkg-deb -x "$(ls "$tools"/deb/prometheus_*.deb | head -n 1)" "$tools/prometheus"
 fi
 "$promtool" --version 2>&1 | head -n 1
-if ! command -v chromium >/dev/null 2>&1; then
+if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftotext >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null
   else
-    echo "setup: chromium is missing; 'sudo apt-get install chromium' enables the browser test" >&2
+    echo "setup: chromium or pdftotext is missing; 'sudo apt-get install chromium poppler-utils' enables the browser tests" >&2
   fi
 fi
 command -v chromium >/dev/null 2>&1 && chromium --version 2>/dev/null | head -n 1 || true

@@ -131,7 +131,7 @@ fn compare(a: CompareArgs) -> Result<u8> {
             .collect();
         let mut r: Vec<_> = jobs
             .par_iter()
-            .map(|(p, s)| engine::run(&sc, p, *s).result)
+            .map(|(p, s)| engine::run_result(&sc, p, *s))
             .collect();
         results.append(&mut r);
     }

@@ -125,7 +125,13 @@ pub fn main(args: RunArgs) -> Result<u8> {
     let mut plot_files: Vec<(String, Vec<u8>)> = Vec::new();
     for p in chosen {
         let started = std::time::Instant::now();
-        let out = engine::run(&sc, p, seed);
+        // The whole series only when a file or figure shows them.
+        let retention = if args.out.is_some() || args.format == Format::Html {
+            engine::Retention::Full
+        } else {
+            engine::Retention::Queries
+        };
+        let out = engine::Engine::with_retention(&sc, p, seed, retention).run();
         let wall = started.elapsed().as_secs_f64();
         eprintln!(
             "{}: {} events, {:.0} simulated s in {:.3} s wall ({:.1}M events/s)",

@@ -29,7 +29,8 @@
 use rand_distr::{Binomial, Distribution, Exp, Normal, Poisson};
 
 use super::{CANARY_SVC, Event, STABLE_SVC, World, unit};
-use crate::model::pod::{BUCKET_SLOTS, CODE_ERROR, CODE_OK, CODE_SLOTS};
+use crate::model::histogram::BucketLayout;
+use crate::model::pod::{CODE_ERROR, CODE_OK, CODE_SLOTS};
 use crate::model::queueing::{Response, Wait};
 use crate::model::{PodId, Version};
 use crate::scenario::Scenario;
@@ -160,7 +161,8 @@ impl Batcher {
         self.batch
     }
 
-    fn pod(&mut self, id: PodId, endpoints: usize) -> &mut BatchPod {
+    fn pod(&mut self, id: PodId, layout: &BucketLayout) -> &mut BatchPod {
+        let endpoints = layout.endpoints();
         while self.pods.len() <= id as usize {
             let n = self.pods.len() as u64;
             self.pods.push(BatchPod {
@@ -174,7 +176,7 @@ impl Batcher {
                 ok: 0,
                 err: 0,
                 weight: 0.0,
-                buckets: vec![0.0; endpoints * BUCKET_SLOTS],
+                buckets: vec![0.0; layout.total()],
                 mean: vec![0.0; endpoints],
                 variance: vec![0.0; endpoints],
                 cached_for: None,
@@ -252,7 +254,6 @@ impl World<'_> {
     ) {
         let sc = self.sc;
         let tau = (t1 - t0).as_secs_f64();
-        let endpoints = sc.endpoints.len();
         let expected = self.traffic.integral(t0, t1);
         let n = poisson(&mut b.rng, expected);
         // The ingress: the canary share, as the per-request ingress draws it.
@@ -298,7 +299,7 @@ impl World<'_> {
         }
         for id in 0..self.pods.len() as PodId {
             let (arrivals, rate) = b.arrivals[id as usize];
-            let bp = b.pod(id, endpoints);
+            let bp = b.pod(id, &sc.buckets);
             let p = &self.pods[id as usize];
             if bp.incarnation != p.incarnation || !p.can_serve() {
                 // The container died (or went): what it held is lost.
@@ -484,7 +485,8 @@ impl World<'_> {
                     let r: Vec<Response> = profile
                         .latency
                         .iter()
-                        .map(|l| Response::of(l, g, &wait))
+                        .enumerate()
+                        .map(|(e, l)| Response::of(l, g, &wait, sc.buckets.bounds(e)))
                         .collect();
                     bp.cache.extend_from_slice(&r);
                     if laws.len() < LAWS_KEPT {
@@ -500,10 +502,7 @@ impl World<'_> {
         let w = completions as f64;
         bp.weight += w;
         for (e, r) in bp.cache.iter().enumerate() {
-            for (acc, pr) in bp.buckets[e * BUCKET_SLOTS..(e + 1) * BUCKET_SLOTS]
-                .iter_mut()
-                .zip(r.buckets)
-            {
+            for (acc, pr) in bp.buckets[sc.buckets.range(e)].iter_mut().zip(&r.buckets) {
                 *acc += w * pr;
             }
             bp.mean[e] += w * r.mean;
@@ -526,10 +525,11 @@ impl World<'_> {
         let Some(b) = self.batcher.as_mut() else {
             return;
         };
+        let layout = &self.sc.buckets;
         let n = self.sc.endpoints.len();
         let mut ok = vec![0u64; n];
         let mut err = vec![0u64; n];
-        let mut bucket = [0u64; BUCKET_SLOTS];
+        let mut bucket = vec![0u64; layout.max_slots()];
         for (id, bp) in b.pods.iter_mut().enumerate() {
             if bp.weight <= 0.0 {
                 continue;
@@ -547,14 +547,12 @@ impl World<'_> {
                 if count == 0 {
                     continue;
                 }
-                let probs = &mut bp.buckets[e * BUCKET_SLOTS..(e + 1) * BUCKET_SLOTS];
+                let probs = &mut bp.buckets[layout.range(e)];
                 probs.iter_mut().for_each(|x| *x /= bp.weight);
+                let bucket = &mut bucket[..probs.len()];
                 bucket.iter_mut().for_each(|x| *x = 0);
-                multinomial(&mut bp.rng, count, probs, &mut bucket);
-                for (acc, k) in p.buckets[e * BUCKET_SLOTS..(e + 1) * BUCKET_SLOTS]
-                    .iter_mut()
-                    .zip(bucket)
-                {
+                multinomial(&mut bp.rng, count, probs, bucket);
+                for (acc, k) in p.buckets[layout.range(e)].iter_mut().zip(bucket.iter()) {
                     *acc += k;
                 }
                 let mean = bp.mean[e] / bp.weight;
@@ -570,12 +568,11 @@ impl World<'_> {
     /// batched model: its wait from the pod's current queue, then service.
     pub fn batched_latency(&mut self, pod: PodId, endpoint: u16) -> f64 {
         let sc = self.sc;
-        let n = sc.endpoints.len();
         let dist = &sc.profile(self.pods[pod as usize].version).latency[endpoint as usize];
         let Some(b) = self.batcher.as_mut() else {
             return 0.0;
         };
-        let bp = b.pod(pod, n);
+        let bp = b.pod(pod, &sc.buckets);
         bp.side += 1;
         let w = bp.wait;
         let mut wait = w.shift;

@@ -16,6 +16,7 @@ mod batch;
 mod jobs;
 mod operator;
 mod pods;
+mod retention;
 mod scrape;
 mod traffic;
 
@@ -32,6 +33,7 @@ use crate::series::SeriesStore;
 use crate::sim::rng::{ChaCha8Rng, stream};
 use crate::sim::{EventQueue, SimTime};
 
+pub use retention::Retention;
 pub use scrape::{CADVISOR_JOB, KSM_JOB};
 
 /// Something that happens at an instant.
@@ -180,7 +182,8 @@ impl World<'_> {
 pub struct RunOutput {
     /// Verdict, figures and timeline.
     pub result: RunResult,
-    /// Every scraped series.
+    /// Every scraped series: whole with [`Retention::Full`], only each
+    /// series' last window with [`Retention::Queries`].
     pub series: SeriesStore,
     /// Every finished Locust run: its Job name and report.
     pub locust: Vec<(String, LocustReport)>,
@@ -202,9 +205,20 @@ pub struct Engine<'s> {
 }
 
 impl<'s> Engine<'s> {
-    /// Sets up a run: the stable version at full size and warmed up, the
-    /// first arrival, scrape and reconcile scheduled.
+    /// Sets up a run that keeps every sample ([`Retention::Full`]).
     pub fn new(sc: &'s Scenario, policy: &Policy, seed: u64) -> Engine<'s> {
+        Engine::with_retention(sc, policy, seed, Retention::Full)
+    }
+
+    /// Sets up a run: the stable version at full size and warmed up, the
+    /// first arrival, scrape and reconcile scheduled, the series store
+    /// keeping what `retention` asks.
+    pub fn with_retention(
+        sc: &'s Scenario,
+        policy: &Policy,
+        seed: u64,
+        retention: Retention,
+    ) -> Engine<'s> {
         let rollout_start = SimTime::ZERO + sc.warmup;
         let rs = [Version::Stable, Version::Canary].map(|v| ReplicaSet {
             hash: crate::model::pod::pod_template_hash(&sc.profile(v).image, 0),
@@ -284,6 +298,10 @@ impl<'s> Engine<'s> {
             sc.rollout.replicas
         );
         world.note(rollout_start, "start", note);
+        let mut store = SeriesStore::new();
+        if retention == Retention::Queries {
+            store.set_retention(retention::window(sc, policy));
+        }
         Engine {
             queue,
             world,
@@ -291,7 +309,7 @@ impl<'s> Engine<'s> {
             analyses: analysis::Analyses::default(),
             operator: operator::Operator::new(&policy.operator),
             scraper: scrape::Scraper::new(seed),
-            store: SeriesStore::new(),
+            store,
             events: 0,
             end_at,
             stopped: false,
@@ -680,9 +698,18 @@ impl<'s> Engine<'s> {
     }
 }
 
-/// One run, start to end.
+/// One run, start to end, keeping every sample.
 pub fn run(sc: &Scenario, policy: &Policy, seed: u64) -> RunOutput {
     Engine::new(sc, policy, seed).run()
+}
+
+/// One run, start to end, keeping only the samples the policy's queries can
+/// read: the same result as [`run`] in memory that does not grow with the
+/// simulated time. For callers that want the result, not the series.
+pub fn run_result(sc: &Scenario, policy: &Policy, seed: u64) -> RunResult {
+    Engine::with_retention(sc, policy, seed, Retention::Queries)
+        .run()
+        .result
 }
 
 fn describe_step(s: &Step) -> String {

@@ -19,7 +19,7 @@
 use rand_distr::{Distribution, Normal};
 
 use super::World;
-use crate::model::pod::{BUCKET_SLOTS, CODE_ERROR, CODE_OK, CODE_SLOTS, LATENCY_BUCKETS};
+use crate::model::pod::{CODE_ERROR, CODE_OK, CODE_SLOTS};
 use crate::model::{PodId, PodPhase};
 use crate::series::{Labels, SeriesId, SeriesStore};
 use crate::sim::SimTime;
@@ -40,7 +40,7 @@ struct AppTarget {
     up: SeriesId,
     /// Per endpoint × code slot.
     requests: Vec<Option<SeriesId>>,
-    /// Per endpoint: bucket series (BUCKET_SLOTS), then sum, then count.
+    /// Per endpoint: bucket series (the layout's slots), then sum, then count.
     histograms: Vec<Option<Vec<SeriesId>>>,
     present: bool,
 }
@@ -132,7 +132,8 @@ impl Scraper {
                         });
                         store.push(id, t, v as f64);
                     }
-                    let counts = &p.buckets[e * BUCKET_SLOTS..(e + 1) * BUCKET_SLOTS];
+                    let counts = &p.buckets[w.sc.buckets.range(e)];
+                    let slots = counts.len();
                     let total: u64 = counts.iter().sum();
                     if total == 0 {
                         if let Some(ids) = &a.histograms[e] {
@@ -147,11 +148,13 @@ impl Scraper {
                             let mut base = a.base.clone();
                             base.push(("method".into(), ep.method.clone()));
                             base.push(("handler".into(), ep.handler.clone()));
-                            let mut ids = Vec::with_capacity(BUCKET_SLOTS + 2);
-                            for b in 0..BUCKET_SLOTS {
-                                let le = LATENCY_BUCKETS
-                                    .get(b)
-                                    .map_or("+Inf".to_string(), |x| x.to_string());
+                            let mut ids = Vec::with_capacity(slots + 2);
+                            for b in 0..slots {
+                                let le =
+                                    w.sc.buckets
+                                        .bounds(e)
+                                        .get(b)
+                                        .map_or("+Inf".to_string(), |x| x.to_string());
                                 let mut l = base.clone();
                                 l.push(("le".into(), le));
                                 ids.push(store.id(Labels::with_name(
@@ -174,8 +177,8 @@ impl Scraper {
                         cumulative += c;
                         store.push(ids[b], t, cumulative as f64);
                     }
-                    store.push(ids[BUCKET_SLOTS], t, p.latency_sum[e]);
-                    store.push(ids[BUCKET_SLOTS + 1], t, total as f64);
+                    store.push(ids[slots], t, p.latency_sum[e]);
+                    store.push(ids[slots + 1], t, total as f64);
                 }
             }
         }

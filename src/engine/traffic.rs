@@ -19,7 +19,7 @@ use rand_distr::{Distribution, Exp};
 
 use super::jobs::OPEN_LOOP;
 use super::{CANARY_SVC, Event, STABLE_SVC, World, unit};
-use crate::model::pod::{BUCKET_SLOTS, CODE_ERROR, CODE_OK, CODE_SLOTS, LATENCY_BUCKETS};
+use crate::model::pod::{CODE_ERROR, CODE_OK, CODE_SLOTS};
 use crate::model::{PodId, Waiting};
 use crate::scenario::{DailyShape, Scenario};
 use crate::sim::rng::{ChaCha8Rng, stream};
@@ -341,11 +341,7 @@ impl World<'_> {
         let slot = if failed { CODE_ERROR } else { CODE_OK };
         p.requests[e * CODE_SLOTS + slot] += 1;
         let latency = (now - arrived).as_secs_f64();
-        let b = LATENCY_BUCKETS
-            .iter()
-            .position(|le| latency <= *le)
-            .unwrap_or(LATENCY_BUCKETS.len());
-        p.buckets[e * BUCKET_SLOTS + b] += 1;
+        p.buckets[sc.buckets.slot(e, latency)] += 1;
         p.latency_sum[e] += latency;
         p.served += 1;
         let version = p.version.index();

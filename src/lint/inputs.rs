@@ -474,7 +474,7 @@ fn batched_near_saturation(sc: &crate::scenario::Scenario) -> Option<String> {
                 .zip(&v.latency)
                 .map(|(m, l)| m / total * l.mean())
                 .sum();
-            per_pod * es / f64::from(sc.pod.workers)
+            per_pod * es / f64::from(v.workers)
         })
         .fold(0.0, f64::max);
     (worst >= 0.9).then(|| {

@@ -1,6 +1,6 @@
 //! Locust's `--csv PREFIX` files, as text: `PREFIX_stats.csv`,
-//! `PREFIX_stats_history.csv` and `PREFIX_failures.csv` (`locust/stats.py`
-//! `StatsCSV`, `StatsCSVFileWriter`).
+//! `PREFIX_stats_history.csv`, `PREFIX_failures.csv` and
+//! `PREFIX_exceptions.csv` (`locust/stats.py` `StatsCSV`, `StatsCSVFileWriter`).
 //!
 //! In: a [`RequestStats`]. Out: strings with Locust's exact headers, Python's
 //! number forms (`repr` of floats, `int` where Locust has ints, `N/A`
@@ -8,8 +8,9 @@
 //! `csv` module's `\r\n` line ends. Writing files is the caller's job.
 //!
 //! Only the default history is written (the `Aggregated` row per second);
-//! `--csv-full-history` is not modelled. `_exceptions.csv` is not written:
-//! simulated users raise no Python exceptions.
+//! `--csv-full-history` is not modelled. `_exceptions.csv` has its header
+//! and no rows: simulated users raise no Python exceptions. Which snapshot of
+//! the statistics the files show is `run.rs`'s business.
 
 use std::fmt::Write;
 
@@ -75,6 +76,20 @@ pub fn failures_header() -> Vec<&'static str> {
         "First Seen",
         "Last Seen",
     ]
+}
+
+/// The header row of `_exceptions.csv` (`StatsCSV.exceptions_columns`).
+pub fn exceptions_header() -> Vec<&'static str> {
+    vec!["Count", "Message", "Traceback", "Nodes"]
+}
+
+/// The whole `_exceptions.csv`: the header alone, since a simulated user
+/// never raises (Locust writes a row per distinct traceback in
+/// `runner.exceptions`).
+pub fn exceptions_csv() -> String {
+    let mut out = String::new();
+    write_csv_row(&mut out, &exceptions_header());
+    out
 }
 
 fn num(n: PyNum) -> String {

@@ -24,10 +24,15 @@
 //!   ends; the row for second T shows the state just before anything that
 //!   happens at T (so the first row has 0 users, as in Locust, whose CSV
 //!   writer starts before the first spawn).
+//! - `_stats.csv`, `_failures.csv` and `_exceptions.csv` hold the same
+//!   snapshot as the last history row: Locust's `stats_writer` rewrites them
+//!   every `CSV_STATS_INTERVAL_SEC` = 1 s and `shutdown()` in `main.py` only
+//!   closes them, so requests of the run's last fraction of a second are in
+//!   the exit code but in no file (`locust/stats.py` `StatsCSVFileWriter`).
 
 use rand::RngExt;
 
-use super::csv::{failures_csv, stats_csv, stats_history_start, write_history_row};
+use super::csv::{exceptions_csv, failures_csv, stats_csv, stats_history_start, write_history_row};
 use super::spec::{LocustRunSpec, LocustSpecError, Share, Step, Target, WaitTime};
 use super::stats::{EntryId, RequestStats};
 use crate::sim::rng::{ChaCha8Rng, stream};
@@ -177,7 +182,7 @@ pub struct HistoryPoint {
     pub failures: u64,
 }
 
-/// The three CSV files of a run, as Locust's `--csv PREFIX` writes them.
+/// The four CSV files of a run, as Locust's `--csv PREFIX` writes them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocustCsv {
     /// `PREFIX_stats.csv`
@@ -186,11 +191,13 @@ pub struct LocustCsv {
     pub stats_history: String,
     /// `PREFIX_failures.csv`
     pub failures: String,
+    /// `PREFIX_exceptions.csv`
+    pub exceptions: String,
 }
 
 impl LocustCsv {
     /// `(file name, contents)` for each file under `prefix`, as `--csv prefix` names them.
-    pub fn files(&self, prefix: &str) -> [(String, &str); 3] {
+    pub fn files(&self, prefix: &str) -> [(String, &str); 4] {
         [
             (format!("{prefix}_stats.csv"), self.stats.as_str()),
             (
@@ -198,8 +205,19 @@ impl LocustCsv {
                 self.stats_history.as_str(),
             ),
             (format!("{prefix}_failures.csv"), self.failures.as_str()),
+            (format!("{prefix}_exceptions.csv"), self.exceptions.as_str()),
         ]
     }
+}
+
+/// One logged response, held until the CSV writer's snapshot takes it in.
+#[derive(Debug, Clone, Copy)]
+struct Logged {
+    entry: EntryId,
+    latency_us: u64,
+    status: u16,
+    bytes: u64,
+    at: SimTime,
 }
 
 /// The outcome of a finished run.
@@ -215,8 +233,12 @@ pub struct LocustReport {
     pub ended_at: SimTime,
     /// Users running when the stop began.
     pub users_at_stop: u32,
-    /// The statistics.
+    /// The statistics of every request (what the exit code and the console
+    /// summary count).
     pub stats: RequestStats,
+    /// The statistics as the CSV files hold them: the last 1-second snapshot
+    /// before the run ended, the one the last history row shows.
+    pub csv_stats: RequestStats,
     /// The history rows as numbers.
     pub history: Vec<HistoryPoint>,
     /// The CSV files.
@@ -248,6 +270,10 @@ pub struct LocustRun {
     users_at_stop: u32,
     ended_at: Option<SimTime>,
     stats: RequestStats,
+    /// `stats` as the CSV writer last saw it; lags by up to two ticks.
+    snapshot: RequestStats,
+    /// Responses logged in `stats` and not yet in `snapshot`, oldest first.
+    pending: Vec<Logged>,
     history_csv: String,
     history: Vec<HistoryPoint>,
     /// Where each history row starts in `history_csv`.
@@ -336,7 +362,9 @@ impl LocustRun {
             stopped_at: None,
             users_at_stop: 0,
             ended_at: None,
+            snapshot: stats.clone(),
             stats,
+            pending: Vec::with_capacity(256),
             history_csv: stats_history_start(),
             history: Vec::new(),
             history_offsets: Vec::new(),
@@ -457,6 +485,13 @@ impl LocustRun {
                 .response_bytes
         };
         self.stats.log(entry, latency.0, status, bytes, now);
+        self.pending.push(Logged {
+            entry,
+            latency_us: latency.0,
+            status,
+            bytes,
+            at: now,
+        });
         let u = &mut self.users[user.0 as usize];
         u.last_status = status;
         u.step += 1;
@@ -513,15 +548,20 @@ impl LocustRun {
             self.ended_at = Some(now);
         }
         let ended_at = self.ended_at.unwrap_or(now);
+        // The files stop at the last row's snapshot; the exit code does not.
+        if let Some(last) = self.history.last().map(|h| h.t) {
+            self.advance_snapshot(last);
+        }
         let exit_code = if self.stats.has_errors() {
             self.spec.exit_code_on_error
         } else {
             0
         };
         let csv = LocustCsv {
-            stats: stats_csv(&self.stats),
+            stats: stats_csv(&self.snapshot),
             stats_history: self.history_csv,
-            failures: failures_csv(&self.stats),
+            failures: failures_csv(&self.snapshot),
+            exceptions: exceptions_csv(),
         };
         LocustReport {
             exit_code,
@@ -530,6 +570,7 @@ impl LocustRun {
             ended_at,
             users_at_stop: self.users_at_stop,
             stats: self.stats,
+            csv_stats: self.snapshot,
             history: self.history,
             csv,
         }
@@ -563,10 +604,25 @@ impl LocustRun {
         self.alive = 0;
     }
 
+    /// Moves the pending responses logged before `upto` into the snapshot.
+    fn advance_snapshot(&mut self, upto: SimTime) {
+        let n = self.pending.partition_point(|l| l.at < upto);
+        for l in &self.pending[..n] {
+            self.snapshot
+                .log(l.entry, l.latency_us, l.status, l.bytes, l.at);
+        }
+        self.pending.drain(..n);
+    }
+
     /// Writes the history rows for whole seconds up to `now` (inclusive or not).
     fn flush_history(&mut self, now: SimTime, inclusive: bool) {
         while self.next_tick < now || (inclusive && self.next_tick == now) {
             let tick = self.next_tick;
+            // A row at the end instant may yet be dropped (`drop_rows_from`),
+            // but the one before it stays: the snapshot catches up to it.
+            if let Some(prev) = self.history.last().map(|h| h.t) {
+                self.advance_snapshot(prev);
+            }
             self.history_offsets.push(self.history_csv.len());
             write_history_row(&mut self.history_csv, &self.stats, tick, self.alive);
             let clock = self.stats.clock();

@@ -4,6 +4,7 @@
 //! [`Pod`]s from them and drives their lifecycle; the scraper reads pod state.
 //! Nothing here schedules events or knows about traffic routing.
 
+pub mod histogram;
 pub mod pod;
 pub mod profile;
 pub mod queueing;

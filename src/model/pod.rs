@@ -35,12 +35,6 @@ pub struct Waiting {
     pub client: u64,
 }
 
-/// Upper bounds of the latency histogram's buckets: client_golang's `DefBuckets`.
-pub const LATENCY_BUCKETS: [f64; 11] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
-/// Buckets per endpoint, the `+Inf` bucket included.
-pub const BUCKET_SLOTS: usize = LATENCY_BUCKETS.len() + 1;
 /// Response-code slots per endpoint in a pod's counters: success and 500.
 pub const CODE_SLOTS: usize = 2;
 /// Slot of the endpoint's success code.
@@ -111,14 +105,16 @@ pub struct Pod {
     pub queue: VecDeque<Waiting>,
     /// `http_requests_total` per endpoint × code slot, since container start.
     pub requests: Vec<u64>,
-    /// Latency histogram bucket counts (not cumulative) per endpoint × bucket.
+    /// Latency histogram bucket counts (not cumulative), endpoint after
+    /// endpoint as the scenario's [`super::histogram::BucketLayout`] lays them out.
     pub buckets: Vec<u64>,
     /// Latency histogram sums per endpoint, seconds.
     pub latency_sum: Vec<f64>,
 }
 
 impl Pod {
-    /// A new pod whose container starts at `now`.
+    /// A new pod whose container starts at `now`, with `bucket_slots`
+    /// histogram slots over all its endpoints.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         name: String,
@@ -128,6 +124,7 @@ impl Pod {
         nodes: u32,
         workers: u32,
         endpoints: usize,
+        bucket_slots: usize,
         gc_phase: SimDuration,
         now: SimTime,
         startup: SimDuration,
@@ -154,7 +151,7 @@ impl Pod {
             busy: 0,
             queue: VecDeque::with_capacity(64),
             requests: vec![0; endpoints * CODE_SLOTS],
-            buckets: vec![0; endpoints * BUCKET_SLOTS],
+            buckets: vec![0; bucket_slots],
             latency_sum: vec![0.0; endpoints],
         }
     }
@@ -354,6 +351,7 @@ mod tests {
             3,
             4,
             2,
+            24,
             SimDuration::ZERO,
             SimTime::ZERO,
             SimDuration::from_secs(5),

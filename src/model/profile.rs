@@ -228,6 +228,12 @@ pub struct VersionProfile {
     pub latency: Vec<LatencyDist>,
     /// Probability that a request to each endpoint fails with a 500.
     pub error_rate: Vec<f64>,
+    /// Concurrent requests one pod of this build serves: its worker
+    /// threads, or fewer when its CPU per request and the pod's CPU limit
+    /// sustain fewer ([`cpu_bound_workers`]).
+    pub workers: u32,
+    /// CPU seconds one request takes, when the build says (0 otherwise).
+    pub cpu_per_request: f64,
     /// What is wrong with this build, if anything (a bad release).
     pub fault: Option<String>,
 }
@@ -241,10 +247,38 @@ impl VersionProfile {
     }
 }
 
+/// The concurrency a CPU limit sustains: `cores` cores give `cores / cpu`
+/// requests a second of CPU, and a worker busy `mean_service` seconds per
+/// request serves `1 / mean_service`, so at most `⌊cores · mean_service /
+/// cpu⌋` workers can be kept busy (at least one). Kubernetes enforces a CPU
+/// limit as a CFS quota of `cores` × the period per period (kubernetes.io,
+/// "Resource Management for Pods and Containers"); past it the container is
+/// throttled, which this treats as fewer servers rather than slower ones.
+pub fn cpu_bound_workers(threads: u32, cores: f64, mean_service: f64, cpu: f64) -> u32 {
+    if cpu <= 0.0 {
+        return threads;
+    }
+    let sustained = (cores * mean_service / cpu).floor();
+    threads.min(sustained.clamp(1.0, f64::from(u32::MAX)) as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sim::rng::stream;
+
+    /// A CPU limit caps throughput at cores / cpu-per-request (CFS quota):
+    /// 2 cores, 10 ms of CPU per request, 50 ms of service: 200 req/s, so
+    /// 10 workers; never more than the threads, never fewer than one.
+    #[test]
+    fn cpu_per_request_bounds_a_builds_workers_by_its_cpu_limit() {
+        assert_eq!(cpu_bound_workers(16, 2.0, 0.05, 0.01), 10);
+        let c = cpu_bound_workers(16, 2.0, 0.05, 0.01);
+        assert!((f64::from(c) / 0.05 - 2.0 / 0.01).abs() < 1e-9);
+        assert_eq!(cpu_bound_workers(4, 2.0, 0.05, 0.01), 4);
+        assert_eq!(cpu_bound_workers(4, 0.1, 0.01, 0.01), 1);
+        assert_eq!(cpu_bound_workers(8, 1.0, 0.05, 0.0), 8);
+    }
 
     #[test]
     fn lognormal_from_median_and_p99_hits_both_quantiles() {

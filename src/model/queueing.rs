@@ -15,8 +15,6 @@
 //! says where it is not faithful). A backlog carried from an overload adds a
 //! fixed wait in front.
 
-use super::pod::BUCKET_SLOTS;
-use super::pod::LATENCY_BUCKETS;
 use super::profile::LatencyDist;
 
 /// The probability that an arrival waits in an M/M/c queue with `c` workers
@@ -84,10 +82,11 @@ impl Wait {
 }
 
 /// What the histogram of one endpoint sees for one (pod, load) state.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Response {
-    /// Probability of each bucket (not cumulative), `+Inf` last.
-    pub buckets: [f64; BUCKET_SLOTS],
+    /// Probability of each bucket (not cumulative), `+Inf` last: one more
+    /// than the endpoint's bounds.
+    pub buckets: Vec<f64>,
     /// Mean response time, seconds.
     pub mean: f64,
     /// Variance of the response time, seconds².
@@ -96,16 +95,17 @@ pub struct Response {
 
 impl Response {
     /// The response time `T = W + g·S` of a request whose service time `S`
-    /// follows `dist`, slowed by `g`, after a wait `w`.
-    pub fn of(dist: &LatencyDist, g: f64, w: &Wait) -> Response {
-        let mut buckets = [0.0; BUCKET_SLOTS];
+    /// follows `dist`, slowed by `g`, after a wait `w`, in a histogram with
+    /// these finite upper bounds (and the implicit `+Inf`).
+    pub fn of(dist: &LatencyDist, g: f64, w: &Wait, bounds: &[f64]) -> Response {
+        let mut buckets = Vec::with_capacity(bounds.len() + 1);
         let mut below = 0.0;
-        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
+        for le in bounds {
             let f = response_cdf(dist, g, w, *le).clamp(below, 1.0);
-            buckets[i] = f - below;
+            buckets.push(f - below);
             below = f;
         }
-        buckets[BUCKET_SLOTS - 1] = (1.0 - below).max(0.0);
+        buckets.push((1.0 - below).max(0.0));
         Response {
             buckets,
             mean: w.mean() + g * dist.mean(),
@@ -219,7 +219,7 @@ mod tests {
             let got = response_cdf(&dist, 1.0, &w, x);
             assert!((got - want).abs() < 1e-9, "x={x}: {got} vs {want}");
         }
-        let r = Response::of(&dist, 1.0, &w);
+        let r = Response::of(&dist, 1.0, &w, &crate::model::histogram::DEFAULT_BUCKETS);
         assert!((r.mean - 0.5).abs() < 1e-12, "mean {}", r.mean);
         assert!((r.buckets.iter().sum::<f64>() - 1.0).abs() < 1e-12);
     }

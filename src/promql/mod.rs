@@ -23,6 +23,7 @@ mod functions;
 pub mod json;
 pub mod limits;
 pub mod promqltest;
+pub mod reach;
 mod selector;
 #[cfg(test)]
 mod testutil;

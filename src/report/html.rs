@@ -97,7 +97,7 @@ figcaption{font-size:.9rem;color:#333;margin-top:.3rem}
 details{margin:.5rem 0}
 summary{cursor:pointer;font-weight:600}
 @media (max-width:40rem){body{padding:.5rem;font-size:.95rem}table{font-size:.8rem}}
-@media print{body{max-width:none;padding:0}figure,table{break-inside:avoid}details>*{display:block}h2{break-after:avoid}}
+@media print{body{max-width:none;padding:0}figure,table{break-inside:avoid}figure svg{width:auto;max-width:100%;max-height:21cm;margin:0 auto}details>*{display:block}h2{break-after:avoid}}
 ";
 
 /// The HTML text of `doc`, one self-contained page.

@@ -27,6 +27,8 @@ pub struct ScenarioFile {
     pub simulation: SimulationFile,
     pub rollout: RolloutFile,
     pub pod: PodFile,
+    #[serde(default)]
+    pub histogram: HistogramFile,
     pub endpoints: Vec<EndpointFile>,
     pub traffic: TrafficFile,
     #[serde(default)]
@@ -77,6 +79,15 @@ pub struct ResourcesFile {
     pub memory: ByteSize,
 }
 
+/// `[histogram]`: the service's latency histogram, as its client library
+/// declares it.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HistogramFile {
+    /// Finite upper bounds, seconds; `+Inf` is implicit.
+    pub buckets: Option<Vec<f64>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointFile {
@@ -84,6 +95,8 @@ pub struct EndpointFile {
     pub method: Option<String>,
     pub handler: String,
     pub success_code: Option<i64>,
+    /// This endpoint's own histogram bounds, instead of `[histogram]`'s.
+    pub buckets: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,6 +149,10 @@ pub struct VersionFile {
     pub image: Option<String>,
     pub startup: Option<DurationText>,
     pub fault: Option<String>,
+    /// This build's worker threads per core, instead of `[pod]`'s.
+    pub workers_per_cpu: Option<f64>,
+    /// CPU time one request takes on this build.
+    pub cpu_per_request: Option<DurationText>,
     #[serde(default)]
     pub memory: MemoryFile,
     #[serde(default)]

@@ -194,14 +194,16 @@ pub fn shape_warnings(r: &RolloutManifest, sc: &Scenario) -> Vec<Diagnostic> {
     )
 }
 
-pub use validate::budget::{MAX_REQUESTS, MAX_SAMPLES, MIN_SCRAPE_INTERVAL, series_per_pod};
+pub use validate::budget::{
+    MAX_REQUESTS, MAX_SAMPLES, MIN_SCRAPE_INTERVAL, series_per_pod, series_per_pod_of,
+};
 
 /// The most samples a run of `sc` could store, as the budget
 /// ([`MAX_SAMPLES`]) estimates it before the run.
 pub fn estimated_samples(sc: &Scenario) -> u64 {
     validate::budget::estimated_samples(
         sc.rollout.replicas,
-        sc.endpoints.len(),
+        &sc.buckets,
         &validate::budget::Spans {
             scrape_interval: sc.scrape_interval,
             warmup: sc.warmup,

@@ -3,6 +3,7 @@
 //! Built by [`super::load`] from a scenario file; read by the engine. Every
 //! field here is already known to be valid, so the engine cannot fail.
 
+use crate::model::histogram::BucketLayout;
 use crate::model::{Version, VersionProfile};
 use crate::rollout::policy::Policy;
 use crate::sim::SimDuration;
@@ -41,6 +42,8 @@ pub struct Scenario {
     pub pod: PodResources,
     /// The service's HTTP endpoints.
     pub endpoints: Vec<Endpoint>,
+    /// Each endpoint's latency histogram buckets.
+    pub buckets: BucketLayout,
     /// Production traffic at the ingress.
     pub traffic: Traffic,
     /// The ingress-nginx controller that balances it.

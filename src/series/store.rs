@@ -7,6 +7,11 @@
 //! pair to its series ids lets PromQL selectors skip unrelated series. Timestamps are Prometheus
 //! milliseconds (`i64`), values `f64`; a staleness marker is the special NaN
 //! [`STALE_NAN`], exactly as Prometheus stores it.
+//!
+//! A store may have a retention window ([`SeriesStore::set_retention`]): a
+//! series then drops the samples older than the window behind its newest
+//! one (always keeping that newest one), in amortised O(1) per push, so a
+//! long run holds O(series × window) samples rather than all of them.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -118,12 +123,27 @@ pub struct SeriesStore {
     /// Series ids by label pair (metric name included), in creation order:
     /// the postings lists PromQL selectors intersect.
     postings: FxMap<String, FxMap<String, Vec<SeriesId>>>,
+    /// Milliseconds of samples kept behind each series' newest; `None`: all.
+    retention_ms: Option<i64>,
 }
 
 impl SeriesStore {
     /// An empty store.
     pub fn new() -> SeriesStore {
         SeriesStore::default()
+    }
+
+    /// Keeps, from now on, only the samples less than `ms` older than each
+    /// series' newest one (and that newest one); `None` keeps every sample.
+    /// Queries that read no further back than `ms` before the newest sample
+    /// give the same answers either way.
+    pub fn set_retention(&mut self, ms: Option<i64>) {
+        self.retention_ms = ms.map(|ms| ms.max(0));
+    }
+
+    /// The retention window, if any ([`SeriesStore::set_retention`]).
+    pub fn retention(&self) -> Option<i64> {
+        self.retention_ms
     }
 
     /// The id of the series with these labels, created empty if new.
@@ -173,7 +193,12 @@ impl SeriesStore {
         let samples = &mut self.series[id.0 as usize].samples;
         match samples.last() {
             None => samples.push(Sample { t, v }),
-            Some(last) if last.t < t => samples.push(Sample { t, v }),
+            Some(last) if last.t < t => {
+                samples.push(Sample { t, v });
+                if let Some(keep) = self.retention_ms {
+                    trim(samples, t, keep);
+                }
+            }
             Some(last) if last.t == t => {
                 let n = samples.len();
                 samples[n - 1].v = v;
@@ -275,6 +300,21 @@ impl SeriesStore {
     }
 }
 
+/// Drops the samples older than `keep` before `t` once the oldest is twice
+/// that old: each sample is moved at most once per window, so the cost per
+/// push stays constant and the series holds at most two windows.
+#[inline]
+fn trim(samples: &mut Vec<Sample>, t: i64, keep: i64) {
+    let horizon = t.saturating_sub(keep);
+    if samples[0].t >= horizon.saturating_sub(keep) {
+        return;
+    }
+    let cut = samples
+        .partition_point(|s| s.t < horizon)
+        .min(samples.len() - 1);
+    samples.drain(..cut);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +338,40 @@ mod tests {
         assert_eq!(
             many.get(a).samples,
             batch(&[(0, 1.0), (10, 9.0), (20, 8.0), (40, 3.0), (50, 7.0)])
+        );
+    }
+
+    #[test]
+    fn retention_keeps_the_window_behind_the_newest_sample() {
+        let mut full = SeriesStore::new();
+        let a = full.id(Labels::with_name("m", [("k", "v")]));
+        let mut kept = full.clone();
+        kept.set_retention(Some(60_000));
+        for i in 0..1_000i64 {
+            full.push(a, i * 15_000, i as f64);
+            kept.push(a, i * 15_000, i as f64);
+            let newest = i * 15_000;
+            let s = &kept.get(a).samples;
+            // Never more than two windows, never less than one.
+            assert!(s.len() <= 2 * 4 + 1, "{} samples at {newest}", s.len());
+            assert!(s[0].t <= (newest - 60_000).max(0));
+            for from in [newest - 60_000, newest - 45_000, newest - 1] {
+                assert_eq!(
+                    full.get(a).window(from, newest),
+                    kept.get(a).window(from, newest)
+                );
+            }
+        }
+        kept.mark_stale(a, 15_000_000);
+        assert!(is_stale_nan(kept.get(a).samples.last().unwrap().v));
+        // Far ahead, only the newest is left: the series is not forgotten.
+        kept.push(a, 99_000_000, 1.0);
+        assert_eq!(
+            kept.get(a).samples,
+            [Sample {
+                t: 99_000_000,
+                v: 1.0
+            }]
         );
     }
 

@@ -153,7 +153,7 @@ pub fn run_seeds_with<T: Send>(
     seeds
         .par_iter()
         .map(|&s| {
-            let r = crate::engine::run(sc, policy, s).result;
+            let r = crate::engine::run_result(sc, policy, s);
             tick();
             keep(r)
         })

@@ -3,6 +3,9 @@
 //! no console message, no script error, no fetched resource and no element
 //! that would load one (the page is self-contained), every figure drawn at a non-zero size, no sideways
 //! scrolling on a phone-sized window, and a screenshot that is not blank.
+//! Printed to PDF (`--print-to-pdf`, Letter), each figure is whole on one
+//! page: its title and its caption are on the same page, read back with
+//! poppler's `pdftotext`.
 //!
 //! The measuring runs in a copy of the report with a small script appended
 //! (the report itself has none); `--dump-dom` prints what it found. Chromium
@@ -23,6 +26,19 @@ fn chromium() -> Option<PathBuf> {
     std::env::split_paths(&paths)
         .flat_map(|d| [d.join("chromium"), d.join("chromium-browser")])
         .find(|p| p.is_file())
+}
+
+/// `tool` if found; otherwise `None` after saying the test is skipped, or,
+/// with `CANARYSIM_REQUIRE_BROWSER=1` (as CI sets it), a failure.
+fn required(name: &str, tool: Option<PathBuf>) -> Option<PathBuf> {
+    if tool.is_none() {
+        assert!(
+            std::env::var("CANARYSIM_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "{name} not found; run scripts/setup.sh"
+        );
+        eprintln!("skipped: {name} not found (scripts/setup.sh installs it)");
+    }
+    tool
 }
 
 /// Runs Chromium headless on `page` with a fresh profile and `extra` flags.
@@ -79,11 +95,7 @@ window.addEventListener('load', () => {
 
 #[test]
 fn report_opens_in_a_headless_browser_with_every_figure_drawn() {
-    let Some(browser) = chromium() else {
-        if std::env::var("CANARYSIM_REQUIRE_BROWSER").as_deref() == Ok("1") {
-            panic!("chromium not found; run scripts/setup.sh");
-        }
-        eprintln!("skipped: chromium not found (scripts/setup.sh installs it)");
+    let Some(browser) = required("chromium", chromium()) else {
         return;
     };
     let html = std::fs::read_to_string(REPORT).expect("the report exists");
@@ -158,5 +170,104 @@ fn report_opens_in_a_headless_browser_with_every_figure_drawn() {
             let (w, h): (u32, u32) = (w.parse().unwrap(), h.parse().unwrap());
             assert!(w > 100 && h > 100, "a figure rendered at {w}x{h} on {size}");
         }
+    }
+}
+
+/// The text of `s` with every tag dropped and every run of whitespace
+/// removed, so that HTML, SVG and a PDF's extracted text compare.
+fn squeezed(s: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in s.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag && !c.is_whitespace() => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+}
+
+/// Each figure of `html` as (the first text drawn in its SVG, the first
+/// words of its caption), squeezed.
+fn figure_heads(html: &str) -> Vec<(String, String)> {
+    html.split("<figure>")
+        .skip(1)
+        .map(|f| {
+            let f = &f[..f.find("</figure>").unwrap()];
+            let text = &f[f.find("<text").unwrap()..];
+            let title = squeezed(&text[..text.find("</text>").unwrap() + 7]);
+            let cap = &f[f.find("<figcaption>").unwrap()..];
+            let caption: String = squeezed(&cap[..cap.find("</figcaption>").unwrap()])
+                .chars()
+                .take(30)
+                .collect();
+            (title.chars().take(40).collect(), caption)
+        })
+        .collect()
+}
+
+#[test]
+fn report_prints_with_each_figure_whole_on_one_page() {
+    let Some(browser) = required("chromium", chromium()) else {
+        return;
+    };
+    let pdftotext = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("pdftotext"))
+            .find(|p| p.is_file())
+    });
+    let Some(pdftotext) = required("pdftotext", pdftotext) else {
+        return;
+    };
+    let html = std::fs::read_to_string(REPORT).expect("the report exists");
+    let heads = figure_heads(&html);
+    assert!(heads.len() >= 3, "{} figures", heads.len());
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("report.pdf");
+    let out = headless(
+        &browser,
+        &dir.path().join("profile"),
+        &[
+            "--no-pdf-header-footer".to_string(),
+            format!("--print-to-pdf={}", pdf.display()),
+        ],
+        &std::fs::canonicalize(REPORT).unwrap(),
+    );
+    assert!(
+        out.status.success() && pdf.is_file(),
+        "chromium did not print:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = Command::new(pdftotext)
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs");
+    assert!(text.status.success());
+    // pdftotext ends each page with a form feed.
+    let pages: Vec<String> = String::from_utf8_lossy(&text.stdout)
+        .split('\u{c}')
+        .map(|p| p.chars().filter(|c| !c.is_whitespace()).collect())
+        .collect();
+    assert!(
+        pages[0].contains("policycomparison"),
+        "the first page holds the title and the table"
+    );
+    for (title, caption) in &heads {
+        let on: Vec<usize> = (0..pages.len())
+            .filter(|&i| pages[i].contains(title.as_str()))
+            .collect();
+        assert_eq!(on.len(), 1, "figure {title:?} is on pages {on:?}");
+        assert!(
+            pages[on[0]].contains(caption.as_str()),
+            "figure {title:?} starts on page {} but its caption {caption:?} is not there",
+            on[0] + 1
+        );
     }
 }

@@ -424,7 +424,7 @@ fn snapshot_report() -> LocustReport {
 }
 
 #[test]
-fn the_three_csv_files_of_a_fixed_seed_run() {
+fn the_csv_files_of_a_fixed_seed_run() {
     // insta normalises line ends; the "\r\n" are pinned by the header test below.
     let report = snapshot_report();
     assert!(
@@ -445,7 +445,10 @@ fn csv_header_lines_are_byte_for_byte_locusts() {
     const STATS: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%\r\n";
     const HISTORY: &str = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size\r\n";
     const FAILURES: &str = "Method,Name,Error,Occurrences,First Seen,Last Seen\r\n";
+    // StatsCSV.exceptions_columns; no simulated user raises, so no rows.
+    const EXCEPTIONS: &str = "Count,Message,Traceback,Nodes\r\n";
     let csv = snapshot_report().csv;
+    assert_eq!(csv.exceptions.as_bytes(), EXCEPTIONS.as_bytes());
     let first_line = |s: &str| s[..s.find("\r\n").unwrap() + 2].to_string();
     assert_eq!(first_line(&csv.stats).as_bytes(), STATS.as_bytes());
     assert_eq!(
@@ -469,8 +472,58 @@ fn csv_header_lines_are_byte_for_byte_locusts() {
         [
             "/out/results_stats.csv",
             "/out/results_stats_history.csv",
-            "/out/results_failures.csv"
+            "/out/results_failures.csv",
+            "/out/results_exceptions.csv"
         ]
+    );
+}
+
+#[test]
+fn locust_csv_holds_its_last_one_second_snapshot() {
+    // Source: locust/stats.py (locustio/locust @407343d) StatsCSVFileWriter.stats_writer
+    // rewrites _stats.csv, _failures.csv and _exceptions.csv, and appends a history
+    // row, then sleeps CSV_STATS_INTERVAL_SEC = 1; main.py shutdown() only calls
+    // close_files(). The exit code counts runner.errors, every failure.
+    // Requests sent from 43.9 s on fail and take 200 ms: they complete in the
+    // run's last second (the stop is at 45 s, the last row at 44 s).
+    let mut service = |r: &Request<'_>| {
+        if r.sent_at >= SimTime::from_millis(43_900) {
+            (500, MS(200))
+        } else {
+            (200, MS(200))
+        }
+    };
+    let s = spec(20, 5.0, 45, vec![one_request_user(between_1_3())]);
+    let report = run(s, 7, &mut service);
+    assert_eq!(
+        report.exit_code, 1,
+        "the late failures count for the exit code"
+    );
+    assert!(report.stats.total().num_failures > 0);
+    // The files show the last row's moment: no failure yet, and fewer
+    // requests than the run completed.
+    let last = report.history.last().unwrap();
+    assert_eq!(last.t, SimTime::from_secs(44));
+    let csv_total = report.csv_stats.total();
+    assert_eq!(
+        (csv_total.num_requests, csv_total.num_failures),
+        (last.requests, last.failures)
+    );
+    assert_eq!(csv_total.num_failures, 0);
+    assert!(csv_total.num_requests < report.stats.total().num_requests);
+    let aggregated = report
+        .csv
+        .stats
+        .split("\r\n")
+        .find(|l| l.starts_with(",Aggregated,"))
+        .unwrap();
+    assert!(
+        aggregated.starts_with(&format!(",Aggregated,{},0,", last.requests)),
+        "{aggregated}"
+    );
+    assert_eq!(
+        report.csv.failures,
+        "Method,Name,Error,Occurrences,First Seen,Last Seen\r\n"
     );
 }
 
@@ -496,6 +549,7 @@ fn pushed_results_persist_at_every_scrape_with_the_jobs_labels() {
         "locust_requests_fail_ratio",
         [
             ("job", "locust"),
+            ("name", "Aggregated"),
             ("service", "checkout-canary"),
             ("type", "canary"),
         ],
@@ -503,7 +557,7 @@ fn pushed_results_persist_at_every_scrape_with_the_jobs_labels() {
     let id = store.find(&fail_ratio).expect("fail ratio series");
     let samples = &store.get(id).samples;
     assert_eq!(samples.len(), 3);
-    let total = report.stats.total();
+    let total = report.csv_stats.total();
     let expected = total.num_failures as f64 / total.num_requests as f64;
     assert!(samples.iter().all(|s| s.v == expected));
     // Per-entry series carry method and name; the total has no method.
@@ -518,7 +572,7 @@ fn pushed_results_persist_at_every_scrape_with_the_jobs_labels() {
     );
     assert!(store.find(&agg).is_some());
     let checkout_rps = Labels::with_name(
-        "locust_requests_current_rps",
+        "locust_requests_total_rps",
         [
             ("job", "locust"),
             ("method", "POST"),
@@ -529,7 +583,7 @@ fn pushed_results_persist_at_every_scrape_with_the_jobs_labels() {
     );
     assert!(store.find(&checkout_rps).is_some());
     let users = Labels::with_name(
-        "locust_users",
+        "locust_user_count",
         [
             ("job", "locust"),
             ("service", "checkout-canary"),
@@ -545,12 +599,11 @@ fn pushed_results_persist_at_every_scrape_with_the_jobs_labels() {
     );
 
     // A second push under the same key replaces the first.
-    let mut healthy_report = run(
+    let healthy_report = run(
         LocustRunSpec::seed_canary_validation(),
         1,
         &mut healthy(MS(50)),
     );
-    healthy_report.users_at_stop = 7;
     gateway.push(PushGroup::from_report(
         &healthy_report,
         "locust",
@@ -559,8 +612,106 @@ fn pushed_results_persist_at_every_scrape_with_the_jobs_labels() {
     ));
     assert_eq!(gateway.groups().len(), 1);
     gateway.scrape_into(&mut store, 135_000);
-    assert_eq!(store.get(store.find(&users).unwrap()).samples[3].v, 7.0);
+    assert_eq!(store.get(store.find(&users).unwrap()).samples[3].v, 20.0);
     assert_eq!(store.get(id).samples[3].v, 0.0);
+}
+
+#[test]
+fn push_metrics_pushes_what_the_csv_files_hold_under_locust_2x_names() {
+    // A headless Locust has no web UI, so the seed's push_metrics.py reads the
+    // --csv files: their last 1 s snapshot (locust/stats.py stats_writer), with
+    // the names of StatsEntry.to_dict / StatsError.to_dict / web.py's report.
+    // Failures in the run's last second are in the exit code, not in the push.
+    let mut late = |r: &Request<'_>| {
+        if r.sent_at >= SimTime::from_millis(43_900) {
+            (500, MS(200))
+        } else {
+            (200, MS(200))
+        }
+    };
+    let mut user = one_request_user(between_1_3());
+    // A name the csv module must quote: a comma and a double quote.
+    user.tasks[0].steps[0].name = "/api/products?ids=1,2&q=\"x\"".to_string();
+    let report = run(spec(20, 5.0, 45, vec![user.clone()]), 7, &mut late);
+    assert_eq!(report.exit_code, 1);
+    let group = PushGroup::from_report(&report, "locust", &[], report.ended_at);
+    let value = |name: &str, pairs: &[(&str, &str)]| {
+        let mut pairs = pairs.to_vec();
+        pairs.push(("job", "locust"));
+        let want = Labels::with_name(name, pairs);
+        group
+            .metrics
+            .iter()
+            .find(|(l, _)| *l == want)
+            .map(|(_, v)| *v)
+    };
+    let agg = [("name", "Aggregated")];
+    let entry = [
+        ("method", "GET"),
+        ("name", user.tasks[0].steps[0].name.as_str()),
+    ];
+    let csv_total = report.csv_stats.total();
+    assert_eq!(
+        value("locust_requests_num_requests", &agg),
+        Some(csv_total.num_requests as f64)
+    );
+    assert_eq!(
+        value("locust_requests_num_requests", &entry),
+        Some(csv_total.num_requests as f64),
+        "the quoted name is read back whole"
+    );
+    assert_eq!(value("locust_requests_fail_ratio", &agg), Some(0.0));
+    assert!(report.stats.total().fail_ratio() > 0.0);
+    let last = report.history.last().unwrap();
+    assert_eq!(value("locust_user_count", &[]), Some(f64::from(last.users)));
+    let rps = value("locust_requests_current_rps", &agg).unwrap();
+    assert!(
+        (rps - last.current_rps).abs() <= 5e-7,
+        "{rps} vs {}",
+        last.current_rps
+    );
+    // The 95% column of the Aggregated row, as the file prints it.
+    let row = report
+        .csv
+        .stats
+        .split("\r\n")
+        .find(|l| l.starts_with(",Aggregated,"))
+        .unwrap();
+    let p95: f64 = row.split(',').nth(16).unwrap().parse().unwrap();
+    assert_eq!(
+        value(
+            "locust_requests_response_time_percentile",
+            &[("name", "Aggregated"), ("percentile", "0.95")]
+        ),
+        Some(p95)
+    );
+    // Nothing a CSV file does not hold: no live percentiles, no exporter names.
+    for (l, _) in &group.metrics {
+        let name = l.metric_name().unwrap();
+        assert!(
+            !name.contains("current_response_time_percentile") && name != "locust_users",
+            "{name}"
+        );
+    }
+    // With the failures inside the snapshot, they are pushed per failure row.
+    let mut early = |r: &Request<'_>| {
+        if r.sent_at >= SimTime::from_secs(30) {
+            (500, MS(200))
+        } else {
+            (200, MS(200))
+        }
+    };
+    let report = run(spec(20, 5.0, 45, vec![user]), 7, &mut early);
+    let group = PushGroup::from_report(&report, "locust", &[], report.ended_at);
+    let errors: Vec<f64> = group
+        .metrics
+        .iter()
+        .filter(|(l, _)| l.metric_name() == Some("locust_errors_occurrences"))
+        .map(|(_, v)| *v)
+        .collect();
+    let failures = report.csv_stats.total().num_failures as f64;
+    assert!(failures > 0.0);
+    assert_eq!(errors, [failures]);
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod analysis_support;
 mod batched;
 #[cfg(feature = "plot")]
 mod browser;
+mod calibrate;
 mod check;
 mod cli;
 mod engine;
@@ -18,10 +19,12 @@ mod manifest;
 mod openmetrics;
 #[cfg(feature = "plot")]
 mod plot;
+mod prometheus;
 mod promql;
 mod promql_conformance;
 mod promtool;
 mod reports;
+mod retention;
 mod robustness;
 mod rollout;
 mod sweep;

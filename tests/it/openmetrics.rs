@@ -8,6 +8,7 @@
 //! prints that it skipped, unless `CANARYSIM_REQUIRE_PROMTOOL=1`.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use canarysim::engine::run;
@@ -20,6 +21,27 @@ use crate::fixtures::{load, scenario_text};
 fn dump_labels(labels: &canarysim::series::Labels) -> String {
     let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
     format!("{{{}}}", pairs.join(", "))
+}
+
+/// `promtool tsdb create-blocks-from openmetrics` on `text`, written to
+/// `dir/run.om`; the blocks' directory, `dir/data`.
+pub(crate) fn create_blocks(promtool: &Path, text: &str, dir: &Path) -> PathBuf {
+    let file = dir.join("run.om");
+    std::fs::write(&file, text).unwrap();
+    let db = dir.join("data");
+    let created = Command::new(promtool)
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&file)
+        .arg(&db)
+        .output()
+        .expect("promtool runs");
+    assert!(
+        created.status.success(),
+        "create-blocks failed:\n{}{}",
+        String::from_utf8_lossy(&created.stdout),
+        String::from_utf8_lossy(&created.stderr)
+    );
+    db
 }
 
 fn expected(store: &SeriesStore, start: i64) -> BTreeMap<String, Vec<(i64, u64)>> {
@@ -56,11 +78,7 @@ fn parse_dump(text: &str) -> BTreeMap<String, Vec<(i64, u64)>> {
 
 #[test]
 fn promtool_imports_every_series_and_sample_of_a_run() {
-    let Some(promtool) = crate::promtool::promtool_path() else {
-        if std::env::var("CANARYSIM_REQUIRE_PROMTOOL").as_deref() == Ok("1") {
-            panic!("promtool not found; run scripts/setup.sh");
-        }
-        eprintln!("skipped: promtool not found (run scripts/setup.sh)");
+    let Some(promtool) = crate::promtool::promtool_or_skip() else {
         return;
     };
     // Two stable pods and a canary at 50% for two minutes, then the soak:
@@ -98,21 +116,7 @@ steps = [ { setWeight = 50 }, { pause = { duration = "2m" } } ]
         "the run should have staleness markers to leave out"
     );
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("run.om");
-    std::fs::write(&file, &text).unwrap();
-    let db = dir.path().join("data");
-    let created = Command::new(&promtool)
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&file)
-        .arg(&db)
-        .output()
-        .expect("promtool runs");
-    assert!(
-        created.status.success(),
-        "create-blocks failed:\n{}{}",
-        String::from_utf8_lossy(&created.stdout),
-        String::from_utf8_lossy(&created.stderr)
-    );
+    let db = create_blocks(&promtool, &text, dir.path());
     // `tsdb dump` opens the directory as a database, which wants a WAL.
     std::fs::create_dir_all(db.join("wal")).unwrap();
     let dumped = Command::new(&promtool)

@@ -308,7 +308,7 @@ pub fn compare_with_promtool(
 
 /// promtool, or `None` after saying the test is skipped; with
 /// `CANARYSIM_REQUIRE_PROMTOOL=1` (as CI sets it) a missing promtool fails.
-fn promtool_or_skip() -> Option<PathBuf> {
+pub fn promtool_or_skip() -> Option<PathBuf> {
     let found = promtool_path();
     if found.is_none() {
         assert!(

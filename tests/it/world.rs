@@ -70,7 +70,7 @@ steps = [ { setWeight = 40 }, { pause = {} } ]
 }
 
 #[test]
-fn a_finished_locust_job_is_in_prometheus_as_the_exporter_names_it() {
+fn a_finished_locust_job_is_in_prometheus_as_its_csv_files_hold_it() {
     use canarysim::rollout::policy::{AnalysisRef, Policy, Step};
     let sc = canarysim::scenario::load_str("checkout-leak.toml", &flagship_base()).unwrap();
     let mut p = Policy::new(
@@ -214,7 +214,7 @@ fn query_prints_the_api_data_object_at_the_instant_and_rejects_bad_promql() {
 }
 
 #[test]
-fn out_dir_holds_each_locust_runs_three_csv_files() {
+fn out_dir_holds_each_locust_runs_four_csv_files() {
     use assert_cmd::Command;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
@@ -237,7 +237,7 @@ fn out_dir_holds_each_locust_runs_three_csv_files() {
         .collect();
     names.sort();
     assert!(
-        names.len() >= 3 && names.len().is_multiple_of(3),
+        names.len() >= 4 && names.len().is_multiple_of(4),
         "{names:?}"
     );
     let stats = names

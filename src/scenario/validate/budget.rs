@@ -14,8 +14,8 @@
 //! `docs/scenario.md`.
 
 use super::path::{Path, Result, invalid};
-use crate::model::pod::BUCKET_SLOTS;
-use crate::scenario::model::{Endpoint, RolloutShape, Traffic};
+use crate::model::histogram::{BucketLayout, DEFAULT_BUCKETS};
+use crate::scenario::model::{RolloutShape, Traffic};
 use crate::sim::SimDuration;
 
 /// The most samples a run may store in its simulated Prometheus (16 bytes
@@ -35,23 +35,30 @@ pub(crate) struct Spans {
     pub max_duration: SimDuration,
 }
 
-/// The series one pod can have at once: the application's per endpoint
-/// (two status codes, the histogram's buckets, `_sum` and `_count`) and
-/// `up`, plus cAdvisor's and kube-state-metrics' nine.
+/// The series one pod can have at once with client_golang's default
+/// buckets on `endpoints` endpoints ([`series_per_pod_of`]).
 pub fn series_per_pod(endpoints: usize) -> u64 {
-    1 + endpoints as u64 * (2 + BUCKET_SLOTS as u64 + 2) + 9
+    1 + endpoints as u64 * (2 + DEFAULT_BUCKETS.len() as u64 + 1 + 2) + 9
+}
+
+/// The series one pod can have at once: the application's per endpoint
+/// (two status codes, the histogram's buckets with `+Inf`, `_sum` and
+/// `_count`) and `up`, plus cAdvisor's and kube-state-metrics' nine.
+pub fn series_per_pod_of(buckets: &BucketLayout) -> u64 {
+    let endpoints = buckets.endpoints() as u64;
+    1 + endpoints * (2 + 2) + buckets.total() as u64 + 9
 }
 
 /// The upper estimate of samples a run stores: stable and canary pods
 /// (twice the replicas) scraped over the warm-up and the longest run.
-pub(crate) fn estimated_samples(replicas: u32, endpoints: usize, spans: &Spans) -> u64 {
-    samples_for_pods(2 * u64::from(replicas), endpoints, spans)
+pub(crate) fn estimated_samples(replicas: u32, buckets: &BucketLayout, spans: &Spans) -> u64 {
+    samples_for_pods(2 * u64::from(replicas), buckets, spans)
 }
 
-fn samples_for_pods(pods: u64, endpoints: usize, spans: &Spans) -> u64 {
+fn samples_for_pods(pods: u64, buckets: &BucketLayout, spans: &Spans) -> u64 {
     let scrapes =
         (spans.warmup.0.saturating_add(spans.max_duration.0)) / spans.scrape_interval.0.max(1);
-    pods.saturating_mul(series_per_pod(endpoints))
+    pods.saturating_mul(series_per_pod_of(buckets))
         .saturating_mul(scrapes.saturating_add(1))
 }
 
@@ -63,7 +70,7 @@ pub(super) fn check_canary_scale(
     policy: &crate::rollout::policy::Policy,
     spans: &Spans,
     rollout: &RolloutShape,
-    endpoints: usize,
+    buckets: &BucketLayout,
 ) -> Result<()> {
     use crate::rollout::policy::{CanaryScale, Step};
     let most = policy
@@ -76,7 +83,7 @@ pub(super) fn check_canary_scale(
         .max()
         .unwrap_or(0);
     let pods = u64::from(rollout.replicas) + u64::from(most.max(rollout.replicas));
-    let samples = samples_for_pods(pods, endpoints, spans);
+    let samples = samples_for_pods(pods, buckets, spans);
     if samples > MAX_SAMPLES {
         return Err(invalid(
             &policy_path.key("steps"),
@@ -93,7 +100,7 @@ pub(super) fn check(
     root: &Path,
     spans: &Spans,
     rollout: &RolloutShape,
-    endpoints: &[Endpoint],
+    buckets: &BucketLayout,
     traffic: &Traffic,
 ) -> Result<()> {
     let sim = root.key("simulation");
@@ -107,14 +114,14 @@ pub(super) fn check(
             "Prometheus is scraped every few seconds; e.g. \"15s\"",
         ));
     }
-    let samples = estimated_samples(rollout.replicas, endpoints.len(), spans);
+    let samples = estimated_samples(rollout.replicas, buckets, spans);
     if samples > MAX_SAMPLES {
         return Err(invalid(
             &sim,
             format!(
                 "the run would store up to {samples} samples ({} pods × {} series × {} scrapes), more than the budget of {MAX_SAMPLES}",
                 2 * rollout.replicas,
-                series_per_pod(endpoints.len()),
+                series_per_pod_of(buckets),
                 (spans.warmup.0 + spans.max_duration.0) / spans.scrape_interval.0 + 1,
             ),
             "lower rollout.replicas, simulation.warmup or simulation.max_duration, or raise simulation.scrape_interval",

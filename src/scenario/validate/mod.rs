@@ -142,16 +142,23 @@ pub(crate) fn validate(
     let rollout = service::rollout_shape(&root.key("rollout"), &f.rollout)?;
     let pod = service::pod_resources(&root.key("pod"), &f.pod)?;
     let endpoints = service::endpoints(&root.key("endpoints"), &f.endpoints)?;
+    let buckets = service::buckets(&root, &f.histogram, &f.endpoints)?;
     let traffic = service::traffic(&root.key("traffic"), &f.traffic, &endpoints)?;
     let ingress = service::ingress(&root.key("ingress"), &f.ingress)?;
-    let [stable, canary] = version::versions(&root.key("versions"), &f.versions, &pod, &endpoints)?;
+    let [stable, canary] = version::versions(
+        &root.key("versions"),
+        &f.versions,
+        &pod,
+        &endpoints,
+        &traffic,
+    )?;
 
     let spans = budget::Spans {
         scrape_interval,
         warmup,
         max_duration,
     };
-    budget::check(&root, &spans, &rollout, &endpoints, &traffic)?;
+    budget::check(&root, &spans, &rollout, &buckets, &traffic)?;
 
     let namespace = f.namespace.unwrap_or_else(|| "default".into());
     let pol = root.key("policies");
@@ -181,7 +188,7 @@ pub(crate) fn validate(
             canary_image: &canary.image,
         };
         let (made, from_yaml) = policy::policy(&pp, i, p, source, &ctx)?;
-        budget::check_canary_scale(&pp, &made, &spans, &rollout, endpoints.len())?;
+        budget::check_canary_scale(&pp, &made, &spans, &rollout, &buckets)?;
         policies.push(made);
         manifests.extend(from_yaml);
     }
@@ -202,6 +209,7 @@ pub(crate) fn validate(
         rollout,
         pod,
         endpoints,
+        buckets,
         traffic,
         versions: [stable, canary],
         policies,

@@ -6,6 +6,7 @@
 //! here and for the latency and error tables in [`super::version`].
 
 use super::path::{Path, Result, invalid};
+use crate::model::histogram::{self, BucketLayout};
 use crate::scenario::file::*;
 use crate::scenario::model::*;
 use crate::sim::SimDuration;
@@ -179,6 +180,38 @@ pub(super) fn endpoints(ep: &Path, list: &[EndpointFile]) -> Result<Vec<Endpoint
         });
     }
     Ok(endpoints)
+}
+
+/// `[histogram] buckets` and each endpoint's own `buckets`: the latency
+/// histogram's bounds per endpoint, client_golang's `DefBuckets` when
+/// neither is given.
+pub(super) fn buckets(
+    root: &Path,
+    h: &HistogramFile,
+    list: &[EndpointFile],
+) -> Result<BucketLayout> {
+    let check = |p: &Path, b: &[f64]| -> Result<Vec<f64>> {
+        histogram::check_bounds(b).map_err(|(i, why)| {
+            invalid(
+                &i.map_or_else(|| p.clone(), |i| p.index(i)),
+                why,
+                "give finite upper bounds in seconds above 0, strictly increasing, e.g. [0.05, 0.1, 0.15, 0.2, 0.3]; +Inf is implicit",
+            )
+        })?;
+        Ok(b.to_vec())
+    };
+    let service = match &h.buckets {
+        Some(b) => check(&root.key("histogram").key("buckets"), b)?,
+        None => histogram::DEFAULT_BUCKETS.to_vec(),
+    };
+    let mut bounds = Vec::with_capacity(list.len());
+    for (i, e) in list.iter().enumerate() {
+        bounds.push(match &e.buckets {
+            Some(b) => check(&root.key("endpoints").index(i).key("buckets"), b)?,
+            None => service.clone(),
+        });
+    }
+    Ok(BucketLayout::new(bounds))
 }
 
 /// The index of the endpoint named `key`, or an error at `p` that lists the

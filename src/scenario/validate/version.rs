@@ -8,6 +8,7 @@
 
 use super::path::{Path, Result, invalid};
 use super::service::endpoint_index;
+use crate::model::profile::cpu_bound_workers;
 use crate::model::{LatencyDist, MemoryProfile, PressureProfile, VersionProfile};
 use crate::scenario::file::*;
 use crate::scenario::model::*;
@@ -20,16 +21,24 @@ pub(super) fn versions(
     f: &VersionsFile,
     pod: &PodResources,
     endpoints: &[Endpoint],
+    traffic: &Traffic,
 ) -> Result<[VersionProfile; 2]> {
     let index_of = |p: &Path, key: &str| endpoint_index(endpoints, p, key);
-    let stable = version(&vp.key("stable"), &f.stable, None, endpoints, &index_of)?;
-    let canary = version(
+    let mut stable = version(&vp.key("stable"), &f.stable, None, endpoints, &index_of)?;
+    let mut canary = version(
         &vp.key("canary"),
         &f.canary,
         Some((&f.stable, &stable)),
         endpoints,
         &index_of,
     )?;
+    for (v, vf, prof) in [
+        ("stable", &f.stable, &mut stable),
+        ("canary", &f.canary, &mut canary),
+    ] {
+        let base = if v == "canary" { Some(&f.stable) } else { None };
+        capacity(&vp.key(v), vf, base, pod, traffic, prof)?;
+    }
     for (v, prof) in [("stable", &stable), ("canary", &canary)] {
         if prof.memory.baseline >= pod.memory_limit {
             return Err(invalid(
@@ -54,6 +63,73 @@ pub(super) fn versions(
         ));
     }
     Ok([stable, canary])
+}
+
+/// A build's workers: its `workers_per_cpu` (the canary's falling back to
+/// the stable's, both to `[pod]`'s) × the CPU limit, bounded by what the
+/// CPU limit sustains at its `cpu_per_request` ([`cpu_bound_workers`]),
+/// with the service time averaged over the traffic mix (over the endpoints
+/// alike when production traffic is users).
+fn capacity(
+    p: &Path,
+    f: &VersionFile,
+    base: Option<&VersionFile>,
+    pod: &PodResources,
+    traffic: &Traffic,
+    prof: &mut VersionProfile,
+) -> Result<()> {
+    let cores = pod.cpu_limit as f64 / 1000.0;
+    let threads = match f.workers_per_cpu.or(base.and_then(|b| b.workers_per_cpu)) {
+        None => pod.workers,
+        Some(w) => {
+            if !(w.is_finite() && w > 0.0 && w <= 1000.0) {
+                let at = if f.workers_per_cpu.is_some() {
+                    p.key("workers_per_cpu")
+                } else {
+                    p.clone()
+                };
+                return Err(invalid(
+                    &at,
+                    format!("{w} workers per core is outside (0, 1000]"),
+                    "give a number above 0 and at most 1000, e.g. 4 workers per CPU core",
+                ));
+            }
+            ((w * cores).round() as u32).max(1)
+        }
+    };
+    let cpu = match f.cpu_per_request.or(base.and_then(|b| b.cpu_per_request)) {
+        None => 0.0,
+        Some(d) => d.0.as_secs_f64(),
+    };
+    let total: f64 = traffic.mix.iter().sum();
+    let n = prof.latency.len() as f64;
+    let es: f64 = prof
+        .latency
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let share = if total > 0.0 {
+                traffic.mix[i] / total
+            } else {
+                1.0 / n
+            };
+            share * l.mean()
+        })
+        .sum();
+    if cpu > 0.0 && cpu > es {
+        return Err(invalid(
+            &p.key("cpu_per_request"),
+            format!(
+                "{:.1}ms of CPU per request is more than the mean service time, {:.1}ms",
+                cpu * 1e3,
+                es * 1e3
+            ),
+            "a request runs on one core at most: give at most its service time on an idle pod",
+        ));
+    }
+    prof.workers = cpu_bound_workers(threads, cores, es, cpu);
+    prof.cpu_per_request = cpu;
+    Ok(())
 }
 
 fn fraction(path: &Path, v: f64, lo_open: bool, hi_open: bool) -> Result<f64> {
@@ -185,6 +261,8 @@ fn version(
         pressure,
         latency: lat,
         error_rate,
+        workers: 1,
+        cpu_per_request: 0.0,
         fault: f.fault.clone().filter(|s| !s.trim().is_empty()),
     })
 }

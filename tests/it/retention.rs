@@ -1,0 +1,58 @@
+//! A run that keeps only what its queries can read gives the same result as
+//! one that keeps every sample.
+//!
+//! `engine::run_result` (sweeps, `run --runs`, `run` without `--out`) drops
+//! samples older than the longest reach of the policy's queries; `run`
+//! keeps them all for the outputs that show whole series. Over every shipped
+//! scenario and policy, in both traffic models, the results must be the same
+//! bytes, and the bounded store must actually have dropped samples.
+
+use canarysim::engine::{Engine, Retention};
+use canarysim::report;
+use canarysim::scenario::{Scenario, TrafficModel};
+use canarysim::sim::SimDuration;
+
+fn samples(store: &canarysim::series::SeriesStore) -> usize {
+    store.series().iter().map(|s| s.samples.len()).sum()
+}
+
+#[test]
+fn bounded_retention_gives_the_same_results_as_full_series() {
+    let mut bounded_policies = 0;
+    for file in [
+        "scenarios/checkout-leak.toml",
+        "scenarios/checkout-good.toml",
+        "scenarios/checkout-slow.toml",
+    ] {
+        let per_request: Scenario =
+            canarysim::scenario::load_file(&super::fixtures::Disk, file.as_ref())
+                .expect("shipped scenario");
+        let mut batched = per_request.clone();
+        batched.traffic_model = TrafficModel::Batched {
+            batch: SimDuration::from_secs(1),
+        };
+        for (sc, seeds) in [(&per_request, &[1u64, 7][..]), (&batched, &[3][..])] {
+            for policy in &sc.policies {
+                for &seed in seeds {
+                    let full = Engine::with_retention(sc, policy, seed, Retention::Full).run();
+                    let kept = Engine::with_retention(sc, policy, seed, Retention::Queries).run();
+                    assert_eq!(
+                        report::json(std::slice::from_ref(&full.result)),
+                        report::json(std::slice::from_ref(&kept.result)),
+                        "{file} {} seed {seed} ({:?})",
+                        policy.name,
+                        sc.traffic_model
+                    );
+                    let (a, b) = (samples(&full.series), samples(&kept.series));
+                    assert!(b <= a, "{file} {}: {b} kept of {a}", policy.name);
+                    if kept.series.retention().is_some() {
+                        assert!(b * 2 < a, "{file} {}: {b} kept of {a}", policy.name);
+                        bounded_policies += 1;
+                    }
+                }
+            }
+        }
+    }
+    // Every shipped policy's queries have a known reach.
+    assert!(bounded_policies > 20, "{bounded_policies} bounded runs");
+}
