@@ -5,9 +5,10 @@
 //! [`World::advance_batches`] to cover the batches that ended; each draws the
 //! ingress arrivals as one Poisson count over the batch (the exact integral
 //! of the rate, daily shape included), splits them between the Services as
-//! the per-request ingress does (a binomial for the canary weight), and
-//! between a Service's endpoints as its round robin does (equal shares, the
-//! remainder from the cursor). Per pod it then carries a fluid backlog
+//! the per-request ingress does (a binomial for the canary weight), then
+//! over the ingress's worker rotations (a multinomial: each request meets a
+//! worker at random) and by each rotation over the Service's endpoints
+//! (equal shares, the remainder from that rotation's cursor). Per pod it then carries a fluid backlog
 //! (completions are capped by a Poisson count of service completions when
 //! the pod saturates), refuses what overflows the accept queue (503), counts
 //! 504s for what waited past `proxy_read_timeout`, draws the errors as a
@@ -69,6 +70,8 @@ pub(crate) struct Batcher {
     pods: Vec<BatchPod>,
     /// Per pod, this batch: production arrivals and their expected rate.
     arrivals: Vec<(u64, f64)>,
+    /// Per endpoint of the Service being split: its share of this batch.
+    dealt: Vec<u64>,
     /// Per version: the mix-weighted mean service time at no slow-down.
     mean_service: [f64; 2],
     /// Per version: the mix-weighted error probability.
@@ -143,6 +146,7 @@ impl Batcher {
             seed,
             pods: Vec::new(),
             arrivals: Vec::new(),
+            dealt: Vec::new(),
             mean_service: [s_es, c_es],
             error_rate: [s_pe, c_pe],
             ok_split: [s_ok, c_ok],
@@ -279,12 +283,11 @@ impl World<'_> {
                 self.tallies[self.period][version].failed += count;
                 continue;
             }
-            let (base, extra) = (count / k as u64, (count % k as u64) as usize);
-            let cursor = self.services[svc].cursor % k;
+            self.deal(b, svc, count);
             let rate = expected * share / tau / k as f64;
             for i in 0..k {
                 let pod = self.services[svc].endpoints[i];
-                let got = base + u64::from((i + k - cursor) % k < extra);
+                let got = b.dealt[i];
                 if !self.pods[pod as usize].can_serve() {
                     // 502: the pod died before the endpoints caught up.
                     self.tallies[self.period][version].failed += got;
@@ -293,8 +296,6 @@ impl World<'_> {
                 b.arrivals[pod as usize].0 += got;
                 b.arrivals[pod as usize].1 += rate;
             }
-            let svc = &mut self.services[svc];
-            svc.cursor = svc.cursor.wrapping_add(count as usize);
         }
         for id in 0..self.pods.len() as PodId {
             let (arrivals, rate) = b.arrivals[id as usize];
@@ -318,6 +319,38 @@ impl World<'_> {
                 continue;
             }
             self.leap_pod(b, id, arrivals, rate, t0, t1, now, q);
+        }
+    }
+
+    /// Deals `count` requests for Service `svc` (which has endpoints) into
+    /// `b.dealt`, as the per-request ingress would: each lands on a worker
+    /// rotation at random (a multinomial with equal shares, by conditional
+    /// binomials), and each rotation deals its share in turn from its cursor
+    /// (`World::pick_pod_ingress`).
+    fn deal(&mut self, b: &mut Batcher, svc: usize, count: u64) {
+        let service = &mut self.services[svc];
+        let k = service.endpoints.len();
+        b.dealt.clear();
+        b.dealt.resize(k, 0);
+        if k == 1 {
+            b.dealt[0] = count;
+            return;
+        }
+        let rotations = service.rotations.len();
+        let mut left = count;
+        for (r, cursor) in service.rotations.iter_mut().enumerate() {
+            let got = if r + 1 == rotations {
+                left
+            } else {
+                binomial(&mut b.rng, left, 1.0 / (rotations - r) as f64)
+            };
+            left -= got;
+            let (base, extra) = (got / k as u64, (got % k as u64) as usize);
+            let start = *cursor % k;
+            for (i, d) in b.dealt.iter_mut().enumerate() {
+                *d += base + u64::from((i + k - start) % k < extra);
+            }
+            *cursor = cursor.wrapping_add(got as usize);
         }
     }
 

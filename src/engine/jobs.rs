@@ -366,17 +366,24 @@ impl World<'_> {
             .run
             .as_ref()
             .map_or(Target::CanaryService, |r| r.target());
-        let svc = match target {
-            Target::CanaryService => CANARY_SVC,
-            Target::StableService => STABLE_SVC,
-            Target::Ingress => self.ingress_service(),
+        // A Service's ClusterIP goes through kube-proxy, the ingress's host
+        // through ingress-nginx (traffic.rs).
+        let (svc, via_ingress) = match target {
+            Target::CanaryService => (CANARY_SVC, false),
+            Target::StableService => (STABLE_SVC, false),
+            Target::Ingress => (self.ingress_service(), true),
         };
         let client = client_tag(job, user);
         let version = self.services[svc].selects.index();
         if production {
             self.tallies[self.period][version].total += 1;
         }
-        match self.pick_pod(svc) {
+        let picked = if via_ingress {
+            self.pick_pod_ingress(svc)
+        } else {
+            self.pick_pod_kube_proxy(svc)
+        };
+        match picked {
             Err(status) => {
                 if production {
                     self.tallies[self.period][version].failed += 1;

@@ -90,14 +90,16 @@ pub(crate) struct ReplicaSet {
     pub pods: Vec<PodId>,
 }
 
-/// A Kubernetes Service: which ReplicaSet it selects, and its endpoints as the
-/// endpoints controller last published them.
+/// A Kubernetes Service: which ReplicaSet it selects, its endpoints as the
+/// endpoints controller last published them, and where each ingress-nginx
+/// worker's round-robin rotation over them stands.
 #[derive(Debug, Clone)]
 pub(crate) struct Service {
     pub name: String,
     pub selects: Version,
     pub endpoints: Vec<PodId>,
-    pub cursor: usize,
+    /// One cursor per nginx worker per controller replica.
+    pub rotations: Vec<usize>,
 }
 
 /// Tally period of the warm-up (not reported).
@@ -129,6 +131,11 @@ pub(crate) struct World<'s> {
     /// The build the Rollout's spec asks for.
     pub desired: Version,
     pub traffic: traffic::Arrivals,
+    /// The ingress's choices: which worker a request meets, where a
+    /// rotation starts.
+    pub balancer_rng: ChaCha8Rng,
+    /// kube-proxy's choice of a backend for in-cluster requests.
+    pub proxy_rng: ChaCha8Rng,
     pub naming_rng: ChaCha8Rng,
     /// Request tallies by period ([`WARMUP`], [`ROLLOUT`], [`DECIDED`]) and version.
     pub tallies: [[Tally; 2]; 3],
@@ -223,13 +230,13 @@ impl<'s> Engine<'s> {
                 name: sc.rollout.stable_service.clone(),
                 selects: Version::Stable,
                 endpoints: Vec::new(),
-                cursor: 0,
+                rotations: vec![0; sc.ingress.rotations()],
             },
             Service {
                 name: sc.rollout.canary_service.clone(),
                 selects: Version::Stable,
                 endpoints: Vec::new(),
-                cursor: 0,
+                rotations: vec![0; sc.ingress.rotations()],
             },
         ];
         let mut world = World {
@@ -244,6 +251,8 @@ impl<'s> Engine<'s> {
             stable: Version::Stable,
             desired: Version::Stable,
             traffic: traffic::Arrivals::new(sc, seed),
+            balancer_rng: stream(seed, "ingress-balancer", 0),
+            proxy_rng: stream(seed, "kube-proxy", 0),
             naming_rng: stream(seed, "pod-names", 0),
             tallies: [[Tally::default(); 2]; 3],
             period: WARMUP,

@@ -131,7 +131,25 @@ impl World<'_> {
                     p.version == selects && p.listed && p.phase != PodPhase::Deleted
                 })
                 .collect();
-            self.services[s].endpoints = eps;
+            if self.services[s].endpoints != eps {
+                self.services[s].endpoints = eps;
+                self.restart_rotations(s);
+            }
+        }
+    }
+
+    /// Each ingress-nginx worker re-creates its balancer for a backend whose
+    /// endpoints changed, starting at a random endpoint
+    /// (lua-resty-balancer `roundrobin.lua` `new`/`reinit`,
+    /// `get_random_node_id`; world-fidelity.md §1).
+    fn restart_rotations(&mut self, s: usize) {
+        let n = self.services[s].endpoints.len();
+        for c in &mut self.services[s].rotations {
+            *c = if n > 1 {
+                ((super::unit(&mut self.balancer_rng) * n as f64) as usize).min(n - 1)
+            } else {
+                0
+            };
         }
     }
 

@@ -2,9 +2,18 @@
 //! per-request path through a Service to a pod.
 //!
 //! This is the hot path. Per request it draws a few random numbers, picks an
-//! endpoint from a cumulative table, picks a pod round-robin from the
-//! Service's published endpoints, and either starts service or queues; no
-//! allocation, no formatting, no map lookups.
+//! endpoint from a cumulative table, picks a pod from the Service's
+//! published endpoints, and either starts service or queues; no allocation,
+//! no formatting, no map lookups.
+//!
+//! Which path a request takes decides how its pod is picked:
+//! - **through the ingress** (production traffic, and Locust runs whose host
+//!   is the ingress): ingress-nginx dials pod IPs itself. The request meets
+//!   one worker process of one controller replica, and that worker's own
+//!   round-robin rotation names the pod ([`World::pick_pod_ingress`]);
+//! - **to a Service's ClusterIP** (a Locust Job's pod calling
+//!   `checkout-canary`): kube-proxy picks a ready endpoint at random
+//!   ([`World::pick_pod_kube_proxy`]).
 
 use rand_distr::{Distribution, Exp};
 
@@ -129,7 +138,7 @@ impl World<'_> {
         let svc = self.ingress_service();
         let version = self.services[svc].selects.index();
         self.tallies[self.period][version].total += 1;
-        let routed = self.pick_pod(svc);
+        let routed = self.pick_pod_ingress(svc);
         if routed
             .and_then(|pod| self.dispatch(now, pod, endpoint as u16, now, OPEN_LOOP, q))
             .is_err()
@@ -161,18 +170,52 @@ impl World<'_> {
         }
     }
 
-    /// The next pod of a Service, round-robin over its published endpoints;
-    /// `Err(503)` when it has none, `Err(502)` when the chosen pod died
-    /// before the endpoints caught up.
+    /// The pod ingress-nginx sends a request for Service `svc` to. The
+    /// request lands on one nginx worker of one controller replica, at
+    /// random (a load balancer spreads connections over the replicas, the
+    /// kernel over each one's `reuseport` worker sockets), and that worker's
+    /// own rotation over the endpoints names the pod: every worker sends
+    /// exactly one in N of its requests to each pod, and nothing is shared
+    /// between workers (`balancer.lua`, lua-resty-balancer `roundrobin.lua`;
+    /// world-fidelity.md §1). `Err(503)` when the Service has no endpoints,
+    /// `Err(502)` when the chosen pod died before the endpoints caught up.
     #[inline]
-    pub fn pick_pod(&mut self, svc: usize) -> Result<PodId, u16> {
+    pub fn pick_pod_ingress(&mut self, svc: usize) -> Result<PodId, u16> {
         let service = &mut self.services[svc];
         let n = service.endpoints.len();
         if n == 0 {
             return Err(503);
         }
-        let pod = service.endpoints[service.cursor % n];
-        service.cursor = service.cursor.wrapping_add(1);
+        let k = service.rotations.len();
+        let r = if k > 1 {
+            ((unit(&mut self.balancer_rng) * k as f64) as usize).min(k - 1)
+        } else {
+            0
+        };
+        let cursor = &mut service.rotations[r];
+        let pod = service.endpoints[*cursor % n];
+        *cursor = cursor.wrapping_add(1);
+        self.servable(pod)
+    }
+
+    /// The pod kube-proxy sends an in-cluster request for Service `svc` to:
+    /// one of its endpoints uniformly at random (iptables rule i of n jumps
+    /// with probability 1/(n−i), nftables `numgen random mod N`;
+    /// `pkg/proxy/iptables/proxier.go`, world-fidelity.md §2). Errors as
+    /// [`World::pick_pod_ingress`].
+    #[inline]
+    pub fn pick_pod_kube_proxy(&mut self, svc: usize) -> Result<PodId, u16> {
+        let n = self.services[svc].endpoints.len();
+        if n == 0 {
+            return Err(503);
+        }
+        let i = ((unit(&mut self.proxy_rng) * n as f64) as usize).min(n - 1);
+        let pod = self.services[svc].endpoints[i];
+        self.servable(pod)
+    }
+
+    #[inline]
+    fn servable(&self, pod: PodId) -> Result<PodId, u16> {
         if self.pods[pod as usize].can_serve() {
             Ok(pod)
         } else {
@@ -346,5 +389,132 @@ impl World<'_> {
             return true;
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Engine, STABLE_SVC};
+    use crate::rollout::policy::{Policy, Step};
+
+    /// An engine whose stable Service has 5 endpoints behind an ingress of
+    /// `replicas` × `workers`.
+    fn engine_with(sc: &crate::scenario::Scenario) -> Engine<'_> {
+        let policy = Policy::new("hold", vec![Step::Pause(None)]);
+        Engine::new(sc, &policy, 7)
+    }
+
+    fn scenario(replicas: u32, workers: u32) -> crate::scenario::Scenario {
+        let text = format!(
+            r#"
+schema = 1
+name = "lb"
+[rollout]
+name = "svc"
+replicas = 5
+[pod]
+requests = {{ cpu = "1", memory = "512Mi" }}
+limits = {{ cpu = "1", memory = "1Gi" }}
+[[endpoints]]
+name = "get"
+handler = "/"
+[traffic]
+rate = 10
+mix = {{ get = 1 }}
+[ingress]
+replicas = {replicas}
+worker_processes = {workers}
+[versions.stable]
+latency = {{ get = {{ dist = "constant", value = "5ms" }} }}
+[versions.canary]
+"#
+        );
+        crate::scenario::load_str("lb.toml", &text).unwrap()
+    }
+
+    /// `n` picks for the stable Service, through kube-proxy or the ingress.
+    fn draw(e: &mut Engine<'_>, n: usize, kube_proxy: bool) -> Vec<u32> {
+        (0..n)
+            .map(|_| {
+                let picked = if kube_proxy {
+                    e.world.pick_pod_kube_proxy(STABLE_SVC)
+                } else {
+                    e.world.pick_pod_ingress(STABLE_SVC)
+                };
+                picked.unwrap()
+            })
+            .collect()
+    }
+
+    /// Per-pod counts in consecutive windows of `window` picks: their
+    /// variance over their mean (0 for strict rotation, 1 − 1/N at random).
+    fn dispersion(picks: &[u32], pods: usize, window: usize) -> f64 {
+        let mut counts = Vec::new();
+        for w in picks.chunks_exact(window) {
+            let mut c = vec![0u32; pods];
+            for p in w {
+                c[*p as usize] += 1;
+            }
+            counts.extend(c);
+        }
+        let mean = counts.iter().map(|c| f64::from(*c)).sum::<f64>() / counts.len() as f64;
+        let var = counts
+            .iter()
+            .map(|c| (f64::from(*c) - mean).powi(2))
+            .sum::<f64>()
+            / counts.len() as f64;
+        var / mean
+    }
+
+    #[test]
+    fn kube_proxy_picks_a_backend_at_random() {
+        // pkg/proxy/iptables/proxier.go writeServiceToEndpointRules: rule i
+        // of n jumps with probability 1/(n−i), i.e. uniform
+        // (world-fidelity.md §2). Windows of 50 picks over 5 pods are then
+        // binomial(50, 1/5) per pod: variance/mean 0.8, where a rotation
+        // gives 0.
+        let sc = scenario(1, 1);
+        let mut e = engine_with(&sc);
+        let picks = draw(&mut e, 50_000, true);
+        let d = dispersion(&picks, 5, 50);
+        assert!((0.72..0.88).contains(&d), "variance/mean {d}");
+        let mut total = [0u32; 5];
+        picks.iter().for_each(|p| total[*p as usize] += 1);
+        assert!(
+            total.iter().all(|c| (9_500..10_500).contains(c)),
+            "{total:?}"
+        );
+    }
+
+    #[test]
+    fn ingress_nginx_round_robins_per_worker_per_replica() {
+        // balancer.lua keeps one lua-resty-balancer round robin per nginx
+        // worker (Lua module state), each starting at a random endpoint, so
+        // R replicas × W workers are R·W independent rotations
+        // (world-fidelity.md §1).
+        // One worker of one replica: strict rotation, every window of 5
+        // picks holds each pod once.
+        let sc = scenario(1, 1);
+        let mut e = engine_with(&sc);
+        let picks = draw(&mut e, 10_000, false);
+        assert_eq!(dispersion(&picks, 5, 5), 0.0);
+        // 2 replicas × 4 workers: each rotation sends exactly 1 in 5 of its
+        // requests to each pod, so a pod's total is within 8 of a fifth of
+        // all requests, but short windows are no longer a strict rotation.
+        let sc = scenario(2, 4);
+        let mut e = engine_with(&sc);
+        assert_eq!(e.world.services[STABLE_SVC].rotations.len(), 8);
+        // Random starts: the 8 rotations do not all start on one pod.
+        let starts = e.world.services[STABLE_SVC].rotations.clone();
+        assert!(starts.iter().any(|c| *c != starts[0]), "{starts:?}");
+        let picks = draw(&mut e, 10_000, false);
+        let mut total = [0i64; 5];
+        picks.iter().for_each(|p| total[*p as usize] += 1);
+        assert!(total.iter().all(|c| (c - 2_000).abs() <= 8), "{total:?}");
+        let d = dispersion(&picks, 5, 5);
+        assert!(
+            d > 0.3,
+            "short windows mix the rotations: variance/mean {d}"
+        );
     }
 }

@@ -31,6 +31,8 @@ pub struct ScenarioFile {
     pub histogram: HistogramFile,
     pub endpoints: Vec<EndpointFile>,
     pub traffic: TrafficFile,
+    #[serde(default)]
+    pub ingress: IngressFile,
     pub versions: VersionsFile,
     #[serde(default)]
     pub policies: Vec<PolicyFile>,
@@ -106,6 +108,14 @@ pub struct TrafficFile {
     pub mix: BTreeMap<String, f64>,
     pub users: Option<UsersFile>,
     pub proxy_read_timeout: Option<DurationText>,
+}
+
+/// `[ingress]`: the ingress-nginx controller in front of the Services.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct IngressFile {
+    pub replicas: Option<i64>,
+    pub worker_processes: Option<i64>,
 }
 
 /// Production traffic as a Locust-like population of users.

@@ -46,6 +46,8 @@ pub struct Scenario {
     pub buckets: BucketLayout,
     /// Production traffic at the ingress.
     pub traffic: Traffic,
+    /// The ingress-nginx controller that balances it.
+    pub ingress: Ingress,
     /// Profiles, indexed by [`Version::index`].
     pub versions: [VersionProfile; 2],
     /// The policies to compare.
@@ -147,6 +149,27 @@ pub struct Traffic {
     /// How long the ingress waits for a pod's response before it answers
     /// 504 (ingress-nginx `proxy-read-timeout`).
     pub proxy_read_timeout: SimDuration,
+}
+
+/// The ingress-nginx controller: how many balancers a request can meet.
+///
+/// Each nginx worker process of each controller replica keeps its own
+/// round-robin rotation per backend (the `balancers` table is Lua module
+/// state; world-fidelity.md §1), so there are `replicas × worker_processes`
+/// independent rotations.
+#[derive(Debug, Clone, Copy)]
+pub struct Ingress {
+    /// Controller pods (the Helm chart's `controller.replicaCount`).
+    pub replicas: u32,
+    /// nginx worker processes per controller pod (`worker-processes`).
+    pub worker_processes: u32,
+}
+
+impl Ingress {
+    /// Independent round-robin rotations: one per worker per replica.
+    pub fn rotations(&self) -> usize {
+        (self.replicas * self.worker_processes) as usize
+    }
 }
 
 /// Production users who click through the shop as Locust users do: each

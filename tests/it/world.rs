@@ -404,3 +404,79 @@ fn memory_release_must_be_retained_or_at_gc() {
     assert!(e.starts_with("t.toml:"), "{e}");
     assert!(e.contains("`sometimes`") && e.contains("`at_gc`"), "{e}");
 }
+
+/// Identical builds at equal load behind the ingress: 4 stable pods and one
+/// canary pod at 20%, so every pod gets 80 requests a second, 80% of its two
+/// workers' capacity (20 ms exponential service). Returns the canary's p99
+/// over stable's as a gate reads it from the histograms, and the same ratio
+/// of mean latencies (`_sum / _count`, exact), averaged over the seeds.
+fn latency_ratios(ingress: &str, seeds: std::ops::Range<u64>) -> (f64, f64) {
+    use canarysim::promql::{Value, instant_query};
+    let text = super::fixtures::scenario_text(
+        4,
+        400.0,
+        2.0,
+        &format!(
+            r#"
+[ingress]
+{ingress}
+[versions.stable]
+latency = {{ get = {{ dist = "exponential", mean = "20ms" }} }}
+[versions.canary]
+[[policies]]
+name = "hold"
+steps = [ {{ setWeight = 20 }}, {{ pause = {{}} }} ]
+"#
+        ),
+    )
+    .replace("max_duration = \"2h\"", "max_duration = \"12m\"");
+    let sc = load(&text);
+    let (canary, stable) = (&sc.rollout.canary_service, &sc.rollout.stable_service);
+    let p99 = |svc: &str| {
+        format!(
+            "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{{service=\"{svc}\"}}[10m])))"
+        )
+    };
+    let mean = |svc: &str| {
+        format!(
+            "sum(rate(http_request_duration_seconds_sum{{service=\"{svc}\"}}[10m])) / sum(rate(http_request_duration_seconds_count{{service=\"{svc}\"}}[10m]))"
+        )
+    };
+    let queries = [
+        format!("{} / {}", p99(canary), p99(stable)),
+        format!("({}) / ({})", mean(canary), mean(stable)),
+    ];
+    let n = seeds.end - seeds.start;
+    let mut sums = [0.0; 2];
+    for seed in seeds {
+        let out = run(&sc, &sc.policies[0], seed);
+        let at = (out.result.sim_duration_s * 1000.0) as i64;
+        for (q, sum) in queries.iter().zip(&mut sums) {
+            match instant_query(&out.series, q, at).unwrap() {
+                Value::Vector(v) if v.len() == 1 => *sum += v[0].v,
+                v => panic!("{v:?}"),
+            }
+        }
+    }
+    (sums[0] / n as f64, sums[1] / n as f64)
+}
+
+#[test]
+fn identical_builds_at_equal_load_read_a_latency_ratio_set_by_the_ingress_rotations() {
+    // world-fidelity.md §1: a lone canary pod gets a Bernoulli thinning of
+    // the ingress's Poisson stream (Poisson again), while each stable pod
+    // gets every N-th request of each of the R·W worker rotations. One
+    // rotation (the strict round robin canarysim had before) smooths the
+    // stable pods' arrivals most; many rotations interleave into a stream
+    // closer to Poisson, and the ratio moves towards 1.
+    let strict = latency_ratios("replicas = 1\nworker_processes = 1", 1..11);
+    let default = latency_ratios("", 1..11);
+    let many = latency_ratios("replicas = 4\nworker_processes = 250", 1..11);
+    eprintln!(
+        "canary/stable (p99, mean): 1×1 {strict:.3?}, default 1×4 {default:.3?}, 4×250 {many:.3?}"
+    );
+    assert!(strict.1 > 1.2, "one rotation: mean ratio {}", strict.1);
+    assert!(default.1 < strict.1 && many.1 < default.1);
+    assert!((0.95..1.1).contains(&many.1), "1000 rotations: {}", many.1);
+    assert!(many.0 <= strict.0, "p99: {} against {}", many.0, strict.0);
+}

@@ -144,6 +144,7 @@ pub(crate) fn validate(
     let endpoints = service::endpoints(&root.key("endpoints"), &f.endpoints)?;
     let buckets = service::buckets(&root, &f.histogram, &f.endpoints)?;
     let traffic = service::traffic(&root.key("traffic"), &f.traffic, &endpoints)?;
+    let ingress = service::ingress(&root.key("ingress"), &f.ingress)?;
     let [stable, canary] = version::versions(
         &root.key("versions"),
         &f.versions,
@@ -204,6 +205,7 @@ pub(crate) fn validate(
         max_duration,
         endpoints_delay,
         traffic_model,
+        ingress,
         rollout,
         pod,
         endpoints,

@@ -367,6 +367,38 @@ pub(super) fn traffic(tp: &Path, f: &TrafficFile, endpoints: &[Endpoint]) -> Res
     })
 }
 
+/// `[ingress]`: controller replicas and nginx worker processes, each 1 to
+/// 1000. Defaults: the ingress-nginx Helm chart's one replica
+/// (`controller.replicaCount: 1`), and `worker-processes` as nginx's `auto`
+/// resolves it, the CPU count the controller sees
+/// (`internal/ingress/controller/config/config.go` `NewDefault`,
+/// `pkg/util/runtime/cpu_linux.go`; world-fidelity.md §1): the chart sets no
+/// CPU limit, so the node's logical CPUs, 4 on a 4-vCPU node.
+pub(super) fn ingress(ip: &Path, f: &IngressFile) -> Result<Ingress> {
+    let count = |key: &str, v: Option<i64>, default: i64, hint: &str| {
+        let v = v.unwrap_or(default);
+        if (1..=1000).contains(&v) {
+            Ok(v as u32)
+        } else {
+            Err(invalid(&ip.key(key), "must be from 1 to 1000", hint))
+        }
+    };
+    Ok(Ingress {
+        replicas: count(
+            "replicas",
+            f.replicas,
+            1,
+            "controller pods, e.g. 1 (the Helm chart's default) or 3",
+        )?,
+        worker_processes: count(
+            "worker_processes",
+            f.worker_processes,
+            4,
+            "nginx workers per controller pod: its CPU count, e.g. 4",
+        )?,
+    })
+}
+
 fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
