@@ -8,7 +8,11 @@
 //!   addresses stay targets, so a crashed or starting container reads
 //!   `up` 0 rather than vanishing ([`is_target`]);
 //! - cAdvisor on the kubelet: `container_memory_working_set_bytes` for every
-//!   running container, labelled by `pod`, not by Service;
+//!   running container, labelled by `pod`, not by Service, with the `id`
+//!   (cgroup path), `name` (container ID) and `image` the kubelet gives, so
+//!   each restarted container is a new series; and one series for the pod's
+//!   cgroup, with no `container`, `image` or `name` (they are blank), which
+//!   outlives its containers ([`PodTarget`]; world-fidelity.md §4);
 //! - kube-state-metrics: limits, requests, restarts, last termination
 //!   reason, readiness and pod labels, for every pod object.
 //!
@@ -46,8 +50,24 @@ struct AppTarget {
 }
 
 /// The kubelet's and kube-state-metrics' series of one pod.
+///
+/// cAdvisor labels a container's series with its cgroup path (`id`) and
+/// container ID (`name`) besides `image`, `pod`, `namespace` and
+/// `container` (kubelet `containerPrometheusLabelsFunc`), so a container
+/// the kubelet restarts is a new series, while the pod's own cgroup
+/// (`id=/kubepods[/<qos>]/pod<uid>`, the other three blank, which Prometheus
+/// stores as absent) is one series for the pod's life: a query without a
+/// `container` filter reads both (world-fidelity.md §4). The pause
+/// container is not modelled, so the pod cgroup reads the app container's
+/// working set while it runs and 0 while it is down.
 struct PodTarget {
+    /// The series of the container now running (or last run).
     working_set: SeriesId,
+    /// The restart count that container was started at.
+    container_of: u32,
+    pod_cgroup: SeriesId,
+    /// cAdvisor's target labels and the pod's, for the next container.
+    cadvisor: Vec<(String, String)>,
     ksm: Vec<SeriesId>,
     restarts: SeriesId,
     ready: SeriesId,
@@ -197,6 +217,7 @@ impl Scraper {
             if p.phase == PodPhase::Deleted {
                 pt.deleted = true;
                 store.mark_stale(pt.working_set, t);
+                store.mark_stale(pt.pod_cgroup, t);
                 for id in pt
                     .ksm
                     .iter()
@@ -209,14 +230,24 @@ impl Scraper {
             }
             let profile = sc.profile(p.version);
             if p.container_running() {
+                if p.restarts != pt.container_of {
+                    // A new container: a new cgroup, a new series (the
+                    // old one ended with a marker when it stopped).
+                    store.mark_stale(pt.working_set, t);
+                    pt.container_of = p.restarts;
+                    pt.working_set = container_series(w, i as PodId, &pt.cadvisor, store);
+                }
                 let mut ws = p.working_set(&profile.memory, now);
                 if profile.memory.noise > 0.0 {
                     let n = Normal::new(0.0, profile.memory.noise).expect("invariant: noise >= 0");
                     ws += n.sample(&mut self.rng);
                 }
-                store.push(pt.working_set, t, ws.max(0.0).round());
+                let ws = ws.max(0.0).round();
+                store.push(pt.working_set, t, ws);
+                store.push(pt.pod_cgroup, t, ws);
             } else {
                 store.mark_stale(pt.working_set, t);
+                store.push(pt.pod_cgroup, t, 0.0);
             }
             let values = [
                 sc.pod.memory_limit,
@@ -305,6 +336,60 @@ fn is_target(w: &World, svc: usize, pod: PodId) -> bool {
         }
 }
 
+/// The pod's cgroup as cgroupfs names it: `/kubepods/pod<uid>` for a
+/// Guaranteed pod (requests equal to limits), `/kubepods/burstable/pod<uid>`
+/// otherwise (kubelet's QoS cgroups).
+fn pod_cgroup_path(w: &World, pod: PodId) -> String {
+    let p = &w.pods[pod as usize];
+    let sc = w.sc;
+    let guaranteed =
+        sc.pod.memory_request == sc.pod.memory_limit && sc.pod.cpu_request == sc.pod.cpu_limit;
+    let qos = if guaranteed { "" } else { "/burstable" };
+    format!("/kubepods{qos}/pod{}", p.uid)
+}
+
+/// A container's ID, 64 hex digits as containerd gives, drawn from the pod's
+/// UID and the restart count it started at: the same run names the same
+/// containers.
+fn container_id(uid: &str, restarts: u32) -> String {
+    let mut h: u64 = 0x9e37_79b9_7f4a_7c15 ^ u64::from(restarts);
+    for b in uid.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut out = String::with_capacity(64);
+    for _ in 0..4 {
+        // splitmix64
+        h = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = h;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        out.push_str(&format!("{z:016x}"));
+    }
+    out
+}
+
+/// The working-set series of the pod's current container: cAdvisor's
+/// labels with its `id`, `name`, `image` and `container`.
+fn container_series(
+    w: &World,
+    pod: PodId,
+    cadvisor: &[(String, String)],
+    store: &mut SeriesStore,
+) -> SeriesId {
+    let p = &w.pods[pod as usize];
+    let cid = container_id(&p.uid, p.restarts);
+    let mut l = cadvisor.to_vec();
+    l.push(("container".to_string(), w.sc.pod.container.clone()));
+    l.push(("image".to_string(), w.sc.profile(p.version).image.clone()));
+    l.push((
+        "id".to_string(),
+        format!("{}/{cid}", pod_cgroup_path(w, pod)),
+    ));
+    l.push(("name".to_string(), cid));
+    store.id(Labels::with_name("container_memory_working_set_bytes", l))
+}
+
 fn ksm_labels(w: &World, pod: PodId) -> Vec<(String, String)> {
     let p = &w.pods[pod as usize];
     vec![
@@ -326,8 +411,6 @@ impl PodTarget {
         let cadvisor = vec![
             ("namespace".to_string(), sc.namespace.clone()),
             ("pod".to_string(), p.name.clone()),
-            ("container".to_string(), sc.pod.container.clone()),
-            ("image".to_string(), sc.profile(p.version).image.clone()),
             ("node".to_string(), p.node.clone()),
             ("job".to_string(), CADVISOR_JOB.to_string()),
             ("service".to_string(), "kubelet".to_string()),
@@ -335,9 +418,12 @@ impl PodTarget {
             ("metrics_path".to_string(), "/metrics/cadvisor".to_string()),
             ("instance".to_string(), format!("{}:10250", p.node)),
         ];
-        let working_set = store.id(Labels::with_name(
+        let working_set = container_series(w, pod, &cadvisor, store);
+        let mut cgroup = cadvisor.clone();
+        cgroup.push(("id".to_string(), pod_cgroup_path(w, pod)));
+        let pod_cgroup = store.id(Labels::with_name(
             "container_memory_working_set_bytes",
-            cadvisor,
+            cgroup,
         ));
         let base = ksm_labels(w, pod);
         let with = |extra: &[(&str, &str)]| {
@@ -378,6 +464,9 @@ impl PodTarget {
         ];
         PodTarget {
             working_set,
+            container_of: p.restarts,
+            pod_cgroup,
+            cadvisor,
             ksm,
             restarts: store.id(Labels::with_name(
                 "kube_pod_container_status_restarts_total",

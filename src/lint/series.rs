@@ -311,8 +311,8 @@ fn hashes(sc: &Scenario, store: &SeriesStore) -> (Option<String>, Option<String>
             .series()
             .iter()
             .filter(|s| s.labels.get(METRIC_NAME) == Some("container_memory_working_set_bytes"))
-            .find(|s| s.labels.get("pod") == Some(pod))
-            .and_then(|s| s.labels.get("image").map(str::to_string))
+            .filter(|s| s.labels.get("pod") == Some(pod))
+            .find_map(|s| s.labels.get("image").map(str::to_string))
     };
     let mut found: [Option<String>; 2] = [None, None];
     for s in store.series() {

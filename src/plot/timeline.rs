@@ -123,6 +123,10 @@ impl Timeline {
             "container_memory_working_set_bytes",
         ) {
             let s = store.get(*id);
+            // The pod cgroup's series (no `container`) repeats its container's.
+            if s.labels.get("container").is_none() {
+                continue;
+            }
             let version = if s.labels.get("image") == Some(canary_image.as_str()) {
                 Version::Canary
             } else {

@@ -480,3 +480,97 @@ fn identical_builds_at_equal_load_read_a_latency_ratio_set_by_the_ingress_rotati
     assert!((0.95..1.1).contains(&many.1), "1000 rotations: {}", many.1);
     assert!(many.0 <= strict.0, "p99: {} against {}", many.0, strict.0);
 }
+
+/// world-fidelity.md §4: cAdvisor labels a container's series with its
+/// cgroup path (`id`) and container ID (`name`), so each container the
+/// kubelet restarts is a new series; the pod's own cgroup is one more
+/// series, with `container`, `image` and `name` blank, that lives as long
+/// as the pod.
+#[test]
+fn a_restarted_container_is_a_new_cadvisor_series_and_the_pod_cgroup_outlives_it() {
+    use canarysim::promql::{Value, instant_query};
+    let sc = super::fixtures::leaking_canary(2, 20.0, "1Gi", 50);
+    let out = run(&sc, &sc.policies[0], 1);
+    let killed = &out
+        .result
+        .oom_kills
+        .iter()
+        .find(|k| k.version == canarysim::model::Version::Canary)
+        .expect("the canary is OOM-killed")
+        .pod;
+    let kills = out
+        .result
+        .oom_kills
+        .iter()
+        .filter(|k| &k.pod == killed)
+        .count();
+    let of_pod: Vec<_> = out
+        .series
+        .series()
+        .iter()
+        .filter(|s| {
+            s.labels.metric_name() == Some("container_memory_working_set_bytes")
+                && s.labels.get("pod") == Some(killed.as_str())
+        })
+        .collect();
+    let containers: Vec<_> = of_pod
+        .iter()
+        .filter(|s| s.labels.get("container").is_some())
+        .collect();
+    let cgroups: Vec<_> = of_pod
+        .iter()
+        .filter(|s| s.labels.get("container").is_none())
+        .collect();
+    assert_eq!(cgroups.len(), 1, "one pod cgroup series");
+    let cgroup_id = cgroups[0].labels.get("id").unwrap();
+    assert!(
+        cgroup_id.starts_with("/kubepods/") && cgroup_id.contains("/pod"),
+        "{cgroup_id}"
+    );
+    assert!(cgroups[0].labels.get("image").is_none() && cgroups[0].labels.get("name").is_none());
+    // A container per start that was scraped running: the first and at
+    // most one per kill.
+    assert!(
+        containers.len() >= 2 && containers.len() <= kills + 1,
+        "{} container series for {kills} kills",
+        containers.len()
+    );
+    let mut ids: Vec<&str> = containers
+        .iter()
+        .map(|s| s.labels.get("id").unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), containers.len(), "each container its own cgroup");
+    for s in &containers {
+        let id = s.labels.get("id").unwrap();
+        let name = s.labels.get("name").unwrap();
+        assert_eq!(
+            id,
+            format!("{cgroup_id}/{name}"),
+            "id is the pod cgroup / the container ID"
+        );
+        assert_eq!(name.len(), 64);
+        assert!(s.labels.get("image").is_some());
+    }
+    // A query without a container filter reads both: the pod's sum is
+    // twice its container's while the container runs.
+    let t = (out.result.oom_kills[0].t_s * 1000.0) as i64 - 30_000;
+    let sum = |q: &str| -> f64 {
+        let Value::Vector(v) = instant_query(&out.series, q, t).unwrap() else {
+            panic!()
+        };
+        v.iter().map(|s| s.v).sum()
+    };
+    let sel = format!("pod=\"{}\"", out.result.oom_kills[0].pod);
+    let all = sum(&format!("sum(container_memory_working_set_bytes{{{sel}}})"));
+    let app = sum(&format!(
+        "sum(container_memory_working_set_bytes{{{sel},container!=\"\"}})"
+    ));
+    assert!(app > 0.0);
+    assert_eq!(
+        all,
+        2.0 * app,
+        "without a container filter the pod counts twice"
+    );
+}

@@ -38,15 +38,16 @@ pub(crate) struct Spans {
 /// The series one pod can have at once with client_golang's default
 /// buckets on `endpoints` endpoints ([`series_per_pod_of`]).
 pub fn series_per_pod(endpoints: usize) -> u64 {
-    1 + endpoints as u64 * (2 + DEFAULT_BUCKETS.len() as u64 + 1 + 2) + 9
+    1 + endpoints as u64 * (2 + DEFAULT_BUCKETS.len() as u64 + 1 + 2) + 10
 }
 
 /// The series one pod can have at once: the application's per endpoint
 /// (two status codes, the histogram's buckets with `+Inf`, `_sum` and
-/// `_count`) and `up`, plus cAdvisor's and kube-state-metrics' nine.
+/// `_count`) and `up`, plus cAdvisor's two (the container's and the pod
+/// cgroup's working set) and kube-state-metrics' eight.
 pub fn series_per_pod_of(buckets: &BucketLayout) -> u64 {
     let endpoints = buckets.endpoints() as u64;
-    1 + endpoints * (2 + 2) + buckets.total() as u64 + 9
+    1 + endpoints * (2 + 2) + buckets.total() as u64 + 10
 }
 
 /// The upper estimate of samples a run stores: stable and canary pods
