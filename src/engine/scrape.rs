@@ -17,7 +17,8 @@
 //!   reason, readiness and pod labels, for every pod object.
 //!
 //! A target or series that disappears gets a staleness marker, as Prometheus
-//! writes one. Label sets are built once per target; a scrape writes by
+//! writes one, but for cAdvisor's: its samples carry their own timestamps,
+//! for which Prometheus writes none, so they linger for the 5 m lookback. Label sets are built once per target; a scrape writes by
 //! series id.
 
 use rand_distr::{Distribution, Normal};
@@ -216,8 +217,9 @@ impl Scraper {
             }
             if p.phase == PodPhase::Deleted {
                 pt.deleted = true;
-                store.mark_stale(pt.working_set, t);
-                store.mark_stale(pt.pod_cgroup, t);
+                // cAdvisor's samples carry their own timestamps, and
+                // Prometheus writes no staleness marker for those: its
+                // series linger for the 5 m lookback (world-fidelity.md §4).
                 for id in pt
                     .ksm
                     .iter()
@@ -231,9 +233,8 @@ impl Scraper {
             let profile = sc.profile(p.version);
             if p.container_running() {
                 if p.restarts != pt.container_of {
-                    // A new container: a new cgroup, a new series (the
-                    // old one ended with a marker when it stopped).
-                    store.mark_stale(pt.working_set, t);
+                    // A new container: a new cgroup, a new series; the old
+                    // one, timestamped, lingers with no marker.
                     pt.container_of = p.restarts;
                     pt.working_set = container_series(w, i as PodId, &pt.cadvisor, store);
                 }
@@ -246,7 +247,6 @@ impl Scraper {
                 store.push(pt.working_set, t, ws);
                 store.push(pt.pod_cgroup, t, ws);
             } else {
-                store.mark_stale(pt.working_set, t);
                 store.push(pt.pod_cgroup, t, 0.0);
             }
             let values = [

@@ -485,7 +485,7 @@ fn identical_builds_at_equal_load_read_a_latency_ratio_set_by_the_ingress_rotati
 /// cgroup path (`id`) and container ID (`name`), so each container the
 /// kubelet restarts is a new series; the pod's own cgroup is one more
 /// series, with `container`, `image` and `name` blank, that lives as long
-/// as the pod.
+/// as the pod. Old container series linger with no staleness marker.
 #[test]
 fn a_restarted_container_is_a_new_cadvisor_series_and_the_pod_cgroup_outlives_it() {
     use canarysim::promql::{Value, instant_query};
@@ -573,4 +573,26 @@ fn a_restarted_container_is_a_new_cadvisor_series_and_the_pod_cgroup_outlives_it
         2.0 * app,
         "without a container filter the pod counts twice"
     );
+
+    // cAdvisor's samples are timestamped, so the old container's series
+    // gets no staleness marker and lingers for the 5 m lookback: just
+    // after the restart a pod has two container series
+    // (google/cadvisor#2844), five minutes after its last sample one.
+    let (old, new) = (containers[0], containers[1]);
+    assert!(!old.samples.iter().any(|p| is_stale_nan(p.v)), "no marker");
+    let last_old = old.samples.last().unwrap().t;
+    let first_new = new.samples[0].t;
+    assert!(first_new - last_old < 5 * 60_000);
+    let count = |t: i64| -> usize {
+        let q = format!("container_memory_working_set_bytes{{pod=\"{killed}\",container!=\"\"}}");
+        let Value::Vector(v) = instant_query(&out.series, &q, t).unwrap() else {
+            panic!()
+        };
+        v.len()
+    };
+    assert_eq!(count(first_new), 2, "the old container lingers");
+    let gone = last_old + 5 * 60_000;
+    if containers.len() == 2 || containers[2].samples[0].t > gone {
+        assert_eq!(count(gone), 1, "five minutes on, only the new one");
+    }
 }
