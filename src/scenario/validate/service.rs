@@ -304,8 +304,12 @@ pub(super) fn traffic(tp: &Path, f: &TrafficFile, endpoints: &[Endpoint]) -> Res
     if users.is_none() && !(rate.is_finite() && rate > 0.0 && rate <= 1e6) {
         return Err(invalid(
             &tp.key("rate"),
-            format!("{rate} requests per second is not possible here"),
-            "give a rate above 0, e.g. 60",
+            if rate.abs() < 1e6 {
+                format!("{rate} requests per second is not possible here")
+            } else {
+                format!("{rate:e} requests per second is not possible here")
+            },
+            "give a rate above 0 and at most 1e6, e.g. 60",
         ));
     }
     let mut mix = vec![0.0; endpoints.len()];
