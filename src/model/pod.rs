@@ -10,6 +10,7 @@
 use std::collections::VecDeque;
 
 use super::profile::{MemoryProfile, Release, Version};
+use crate::sim::time::u64_to_f64;
 use crate::sim::{SimDuration, SimTime};
 
 /// The kubelet's first restart delay after a crash.
@@ -178,7 +179,9 @@ impl Pod {
     #[inline]
     pub fn live_bytes(&self, mem: &MemoryProfile, now: SimTime) -> f64 {
         let minutes = now.saturating_since(self.container_started).as_secs_f64() / 60.0;
-        mem.baseline + mem.leak_per_request * self.served as f64 + mem.leak_per_minute * minutes
+        mem.baseline
+            + mem.leak_per_request * u64_to_f64(self.served)
+            + mem.leak_per_minute * minutes
     }
 
     /// Counts `n` requests completed at `now`, noting first how many had
@@ -236,7 +239,7 @@ impl Pod {
         }
         let into =
             (now.saturating_since(self.container_started).0 + self.gc_phase.0) % mem.gc_period.0;
-        mem.gc_amplitude * into as f64 / mem.gc_period.0 as f64
+        mem.gc_amplitude * u64_to_f64(into) / u64_to_f64(mem.gc_period.0)
     }
 
     /// The heap at `now`: live + garbage.

@@ -18,6 +18,38 @@ pub const MICROS_PER_MILLI: u64 = 1_000;
 /// Microseconds per second.
 pub const MICROS_PER_SEC: u64 = 1_000_000;
 
+/// `x.round() as u64` for `x > 0` (halves away from zero), without the
+/// library call `round` costs on targets without SSE4.1 (the per-request
+/// path converts every service time). Below 2^52 the truncation is exact
+/// and so is the fraction `x − trunc(x)`, so comparing it with one half
+/// rounds exactly as `round` does; from 2^52 up every `f64` is a whole
+/// number already.
+/// The signed conversions are one instruction each, the unsigned ones a
+/// dozen, and below 2^52 both give the same values.
+#[inline]
+fn round_to_u64(x: f64) -> u64 {
+    const WHOLE_FROM: f64 = 4_503_599_627_370_496.0; // 2^52
+    if x < WHOLE_FROM {
+        let whole = x as i64;
+        whole as u64 + u64::from(x - whole as f64 >= 0.5)
+    } else {
+        x as u64
+    }
+}
+
+/// `n as f64`, the same value, in one instruction when `n` fits an `i64`
+/// (every simulated time and count does): x86-64 without AVX-512 has no
+/// unsigned conversion, and `as` spends a dozen instructions on one. Both
+/// round the same integer to the nearest `f64`, so they agree exactly.
+#[inline]
+pub fn u64_to_f64(n: u64) -> f64 {
+    if n <= i64::MAX as u64 {
+        n as i64 as f64
+    } else {
+        n as f64
+    }
+}
+
 /// An instant of simulated time, in microseconds since the run started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct SimTime(pub u64);
@@ -48,8 +80,9 @@ impl SimTime {
     }
 
     /// Seconds since the start, for reports only (never for arithmetic on time).
+    #[inline]
     pub fn as_secs_f64(self) -> f64 {
-        self.0 as f64 / MICROS_PER_SEC as f64
+        u64_to_f64(self.0) / MICROS_PER_SEC as f64
     }
 
     /// The span from `earlier` to `self`, or zero when `earlier` is later.
@@ -82,17 +115,20 @@ impl SimDuration {
 
     /// The nearest whole number of microseconds to `s` seconds; negative and
     /// non-finite inputs give zero.
+    #[inline]
     pub fn from_secs_f64(s: f64) -> SimDuration {
-        if s.is_finite() && s > 0.0 {
-            SimDuration((s * MICROS_PER_SEC as f64).round() as u64)
+        // Finite and positive, in two comparisons (NaN fails both).
+        if s > 0.0 && s < f64::INFINITY {
+            SimDuration(round_to_u64(s * MICROS_PER_SEC as f64))
         } else {
             SimDuration::ZERO
         }
     }
 
     /// Seconds, for arithmetic on rates and for reports.
+    #[inline]
     pub fn as_secs_f64(self) -> f64 {
-        self.0 as f64 / MICROS_PER_SEC as f64
+        u64_to_f64(self.0) / MICROS_PER_SEC as f64
     }
 
     /// Whole milliseconds, rounded down.
@@ -253,6 +289,74 @@ impl Add for SimDuration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// What `from_secs_f64` computed before the cheaper rounding: it must
+    /// stay bit for bit the same, since every service time goes through it.
+    fn reference(x: f64) -> u64 {
+        x.round() as u64
+    }
+
+    #[test]
+    fn rounding_to_whole_microseconds_is_f64_round_exactly() {
+        // std's f64::round rounds half-way cases away from zero
+        // (library/core/src/num/f64.rs, `round`); the edge cases are the
+        // halves, the values just either side of them, and the range
+        // where f64 stops holding fractions (2^52) or integers (2^53).
+        let mut cases = vec![
+            0.0,
+            0.5,
+            1.5,
+            2.5,
+            0.49999999999999994,
+            f64::MIN_POSITIVE,
+            4_503_599_627_370_495.5,
+            4_503_599_627_370_496.0,
+            9_007_199_254_740_993.0,
+            1.8e19,
+            1e300,
+            f64::INFINITY,
+        ];
+        for k in [1u64, 2, 3, 1_000, 123_456_789, 1 << 40, (1 << 52) - 1] {
+            let h = k as f64 + 0.5;
+            cases.extend([h, h.next_down(), h.next_up(), k as f64]);
+        }
+        for x in cases {
+            assert_eq!(round_to_u64(x), reference(x), "{x:e}");
+        }
+    }
+
+    #[test]
+    fn unsigned_to_float_is_the_plain_conversion() {
+        for n in [
+            0,
+            1,
+            (1 << 53) + 1,
+            i64::MAX as u64,
+            (i64::MAX as u64) + 1,
+            u64::MAX,
+        ] {
+            assert_eq!(u64_to_f64(n).to_bits(), (n as f64).to_bits(), "{n}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn unsigned_to_float_agrees(n in any::<u64>()) {
+            prop_assert_eq!(u64_to_f64(n).to_bits(), (n as f64).to_bits());
+            prop_assert_eq!(u64_to_f64(n >> 1).to_bits(), ((n >> 1) as f64).to_bits());
+        }
+
+        #[test]
+        fn rounding_agrees_with_f64_round(s in 0.0f64..1e7, bits in any::<u64>()) {
+            let x = s * MICROS_PER_SEC as f64;
+            prop_assert_eq!(round_to_u64(x), reference(x));
+            let y = f64::from_bits(bits);
+            if y.is_finite() && y > 0.0 {
+                prop_assert_eq!(round_to_u64(y), reference(y));
+            }
+        }
+    }
 
     #[test]
     fn parses_go_durations_largest_unit_first() {
