@@ -105,15 +105,17 @@ fn intersect(lists: &mut [&[SeriesId]]) -> Vec<SeriesId> {
 /// returns them.
 pub(crate) fn select<'s>(store: &'s SeriesStore, vs: &VectorSelector) -> Vec<&'s Series> {
     let pairs = required_pairs(vs);
-    let mut out: Vec<&Series> = if pairs.is_empty() {
+    let mut ids: Vec<SeriesId> = if pairs.is_empty() {
         store
             .series()
             .iter()
-            .filter(|s| matches(vs, &s.labels))
+            .enumerate()
+            .filter(|(_, s)| matches(vs, &s.labels))
+            .map(|(i, _)| SeriesId(i as u32))
             .collect()
     } else {
         let mut lists: Vec<&[SeriesId]> = pairs.iter().map(|(n, v)| store.postings(n, v)).collect();
-        let candidates = intersect(&mut lists);
+        let mut candidates = intersect(&mut lists);
         // The postings already guarantee the name and the `=` matchers.
         let rest: Vec<&Matcher> = vs
             .matchers
@@ -121,10 +123,9 @@ pub(crate) fn select<'s>(store: &'s SeriesStore, vs: &VectorSelector) -> Vec<&'s
             .iter()
             .filter(|m| !answered_by_postings(m))
             .collect();
-        candidates
-            .into_iter()
-            .map(|id| store.get(id))
-            .filter(|s| {
+        if !rest.is_empty() || !vs.matchers.or_matchers.is_empty() {
+            candidates.retain(|id| {
+                let s = store.get(*id);
                 let get = |n: &str| s.labels.get(n).unwrap_or("");
                 rest.iter().all(|m| m.is_match(get(&m.name)))
                     && (vs.matchers.or_matchers.is_empty()
@@ -133,11 +134,15 @@ pub(crate) fn select<'s>(store: &'s SeriesStore, vs: &VectorSelector) -> Vec<&'s
                             .or_matchers
                             .iter()
                             .any(|g| g.iter().all(|m| m.is_match(get(&m.name)))))
-            })
-            .collect()
+            });
+        }
+        candidates
     };
-    out.sort_by(|a, b| a.labels.cmp(&b.labels));
-    out
+    // Label sets are unique in a store, so their order is total: sorting by
+    // each series' position in it is sorting by labels.
+    let order = store.label_order();
+    ids.sort_unstable_by_key(|id| order[id.0 as usize]);
+    ids.into_iter().map(|id| store.get(id)).collect()
 }
 
 /// The sample an instant selector sees at reference time `r`: the newest one

@@ -14,7 +14,8 @@
 //! long run holds O(series × window) samples rather than all of them.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::OnceLock;
 
 use super::labels::Labels;
 
@@ -119,10 +120,22 @@ pub struct SeriesId(pub u32);
 #[derive(Debug, Clone, Default)]
 pub struct SeriesStore {
     series: Vec<Series>,
-    index: FxMap<Labels, SeriesId>,
+    /// Series by the hash of their labels: the first series with each hash
+    /// (checked against its labels), so that a label set is kept once, in
+    /// its series.
+    index: FxMap<u64, SeriesId>,
+    /// Later series whose labels share a hash with an earlier one.
+    collisions: FxMap<u64, Vec<SeriesId>>,
     /// Series ids by label pair (metric name included), in creation order:
     /// the postings lists PromQL selectors intersect.
     postings: FxMap<String, FxMap<String, Vec<SeriesId>>>,
+    /// Every series id in the order of its labels (Prometheus's order of
+    /// series), kept as series are created.
+    by_labels: Vec<SeriesId>,
+    /// Each series' position in `by_labels`, by id: worked out again at the
+    /// first selection after a series is created, so that selections sort
+    /// by one integer instead of comparing label sets.
+    rank: OnceLock<Vec<u32>>,
     /// Milliseconds of samples kept behind each series' newest; `None`: all.
     retention_ms: Option<i64>,
 }
@@ -150,8 +163,9 @@ impl SeriesStore {
 
     /// The id of the series with these labels, created empty if new.
     pub fn id(&mut self, labels: Labels) -> SeriesId {
-        if let Some(id) = self.index.get(&labels) {
-            return *id;
+        let hash = labels_hash(&labels);
+        if let Some(id) = self.lookup(hash, &labels) {
+            return id;
         }
         let id = SeriesId(self.series.len() as u32);
         for (k, v) in labels.iter() {
@@ -166,12 +180,46 @@ impl SeriesStore {
                 }
             }
         }
+        let at = self
+            .by_labels
+            .partition_point(|s| self.series[s.0 as usize].labels < labels);
+        self.by_labels.insert(at, id);
+        self.rank.take();
         self.series.push(Series {
-            labels: labels.clone(),
+            labels,
             samples: Vec::new(),
         });
-        self.index.insert(labels, id);
+        if let std::collections::hash_map::Entry::Vacant(e) = self.index.entry(hash) {
+            e.insert(id);
+        } else {
+            self.collisions.entry(hash).or_default().push(id);
+        }
         id
+    }
+
+    /// The series with exactly these labels, whose hash is `hash`.
+    fn lookup(&self, hash: u64, labels: &Labels) -> Option<SeriesId> {
+        let first = *self.index.get(&hash)?;
+        if self.series[first.0 as usize].labels == *labels {
+            return Some(first);
+        }
+        self.collisions
+            .get(&hash)?
+            .iter()
+            .copied()
+            .find(|id| self.series[id.0 as usize].labels == *labels)
+    }
+
+    /// Each series' position when all are sorted by labels, indexed by id:
+    /// sorting ids by it sorts them as their label sets sort.
+    pub fn label_order(&self) -> &[u32] {
+        self.rank.get_or_init(|| {
+            let mut rank = vec![0; self.by_labels.len()];
+            for (at, id) in self.by_labels.iter().enumerate() {
+                rank[id.0 as usize] = at as u32;
+            }
+            rank
+        })
     }
 
     /// The ids of the series whose label `name` has value `value` (the
@@ -185,7 +233,7 @@ impl SeriesStore {
 
     /// The id of an existing series.
     pub fn find(&self, labels: &Labels) -> Option<SeriesId> {
-        self.index.get(labels).copied()
+        self.lookup(labels_hash(labels), labels)
     }
 
     /// Appends a sample. A sample at the same time as the newest one replaces
@@ -300,8 +348,18 @@ impl SeriesStore {
     pub fn clear(&mut self) {
         self.series.clear();
         self.index.clear();
+        self.collisions.clear();
         self.postings.clear();
+        self.by_labels.clear();
+        self.rank.take();
     }
+}
+
+/// The hash [`SeriesStore`]'s index keys a label set by.
+fn labels_hash(labels: &Labels) -> u64 {
+    let mut h = FxHasher::default();
+    labels.hash(&mut h);
+    h.finish()
 }
 
 /// Drops the samples older than `horizon`, keeping the newest. `push`
@@ -412,5 +470,48 @@ mod tests {
         );
         assert_eq!(store.postings("__name__", "m"), &[id]);
         assert!(store.postings("__name__", "other").is_empty());
+    }
+
+    #[test]
+    fn label_sets_sharing_a_hash_are_still_distinct_series() {
+        // A series is its label set (Prometheus: labels.Labels is the
+        // identity, tsdb's stripeSeries resolves hash collisions by
+        // comparing labels); the index keys by hash and must not merge two
+        // sets that collide. Force the collision path by hand.
+        let mut store = SeriesStore::new();
+        let a = Labels::with_name("m", [("k", "a")]);
+        let b = Labels::with_name("m", [("k", "b")]);
+        let ia = store.id(a.clone());
+        // Make b's hash look taken by a: a lookup by b's hash finds a first.
+        let hb = labels_hash(&b);
+        store.index.insert(hb, ia);
+        let ib = store.id(b.clone());
+        assert_ne!(ia, ib);
+        assert_eq!(store.id(b.clone()), ib);
+        assert_eq!(store.find(&b), Some(ib));
+        assert_eq!(store.id(a.clone()), ia);
+        assert_eq!(store.find(&Labels::with_name("m", [("k", "c")])), None);
+    }
+
+    #[test]
+    fn label_order_sorts_ids_as_their_label_sets_sort() {
+        // Prometheus returns a selection's series sorted by labels
+        // (storage.SeriesSet from tsdb's sorted postings); selectors sort ids
+        // by this order instead of comparing label sets.
+        let mut store = SeriesStore::new();
+        let names = ["b", "a", "c", "ab", "a", "ba", "", "zz", "b"];
+        let mut ids = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            ids.push(store.id(Labels::with_name("m", [("k", *n), ("i", &i.to_string())])));
+            // Interleave reads with creations: the order follows each new series.
+            let order = store.label_order().to_vec();
+            let mut by_rank = ids.clone();
+            by_rank.sort_by_key(|id| order[id.0 as usize]);
+            let mut by_labels = ids.clone();
+            by_labels.sort_by(|a, b| store.get(*a).labels.cmp(&store.get(*b).labels));
+            assert_eq!(by_rank, by_labels);
+        }
+        store.clear();
+        assert!(store.label_order().is_empty());
     }
 }
