@@ -26,8 +26,9 @@
 //! kill. Every pod has its own random stream, so the draws do not depend on
 //! the order pods are visited in.
 
-use rand_distr::{Binomial, Distribution, Exp, Normal, Poisson};
+use rand_distr::{Distribution, Exp, Normal};
 
+use super::draw::{PoissonLaw, Thinning, binomial, multinomial, poisson, round_count};
 use super::{CANARY_SVC, Event, STABLE_SVC, World, unit};
 use crate::model::histogram::BucketLayout;
 use crate::model::pod::{CODE_ERROR, CODE_OK, CODE_SLOTS};
@@ -74,8 +75,9 @@ pub(crate) struct Batcher {
     dealt: Vec<u64>,
     /// Per version: the mix-weighted mean service time at no slow-down.
     mean_service: [f64; 2],
-    /// Per version: the mix-weighted error probability.
-    error_rate: [f64; 2],
+    /// Per version: the mix-weighted error probability, as the law that
+    /// picks a batch's errors among its completions.
+    errors: [Thinning; 2],
     /// Per version: the endpoint shares of successes and of errors.
     ok_split: [Vec<f64>; 2],
     err_split: [Vec<f64>; 2],
@@ -83,6 +85,11 @@ pub(crate) struct Batcher {
     /// pods at the same load share them. At most [`LAWS_KEPT`], oldest out.
     laws: [Vec<Law>; 2],
     laws_next: [usize; 2],
+    /// Scratch for [`World::flush_batches`]: per endpoint successes and
+    /// errors, and one endpoint's bucket counts.
+    scratch_ok: Vec<u64>,
+    scratch_err: Vec<u64>,
+    scratch_buckets: Vec<u64>,
 }
 
 /// Response laws of one (wait, slow-down), per endpoint.
@@ -104,10 +111,17 @@ struct BatchPod {
     /// The current wait and slow-down, for per-request Locust traffic.
     wait: Wait,
     slowdown: f64,
+    /// What the last wait was computed from (saturated or not, and the two
+    /// inputs), so that a pod at a steady load does not compute it again.
+    wait_from: Option<(bool, f64, f64)>,
+    /// The law of a saturated pod's service completions over a batch, kept
+    /// while their mean does not move.
+    served: PoissonLaw,
     /// Completions accumulated since the last flush: successes and errors.
     ok: u64,
     err: u64,
-    /// Σ completions × response laws since the last flush, per endpoint.
+    /// Σ completions × response laws since the last flush, per endpoint
+    /// (folded in from `pending` when the law changes, and at a flush).
     weight: f64,
     buckets: Vec<f64>,
     mean: Vec<f64>,
@@ -115,6 +129,10 @@ struct BatchPod {
     /// The response laws of the last (wait, slow-down), per endpoint.
     cached_for: Option<(Wait, f64)>,
     cache: Vec<Response>,
+    /// Completions served under `cache` and not yet folded into `buckets`,
+    /// `mean` and `variance`: a pod at a steady load adds one number per
+    /// batch instead of one per bucket.
+    pending: f64,
 }
 
 impl Batcher {
@@ -148,11 +166,14 @@ impl Batcher {
             arrivals: Vec::new(),
             dealt: Vec::new(),
             mean_service: [s_es, c_es],
-            error_rate: [s_pe, c_pe],
+            errors: [Thinning::new(s_pe), Thinning::new(c_pe)],
             ok_split: [s_ok, c_ok],
             err_split: [s_err, c_err],
             laws: [Vec::new(), Vec::new()],
             laws_next: [0, 0],
+            scratch_ok: vec![0; sc.endpoints.len()],
+            scratch_err: vec![0; sc.endpoints.len()],
+            scratch_buckets: vec![0; sc.buckets.max_slots()],
         }
     }
 
@@ -173,6 +194,8 @@ impl Batcher {
                 side_rate: 0.0,
                 wait: Wait::NONE,
                 slowdown: 1.0,
+                wait_from: None,
+                served: PoissonLaw::default(),
                 ok: 0,
                 err: 0,
                 weight: 0.0,
@@ -181,48 +204,10 @@ impl Batcher {
                 variance: vec![0.0; endpoints],
                 cached_for: None,
                 cache: Vec::with_capacity(endpoints),
+                pending: 0.0,
             });
         }
         &mut self.pods[id as usize]
-    }
-}
-
-/// A Poisson count with mean `mean` (0 for a mean of 0).
-fn poisson(rng: &mut ChaCha8Rng, mean: f64) -> u64 {
-    if mean <= 0.0 {
-        return 0;
-    }
-    Poisson::new(mean).map_or(0, |d| d.sample(rng) as u64)
-}
-
-/// A binomial count.
-fn binomial(rng: &mut ChaCha8Rng, n: u64, p: f64) -> u64 {
-    if n == 0 || p <= 0.0 {
-        return 0;
-    }
-    if p >= 1.0 {
-        return n;
-    }
-    Binomial::new(n, p).map_or(0, |d| d.sample(rng))
-}
-
-/// Splits `n` over `probs` (summing to 1) as a multinomial, by conditional
-/// binomials, adding each count to `out`.
-fn multinomial(rng: &mut ChaCha8Rng, n: u64, probs: &[f64], out: &mut [u64]) {
-    let mut left = n;
-    let mut mass = 1.0;
-    for (i, p) in probs.iter().enumerate() {
-        if left == 0 {
-            break;
-        }
-        if i + 1 == probs.len() || mass <= *p {
-            out[i] += left;
-            break;
-        }
-        let k = binomial(rng, left, p / mass);
-        out[i] += k;
-        left -= k;
-        mass -= p;
     }
 }
 
@@ -297,13 +282,16 @@ impl World<'_> {
                 b.arrivals[pod as usize].1 += rate;
             }
         }
+        if let Some(last) = self.pods.len().checked_sub(1) {
+            b.pod(last as PodId, &sc.buckets);
+        }
         for id in 0..self.pods.len() as PodId {
             let (arrivals, rate) = b.arrivals[id as usize];
-            let bp = b.pod(id, &sc.buckets);
+            let bp = &mut b.pods[id as usize];
             let p = &self.pods[id as usize];
             if bp.incarnation != p.incarnation || !p.can_serve() {
                 // The container died (or went): what it held is lost.
-                let lost = bp.backlog.round() as u64;
+                let lost = round_count(bp.backlog);
                 bp.backlog = 0.0;
                 bp.incarnation = p.incarnation;
                 bp.clear();
@@ -316,6 +304,7 @@ impl World<'_> {
             }
             if arrivals == 0 && bp.backlog <= 0.0 && bp.side == 0 && bp.side_rate < 1e-3 {
                 bp.wait = Wait::NONE;
+                bp.wait_from = None;
                 continue;
             }
             self.leap_pod(b, id, arrivals, rate, t0, t1, now, q);
@@ -338,6 +327,10 @@ impl World<'_> {
         }
         let rotations = service.rotations.len();
         let mut left = count;
+        // Every endpoint gets each rotation's whole rounds; the remainder
+        // goes to the `extra` endpoints from the rotation's cursor on,
+        // wrapping round.
+        let mut rounds = 0;
         for (r, cursor) in service.rotations.iter_mut().enumerate() {
             let got = if r + 1 == rotations {
                 left
@@ -346,12 +339,18 @@ impl World<'_> {
             };
             left -= got;
             let (base, extra) = (got / k as u64, (got % k as u64) as usize);
+            rounds += base;
             let start = *cursor % k;
-            for (i, d) in b.dealt.iter_mut().enumerate() {
-                *d += base + u64::from((i + k - start) % k < extra);
-            }
+            let (head, tail) = if start + extra <= k {
+                (start..start + extra, 0..0)
+            } else {
+                (start..k, 0..start + extra - k)
+            };
+            b.dealt[head].iter_mut().for_each(|d| *d += 1);
+            b.dealt[tail].iter_mut().for_each(|d| *d += 1);
             *cursor = cursor.wrapping_add(got as usize);
         }
+        b.dealt.iter_mut().for_each(|d| *d += rounds);
     }
 
     /// One pod over one batch.
@@ -403,41 +402,52 @@ impl World<'_> {
         let done = if stable {
             offered
         } else {
-            let served = poisson(&mut bp.rng, capacity).saturating_sub(side) as f64;
-            offered.min(served)
+            let served = bp.served.sample(&mut bp.rng, capacity).saturating_sub(side);
+            offered.min(served as f64)
         };
         let mut left = offered - done;
         let room = f64::from(sc.pod.accept_queue + c);
         let refused = if left > room {
-            let r = (left - room).round();
+            let r = round_count(left - room);
             left = room;
-            r as u64
+            r
         } else {
             0
         };
         let backlog_before = bp.backlog;
         bp.backlog = left;
-        let wait = if stable {
-            // Rounded to the grid after the law, not before: near saturation
-            // the wait is steep in the rate, while a 1 % step in the wait's
-            // own terms moves the mean wait by at most about 1 %.
-            let w = Wait::mmc(rate + bp.side_rate, c, es).unwrap_or(Wait::NONE);
-            Wait {
-                shift: 0.0,
-                p: on_grid(w.p),
-                theta: on_grid(w.theta),
-            }
+        // The wait is a function of these two numbers: computed again only
+        // when one of them moves.
+        let from = if stable {
+            (true, rate + bp.side_rate, es)
         } else {
-            // Saturated: the backlog ahead, then one more service slot.
-            Wait {
-                shift: on_grid(0.5 * (backlog_before + left)) / throughput,
-                p: 1.0,
-                theta: throughput,
-            }
+            (false, backlog_before + left, throughput)
         };
-        bp.wait = wait;
+        if bp.wait_from != Some(from) {
+            bp.wait = if stable {
+                // Rounded to the grid after the law, not before: near
+                // saturation the wait is steep in the rate, while a 1 % step
+                // in the wait's own terms moves the mean wait by at most
+                // about 1 %.
+                let w = Wait::mmc(from.1, c, es).unwrap_or(Wait::NONE);
+                Wait {
+                    shift: 0.0,
+                    p: on_grid(w.p),
+                    theta: on_grid(w.theta),
+                }
+            } else {
+                // Saturated: the backlog ahead, then one more service slot.
+                Wait {
+                    shift: on_grid(0.5 * from.1) / throughput,
+                    p: 1.0,
+                    theta: throughput,
+                }
+            };
+            bp.wait_from = Some(from);
+        }
+        let wait = bp.wait;
         bp.slowdown = g;
-        let mut completions = done.round() as u64;
+        let mut completions = round_count(done);
         // 504s: completions that waited past proxy_read_timeout at the ingress.
         let timeout = sc.traffic.proxy_read_timeout.as_secs_f64();
         let (w0, w1) = (backlog_before / throughput, left / throughput);
@@ -469,15 +479,16 @@ impl World<'_> {
         }
         let mut lost = 0;
         if let Some((_, k, _)) = kill_at {
-            lost = completions - k + left.round() as u64;
+            lost = completions - k + round_count(left);
             completions = k;
             bp.backlog = 0.0;
         }
-        let errors = binomial(&mut bp.rng, completions, b.error_rate[v]);
-        let timed_out = ((completions - errors) as f64 * late).round() as u64;
+        let errors = b.errors[v].sample(&mut bp.rng, completions);
+        let timed_out = round_count((completions - errors) as f64 * late);
         bp.ok += completions - errors;
         bp.err += errors;
         if bp.cached_for != Some((wait, g)) {
+            bp.fold(&sc.buckets);
             bp.cache.clear();
             let laws = &mut b.laws[v];
             match laws.iter().find(|(k, _)| *k == (wait, g)) {
@@ -502,13 +513,7 @@ impl World<'_> {
         }
         let w = completions as f64;
         bp.weight += w;
-        for (e, r) in bp.cache.iter().enumerate() {
-            for (acc, pr) in bp.buckets[sc.buckets.range(e)].iter_mut().zip(&r.buckets) {
-                *acc += w * pr;
-            }
-            bp.mean[e] += w * r.mean;
-            bp.variance[e] += w * r.variance;
-        }
+        bp.pending += w;
         let tally = &mut self.tallies[self.period][v];
         tally.failed += errors + timed_out + refused + lost;
         self.pods[id as usize].count_served(mem, t1, completions);
@@ -528,19 +533,19 @@ impl World<'_> {
         };
         let layout = &self.sc.buckets;
         let n = self.sc.endpoints.len();
-        let mut ok = vec![0u64; n];
-        let mut err = vec![0u64; n];
-        let mut bucket = vec![0u64; layout.max_slots()];
+        let (ok, err) = (&mut b.scratch_ok, &mut b.scratch_err);
+        let bucket = &mut b.scratch_buckets;
         for (id, bp) in b.pods.iter_mut().enumerate() {
             if bp.weight <= 0.0 {
                 continue;
             }
+            bp.fold(layout);
             let p = &mut self.pods[id];
             let v = p.version.index();
             ok.iter_mut().for_each(|x| *x = 0);
             err.iter_mut().for_each(|x| *x = 0);
-            multinomial(&mut bp.rng, bp.ok, &b.ok_split[v], &mut ok);
-            multinomial(&mut bp.rng, bp.err, &b.err_split[v], &mut err);
+            multinomial(&mut bp.rng, bp.ok, &b.ok_split[v], ok);
+            multinomial(&mut bp.rng, bp.err, &b.err_split[v], err);
             for e in 0..n {
                 let count = ok[e] + err[e];
                 p.requests[e * CODE_SLOTS + CODE_OK] += ok[e];
@@ -585,9 +590,26 @@ impl World<'_> {
 }
 
 impl BatchPod {
+    /// Adds the completions pending under the cached laws to the
+    /// accumulators.
+    fn fold(&mut self, layout: &BucketLayout) {
+        let w = std::mem::take(&mut self.pending);
+        if w <= 0.0 {
+            return;
+        }
+        for (e, r) in self.cache.iter().enumerate() {
+            for (acc, pr) in self.buckets[layout.range(e)].iter_mut().zip(&r.buckets) {
+                *acc += w * pr;
+            }
+            self.mean[e] += w * r.mean;
+            self.variance[e] += w * r.variance;
+        }
+    }
+
     fn clear(&mut self) {
         self.ok = 0;
         self.err = 0;
+        self.pending = 0.0;
         self.weight = 0.0;
         self.buckets.iter_mut().for_each(|x| *x = 0.0);
         self.mean.iter_mut().for_each(|x| *x = 0.0);

@@ -13,6 +13,7 @@
 
 mod analysis;
 mod batch;
+mod draw;
 mod jobs;
 mod operator;
 mod pods;

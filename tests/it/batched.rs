@@ -122,6 +122,121 @@ fn median(mut xs: Vec<f64>) -> Option<f64> {
     })
 }
 
+/// The detection instants of the runs that detected: each time to detect
+/// (to the second) with the number of runs that detected then, in order.
+/// A caught run is detected at an analysis measurement or operator look, so
+/// the distribution is discrete and gapped.
+fn detection_instants(ttd: &[f64]) -> Vec<(u64, usize)> {
+    let mut counts = std::collections::BTreeMap::new();
+    for t in ttd {
+        *counts.entry(t.round() as u64).or_insert(0) += 1;
+    }
+    counts.into_iter().collect()
+}
+
+/// `{395 s: 6, 509 s: 10}`.
+fn show_instants(instants: &[(u64, usize)]) -> String {
+    let cells: Vec<String> = instants
+        .iter()
+        .map(|(t, n)| format!("{t} s: {n}"))
+        .collect();
+    format!("{{{}}}", cells.join(", "))
+}
+
+/// Mid-ranks of the pooled sample `a ++ b` (ties share the mean of the
+/// ranks they span), and Σ (t³ − t) over the groups of t tied values.
+fn mid_ranks(a: &[f64], b: &[f64]) -> (Vec<f64>, f64) {
+    let mut pooled: Vec<(f64, usize)> = a.iter().chain(b).copied().zip(0..).collect();
+    pooled.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let mut ranks = vec![0.0; pooled.len()];
+    let mut ties = 0.0;
+    let mut i = 0;
+    while i < pooled.len() {
+        let mut j = i;
+        while j + 1 < pooled.len() && pooled[j + 1].0 == pooled[i].0 {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        for x in &pooled[i..=j] {
+            ranks[x.1] = rank;
+        }
+        let t = (j - i + 1) as f64;
+        ties += t * t * t - t;
+        i = j + 1;
+    }
+    (ranks, ties)
+}
+
+/// Two-sided p-value of the Mann–Whitney U test of `a` against `b`: the
+/// normal approximation with the tie correction of the variance and a
+/// continuity correction (Hollander, Wolfe and Chicken, *Nonparametric
+/// Statistical Methods*, §4.1; what `scipy.stats.mannwhitneyu` computes
+/// with `method="asymptotic"`). 1 when every value is tied.
+fn mann_whitney_p(a: &[f64], b: &[f64]) -> f64 {
+    let (n1, n2) = (a.len() as f64, b.len() as f64);
+    let (ranks, ties) = mid_ranks(a, b);
+    let u = ranks[..a.len()].iter().sum::<f64>() - n1 * (n1 + 1.0) / 2.0;
+    let n = n1 + n2;
+    let variance = n1 * n2 / 12.0 * ((n + 1.0) - ties / (n * (n - 1.0)));
+    if variance <= 0.0 {
+        return 1.0;
+    }
+    let z = ((u - n1 * n2 / 2.0).abs() - 0.5).max(0.0) / variance.sqrt();
+    statrs::function::erf::erfc(z / std::f64::consts::SQRT_2).min(1.0)
+}
+
+/// Permutation p-value of the same statistic, which needs no
+/// approximation and is valid with ties (Good, *Permutation, Parametric
+/// and Bootstrap Tests of Hypotheses*, §3.1; batched-traffic notes §7):
+/// the share of `rounds` random relabellings of the pooled mid-ranks, from
+/// a fixed seed, whose |U − n₁n₂/2| is at least the observed one, counting
+/// the observed labelling itself.
+fn permutation_p(a: &[f64], b: &[f64], rounds: usize) -> f64 {
+    use rand::RngExt;
+    let (mut ranks, _) = mid_ranks(a, b);
+    let n1 = a.len();
+    let centre = (n1 * b.len()) as f64 / 2.0;
+    let offset = (n1 * (n1 + 1)) as f64 / 2.0;
+    let spread = |r: &[f64]| (r[..n1].iter().sum::<f64>() - offset - centre).abs();
+    let observed = spread(&ranks);
+    let mut rng = canarysim::sim::rng::stream(1, "permutation-test", 0);
+    let mut as_extreme = 1;
+    for _ in 0..rounds {
+        // Fisher–Yates over the first n₁ places: a uniform random subset.
+        for i in 0..n1 {
+            let j = rng.random_range(i..ranks.len());
+            ranks.swap(i, j);
+        }
+        if spread(&ranks) >= observed - 1e-9 {
+            as_extreme += 1;
+        }
+    }
+    as_extreme as f64 / (rounds + 1) as f64
+}
+
+/// The rank tests against values worked by hand. Without ties, 1–5 against
+/// 6–10: U = 0, Var U = 5·5·11/12, z = (12.5 − 0.5)/√22.92 = 2.507,
+/// p = 0.0122 (Hollander, Wolfe and Chicken §4.1); the exact two-sided
+/// p-value is 2/C(10, 5) = 2/252 = 0.0079, which the permutation p-value
+/// estimates. Identical samples give p = 1, and a sample that is all one
+/// tie has no variance to test.
+#[test]
+fn the_rank_tests_give_the_worked_values() {
+    let (a, b) = ([1.0, 2.0, 3.0, 4.0, 5.0], [6.0, 7.0, 8.0, 9.0, 10.0]);
+    let p = mann_whitney_p(&a, &b);
+    assert!((p - 0.0122).abs() < 0.0005, "{p}");
+    let perm = permutation_p(&a, &b, 100_000);
+    assert!((perm - 2.0 / 252.0).abs() < 0.0015, "{perm}");
+    assert_eq!(mann_whitney_p(&a, &a), 1.0);
+    assert!(permutation_p(&a, &a, 1000) > 0.99);
+    assert_eq!(mann_whitney_p(&[3.0; 4], &[3.0; 5]), 1.0);
+    // Ties: 1 1 2 | 2 3 3 has mid-ranks 1.5 1.5 3.5 | 3.5 5.5 5.5 and
+    // Σ(t³ − t) = 3 · 6.
+    let (ranks, ties) = mid_ranks(&[1.0, 1.0, 2.0], &[2.0, 3.0, 3.0]);
+    assert_eq!(ranks, vec![1.5, 1.5, 3.5, 3.5, 5.5, 5.5]);
+    assert_eq!(ties, 18.0);
+}
+
 /// Seconds from full promotion to the first canary OOM kill after it.
 fn first_oom_after_promotion(r: &RunResult) -> Option<f64> {
     let p = r.rollout.promoted_at_s?;
@@ -180,16 +295,35 @@ fn batched_and_per_request_models_give_the_same_verdicts() {
                     ));
                 }
             }
-            let ttd =
-                |rs: &[RunResult]| median(rs.iter().filter_map(|r| r.time_to_detect_s).collect());
-            if let (Some(ma), Some(mb)) = (ttd(&a), ttd(&b)) {
+            // To the second, so that the two models' detections at one
+            // analysis instant tie.
+            let ttd = |rs: &[RunResult]| -> Vec<f64> {
+                rs.iter()
+                    .filter_map(|r| r.time_to_detect_s)
+                    .map(f64::round)
+                    .collect()
+            };
+            let (ta, tb) = (ttd(&a), ttd(&b));
+            if let (Some(ma), Some(mb)) = (median(ta.clone()), median(tb.clone())) {
+                // Next to the medians: where the detections fall, and
+                // whether the two distributions differ by rank.
+                let more = format!(
+                    "detected {} vs {}; instants per request {}, batched {}; \
+                     Mann-Whitney p = {:.3}, permutation p = {:.3}",
+                    ta.len(),
+                    tb.len(),
+                    show_instants(&detection_instants(&ta)),
+                    show_instants(&detection_instants(&tb)),
+                    mann_whitney_p(&ta, &tb),
+                    permutation_p(&ta, &tb, 20_000),
+                );
                 report.push(format!(
-                    "{file} {} median time to detect: {ma} vs {mb}",
+                    "{file} {} median time to detect: {ma} vs {mb} ({more})",
                     policy.name
                 ));
                 if (mb / ma - 1.0).abs() > 0.10 {
                     failures.push(format!(
-                        "{file} {}: time to detect {ma} vs {mb}",
+                        "{file} {}: median time to detect {ma} vs {mb}, outside 10 % ({more})",
                         policy.name
                     ));
                 }
