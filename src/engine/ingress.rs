@@ -314,8 +314,9 @@ impl IngressCounters {
         }
     }
 
-    /// Requests counted so far with a label set, summed over replicas:
+    /// Requests counted so far, summed over replicas and methods:
     /// by side (0 stable, 1 canary) and status. For tests and `describe`.
+    #[cfg(test)]
     pub fn total(&self, side: usize, status: u16) -> u64 {
         let n = self.combos.len();
         let mut sum = 0;
@@ -699,4 +700,224 @@ fn labels(
         ));
     }
     l
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Engine, STABLE_SVC};
+    use super::*;
+    use crate::model::PodPhase;
+    use crate::rollout::policy::{Policy, Step};
+
+    /// 5 stable pods behind one nginx worker (one rotation), two endpoints:
+    /// `get` (GET) and `order` (POST), so slow that nothing arrives unasked.
+    fn scenario() -> crate::scenario::Scenario {
+        let text = r#"
+schema = 1
+name = "retries"
+[rollout]
+name = "svc"
+replicas = 5
+[pod]
+requests = { cpu = "1", memory = "512Mi" }
+limits = { cpu = "1", memory = "1Gi" }
+[[endpoints]]
+name = "get"
+handler = "/"
+[[endpoints]]
+name = "order"
+method = "POST"
+handler = "/order"
+[traffic]
+rate = 0.0001
+mix = { get = 1, order = 1 }
+[ingress]
+replicas = 1
+worker_processes = 1
+[versions.stable]
+latency = { get = { dist = "constant", value = "50ms" }, order = { dist = "constant", value = "50ms" } }
+[versions.canary]
+"#;
+        crate::scenario::load_str("retries.toml", text).unwrap()
+    }
+
+    fn engine(sc: &crate::scenario::Scenario) -> Engine<'_> {
+        let policy = Policy::new("hold", vec![Step::Pause(None)]);
+        Engine::new(sc, &policy, 3)
+    }
+
+    /// Kills pod `i`'s container without telling the endpoints.
+    fn kill(e: &mut Engine<'_>, i: usize) {
+        let pod = e.world.services[STABLE_SVC].endpoints[i];
+        e.world.pods[pod as usize].phase = PodPhase::BackOff {
+            restart_at: SimTime::ZERO + crate::sim::SimDuration::from_secs(3600),
+        };
+    }
+
+    fn send(e: &mut Engine<'_>, endpoint: u16) -> Result<(), u16> {
+        let now = e.queue.now();
+        e.world
+            .ingress_send(now, STABLE_SVC, endpoint, 0, None, &mut e.queue)
+    }
+
+    #[test]
+    fn a_refused_connection_is_retried_on_the_next_pod_and_counted_once_proxy_next_upstream_error()
+    {
+        // nginx proxy_next_upstream "error": an error while establishing a
+        // connection passes the request to the next server
+        // (https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_next_upstream);
+        // ingress-nginx's default is "error timeout" (config.go NewDefault).
+        let sc = scenario();
+        let mut e = engine(&sc);
+        kill(&mut e, 2);
+        let before = e.world.services[STABLE_SVC].rotations[0];
+        for _ in 0..100 {
+            assert_eq!(send(&mut e, 0), Ok(()));
+        }
+        // Round robin over 5 with one dead: each turn of the rotation
+        // serves 4 requests in 5 picks, the retry taking the next pod's
+        // turn, so the live pods share the load equally.
+        let picks = e.world.services[STABLE_SVC].rotations[0] - before;
+        assert!((124..=125).contains(&picks), "{picks} picks");
+        e.run_until(e.now() + crate::sim::SimDuration::from_secs(5));
+        assert_eq!(e.world.ingress.total(0, 200), 100, "each counted once");
+        assert_eq!(e.world.ingress.total(0, 502), 0);
+        let served = |i: usize| {
+            let p = e.world.services[STABLE_SVC].endpoints[i] as usize;
+            e.world.pods[p].requests[0]
+        };
+        assert_eq!(served(2), 0);
+        for i in [0, 1, 3, 4] {
+            assert_eq!(served(i), 25, "pod {i}");
+        }
+    }
+
+    #[test]
+    fn at_most_three_tries_then_502_proxy_next_upstream_tries() {
+        // proxy-next-upstream-tries defaults to 3 (config.go NewDefault,
+        // world-fidelity.md §3): three refusals in a row end in 502.
+        let sc = scenario();
+        let mut e = engine(&sc);
+        for i in 0..5 {
+            kill(&mut e, i);
+        }
+        let before = e.world.services[STABLE_SVC].rotations[0];
+        for _ in 0..10 {
+            assert_eq!(send(&mut e, 0), Err(502));
+        }
+        assert_eq!(e.world.services[STABLE_SVC].rotations[0] - before, 30);
+        assert_eq!(e.world.ingress.total(0, 502), 10);
+        // Three dead pods in a row of five: a request that meets the first
+        // of them fails; one that meets the second gets to a live pod.
+        let mut e = engine(&sc);
+        for i in 0..3 {
+            kill(&mut e, i);
+        }
+        for _ in 0..50 {
+            let _ = send(&mut e, 0);
+        }
+        assert!(e.world.ingress.total(0, 502) > 0);
+    }
+
+    #[test]
+    fn a_post_in_flight_on_a_killed_pod_is_a_502_and_a_get_is_retried_non_idempotent() {
+        // nginx proxy_next_upstream: "requests with a non-idempotent method
+        // (POST, LOCK, PATCH) are not passed to the next server if a request
+        // has been sent to an upstream server" (ngx_http_proxy_module).
+        let sc = scenario();
+        let mut e = engine(&sc);
+        let pod = e.world.services[STABLE_SVC].endpoints[0];
+        // The rotation's next pod is endpoints[cursor]: aim both at pod 0.
+        e.world.services[STABLE_SVC].rotations[0] = 0;
+        send(&mut e, 0).unwrap();
+        e.world.services[STABLE_SVC].rotations[0] = 0;
+        send(&mut e, 1).unwrap();
+        assert_eq!(e.world.pods[pod as usize].busy, 2);
+        let now = e.now();
+        e.world.oom_kill(now, pod, &mut e.queue);
+        e.run_until(now + crate::sim::SimDuration::from_secs(5));
+        assert_eq!(e.world.ingress.total(0, 502), 1, "the POST");
+        assert_eq!(e.world.ingress.total(0, 200), 1, "the GET, on another pod");
+        let failed: u64 = e.world.tallies.iter().flatten().map(|t| t.failed).sum();
+        assert_eq!(failed, 1, "the client sees the POST fail");
+    }
+
+    #[test]
+    fn kube_proxy_does_not_retry_a_refused_connection() {
+        // kube-proxy only DNATs a new connection to a backend
+        // (pkg/proxy/iptables/proxier.go); nothing retries a refused one, and
+        // Locust records status 0 (world-fidelity.md §2).
+        let sc = scenario();
+        let mut e = engine(&sc);
+        kill(&mut e, 0);
+        let picks: Vec<_> = (0..5000)
+            .map(|_| e.world.pick_pod_kube_proxy(STABLE_SVC))
+            .collect();
+        let refused = picks.iter().filter(|p| **p == Err(0)).count();
+        assert!((850..1150).contains(&refused), "{refused} of 5000 refused");
+        assert!(picks.iter().all(|p| p.is_ok() || *p == Err(0)));
+    }
+
+    #[test]
+    fn status_is_the_final_status_the_client_got_socket_go() {
+        // socket.go counts each request once, with nginx's $status: what the
+        // client got, not what each upstream try answered. A crash-looping
+        // canary's failures at the ingress are exactly the clients' failures.
+        let text = r#"
+schema = 1
+name = "crashloop"
+[simulation]
+warmup = "1m"
+soak = "5m"
+max_duration = "20m"
+[rollout]
+name = "svc"
+replicas = 4
+[pod]
+requests = { cpu = "1", memory = "512Mi" }
+limits = { cpu = "1", memory = "1Gi" }
+[[endpoints]]
+name = "get"
+handler = "/"
+[[endpoints]]
+name = "order"
+method = "POST"
+handler = "/order"
+success_code = 201
+[traffic]
+rate = 40
+mix = { get = 3, order = 1 }
+[versions.stable]
+memory = { baseline = "100Mi" }
+latency = { get = { dist = "constant", value = "20ms" }, order = { dist = "constant", value = "20ms" } }
+[versions.canary]
+fault = "leaks 2Gi a minute"
+memory = { leak_per_minute = "2Gi" }
+[[policies]]
+name = "hold"
+steps = [ { setWeight = 50 }, { pause = {} } ]
+"#;
+        let sc = crate::scenario::load_str("crashloop.toml", text).unwrap();
+        let e = Engine::new(&sc, &sc.policies[0], 5);
+        let mut e = e;
+        while e.step() {}
+        let w = &e.world;
+        assert!(w.oom_kills.len() >= 3, "{} kills", w.oom_kills.len());
+        let failed: u64 = w.tallies.iter().flatten().map(|t| t.failed).sum();
+        let total: u64 = w.tallies.iter().flatten().map(|t| t.total).sum();
+        let five_xx: u64 = [500, 502, 503, 504]
+            .iter()
+            .map(|s| w.ingress.total(0, *s) + w.ingress.total(1, *s))
+            .sum();
+        assert!(failed > 0);
+        assert_eq!(five_xx, failed);
+        let answered: u64 = [200, 201, 500, 502, 503, 504]
+            .iter()
+            .map(|s| w.ingress.total(0, *s) + w.ingress.total(1, *s))
+            .sum();
+        assert!(
+            answered <= total && total - answered < 20,
+            "{answered} of {total}"
+        );
+    }
 }
