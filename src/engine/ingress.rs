@@ -527,7 +527,7 @@ const CONTROLLER_HASH: &str = "6c9b7f5d4b";
 
 /// The name of controller replica `i`, as a Deployment names its pods.
 pub fn controller_pod(i: usize) -> String {
-    let mut h = crate::sim::rng::mix(i as u64 ^ 0x1e55_0c0d_e5);
+    let mut h = crate::sim::rng::mix(i as u64 ^ 0x001e_550c_0de5);
     let alphabet = crate::model::pod::SAFE_ALPHABET;
     let mut suffix = String::with_capacity(5);
     for _ in 0..5 {

@@ -261,7 +261,7 @@ impl World<'_> {
             at,
             "oom_kill",
             format!(
-                "{name} ({}) OOM-killed, restart #{restarts} in {back:.0}s; {lost} requests in flight lost",
+                "{name} ({}) OOM-killed, restart #{restarts} in {back:.0}s; {lost} requests in flight reset",
                 version.as_str()
             ),
         );
