@@ -26,9 +26,10 @@
 //! kill. Every pod has its own random stream, so the draws do not depend on
 //! the order pods are visited in.
 
-use rand_distr::{Distribution, Exp, Normal};
+use rand_distr::{Distribution, Exp, Hypergeometric, Normal};
 
 use super::draw::{PoissonLaw, Thinning, binomial, multinomial, poisson, round_count};
+use super::ingress::{IngressCounters, Outcome, TRIES};
 use super::{CANARY_SVC, Event, STABLE_SVC, World, unit};
 use crate::model::histogram::BucketLayout;
 use crate::model::pod::{CODE_ERROR, CODE_OK, CODE_SLOTS};
@@ -71,6 +72,8 @@ pub(crate) struct Batcher {
     pods: Vec<BatchPod>,
     /// Per pod, this batch: production arrivals and their expected rate.
     arrivals: Vec<(u64, f64)>,
+    /// Per pod: the ingress side its arrivals last came from.
+    arrival_side: Vec<usize>,
     /// Per endpoint of the Service being split: its share of this batch.
     dealt: Vec<u64>,
     /// Per version: the mix-weighted mean service time at no slow-down.
@@ -90,6 +93,32 @@ pub(crate) struct Batcher {
     scratch_ok: Vec<u64>,
     scratch_err: Vec<u64>,
     scratch_buckets: Vec<u64>,
+    /// What the ingress counted that no pod answered.
+    ingress: IngressBatch,
+}
+
+/// The ingress's share of the batched model: requests that ended at the
+/// ingress without a pod's answer, per side (stable, canary), until the
+/// next scrape draws their endpoints and replicas.
+struct IngressBatch {
+    rng: ChaCha8Rng,
+    /// 502s: every try refused, or a non-idempotent request reset.
+    bad_gateway: [u64; 2],
+    /// 503s: no endpoint, or a full accept queue.
+    unavailable: [u64; 2],
+    /// Idempotent requests reset by a kill and passed to another pod
+    /// (answered there), and their summed time.
+    retried: [u64; 2],
+    retried_secs: [f64; 2],
+    /// The traffic mix, and its idempotent part (normalised).
+    mix: Vec<f64>,
+    idempotent_mix: Vec<f64>,
+    /// The share of requests nginx may pass on once sent.
+    p_idempotent: f64,
+    /// Scratch: per endpoint, per histogram slot, per replica.
+    per_endpoint: Vec<u64>,
+    slots: [Vec<u64>; 4],
+    per_replica: Vec<u64>,
 }
 
 /// Response laws of one (wait, slow-down), per endpoint.
@@ -117,9 +146,13 @@ struct BatchPod {
     /// The law of a saturated pod's service completions over a batch, kept
     /// while their mean does not move.
     served: PoissonLaw,
-    /// Completions accumulated since the last flush: successes and errors.
+    /// Completions accumulated since the last flush: successes and errors;
+    /// of the successes, those the ingress had given up on (504).
     ok: u64,
     err: u64,
+    timed_out: u64,
+    /// The ingress side (0 stable, 1 canary) its production traffic came from.
+    ingress_side: usize,
     /// Σ completions × response laws since the last flush, per endpoint
     /// (folded in from `pending` when the law changes, and at a flush).
     weight: f64,
@@ -164,6 +197,7 @@ impl Batcher {
             seed,
             pods: Vec::new(),
             arrivals: Vec::new(),
+            arrival_side: Vec::new(),
             dealt: Vec::new(),
             mean_service: [s_es, c_es],
             errors: [Thinning::new(s_pe), Thinning::new(c_pe)],
@@ -174,6 +208,36 @@ impl Batcher {
             scratch_ok: vec![0; sc.endpoints.len()],
             scratch_err: vec![0; sc.endpoints.len()],
             scratch_buckets: vec![0; sc.buckets.max_slots()],
+            ingress: {
+                let idem: Vec<f64> = mix
+                    .iter()
+                    .zip(&sc.endpoints)
+                    .map(|(m, e)| {
+                        if super::ingress::idempotent(&e.method) {
+                            *m
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                let p: f64 = idem.iter().sum();
+                IngressBatch {
+                    rng: stream(seed, "batch-ingress", 0),
+                    bad_gateway: [0; 2],
+                    unavailable: [0; 2],
+                    retried: [0; 2],
+                    retried_secs: [0.0; 2],
+                    idempotent_mix: idem
+                        .iter()
+                        .map(|x| if p > 0.0 { x / p } else { 0.0 })
+                        .collect(),
+                    mix: mix.clone(),
+                    p_idempotent: p,
+                    per_endpoint: vec![0; sc.endpoints.len()],
+                    slots: std::array::from_fn(|_| Vec::new()),
+                    per_replica: vec![0; sc.ingress.replicas as usize],
+                }
+            },
         }
     }
 
@@ -198,6 +262,8 @@ impl Batcher {
                 served: PoissonLaw::default(),
                 ok: 0,
                 err: 0,
+                timed_out: 0,
+                ingress_side: 0,
                 weight: 0.0,
                 buckets: vec![0.0; layout.total()],
                 mean: vec![0.0; endpoints],
@@ -209,6 +275,69 @@ impl Batcher {
         }
         &mut self.pods[id as usize]
     }
+}
+
+impl IngressBatch {
+    /// `lost` requests of `side` were reset by a kill: the idempotent ones
+    /// go to another pod (counted as answered there, in about `mean_secs`),
+    /// the others get 502. Returns the 502s.
+    fn reset(&mut self, lost: u64, side: usize, mean_secs: f64) -> u64 {
+        let failed = binomial(&mut self.rng, lost, 1.0 - self.p_idempotent);
+        self.bad_gateway[side] += failed;
+        self.retried[side] += lost - failed;
+        self.retried_secs[side] += (lost - failed) as f64 * mean_secs;
+        failed
+    }
+
+    /// Counts `bins` (one histogram of DefBuckets slots) of endpoint `e`
+    /// with `outcome`, spread over the replicas at random (each request
+    /// meets a replica at random).
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        rng: &mut ChaCha8Rng,
+        per_replica: &mut [u64],
+        scratch: &mut Vec<u64>,
+        counters: &mut IngressCounters,
+        side: usize,
+        e: u16,
+        outcome: Outcome,
+        bins: &[u64],
+        sum: f64,
+        upstream: bool,
+    ) {
+        let n: u64 = bins.iter().sum();
+        if n == 0 {
+            return;
+        }
+        let r = per_replica.len();
+        if r == 1 {
+            counters.record_many(0, side, e, outcome, n, bins, sum, upstream);
+            return;
+        }
+        let equal = 1.0 / r as f64;
+        let probs = vec![equal; r];
+        // Per replica: its histogram, slot by slot.
+        scratch.clear();
+        scratch.resize(r * bins.len(), 0);
+        for (slot, k) in bins.iter().enumerate() {
+            per_replica.iter_mut().for_each(|x| *x = 0);
+            multinomial(rng, *k, &probs, per_replica);
+            for (i, x) in per_replica.iter().enumerate() {
+                scratch[i * bins.len() + slot] = *x;
+            }
+        }
+        for i in 0..r {
+            let h = &scratch[i * bins.len()..(i + 1) * bins.len()];
+            let m: u64 = h.iter().sum();
+            let part = sum * m as f64 / n as f64;
+            counters.record_many(i, side, e, outcome, m, h, part, upstream);
+        }
+    }
+}
+
+/// The DefBuckets slot a pod's bucket with upper bound `bound` falls in.
+fn ingress_slot(bound: f64) -> usize {
+    crate::model::histogram::DEFAULT_BUCKETS.partition_point(|b| *b < bound)
 }
 
 impl World<'_> {
@@ -256,30 +385,46 @@ impl World<'_> {
         let to_canary = binomial(&mut b.rng, n, canary_share);
         b.arrivals.clear();
         b.arrivals.resize(self.pods.len(), (0, 0.0));
+        b.arrival_side.resize(self.pods.len(), 0);
         for (svc, count, share) in [
             (STABLE_SVC, n - to_canary, 1.0 - canary_share),
             (CANARY_SVC, to_canary, canary_share),
         ] {
             let version = self.services[svc].selects.index();
+            let side = usize::from(!self.basic_canary && svc == CANARY_SVC);
             self.tallies[self.period][version].total += count;
             let k = self.services[svc].endpoints.len();
             if k == 0 {
                 // 503: no endpoints.
                 self.tallies[self.period][version].failed += count;
+                b.ingress.unavailable[side] += count;
                 continue;
             }
             self.deal(b, svc, count);
             let rate = expected * share / tau / k as f64;
             for i in 0..k {
-                let pod = self.services[svc].endpoints[i];
-                let got = b.dealt[i];
-                if !self.pods[pod as usize].can_serve() {
-                    // 502: the pod died before the endpoints caught up.
-                    self.tallies[self.period][version].failed += got;
+                let mut got = b.dealt[i];
+                if got == 0 {
                     continue;
+                }
+                let mut pod = self.services[svc].endpoints[i];
+                let mut tries = 1;
+                while !self.pods[pod as usize].can_serve() && tries < TRIES {
+                    // Refused: the next pod of the rotation.
+                    pod = self.services[svc].endpoints[(i + tries as usize) % k];
+                    tries += 1;
+                }
+                if !self.pods[pod as usize].can_serve() {
+                    // 502: every try refused.
+                    self.tallies[self.period][version].failed += got;
+                    b.ingress.bad_gateway[side] += got;
+                    got = 0;
                 }
                 b.arrivals[pod as usize].0 += got;
                 b.arrivals[pod as usize].1 += rate;
+                if got > 0 {
+                    b.arrival_side[pod as usize] = side;
+                }
             }
         }
         if let Some(last) = self.pods.len().checked_sub(1) {
@@ -287,16 +432,23 @@ impl World<'_> {
         }
         for id in 0..self.pods.len() as PodId {
             let (arrivals, rate) = b.arrivals[id as usize];
+            let side = b.arrival_side[id as usize];
             let bp = &mut b.pods[id as usize];
+            if arrivals > 0 {
+                bp.ingress_side = side;
+            }
             let p = &self.pods[id as usize];
             if bp.incarnation != p.incarnation || !p.can_serve() {
                 // The container died (or went): what it held is lost.
                 let lost = round_count(bp.backlog);
                 bp.backlog = 0.0;
                 bp.incarnation = p.incarnation;
+                let side = bp.ingress_side;
                 bp.clear();
                 if lost > 0 {
-                    self.tallies[self.period][p.version.index()].failed += lost;
+                    let v = p.version.index();
+                    let failed = b.ingress.reset(lost, side, b.mean_service[v]);
+                    self.tallies[self.period][v].failed += failed;
                 }
                 if !p.can_serve() {
                     continue;
@@ -487,6 +639,8 @@ impl World<'_> {
         let timed_out = round_count((completions - errors) as f64 * late);
         bp.ok += completions - errors;
         bp.err += errors;
+        bp.timed_out += timed_out;
+        let side = bp.ingress_side;
         if bp.cached_for != Some((wait, g)) {
             bp.fold(&sc.buckets);
             bp.cache.clear();
@@ -514,8 +668,16 @@ impl World<'_> {
         let w = completions as f64;
         bp.weight += w;
         bp.pending += w;
+        // Refused at the full accept queue: 503. Reset by the kill: passed
+        // on if idempotent, else 502.
+        b.ingress.unavailable[side] += refused;
+        let lost_failed = if lost > 0 {
+            b.ingress.reset(lost, side, b.mean_service[v])
+        } else {
+            0
+        };
         let tally = &mut self.tallies[self.period][v];
-        tally.failed += errors + timed_out + refused + lost;
+        tally.failed += errors + timed_out + refused + lost_failed;
         self.pods[id as usize].count_served(mem, t1, completions);
         if let Some((t, _, ws)) = kill_at {
             let peak = &mut self.peak_working_set[v];
@@ -535,6 +697,9 @@ impl World<'_> {
         let n = self.sc.endpoints.len();
         let (ok, err) = (&mut b.scratch_ok, &mut b.scratch_err);
         let bucket = &mut b.scratch_buckets;
+        let mut late_split = vec![0u64; n];
+        let n_endpoints = n;
+        let timeout = self.sc.traffic.proxy_read_timeout.as_secs_f64();
         for (id, bp) in b.pods.iter_mut().enumerate() {
             if bp.weight <= 0.0 {
                 continue;
@@ -546,6 +711,17 @@ impl World<'_> {
             err.iter_mut().for_each(|x| *x = 0);
             multinomial(&mut bp.rng, bp.ok, &b.ok_split[v], ok);
             multinomial(&mut bp.rng, bp.err, &b.err_split[v], err);
+            // The 504s among the successes, by endpoint (in proportion).
+            late_split.iter_mut().for_each(|x| *x = 0);
+            if bp.timed_out > 0 && bp.ok > 0 {
+                let probs: Vec<f64> = ok.iter().map(|k| *k as f64 / bp.ok as f64).collect();
+                multinomial(
+                    &mut b.ingress.rng,
+                    bp.timed_out.min(bp.ok),
+                    &probs,
+                    &mut late_split,
+                );
+            }
             for e in 0..n {
                 let count = ok[e] + err[e];
                 p.requests[e * CODE_SLOTS + CODE_OK] += ok[e];
@@ -564,9 +740,130 @@ impl World<'_> {
                 let mean = bp.mean[e] / bp.weight;
                 let sd = (bp.variance[e] / bp.weight * count as f64).sqrt();
                 let noise = Normal::new(0.0, sd).map_or(0.0, |d| d.sample(&mut bp.rng));
-                p.latency_sum[e] += (count as f64 * mean + noise).max(0.0);
+                let sum = (count as f64 * mean + noise).max(0.0);
+                p.latency_sum[e] += sum;
+                // The same answers as the ingress saw them.
+                let ing = &mut b.ingress;
+                let [all, ok_bins, err_bins, late_bins] = &mut ing.slots;
+                for v in [&mut *all, &mut *ok_bins, &mut *err_bins, &mut *late_bins] {
+                    v.clear();
+                    v.resize(crate::model::histogram::DEFAULT_BUCKETS.len() + 1, 0);
+                }
+                let bounds = layout.bounds(e);
+                for (i, k) in bucket.iter().enumerate() {
+                    all[ingress_slot(bounds.get(i).copied().unwrap_or(f64::INFINITY))] += k;
+                }
+                // Those the ingress had given up on are the slowest.
+                let mut late = late_split[e];
+                let late_slot = ingress_slot(timeout);
+                for slot in (0..all.len()).rev() {
+                    let take = all[slot].min(late);
+                    all[slot] -= take;
+                    late -= take;
+                }
+                late_bins[late_slot] = late_split[e];
+                // Which of the rest were errors: drawn without replacement.
+                let (mut errs, mut left) = (err[e], count - late_split[e]);
+                for (slot, k) in all.iter().enumerate() {
+                    let x = if errs == 0 || *k == 0 {
+                        0
+                    } else if *k >= left {
+                        errs
+                    } else {
+                        Hypergeometric::new(left, errs, *k).map_or(0, |d| d.sample(&mut ing.rng))
+                    };
+                    err_bins[slot] = x;
+                    ok_bins[slot] = k - x;
+                    errs -= x;
+                    left -= k;
+                }
+                let late_n = late_split[e];
+                let answered = (count - late_n) as f64;
+                let sum_ok = (sum - late_n as f64 * timeout).max(0.0);
+                let share = |n: u64| {
+                    if answered > 0.0 {
+                        sum_ok * n as f64 / answered
+                    } else {
+                        0.0
+                    }
+                };
+                let (n_ok, n_err) = (ok[e] - late_n.min(ok[e]), err[e]);
+                let side = bp.ingress_side;
+                for (outcome, bins, sum) in [
+                    (Outcome::Ok, &*ok_bins, share(n_ok)),
+                    (Outcome::Error, &*err_bins, share(n_err)),
+                    (Outcome::Timeout, &*late_bins, late_n as f64 * timeout),
+                ] {
+                    IngressBatch::record(
+                        &mut ing.rng,
+                        &mut ing.per_replica,
+                        &mut ing.per_endpoint,
+                        &mut self.ingress,
+                        side,
+                        e as u16,
+                        outcome,
+                        bins,
+                        sum,
+                        true,
+                    );
+                }
             }
             bp.clear();
+        }
+        // What ended at the ingress itself: spread over the endpoints by
+        // the mix (the idempotent ones for the retried).
+        let ing = &mut b.ingress;
+        for side in 0..2 {
+            for (outcome, n, secs) in [
+                (
+                    Outcome::BadGateway,
+                    std::mem::take(&mut ing.bad_gateway[side]),
+                    0.0,
+                ),
+                (
+                    Outcome::Unavailable,
+                    std::mem::take(&mut ing.unavailable[side]),
+                    0.0,
+                ),
+                (
+                    Outcome::Ok,
+                    std::mem::take(&mut ing.retried[side]),
+                    std::mem::take(&mut ing.retried_secs[side]),
+                ),
+            ] {
+                if n == 0 {
+                    continue;
+                }
+                let mut per_endpoint = vec![0u64; n_endpoints];
+                let mix = if outcome == Outcome::Ok {
+                    &ing.idempotent_mix
+                } else {
+                    &ing.mix
+                };
+                multinomial(&mut ing.rng, n, mix, &mut per_endpoint);
+                let mut bins = vec![0u64; crate::model::histogram::DEFAULT_BUCKETS.len() + 1];
+                for (e, k) in per_endpoint.iter().enumerate() {
+                    if *k == 0 {
+                        continue;
+                    }
+                    bins.iter_mut().for_each(|x| *x = 0);
+                    bins[ingress_slot(secs / n as f64)] = *k;
+                    let sum = secs * *k as f64 / n as f64;
+                    let mut scratch = Vec::new();
+                    IngressBatch::record(
+                        &mut ing.rng,
+                        &mut ing.per_replica,
+                        &mut scratch,
+                        &mut self.ingress,
+                        side,
+                        e as u16,
+                        outcome,
+                        &bins,
+                        sum,
+                        false,
+                    );
+                }
+            }
         }
     }
 
@@ -610,6 +907,7 @@ impl BatchPod {
         self.ok = 0;
         self.err = 0;
         self.pending = 0.0;
+        self.timed_out = 0;
         self.weight = 0.0;
         self.buckets.iter_mut().for_each(|x| *x = 0.0);
         self.mean.iter_mut().for_each(|x| *x = 0.0);

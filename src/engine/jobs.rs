@@ -17,6 +17,7 @@
 //! when more pods have failed than its `backoffLimit`
 //! (`pkg/controller/job/job_controller.go`), and completes when a pod exits 0.
 
+use super::ingress::Via;
 use super::{CANARY_SVC, Event, STABLE_SVC, World};
 use crate::locust::{
     Action, LocustJob, LocustReport, LocustRun, LocustRunSpec, Target, Timer, UserId,
@@ -378,26 +379,20 @@ impl World<'_> {
         if production {
             self.tallies[self.period][version].total += 1;
         }
-        let picked = if via_ingress {
-            self.pick_pod_ingress(svc)
-        } else {
-            self.pick_pod_kube_proxy(svc)
-        };
-        match picked {
-            Err(status) => {
-                if production {
-                    self.tallies[self.period][version].failed += 1;
-                }
-                Some(status)
-            }
-            Ok(pod) => {
-                let refused = self.dispatch(now, pod, e, now, client, q).err();
-                if refused.is_some() && production {
-                    self.tallies[self.period][version].failed += 1;
-                }
-                refused
-            }
+        if via_ingress {
+            // Failures are counted where the request ends (ingress.rs).
+            return self.ingress_send(now, svc, e, client, None, q).err();
         }
+        let failed = match self.pick_pod_kube_proxy(svc) {
+            Err(status) => Some(status),
+            Ok(pod) => self
+                .dispatch(now, pod, e, now, client, Via::KUBE_PROXY, q)
+                .err(),
+        };
+        if failed.is_some() && production {
+            self.tallies[self.period][version].failed += 1;
+        }
+        failed
     }
 
     fn finish_locust(&mut self, job: u32, now: SimTime, q: &mut EventQueue<Event>) {

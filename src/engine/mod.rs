@@ -14,6 +14,7 @@
 mod analysis;
 mod batch;
 mod draw;
+mod ingress;
 mod jobs;
 mod operator;
 mod pods;
@@ -49,6 +50,7 @@ pub(crate) enum Event {
         endpoint: u16,
         arrived: SimTime,
         client: u64,
+        via: ingress::Via,
     },
     /// A container's readiness probe passes.
     Ready { pod: PodId, incarnation: u32 },
@@ -135,6 +137,8 @@ pub(crate) struct World<'s> {
     /// The ingress's choices: which worker a request meets, where a
     /// rotation starts.
     pub balancer_rng: ChaCha8Rng,
+    /// The ingress controller's counters and retry state.
+    pub ingress: ingress::IngressCounters,
     /// kube-proxy's choice of a backend for in-cluster requests.
     pub proxy_rng: ChaCha8Rng,
     pub naming_rng: ChaCha8Rng,
@@ -253,6 +257,7 @@ impl<'s> Engine<'s> {
             desired: Version::Stable,
             traffic: traffic::Arrivals::new(sc, seed),
             balancer_rng: stream(seed, "ingress-balancer", 0),
+            ingress: ingress::IngressCounters::new(sc),
             proxy_rng: stream(seed, "kube-proxy", 0),
             naming_rng: stream(seed, "pod-names", 0),
             tallies: [[Tally::default(); 2]; 3],
@@ -386,11 +391,12 @@ impl<'s> Engine<'s> {
                 endpoint,
                 arrived,
                 client,
+                via,
             } => {
                 let kills = self.world.oom_kills.len();
                 if self
                     .world
-                    .on_complete(now, pod, incarnation, endpoint, arrived, client, q)
+                    .on_complete(now, pod, incarnation, endpoint, arrived, client, via, q)
                 {
                     self.request_reconcile(now);
                 }

@@ -4,7 +4,6 @@
 
 use rand::Rng;
 
-use super::jobs::OPEN_LOOP;
 use super::{CANARY_SVC, Event, STABLE_SVC, World};
 use crate::model::pod::name_suffix;
 use crate::model::{Pod, PodId, PodPhase, Version, Waiting};
@@ -262,7 +261,7 @@ impl World<'_> {
             at,
             "oom_kill",
             format!(
-                "{name} ({}) OOM-killed, restart #{restarts} in {back:.0}s; {lost} requests in flight lost",
+                "{name} ({}) OOM-killed, restart #{restarts} in {back:.0}s; {lost} requests in flight reset",
                 version.as_str()
             ),
         );
@@ -277,12 +276,16 @@ impl World<'_> {
         q: &mut EventQueue<Event>,
     ) {
         for w in queued {
-            if self.is_production(w.client) {
-                self.tallies[self.period][version.index()].failed += 1;
-            }
-            if w.client != OPEN_LOOP {
-                self.locust_reset(w.client, now, q);
-            }
+            let via = super::ingress::Via(w.via);
+            self.connection_reset(
+                now,
+                version.index(),
+                w.endpoint,
+                w.arrived,
+                w.client,
+                via,
+                q,
+            );
         }
     }
 

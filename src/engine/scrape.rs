@@ -14,7 +14,8 @@
 //!   cgroup, with no `container`, `image` or `name` (they are blank), which
 //!   outlives its containers ([`PodTarget`]; world-fidelity.md §4);
 //! - kube-state-metrics: limits, requests, restarts, last termination
-//!   reason, readiness and pod labels, for every pod object.
+//!   reason, readiness and pod labels, for every pod object;
+//! - the ingress-nginx controller, one target per replica (ingress.rs).
 //!
 //! A target or series that disappears gets a staleness marker, as Prometheus
 //! writes one, but for cAdvisor's: its samples carry their own timestamps,
@@ -80,6 +81,7 @@ pub(crate) struct Scraper {
     rng: ChaCha8Rng,
     apps: Vec<AppTarget>,
     pods: Vec<PodTarget>,
+    ingress: super::ingress::IngressTarget,
 }
 
 impl Scraper {
@@ -88,6 +90,7 @@ impl Scraper {
             rng: stream(seed, "scrape", 0),
             apps: Vec::new(),
             pods: Vec::new(),
+            ingress: super::ingress::IngressTarget::new(),
         }
     }
 
@@ -95,6 +98,7 @@ impl Scraper {
         let t = w.prom_ms(now);
         self.scrape_apps(t, w, store);
         self.scrape_pods(now, t, w, store);
+        self.ingress.scrape(t, w, store);
     }
 
     fn scrape_apps(&mut self, t: i64, w: &World, store: &mut SeriesStore) {

@@ -17,6 +17,7 @@
 
 use rand_distr::{Distribution, Exp};
 
+use super::ingress::Via;
 use super::jobs::OPEN_LOOP;
 use super::{CANARY_SVC, Event, STABLE_SVC, World, unit};
 use crate::model::pod::{CODE_ERROR, CODE_OK, CODE_SLOTS};
@@ -26,6 +27,9 @@ use crate::sim::rng::{ChaCha8Rng, stream};
 use crate::sim::{EventQueue, SimDuration, SimTime};
 
 const DAY_SECS: f64 = 86_400.0;
+
+/// The status Locust records for a refused connection.
+const CONNECTION_REFUSED: u16 = 0;
 
 /// An open-loop Poisson process, thinned to a daily shape when there is one.
 pub(crate) struct Arrivals {
@@ -138,13 +142,8 @@ impl World<'_> {
         let svc = self.ingress_service();
         let version = self.services[svc].selects.index();
         self.tallies[self.period][version].total += 1;
-        let routed = self.pick_pod_ingress(svc);
-        if routed
-            .and_then(|pod| self.dispatch(now, pod, endpoint as u16, now, OPEN_LOOP, q))
-            .is_err()
-        {
-            self.tallies[self.period][version].failed += 1;
-        }
+        // Failures are counted where the request ends (ingress.rs).
+        let _ = self.ingress_send(now, svc, endpoint as u16, OPEN_LOOP, None, q);
     }
 
     /// The Service the ingress sends a request to: by the canary weight with
@@ -179,7 +178,9 @@ impl World<'_> {
     /// between workers (`balancer.lua`, lua-resty-balancer `roundrobin.lua`;
     /// world-fidelity.md §1). `Err(503)` when the Service has no endpoints,
     /// `Err(502)` when the chosen pod died before the endpoints caught up.
-    #[inline]
+    /// (The engine sends through [`World::ingress_send`], which also
+    /// retries; this is its first pick, for tests.)
+    #[cfg(test)]
     pub fn pick_pod_ingress(&mut self, svc: usize) -> Result<PodId, u16> {
         let service = &mut self.services[svc];
         let n = service.endpoints.len();
@@ -201,20 +202,27 @@ impl World<'_> {
     /// The pod kube-proxy sends an in-cluster request for Service `svc` to:
     /// one of its endpoints uniformly at random (iptables rule i of n jumps
     /// with probability 1/(n−i), nftables `numgen random mod N`;
-    /// `pkg/proxy/iptables/proxier.go`, world-fidelity.md §2). Errors as
-    /// [`World::pick_pod_ingress`].
+    /// `pkg/proxy/iptables/proxier.go`, world-fidelity.md §2). kube-proxy
+    /// never retries: with no endpoint its REJECT rule refuses the
+    /// connection, and a pod that died before the endpoints caught up
+    /// refuses it too; `Err(0)`, the status Locust records for a refused
+    /// connection.
     #[inline]
     pub fn pick_pod_kube_proxy(&mut self, svc: usize) -> Result<PodId, u16> {
         let n = self.services[svc].endpoints.len();
         if n == 0 {
-            return Err(503);
+            return Err(CONNECTION_REFUSED);
         }
         let i = ((unit(&mut self.proxy_rng) * n as f64) as usize).min(n - 1);
         let pod = self.services[svc].endpoints[i];
-        self.servable(pod)
+        if self.pods[pod as usize].can_serve() {
+            Ok(pod)
+        } else {
+            Err(CONNECTION_REFUSED)
+        }
     }
 
-    #[inline]
+    #[cfg(test)]
     fn servable(&self, pod: PodId) -> Result<PodId, u16> {
         if self.pods[pod as usize].can_serve() {
             Ok(pod)
@@ -223,10 +231,44 @@ impl World<'_> {
         }
     }
 
+    /// A request's connection was reset: its pod's container died while it
+    /// held it. Through the ingress, nginx may pass it on
+    /// ([`World::ingress_next_upstream`]); a client dialling a ClusterIP
+    /// sees the reset (status 0 in Locust).
+    #[allow(clippy::too_many_arguments)]
+    pub fn connection_reset(
+        &mut self,
+        now: SimTime,
+        version: usize,
+        endpoint: u16,
+        arrived: SimTime,
+        client: u64,
+        via: Via,
+        q: &mut EventQueue<Event>,
+    ) {
+        if via.through_ingress() {
+            if let Some(status) =
+                self.ingress_next_upstream(now, via, endpoint, arrived, client, false, q)
+                && client != OPEN_LOOP
+            {
+                self.locust_response(client, status, now, q);
+            }
+            return;
+        }
+        if self.is_production(client) {
+            self.tallies[self.period][version].failed += 1;
+        }
+        if client != OPEN_LOOP {
+            self.locust_reset(client, now, q);
+        }
+    }
+
     /// Hands a request to a pod: a free worker starts it, else it queues;
     /// `Err(503)` when the pod's accept queue is full (the connection is
-    /// refused, which the ingress answers with a 503).
+    /// refused, which the ingress answers with a 503). `via` says how it
+    /// came (kube-proxy, or the ingress and its attempt).
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     pub fn dispatch(
         &mut self,
         now: SimTime,
@@ -234,6 +276,7 @@ impl World<'_> {
         endpoint: u16,
         arrived: SimTime,
         client: u64,
+        via: Via,
         q: &mut EventQueue<Event>,
     ) -> Result<(), u16> {
         if self.batcher.is_some() {
@@ -248,6 +291,7 @@ impl World<'_> {
                     endpoint,
                     arrived,
                     client,
+                    via,
                 },
             );
             return Ok(());
@@ -255,7 +299,7 @@ impl World<'_> {
         let p = &mut self.pods[pod as usize];
         if p.busy < p.workers {
             p.busy += 1;
-            self.start_service(now, pod, endpoint, arrived, client, q);
+            self.start_service(now, pod, endpoint, arrived, client, via, q);
         } else if p.queue.len() >= self.sc.pod.accept_queue as usize {
             return Err(503);
         } else {
@@ -263,12 +307,14 @@ impl World<'_> {
                 arrived,
                 endpoint,
                 client,
+                via: via.0,
             });
         }
         Ok(())
     }
 
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     fn start_service(
         &mut self,
         now: SimTime,
@@ -276,6 +322,7 @@ impl World<'_> {
         endpoint: u16,
         arrived: SimTime,
         client: u64,
+        via: Via,
         q: &mut EventQueue<Event>,
     ) {
         let p = &self.pods[pod as usize];
@@ -302,6 +349,7 @@ impl World<'_> {
                 endpoint,
                 arrived,
                 client,
+                via,
             },
         );
     }
@@ -316,6 +364,7 @@ impl World<'_> {
         endpoint: u16,
         arrived: SimTime,
         client: u64,
+        via: Via,
         q: &mut EventQueue<Event>,
     ) -> bool {
         let sc = self.sc;
@@ -323,12 +372,7 @@ impl World<'_> {
         if p.incarnation != incarnation || !p.can_serve() {
             // The container died with this request in it.
             let version = p.version.index();
-            if self.is_production(client) {
-                self.tallies[self.period][version].failed += 1;
-            }
-            if client != OPEN_LOOP {
-                self.locust_reset(client, now, q);
-            }
+            self.connection_reset(now, version, endpoint, arrived, client, via, q);
             return false;
         }
         let batched = self.batcher.is_some();
@@ -365,13 +409,21 @@ impl World<'_> {
             && let Some(w) = self.pods[pod as usize].queue.pop_front()
         {
             self.pods[pod as usize].busy += 1;
-            self.start_service(now, pod, w.endpoint, w.arrived, w.client, q);
+            self.start_service(now, pod, w.endpoint, w.arrived, w.client, Via(w.via), q);
         }
-        if client == OPEN_LOOP {
-            // The ingress gave up after proxy_read_timeout and answered 504;
-            // the pod, which never learns of it, finished the request anyway.
-            if failed || now - arrived > sc.traffic.proxy_read_timeout {
-                self.tallies[self.period][version].failed += 1;
+        if via.through_ingress() {
+            // Past proxy_read_timeout the ingress had given up on this try
+            // (504, or the next pod for an idempotent method); the pod, which
+            // never learns of it, finished the request anyway.
+            let status = if now - arrived > sc.traffic.proxy_read_timeout {
+                self.ingress_next_upstream(now, via, endpoint, arrived, client, true, q)
+            } else {
+                Some(self.ingress_answered(now, via, endpoint, arrived, client, failed))
+            };
+            if let Some(status) = status
+                && client != OPEN_LOOP
+            {
+                self.locust_response(client, status, now, q);
             }
         } else {
             if failed && self.is_production(client) {

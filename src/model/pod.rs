@@ -34,6 +34,9 @@ pub struct Waiting {
     pub endpoint: u16,
     /// Who sent it (the engine's client tag; 0 for production traffic).
     pub client: u64,
+    /// How it reached the pod (the engine's route tag: kube-proxy, or the
+    /// ingress with its attempt).
+    pub via: u32,
 }
 
 /// Response-code slots per endpoint in a pod's counters: success and 500.

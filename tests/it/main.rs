@@ -13,6 +13,7 @@ mod engine;
 mod fixtures;
 mod hostile;
 mod hostile_cli;
+mod ingress;
 mod lint;
 mod locust;
 mod manifest;
