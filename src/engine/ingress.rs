@@ -30,7 +30,6 @@
 //! request as the collector does.
 
 use super::{CANARY_SVC, Event, World};
-use crate::model::PodId;
 use crate::model::histogram::DEFAULT_BUCKETS;
 use crate::scenario::Scenario;
 use crate::series::{Labels, SeriesId, SeriesStore};
@@ -357,16 +356,10 @@ impl World<'_> {
         let mut a = match retry {
             Some(a) => a,
             None => {
-                // The request meets one worker of one replica at random.
-                let k = self.services[svc].rotations.len();
-                let r = if k > 1 {
-                    ((super::unit(&mut self.balancer_rng) * k as f64) as usize).min(k - 1)
-                } else {
-                    0
-                };
+                let r = self.ingress_worker(svc);
                 Attempt {
                     svc,
-                    rotation: r as u32,
+                    rotation: r,
                     tries: 0,
                     started: now,
                 }
@@ -378,10 +371,7 @@ impl World<'_> {
             return Err(self.ingress_finish(now, a, endpoint, client, outcome, None));
         }
         loop {
-            let service = &mut self.services[svc];
-            let cursor = &mut service.rotations[a.rotation as usize];
-            let pod: PodId = service.endpoints[*cursor % n];
-            *cursor = cursor.wrapping_add(1);
+            let pod = self.rotation_next(svc, a.rotation, n);
             a.tries += 1;
             if self.pods[pod as usize].can_serve() {
                 let via = self.ingress.via(a, now);

@@ -182,21 +182,36 @@ impl World<'_> {
     /// retries; this is its first pick, for tests.)
     #[cfg(test)]
     pub fn pick_pod_ingress(&mut self, svc: usize) -> Result<PodId, u16> {
-        let service = &mut self.services[svc];
-        let n = service.endpoints.len();
+        let n = self.services[svc].endpoints.len();
         if n == 0 {
             return Err(503);
         }
-        let k = service.rotations.len();
-        let r = if k > 1 {
-            ((unit(&mut self.balancer_rng) * k as f64) as usize).min(k - 1)
+        let rotation = self.ingress_worker(svc);
+        let pod = self.rotation_next(svc, rotation, n);
+        self.servable(pod)
+    }
+
+    /// The worker rotation a request for Service `svc` meets: one worker of
+    /// one controller replica, at random.
+    #[inline]
+    pub fn ingress_worker(&mut self, svc: usize) -> u32 {
+        let k = self.services[svc].rotations.len();
+        if k > 1 {
+            ((unit(&mut self.balancer_rng) * k as f64) as usize).min(k - 1) as u32
         } else {
             0
-        };
-        let cursor = &mut service.rotations[r];
+        }
+    }
+
+    /// The pod `rotation` names next among Service `svc`'s `n` endpoints,
+    /// and the rotation moves on.
+    #[inline]
+    pub fn rotation_next(&mut self, svc: usize, rotation: u32, n: usize) -> PodId {
+        let service = &mut self.services[svc];
+        let cursor = &mut service.rotations[rotation as usize];
         let pod = service.endpoints[*cursor % n];
         *cursor = cursor.wrapping_add(1);
-        self.servable(pod)
+        pod
     }
 
     /// The pod kube-proxy sends an in-cluster request for Service `svc` to:
