@@ -93,6 +93,8 @@ pub(crate) struct Batcher {
     scratch_ok: Vec<u64>,
     scratch_err: Vec<u64>,
     scratch_buckets: Vec<u64>,
+    /// Per endpoint: the 504s among its successes.
+    scratch_late: Vec<u64>,
     /// What the ingress counted that no pod answered.
     ingress: IngressBatch,
 }
@@ -208,6 +210,7 @@ impl Batcher {
             scratch_ok: vec![0; sc.endpoints.len()],
             scratch_err: vec![0; sc.endpoints.len()],
             scratch_buckets: vec![0; sc.buckets.max_slots()],
+            scratch_late: vec![0; sc.endpoints.len()],
             ingress: {
                 let idem: Vec<f64> = mix
                     .iter()
@@ -687,9 +690,27 @@ impl World<'_> {
         }
     }
 
-    /// Draws every pod's counters from what its batches accumulated (before
-    /// a scrape reads them).
+    /// Draws every pod's counters from what its batches accumulated, and
+    /// the ingress's own (before a scrape of every target reads them).
     pub fn flush_batches(&mut self) {
+        let pods = self.batcher.as_ref().map_or(0, |b| b.pods.len());
+        for id in 0..pods {
+            self.flush_pod(id);
+        }
+        self.flush_ingress();
+    }
+
+    /// Draws the counters of `pods` (before their application targets'
+    /// scrape reads them); a pod already drawn is left as it is.
+    pub fn flush_pods(&mut self, pods: &[PodId]) {
+        for &id in pods {
+            self.flush_pod(id as usize);
+        }
+    }
+
+    /// Draws pod `id`'s counters, and the ingress's view of the same
+    /// answers, from what its batches accumulated since the last draw.
+    fn flush_pod(&mut self, id: usize) {
         let Some(b) = self.batcher.as_mut() else {
             return;
         };
@@ -697,12 +718,14 @@ impl World<'_> {
         let n = self.sc.endpoints.len();
         let (ok, err) = (&mut b.scratch_ok, &mut b.scratch_err);
         let bucket = &mut b.scratch_buckets;
-        let mut late_split = vec![0u64; n];
-        let n_endpoints = n;
+        let late_split = &mut b.scratch_late;
         let timeout = self.sc.traffic.proxy_read_timeout.as_secs_f64();
-        for (id, bp) in b.pods.iter_mut().enumerate() {
+        {
+            let Some(bp) = b.pods.get_mut(id) else {
+                return;
+            };
             if bp.weight <= 0.0 {
-                continue;
+                return;
             }
             bp.fold(layout);
             let p = &mut self.pods[id];
@@ -719,7 +742,7 @@ impl World<'_> {
                     &mut b.ingress.rng,
                     bp.timed_out.min(bp.ok),
                     &probs,
-                    &mut late_split,
+                    late_split,
                 );
             }
             for e in 0..n {
@@ -810,8 +833,16 @@ impl World<'_> {
             }
             bp.clear();
         }
-        // What ended at the ingress itself: spread over the endpoints by
-        // the mix (the idempotent ones for the retried).
+    }
+
+    /// Draws what ended at the ingress itself (502s, 503s, retried resets)
+    /// into its counters: spread over the endpoints by the mix (the
+    /// idempotent ones for the retried).
+    fn flush_ingress(&mut self) {
+        let Some(b) = self.batcher.as_mut() else {
+            return;
+        };
+        let n_endpoints = self.sc.endpoints.len();
         let ing = &mut b.ingress;
         for side in 0..2 {
             for (outcome, n, secs) in [

@@ -536,8 +536,31 @@ impl IngressTarget {
 
     /// Writes every replica's series at Prometheus time `t`.
     pub fn scrape(&mut self, t: i64, w: &World, store: &mut SeriesStore) {
-        let c = &w.ingress;
-        let combos = c.combos.len();
+        self.ensure(w, store);
+        for r in 0..self.replicas.len() {
+            self.scrape_replica(r, t, w, store);
+        }
+    }
+
+    /// The number of controller replicas, each a target.
+    pub fn len(&self) -> usize {
+        self.replicas.len()
+    }
+
+    /// Replica `r`'s target labels and the URL Prometheus scrapes.
+    pub fn target(&self, r: usize) -> (&[(String, String)], String) {
+        let rt = &self.replicas[r];
+        let instance = rt
+            .base
+            .iter()
+            .find(|(k, _)| k == "instance")
+            .map_or("", |(_, v)| v.as_str());
+        (&rt.base, format!("http://{instance}/metrics"))
+    }
+
+    /// Builds the replicas' targets not built yet (each with its `up`).
+    pub fn ensure(&mut self, w: &World, store: &mut SeriesStore) {
+        let combos = w.ingress.combos.len();
         while self.replicas.len() < w.sc.ingress.replicas as usize {
             let i = self.replicas.len();
             let pod = controller_pod(i);
@@ -562,7 +585,14 @@ impl IngressTarget {
                 upstream: vec![None; 2 * combos],
             });
         }
-        for (r, rt) in self.replicas.iter_mut().enumerate() {
+    }
+
+    /// Writes replica `r`'s series at Prometheus time `t`.
+    pub fn scrape_replica(&mut self, r: usize, t: i64, w: &World, store: &mut SeriesStore) {
+        let c = &w.ingress;
+        let combos = c.combos.len();
+        let rt = &mut self.replicas[r];
+        {
             store.push(rt.up, t, 1.0);
             for side in 0..2 {
                 for combo in 0..combos {

@@ -66,8 +66,12 @@ pub(crate) enum Event {
     Restart { pod: PodId, incarnation: u32 },
     /// A terminating pod is gone.
     Delete { pod: PodId },
-    /// Prometheus scrapes every target.
-    Scrape,
+    /// Prometheus scrapes the targets of the phase due now (a group of
+    /// [`scrape::Scraper`]; group 0, at phase 0, also evaluates the rules).
+    /// Ignored unless `token` is the scraper's pending one.
+    Scrape { token: u32 },
+    /// Service discovery's updates reach the scrape pools.
+    Discover,
     /// The rollout controller reconciles.
     Reconcile,
     /// An AnalysisRun reconciles (stale unless `generation` is its latest).
@@ -202,6 +206,9 @@ pub struct Engine<'s> {
     analyses: analysis::Analyses,
     operator: operator::Operator,
     scraper: scrape::Scraper,
+    /// Reused buffers: the pods a scrape reads.
+    read_apps: Vec<PodId>,
+    read_nodes: Vec<PodId>,
     store: SeriesStore,
     events: u64,
     end_at: SimTime,
@@ -286,7 +293,11 @@ impl<'s> Engine<'s> {
                 .clone()
                 .map(|r| format!("{}-{}", sc.rollout.name, r.hash)),
         );
-        queue.schedule(SimTime::ZERO, Event::Scrape);
+        queue.schedule(SimTime::ZERO, Event::Scrape { token: 0 });
+        let scraper = scrape::Scraper::new(sc, seed);
+        if scraper.hashed() {
+            queue.schedule(SimTime::ZERO, Event::Discover);
+        }
         match &world.batcher {
             None => world.traffic.schedule_first(&mut queue),
             Some(b) => queue.schedule(SimTime::ZERO + b.batch(), Event::Batch),
@@ -314,7 +325,9 @@ impl<'s> Engine<'s> {
             ctrl,
             analyses: analysis::Analyses::default(),
             operator: operator::Operator::new(&policy.operator),
-            scraper: scrape::Scraper::new(seed),
+            scraper,
+            read_apps: Vec::new(),
+            read_nodes: Vec::new(),
             store,
             events: 0,
             end_at,
@@ -422,16 +435,20 @@ impl<'s> Engine<'s> {
             }
             Event::Restart { pod, incarnation } => self.world.on_restart(now, pod, incarnation, q),
             Event::Delete { pod } => self.world.on_delete(now, pod, q),
-            Event::Scrape => {
-                self.advance_batches(now);
-                self.world.flush_batches();
-                self.scraper.scrape(now, &self.world, &mut self.store);
-                self.world.record_peaks(now);
-                let t = self.world.prom_ms(now);
-                self.world.pushgateway.scrape_into(&mut self.store, t);
-                let next = now + self.world.sc.scrape_interval;
-                self.queue.schedule(next, Event::Scrape);
-                self.evaluate_alerts(now);
+            Event::Scrape { token } => {
+                if let Some(g) = self.scraper.due(token, now) {
+                    self.on_scrape(now, g);
+                    self.scraper.schedule_next(now, &mut self.queue);
+                    if g == 0 {
+                        self.evaluate_alerts(now);
+                    }
+                }
+            }
+            Event::Discover => {
+                self.scraper
+                    .discover(now, &self.world, &mut self.store, &mut self.queue);
+                let next = now + scrape::DISCOVERY_EVERY;
+                self.queue.schedule(next, Event::Discover);
             }
             Event::Reconcile => {
                 self.reconcile_queued_at = None;
@@ -461,6 +478,36 @@ impl<'s> Engine<'s> {
                 }
             }
             Event::Stop => self.stopped = true,
+        }
+    }
+
+    /// One scrape instant: the targets of group `g`, each sample at `now`,
+    /// the scheduled time. In the batched model the pods are as the batches
+    /// that ended by `now` left them: a target whose phase falls inside a
+    /// batch reads its pod as of that batch's start (docs/scenario.md).
+    fn on_scrape(&mut self, now: SimTime, g: u32) {
+        let all = self
+            .scraper
+            .reads(g, &mut self.read_apps, &mut self.read_nodes);
+        self.advance_batches(now);
+        if all {
+            self.world.flush_batches();
+        } else {
+            self.world.flush_pods(&self.read_apps);
+        }
+        if self
+            .scraper
+            .scrape_group(g, now, &self.world, &mut self.store)
+        {
+            let t = self.world.prom_ms(now);
+            self.world.pushgateway.scrape_into(&mut self.store, t);
+        }
+        if self.scraper.hashed() {
+            for &pod in &self.read_nodes {
+                self.world.record_peak(pod, now);
+            }
+        } else {
+            self.world.record_peaks(now);
         }
     }
 

@@ -108,6 +108,17 @@ impl World<'_> {
         }
     }
 
+    /// Records one pod's working set in the peaks, if its container runs
+    /// (at its cAdvisor target's scrape).
+    pub fn record_peak(&mut self, pod: PodId, now: SimTime) {
+        let p = &self.pods[pod as usize];
+        if p.container_running() {
+            let ws = p.working_set(&self.sc.profile(p.version).memory, now);
+            let peak = &mut self.peak_working_set[p.version.index()];
+            *peak = peak.max(ws);
+        }
+    }
+
     /// Pods of `version` that are ready and in their Service's endpoints.
     pub fn available(&self, version: Version) -> u32 {
         self.rs[version.index()]

@@ -36,6 +36,8 @@ pub struct Scenario {
     pub endpoints_delay: SimDuration,
     /// How production traffic is simulated: request by request, or in batches.
     pub traffic_model: TrafficModel,
+    /// Where in the scrape interval each target is scraped.
+    pub scrape_offsets: ScrapeOffsets,
     /// The Rollout object's fixed parts.
     pub rollout: RolloutShape,
     /// Pod resources.
@@ -82,6 +84,17 @@ pub enum TrafficModel {
         /// The batch length; it divides the scrape interval.
         batch: SimDuration,
     },
+}
+
+/// Where in the scrape interval each target is scraped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScrapeOffsets {
+    /// As Prometheus does: each target at a fixed phase, a hash of its
+    /// labels and URL mixed with the server's offset seed, modulo the
+    /// interval (prometheus `scrape/target.go` `offset`).
+    Hashed,
+    /// Every target at the multiples of the interval, all at once.
+    Aligned,
 }
 
 /// The Rollout's name, size and services.

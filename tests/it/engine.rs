@@ -73,7 +73,17 @@ latency = {{ get = {{ dist = "constant", value = "1ms" }} }}
 {HOLD}"#
         ),
     );
+    // The windows below are the scrapes' own: every pod on one grid.
+    let text = text.replacen(
+        "[simulation]\n",
+        "[simulation]\nscrape_offsets = \"aligned\"\n",
+        1,
+    );
     let sc = load(&text);
+    assert_eq!(
+        sc.scrape_offsets,
+        canarysim::scenario::ScrapeOffsets::Aligned
+    );
     let out = run(&sc, &sc.policies[0], 5);
     let r = &out.result;
     let total = (r.requests.stable.total + r.requests.canary.total) as f64;

@@ -426,7 +426,18 @@ fn simulated_store() -> (SeriesStore, i64, String) {
     let start = text.find("[versions.stable.errors]").unwrap() + "[versions.stable.errors]\n".len();
     let end = start + text[start..].find("\n\n").unwrap() + 1;
     let text = format!("{}{errors}{}", &text[..start], &text[end..]);
+    // promtool reads `input_series` on one 15 s grid, so every target is
+    // scraped at the multiples of the interval here (no per-target phases).
+    let text = text.replacen(
+        "[simulation]\n",
+        "[simulation]\nscrape_offsets = \"aligned\"\n",
+        1,
+    );
     let sc = canarysim::scenario::load_str("fast-leak.toml", &text).unwrap();
+    assert_eq!(
+        sc.scrape_offsets,
+        canarysim::scenario::ScrapeOffsets::Aligned
+    );
     let policy = Policy::new("hold-at-20", vec![Step::SetWeight(20), Step::Pause(None)]);
     let mut engine = Engine::new(&sc, &policy, 5);
     engine.run_until(engine.rollout_start() + SimDuration::from_mins(14));

@@ -138,6 +138,17 @@ pub(crate) fn validate(
         .endpoints_delay
         .map_or(SimDuration::from_secs(1), |d| d.0);
     let traffic_model = traffic_model(&sp, sim, scrape_interval)?;
+    let scrape_offsets = match sim.scrape_offsets.as_deref() {
+        None | Some("hashed") => ScrapeOffsets::Hashed,
+        Some("aligned") => ScrapeOffsets::Aligned,
+        Some(other) => {
+            return Err(invalid(
+                &sp.key("scrape_offsets"),
+                format!("{other:?} is not a way to place scrapes"),
+                "write \"hashed\" (each target at its own phase, as Prometheus) or \"aligned\" (all at the multiples of scrape_interval)",
+            ));
+        }
+    };
 
     let rollout = service::rollout_shape(&root.key("rollout"), &f.rollout)?;
     let pod = service::pod_resources(&root.key("pod"), &f.pod)?;
@@ -205,6 +216,7 @@ pub(crate) fn validate(
         max_duration,
         endpoints_delay,
         traffic_model,
+        scrape_offsets,
         ingress,
         rollout,
         pod,
