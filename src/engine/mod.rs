@@ -257,7 +257,10 @@ impl<'s> Engine<'s> {
             desired: Version::Stable,
             traffic: traffic::Arrivals::new(sc, seed),
             balancer_rng: stream(seed, "ingress-balancer", 0),
-            ingress: ingress::IngressCounters::new(sc),
+            ingress: ingress::IngressCounters::new(
+                sc,
+                retention == Retention::Full || retention::reads_ingress(policy),
+            ),
             proxy_rng: stream(seed, "kube-proxy", 0),
             naming_rng: stream(seed, "pod-names", 0),
             tallies: [[Tally::default(); 2]; 3],
