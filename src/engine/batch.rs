@@ -103,7 +103,13 @@ pub(crate) struct Batcher {
 /// ingress without a pod's answer, per side (stable, canary), until the
 /// next scrape draws their endpoints and replicas.
 struct IngressBatch {
+    /// Draws that only shape the ingress's series (skipped when the run
+    /// does not record them).
     rng: ChaCha8Rng,
+    /// Which requests reset by a kill fail: the clients see these, so they
+    /// come from a stream of their own, the same whether or not the series
+    /// are recorded.
+    reset_rng: ChaCha8Rng,
     /// 502s: every try refused, or a non-idempotent request reset.
     bad_gateway: [u64; 2],
     /// 503s: no endpoint, or a full accept queue.
@@ -226,6 +232,7 @@ impl Batcher {
                 let p: f64 = idem.iter().sum();
                 IngressBatch {
                     rng: stream(seed, "batch-ingress", 0),
+                    reset_rng: stream(seed, "batch-ingress-reset", 0),
                     bad_gateway: [0; 2],
                     unavailable: [0; 2],
                     retried: [0; 2],
@@ -285,7 +292,7 @@ impl IngressBatch {
     /// go to another pod (counted as answered there, in about `mean_secs`),
     /// the others get 502. Returns the 502s.
     fn reset(&mut self, lost: u64, side: usize, mean_secs: f64) -> u64 {
-        let failed = binomial(&mut self.rng, lost, 1.0 - self.p_idempotent);
+        let failed = binomial(&mut self.reset_rng, lost, 1.0 - self.p_idempotent);
         self.bad_gateway[side] += failed;
         self.retried[side] += lost - failed;
         self.retried_secs[side] += (lost - failed) as f64 * mean_secs;
@@ -691,7 +698,8 @@ impl World<'_> {
     }
 
     /// Draws every pod's counters from what its batches accumulated, and
-    /// the ingress's own (before a scrape of every target reads them).
+    /// the ingress's own when the run records them (before a scrape of
+    /// every target reads them).
     pub fn flush_batches(&mut self) {
         let pods = self.batcher.as_ref().map_or(0, |b| b.pods.len());
         for id in 0..pods {
@@ -714,6 +722,7 @@ impl World<'_> {
         let Some(b) = self.batcher.as_mut() else {
             return;
         };
+        let recording = self.ingress.recording;
         let layout = &self.sc.buckets;
         let n = self.sc.endpoints.len();
         let (ok, err) = (&mut b.scratch_ok, &mut b.scratch_err);
@@ -736,7 +745,7 @@ impl World<'_> {
             multinomial(&mut bp.rng, bp.err, &b.err_split[v], err);
             // The 504s among the successes, by endpoint (in proportion).
             late_split.iter_mut().for_each(|x| *x = 0);
-            if bp.timed_out > 0 && bp.ok > 0 {
+            if recording && bp.timed_out > 0 && bp.ok > 0 {
                 let probs: Vec<f64> = ok.iter().map(|k| *k as f64 / bp.ok as f64).collect();
                 multinomial(
                     &mut b.ingress.rng,
@@ -765,6 +774,9 @@ impl World<'_> {
                 let noise = Normal::new(0.0, sd).map_or(0.0, |d| d.sample(&mut bp.rng));
                 let sum = (count as f64 * mean + noise).max(0.0);
                 p.latency_sum[e] += sum;
+                if !recording {
+                    continue;
+                }
                 // The same answers as the ingress saw them.
                 let ing = &mut b.ingress;
                 let [all, ok_bins, err_bins, late_bins] = &mut ing.slots;
@@ -844,6 +856,13 @@ impl World<'_> {
         };
         let n_endpoints = self.sc.endpoints.len();
         let ing = &mut b.ingress;
+        if !self.ingress.recording {
+            ing.bad_gateway = [0; 2];
+            ing.unavailable = [0; 2];
+            ing.retried = [0; 2];
+            ing.retried_secs = [0.0; 2];
+            return;
+        }
         for side in 0..2 {
             for (outcome, n, secs) in [
                 (

@@ -27,13 +27,29 @@
 //! and per (method, final status), the requests and the two histograms,
 //! indexed, so the per-request path only adds to a slot. [`IngressTarget`]
 //! turns them into series at each scrape, creating a label set at its first
-//! request as the collector does.
+//! request as the collector does. A run none of whose queries can read them
+//! (`retention.rs`, [`super::retention::reads_ingress`]) does not count them
+//! at all: nothing else reads the counters, and the retries, the balancer's
+//! picks and the clients' tallies do not depend on them.
 
 use super::{CANARY_SVC, Event, World};
 use crate::model::histogram::DEFAULT_BUCKETS;
 use crate::scenario::Scenario;
 use crate::series::{Labels, SeriesId, SeriesStore};
 use crate::sim::{EventQueue, SimTime};
+
+/// The names of the series [`IngressCounters`] feeds: the controller's
+/// request counter and its two histograms. Only these are skipped when no
+/// query can read them; each replica's `up` is always written.
+pub(crate) const SERIES_NAMES: [&str; 7] = [
+    "nginx_ingress_controller_requests",
+    "nginx_ingress_controller_request_duration_seconds_bucket",
+    "nginx_ingress_controller_request_duration_seconds_sum",
+    "nginx_ingress_controller_request_duration_seconds_count",
+    "nginx_ingress_controller_response_duration_seconds_bucket",
+    "nginx_ingress_controller_response_duration_seconds_sum",
+    "nginx_ingress_controller_response_duration_seconds_count",
+];
 
 /// Tries per request: `proxy-next-upstream-tries`' default.
 pub(crate) const TRIES: u32 = 3;
@@ -114,6 +130,9 @@ pub(crate) struct Attempt {
 
 /// The ingress's counters: the controller's collector, indexed.
 pub(crate) struct IngressCounters {
+    /// Whether requests are counted: false when no query of the run can
+    /// read the series ([`SERIES_NAMES`]), which then stay empty.
+    pub recording: bool,
     workers: u32,
     /// Per endpoint × outcome: the (method, status) label set it counts in.
     combo_of: Vec<u16>,
@@ -150,7 +169,9 @@ fn bucket(secs: f64) -> usize {
 }
 
 impl IngressCounters {
-    pub fn new(sc: &Scenario) -> IngressCounters {
+    /// Counters for `sc`'s endpoints and controller replicas; `recording`
+    /// says whether requests are counted at all.
+    pub fn new(sc: &Scenario, recording: bool) -> IngressCounters {
         let mut combos: Vec<(String, u16)> = Vec::new();
         let mut combo_of = Vec::with_capacity(sc.endpoints.len() * OUTCOMES);
         for ep in &sc.endpoints {
@@ -174,6 +195,7 @@ impl IngressCounters {
         }
         let cells = sc.ingress.replicas as usize * 2 * combos.len();
         IngressCounters {
+            recording,
             workers: sc.ingress.worker_processes,
             combo_of,
             idempotent: sc.endpoints.iter().map(|e| idempotent(&e.method)).collect(),
@@ -416,11 +438,13 @@ impl World<'_> {
         outcome: Outcome,
         upstream_secs: Option<f64>,
     ) -> u16 {
-        let side = self.ingress_side(a.svc);
-        let replica = self.ingress.replica_of(a.rotation);
-        let secs = now.saturating_since(a.started).as_secs_f64();
-        self.ingress
-            .record(replica, side, endpoint, outcome, secs, upstream_secs);
+        if self.ingress.recording {
+            let side = self.ingress_side(a.svc);
+            let replica = self.ingress.replica_of(a.rotation);
+            let secs = now.saturating_since(a.started).as_secs_f64();
+            self.ingress
+                .record(replica, side, endpoint, outcome, secs, upstream_secs);
+        }
         if outcome != Outcome::Ok && self.is_production(client) {
             let version = self.services[a.svc].selects.index();
             self.tallies[self.period][version].failed += 1;

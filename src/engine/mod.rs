@@ -264,7 +264,10 @@ impl<'s> Engine<'s> {
             desired: Version::Stable,
             traffic: traffic::Arrivals::new(sc, seed),
             balancer_rng: stream(seed, "ingress-balancer", 0),
-            ingress: ingress::IngressCounters::new(sc),
+            ingress: ingress::IngressCounters::new(
+                sc,
+                retention == Retention::Full || retention::reads_ingress(policy),
+            ),
             proxy_rng: stream(seed, "kube-proxy", 0),
             naming_rng: stream(seed, "pod-names", 0),
             tallies: [[Tally::default(); 2]; 3],
@@ -490,7 +493,9 @@ impl<'s> Engine<'s> {
             .scraper
             .reads(g, &mut self.read_apps, &mut self.read_nodes);
         self.advance_batches(now);
-        if all {
+        // An ingress replica reads every pod's answers, unless the run does
+        // not record the ingress's series.
+        if all && (!self.scraper.hashed() || self.world.ingress.recording) {
             self.world.flush_batches();
         } else {
             self.world.flush_pods(&self.read_apps);

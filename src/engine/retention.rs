@@ -17,11 +17,22 @@
 //! inside a string literal is a label value and cannot change how far back
 //! the query reads. Neighbours: [`super::Engine`] sets the window on its
 //! [`crate::series::SeriesStore`].
+//!
+//! The same queries decide whether the run records the ingress
+//! controller's request counters and histograms ([`reads_ingress`]): most
+//! policies never read them, and counting them costs every request. With
+//! [`Retention::Full`] they are always recorded.
 
+use promql_parser::label::Matcher;
+use promql_parser::parser::VectorSelector;
+
+use super::ingress::SERIES_NAMES;
 use crate::analysis::template::Templated;
-use crate::promql::{EvalOptions, Query, reach::reach_ms};
+use crate::promql::reach::{reach_ms, selectors};
+use crate::promql::{EvalOptions, Query};
 use crate::rollout::policy::Policy;
 use crate::scenario::Scenario;
+use crate::series::METRIC_NAME;
 
 /// How much of each series a run keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,53 +53,120 @@ const JUDGE_DEFAULT_LOOKBACK_MS: i64 = 5 * 60_000;
 pub(crate) fn window(sc: &Scenario, policy: &Policy) -> Option<i64> {
     let lookback = EvalOptions::default().lookback_delta_ms;
     let mut longest = 0i64;
-    let mut add = |text: &str, extra: i64| -> Option<()> {
+    each_query(policy, |text, extra| {
         let r = query_reach(text, lookback)?;
-        longest = longest.max(r.saturating_add(extra));
+        longest = longest.max(r.saturating_add(extra?));
         Some(())
-    };
+    })?;
+    let slack = sc.scrape_interval.as_millis() as i64 + 60_000;
+    Some(longest.saturating_add(slack))
+}
+
+/// Calls `f` on every PromQL text a run of `policy` can evaluate: the
+/// AnalysisTemplates' `prometheus` queries, the `judge`'s two queries, the
+/// operator's panels and alerts. With each comes how much further back than
+/// the query itself its provider reads: 0, the judge's look-back, or `None`
+/// when that look-back is an `{{args.*}}` placeholder. Stops at the first
+/// `None` from `f` and returns it.
+fn each_query<'p>(
+    policy: &'p Policy,
+    mut f: impl FnMut(&'p str, Option<i64>) -> Option<()>,
+) -> Option<()> {
     for t in &policy.templates {
         for m in &t.spec.metrics {
             if let Some(p) = &m.provider.prometheus {
-                add(&p.query, 0)?;
+                f(&p.query, Some(0))?;
             }
             if let Some(j) = &m.provider.judge {
                 let look = match (&j.lookback, &m.interval) {
-                    (Some(Templated::Value(d)), _) => d.as_millis() as i64,
-                    (Some(Templated::Text(_)), _) => return None,
-                    (None, Some(Templated::Value(d))) => d.as_millis() as i64,
-                    (None, Some(Templated::Text(_))) => return None,
-                    (None, None) => JUDGE_DEFAULT_LOOKBACK_MS,
+                    (Some(Templated::Value(d)), _) => Some(d.as_millis() as i64),
+                    (Some(Templated::Text(_)), _) => None,
+                    (None, Some(Templated::Value(d))) => Some(d.as_millis() as i64),
+                    (None, Some(Templated::Text(_))) => None,
+                    (None, None) => Some(JUDGE_DEFAULT_LOOKBACK_MS),
                 };
-                add(&j.canary_query, look)?;
-                add(&j.baseline_query, look)?;
+                f(&j.canary_query, look)?;
+                f(&j.baseline_query, look)?;
             }
         }
     }
     for p in &policy.operator.panels {
-        add(&p.query, 0)?;
+        f(&p.query, Some(0))?;
     }
     for a in &policy.operator.alerts {
-        add(&a.expr, 0)?;
+        f(&a.expr, Some(0))?;
     }
-    let slack = sc.scrape_interval.as_millis() as i64 + 60_000;
-    Some(longest.saturating_add(slack))
+    Some(())
+}
+
+/// Whether a run of `policy` must record the ingress controller's request
+/// counters and histograms ([`SERIES_NAMES`]) because one of its queries
+/// can read them: a selector whose metric name could be one of them (by
+/// name, or by `__name__` matchers, regular expressions included), or a
+/// query whose selectors are not known before the run (an `{{args.*}}`
+/// placeholder outside a string literal, an unknown extension). A
+/// placeholder inside a string literal is a label value: it matters only
+/// in a `__name__` matcher, which it could make match anything. A query
+/// that does not parse reads nothing (its measurements fail).
+///
+/// The controllers' `up` is not among these series: it is always recorded.
+pub(crate) fn reads_ingress(policy: &Policy) -> bool {
+    each_query(policy, |text, _| (!query_reads_ingress(text)).then_some(())).is_none()
+}
+
+/// What a placeholder inside a string literal becomes for
+/// [`query_reads_ingress`]: a token no metric name holds, so that a
+/// `__name__` matcher holding it can be told apart.
+const ARG: &str = "canarysim_arg_placeholder";
+
+/// Whether `text` can read one of the ingress controller's
+/// [`SERIES_NAMES`] (see [`reads_ingress`]).
+fn query_reads_ingress(text: &str) -> bool {
+    let Some(text) = label_placeholders(text, ARG) else {
+        return true;
+    };
+    let Ok(q) = Query::parse(&text) else {
+        return false;
+    };
+    match selectors(&q) {
+        Some(all) => all
+            .iter()
+            .any(|vs| SERIES_NAMES.iter().any(|name| could_select(vs, name))),
+        None => true,
+    }
+}
+
+/// Whether selector `vs` could select a series named `name`: its metric
+/// name is `name` or absent, and its `__name__` matchers (in one of its
+/// `or` groups, if it has them) all match `name` or hold a placeholder.
+/// Other matchers are taken to match, as they could.
+fn could_select(vs: &VectorSelector, name: &str) -> bool {
+    if vs.name.as_deref().is_some_and(|n| n != name) {
+        return false;
+    }
+    let group = |ms: &[Matcher]| {
+        ms.iter()
+            .filter(|m| m.name == METRIC_NAME)
+            .all(|m| m.value.contains(ARG) || m.is_match(name))
+    };
+    group(&vs.matchers.matchers)
+        && (vs.matchers.or_matchers.is_empty() || vs.matchers.or_matchers.iter().any(|g| group(g)))
 }
 
 /// How far back `text` reads once its args are substituted; `None` when
 /// that is not known (see the module header). A query that does not parse
 /// reads nothing: its measurements fail with the parse error.
 fn query_reach(text: &str, lookback: i64) -> Option<i64> {
-    let text = label_placeholders(text)?;
+    let text = label_placeholders(text, "x")?;
     match Query::parse(&text) {
         Ok(q) => reach_ms(&q, lookback),
         Err(_) => Some(0),
     }
 }
 
-/// `text` with every `{{…}}` inside a string literal replaced by `x`, or
+/// `text` with every `{{…}}` inside a string literal replaced by `by`, or
 /// `None` if one stands outside a string literal.
-fn label_placeholders(text: &str) -> Option<String> {
+fn label_placeholders(text: &str, by: &str) -> Option<String> {
     let mut out = String::with_capacity(text.len());
     let mut quote: Option<char> = None;
     let mut rest = text;
@@ -96,7 +174,7 @@ fn label_placeholders(text: &str) -> Option<String> {
         if rest.starts_with("{{") {
             quote?;
             let end = rest.find("}}").map_or(rest.len(), |i| i + 2);
-            out.push('x');
+            out.push_str(by);
             rest = &rest[end..];
             continue;
         }
@@ -124,15 +202,15 @@ mod tests {
     #[test]
     fn placeholders_in_strings_are_label_values_and_elsewhere_unknown() {
         assert_eq!(
-            label_placeholders(r#"rate(m{pod=~"{{args.svc}}-.*"}[5m])"#).as_deref(),
+            label_placeholders(r#"rate(m{pod=~"{{args.svc}}-.*"}[5m])"#, "x").as_deref(),
             Some(r#"rate(m{pod=~"x-.*"}[5m])"#)
         );
         assert_eq!(
-            label_placeholders(r#"m{a='{{ args.x }}', b="\"{{args.y}}"}"#).as_deref(),
+            label_placeholders(r#"m{a='{{ args.x }}', b="\"{{args.y}}"}"#, "x").as_deref(),
             Some(r#"m{a='x', b="\"x"}"#)
         );
-        assert_eq!(label_placeholders("rate(m[{{args.window}}])"), None);
-        assert_eq!(label_placeholders("{{args.query}}"), None);
+        assert_eq!(label_placeholders("rate(m[{{args.window}}])", "x"), None);
+        assert_eq!(label_placeholders("{{args.query}}", "x"), None);
     }
 
     #[test]
@@ -144,5 +222,58 @@ mod tests {
         );
         assert_eq!(query_reach("m @ 10", lb), None);
         assert_eq!(query_reach("rate(", lb), Some(0));
+    }
+
+    #[test]
+    fn a_selector_that_could_name_an_ingress_series_makes_the_run_record_them() {
+        // A query can read the controller's series (socket.go's
+        // nginx_ingress_controller_* families) through its metric name or
+        // a __name__ matcher, a regular expression included (Prometheus
+        // matches __name__ like any other label: promql/parser, the
+        // selector's LabelMatchers). Then the run must record them.
+        for q in [
+            r#"sum(rate(nginx_ingress_controller_requests{status=~"5.."}[5m]))"#,
+            "histogram_quantile(0.9, sum by (le) (rate(nginx_ingress_controller_request_duration_seconds_bucket[5m])))",
+            "nginx_ingress_controller_response_duration_seconds_count",
+            r#"{__name__=~"nginx.*"}"#,
+            r#"count({__name__=~".+"})"#,
+            r#"sum({__name__!="up", job!=""})"#,
+            r#"{job="ingress-nginx-controller-metrics"}"#,
+            r#"{__name__="up" or __name__="nginx_ingress_controller_requests"}"#,
+            r#"1 + max_over_time(rate(nginx_ingress_controller_requests[1m])[10m:1m])"#,
+        ] {
+            assert!(query_reads_ingress(q), "{q}");
+        }
+    }
+
+    #[test]
+    fn a_placeholder_outside_a_string_or_in_a_name_matcher_could_be_anything() {
+        // Argo substitutes {{args.*}} into the query's text before it runs
+        // (analysis/utils.go ResolveArgs): outside a string literal it could
+        // be any expression, and as a __name__ value any metric name.
+        for q in [
+            "{{args.query}}",
+            "sum(rate({{args.metric}}[5m]))",
+            r#"{__name__="{{args.metric}}"}"#,
+            r#"{__name__=~"{{ args.family }}_.*"}"#,
+        ] {
+            assert!(query_reads_ingress(q), "{q}");
+        }
+    }
+
+    #[test]
+    fn a_query_that_cannot_name_an_ingress_series_lets_the_run_skip_them() {
+        for q in [
+            "rate(http_requests_total[1m])",
+            r#"sum(rate(http_requests_total{pod=~"{{args.canary-hash}}.*",code=~"5.."}[1m]))"#,
+            r#"{__name__=~"http_.*"}"#,
+            r#"{__name__="container_memory_working_set_bytes", pod=~"{{args.p}}.*"}"#,
+            // The controllers' `up` is always recorded.
+            r#"up{job="ingress-nginx-controller-metrics"}"#,
+            // Reads nothing: its measurements fail.
+            "rate(",
+        ] {
+            assert!(!query_reads_ingress(q), "{q}");
+        }
     }
 }

@@ -11,8 +11,12 @@
 //! `None` when that is unbounded. Neighbours: the engine sums this over
 //! every query a policy can run to size [`crate::series::SeriesStore`]'s
 //! retention window; nothing here reads a store.
+//!
+//! [`selectors`] answers the other half of what a query can read: which
+//! series, as the selectors it holds (the engine records the ingress
+//! controller's series only when one of them could select them).
 
-use promql_parser::parser::{Expr, Offset};
+use promql_parser::parser::{Expr, Offset, VectorSelector};
 
 use super::Query;
 use super::engine::duration_ms;
@@ -77,6 +81,43 @@ fn reach(e: &Expr, lookback: i64) -> Option<i64> {
     Some(r)
 }
 
+/// Every vector selector in `q` (those of range selectors and subqueries
+/// too), in the order they appear; `None` when `q` holds an expression
+/// whose reads are not known (an unknown extension).
+pub fn selectors(q: &Query) -> Option<Vec<&VectorSelector>> {
+    let mut out = Vec::new();
+    collect(q.expr(), &mut out)?;
+    Some(out)
+}
+
+fn collect<'q>(e: &'q Expr, out: &mut Vec<&'q VectorSelector>) -> Option<()> {
+    match e {
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) => {}
+        Expr::Paren(p) => collect(&p.expr, out)?,
+        Expr::Unary(u) => collect(&u.expr, out)?,
+        Expr::Binary(b) => {
+            collect(&b.lhs, out)?;
+            collect(&b.rhs, out)?;
+        }
+        Expr::Aggregate(a) => {
+            if let Some(p) = &a.param {
+                collect(p, out)?;
+            }
+            collect(&a.expr, out)?;
+        }
+        Expr::Call(c) => {
+            for a in &c.args.args {
+                collect(a, out)?;
+            }
+        }
+        Expr::VectorSelector(vs) => out.push(vs),
+        Expr::MatrixSelector(ms) => out.push(&ms.vs),
+        Expr::Subquery(sq) => collect(&sq.expr, out)?,
+        Expr::Extension(_) => return None,
+    }
+    Some(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +162,22 @@ mod tests {
         assert_eq!(reach_of("m @ 100"), None);
         assert_eq!(reach_of("rate(m[1m] @ start())"), None);
         assert_eq!(reach_of("1 + max_over_time(m[5m:] @ end())"), None);
+    }
+
+    #[test]
+    fn selectors_are_found_inside_every_kind_of_expression() {
+        let q = Query::parse(
+            "sum by (pod) (rate(a[5m])) / on (pod) (max_over_time(b[30m:1m]) + -c) \
+             and quantile(scalar(d), e{x=\"1\"})",
+        )
+        .unwrap();
+        let names: Vec<_> = selectors(&q)
+            .unwrap()
+            .iter()
+            .map(|vs| vs.name.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(names, ["a", "b", "c", "d", "e"]);
+        let q = Query::parse("1 + 2").unwrap();
+        assert!(selectors(&q).unwrap().is_empty());
     }
 }

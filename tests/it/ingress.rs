@@ -2,18 +2,25 @@
 //! label set appears, both traffic models, and what a gate on them sees of a
 //! crash-looping canary that the application's own series miss.
 
-use canarysim::engine::run;
+use canarysim::engine::{Engine, Retention, run};
+use canarysim::outcome::Verdict;
 use canarysim::promql::{Value, instant_query};
+use canarysim::report;
 use canarysim::scenario::{Scenario, TrafficModel};
 use canarysim::series::SeriesStore;
 use canarysim::sim::SimDuration;
+use canarysim::vfs::MemFiles;
 
 use super::fixtures::load;
 
 /// Four replicas at 50% (two canary pods), a GET and a POST endpoint, the
 /// canary leaking `leak` a minute (none with "0Mi").
 fn scenario(leak: &str, model: &str) -> Scenario {
-    load(&format!(
+    load(&scenario_text(leak, model))
+}
+
+fn scenario_text(leak: &str, model: &str) -> String {
+    format!(
         r#"
 schema = 1
 name = "ingress"
@@ -48,7 +55,7 @@ memory = {{ leak_per_minute = "{leak}" }}
 name = "hold"
 steps = [ {{ setWeight = 50 }}, {{ pause = {{}} }} ]
 "#
-    ))
+    )
 }
 
 fn vector(store: &SeriesStore, q: &str, at_ms: i64) -> Vec<(canarysim::series::Labels, f64)> {
@@ -248,4 +255,179 @@ fn the_batched_model_produces_the_same_ingress_series_with_agreeing_rates() {
     };
     let (x, y) = (p90(&a.series), p90(&b.series));
     assert!((x / y - 1.0).abs() < 0.15, "p90 {x} vs {y}");
+}
+
+/// The scenario above with a canary that answers 10% of its requests with
+/// 500 and leaks `leak` a minute, under two policies whose queries are
+/// `query`: "gate", an analysis step at 50% that fails when the query's
+/// first value reaches 5, and "watch", an operator who watches the query as
+/// a panel (line at 5) before promoting.
+fn gated(query: &str, leak: &str) -> Scenario {
+    let toml = scenario_text(leak, "per-request").replace(
+        "[versions.canary]\n",
+        "[versions.canary]\nfault = \"answers 10% with 500\"\nerrors = { get = 0.1, order = 0.1 }\n",
+    ) + &format!(
+            r#"
+[[policies]]
+name = "gate"
+manifests = ["gate.yaml"]
+steps = [
+  {{ setWeight = 50 }},
+  {{ pause = {{ duration = "1m" }} }},
+  {{ analysis = {{ templates = [ {{ templateName = "gate" }} ] }} }},
+  {{ setWeight = 100 }},
+]
+
+[[policies]]
+name = "watch"
+steps = [ {{ setWeight = 50 }}, {{ pause = {{}} }}, {{ setWeight = 100 }} ]
+[policies.operator]
+promote_after = "6m"
+look_every = "1m"
+reaction = "30s"
+panels = [ {{ name = "5xx", above = 5, query = '{query}' }} ]
+"#
+        );
+    let yaml = format!(
+        r#"apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: gate
+spec:
+  metrics:
+    - name: five-xx
+      interval: 30s
+      count: 6
+      failureLimit: 0
+      successCondition: len(result) == 0 || result[0] < 5
+      provider:
+        prometheus:
+          address: http://prometheus.monitoring:9090
+          query: '{query}'
+"#
+    );
+    let files = MemFiles::new()
+        .with("gated.toml", toml)
+        .with("gate.yaml", yaml);
+    match canarysim::scenario::load_file(&files, std::path::Path::new("gated.toml")) {
+        Ok(sc) => sc,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn batched(mut sc: Scenario) -> Scenario {
+    sc.traffic_model = TrafficModel::Batched {
+        batch: SimDuration::from_secs(1),
+    };
+    sc
+}
+
+/// How many series named `name` the store holds.
+fn named(store: &SeriesStore, name: &str) -> usize {
+    store
+        .series()
+        .iter()
+        .filter(|s| s.labels.get("__name__") == Some(name))
+        .count()
+}
+
+#[test]
+fn a_policy_whose_query_reads_an_ingress_series_records_them_with_the_full_runs_result() {
+    // The run records the controller's series when a query can read them
+    // (engine/retention.rs reads_ingress), so a run that keeps only its
+    // queries' window decides exactly as one that keeps everything, which
+    // records them always. The gate reads the canary's 500s at the ingress
+    // (socket.go counts each client's final status); without them it would
+    // read no data, pass, and promote the bad build.
+    let query = r#"sum(increase(nginx_ingress_controller_requests{canary!="",status=~"5.."}[2m]))"#;
+    for sc in [gated(query, "0Mi"), batched(gated(query, "0Mi"))] {
+        for name in ["gate", "watch"] {
+            let policy = sc.policy(name).unwrap();
+            let full = Engine::with_retention(&sc, policy, 3, Retention::Full).run();
+            let kept = Engine::with_retention(&sc, policy, 3, Retention::Queries).run();
+            let json = |r| report::json(std::slice::from_ref(r));
+            assert_eq!(
+                json(&full.result),
+                json(&kept.result),
+                "{name} {:?}",
+                sc.traffic_model
+            );
+            assert_eq!(
+                kept.result.verdict,
+                Verdict::Caught,
+                "{name} {:?}: the 500s at the ingress abort the rollout",
+                sc.traffic_model
+            );
+            assert!(named(&kept.series, "nginx_ingress_controller_requests") > 0);
+        }
+    }
+}
+
+#[test]
+fn a_policy_whose_queries_cannot_read_the_ingress_series_skips_them_with_the_same_result() {
+    // Only the recording is skipped (engine/retention.rs reads_ingress): the
+    // retries of a crash-looping canary's requests, the balancer's picks and
+    // the clients' tallies are the same, so the result is the same bytes as
+    // a run that records everything. The controllers' `up` is still written.
+    let query = r#"sum(increase(http_requests_total{code=~"5.."}[2m]))"#;
+    for sc in [gated(query, "2Gi"), batched(gated(query, "2Gi"))] {
+        for name in ["gate", "watch", "hold"] {
+            let policy = sc.policy(name).unwrap();
+            let full = Engine::with_retention(&sc, policy, 3, Retention::Full).run();
+            let kept = Engine::with_retention(&sc, policy, 3, Retention::Queries).run();
+            let json = |r| report::json(std::slice::from_ref(r));
+            assert_eq!(
+                json(&full.result),
+                json(&kept.result),
+                "{name} {:?}",
+                sc.traffic_model
+            );
+            assert!(full.result.oom_kills.len() >= 4);
+            for family in [
+                "nginx_ingress_controller_requests",
+                "nginx_ingress_controller_request_duration_seconds_bucket",
+                "nginx_ingress_controller_response_duration_seconds_count",
+            ] {
+                assert!(named(&full.series, family) > 0, "{family}");
+                assert_eq!(named(&kept.series, family), 0, "{family}");
+            }
+            let up = |s: &SeriesStore| {
+                vector(
+                    s,
+                    r#"up{job="ingress-nginx-controller-metrics"}"#,
+                    (kept.result.sim_duration_s * 1000.0) as i64 - 30_000,
+                )
+                .len()
+            };
+            assert_eq!(up(&kept.series), up(&full.series));
+            assert!(up(&kept.series) > 0);
+        }
+    }
+}
+
+#[test]
+fn every_series_the_controller_exports_but_up_is_one_the_gate_knows() {
+    // The decision compares selectors with the names the controller's
+    // counters feed (engine/ingress.rs SERIES_NAMES): a family added to the
+    // scrape but not to that list would be skipped while a query reads it.
+    let sc = scenario("2Gi", "per-request");
+    let out = run(&sc, &sc.policies[0], 3);
+    let mut names: Vec<&str> = out
+        .series
+        .series()
+        .iter()
+        .filter(|s| s.labels.get("job") == Some("ingress-nginx-controller-metrics"))
+        .filter_map(|s| s.labels.get("__name__"))
+        .filter(|n| *n != "up")
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), 7, "{names:?}");
+    for n in names {
+        let sc = gated(n, "0Mi");
+        let policy = sc.policy("gate").unwrap();
+        let kept = Engine::with_retention(&sc, policy, 3, Retention::Queries);
+        let out = kept.run();
+        assert!(named(&out.series, n) > 0, "{n} is recorded when queried");
+    }
 }
