@@ -493,9 +493,11 @@ impl<'s> Engine<'s> {
             .scraper
             .reads(g, &mut self.read_apps, &mut self.read_nodes);
         self.advance_batches(now);
-        // An ingress replica reads every pod's answers, unless the run does
-        // not record the ingress's series.
-        if all && (!self.scraper.hashed() || self.world.ingress.recording) {
+        // An ingress replica reads every pod's answers. The pods are drawn
+        // then even when the run does not record the ingress's series: the
+        // draws' instants shape the application's counters, which must not
+        // depend on whether the ingress's are kept.
+        if all {
             self.world.flush_batches();
         } else {
             self.world.flush_pods(&self.read_apps);
