@@ -239,3 +239,18 @@ fn many_seeds_give_the_same_bytes_on_one_thread_and_on_several() {
         .collect();
     assert_eq!(seeds, [1, 2, 3, 4, 5, 6]);
 }
+
+#[test]
+fn an_unknown_scrape_offsets_value_exits_2_naming_line_and_column() {
+    let text = flagship_with(
+        "[simulation]\n",
+        "[simulation]\nscrape_offsets = \"random\"\n",
+    );
+    let line = line_of(&text, "scrape_offsets = \"random\"");
+    bad_scenario(
+        "offsets.toml",
+        &text,
+        &format!("{line}:18"),
+        "\"random\" is not a way to place scrapes",
+    );
+}
