@@ -243,26 +243,19 @@ impl SeriesStore {
     pub fn push(&mut self, id: SeriesId, t: i64, v: f64) {
         let keep = self.retention_ms;
         let samples = &mut self.series[id.0 as usize].samples;
-        match samples.last_mut() {
+        match samples.last() {
             // The scraper's case: a new newest sample.
             Some(last) if last.t < t => {
+                let first = samples[0].t;
                 samples.push(Sample { t, v });
                 if let Some(keep) = keep
-                    && samples[0].t < t - 2 * keep
+                    && first < t - 2 * keep
                 {
                     trim(samples, t - keep);
                 }
             }
             None => samples.push(Sample { t, v }),
-            Some(last) if last.t == t => last.v = v,
-            Some(_) => {
-                let i = samples.partition_point(|s| s.t < t);
-                if samples[i].t == t {
-                    samples[i].v = v;
-                } else {
-                    samples.insert(i, Sample { t, v });
-                }
-            }
+            _ => insert_at(samples, t, v),
         }
     }
 
@@ -360,6 +353,18 @@ fn labels_hash(labels: &Labels) -> u64 {
     let mut h = FxHasher::default();
     labels.hash(&mut h);
     h.finish()
+}
+
+/// A sample at `t` in a series whose newest sample is not older: replaces
+/// the one at `t` or goes in its place (outside the scraper's path).
+#[cold]
+fn insert_at(samples: &mut Vec<Sample>, t: i64, v: f64) {
+    let i = samples.partition_point(|s| s.t < t);
+    if samples[i].t == t {
+        samples[i].v = v;
+    } else {
+        samples.insert(i, Sample { t, v });
+    }
 }
 
 /// Drops the samples older than `horizon`, keeping the newest. `push`
