@@ -99,12 +99,8 @@ impl World<'_> {
     /// Records every running container's working set in the peaks (at each
     /// scrape; OOM kills record theirs when they happen).
     pub fn record_peaks(&mut self, now: SimTime) {
-        for p in &self.pods {
-            if p.container_running() {
-                let ws = p.working_set(&self.sc.profile(p.version).memory, now);
-                let peak = &mut self.peak_working_set[p.version.index()];
-                *peak = peak.max(ws);
-            }
+        for pod in 0..self.pods.len() {
+            self.record_peak(pod as PodId, now);
         }
     }
 

@@ -357,8 +357,6 @@ impl Scraper {
         if self.offset_seed.is_none() {
             // One grid: every target at once.
             self.scrape_apps(t, w, store);
-            self.app_of.resize(w.pods.len(), [None, None]);
-            self.node_of.resize(w.pods.len(), None);
             for pod in 0..w.pods.len() {
                 if pod == self.pods.len() {
                     self.pods.push(PodTarget::new(w, pod as PodId, store));
@@ -379,9 +377,7 @@ impl Scraper {
                 a.present = true;
                 a.scrape(t, w, store);
             } else if a.present {
-                a.present = false;
-                store.mark_stale(a.up, t);
-                a.stale_all(store, t);
+                a.leave(store, t);
             }
         }
         if nodes > 0 || ksm {
@@ -408,11 +404,8 @@ impl Scraper {
 
     fn scrape_apps(&mut self, t: i64, w: &World, store: &mut SeriesStore) {
         for a in &mut self.apps {
-            let still = is_target(w, a.svc, a.pod);
-            if a.present && !still {
-                a.present = false;
-                store.mark_stale(a.up, t);
-                a.stale_all(store, t);
+            if a.present && !is_target(w, a.svc, a.pod) {
+                a.leave(store, t);
             }
         }
         self.app_of.resize(w.pods.len(), [None, None]);
@@ -634,6 +627,13 @@ impl AppTarget {
     /// The URL Prometheus scrapes.
     fn url(&self, w: &World) -> String {
         format!("http://{}:8080/metrics", w.pods[self.pod as usize].ip)
+    }
+
+    /// The target left discovery: its `up` and every series go stale.
+    fn leave(&mut self, store: &mut SeriesStore, t: i64) {
+        self.present = false;
+        store.mark_stale(self.up, t);
+        self.stale_all(store, t);
     }
 
     fn stale_all(&self, store: &mut SeriesStore, t: i64) {
