@@ -166,7 +166,9 @@ pub(crate) struct World<'s> {
     /// Locust results pushed for Prometheus.
     pub pushgateway: Pushgateway,
     /// The batched traffic model's state; `None` in the per-request model.
-    pub batcher: Option<batch::Batcher>,
+    /// Boxed, so that [`World::advance_batches`] takes it out and puts it
+    /// back as a pointer, not a copy of its tables.
+    pub batcher: Option<Box<batch::Batcher>>,
 }
 
 impl World<'_> {
@@ -283,7 +285,9 @@ impl<'s> Engine<'s> {
             pushgateway: Pushgateway::new(),
             batcher: match sc.traffic_model {
                 TrafficModel::PerRequest => None,
-                TrafficModel::Batched { batch } => Some(batch::Batcher::new(sc, seed, batch)),
+                TrafficModel::Batched { batch } => {
+                    Some(Box::new(batch::Batcher::new(sc, seed, batch)))
+                }
             },
         };
         let mut queue = EventQueue::with_capacity(4096);
