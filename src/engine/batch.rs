@@ -16,9 +16,13 @@
 //! OOM kill inside the batch where the limit is crossed. Latency is not
 //! drawn per batch: each batch adds its completions × the bucket
 //! probabilities of the pod's queue at that load ([`crate::model::queueing`])
-//! to an accumulator, and before each scrape [`World::flush_batches`] draws
-//! the counters (multinomial endpoints and buckets, a normal `_sum`) from
-//! what accumulated, since Prometheus sees the counters only there.
+//! to two accumulators, and before a scrape reads them the counters are
+//! drawn (multinomial endpoints and buckets, a normal `_sum`) from what
+//! accumulated, since Prometheus sees the counters only there: a pod's own
+//! when one of its application targets is scraped
+//! ([`World::flush_pods`]), the ingress's view of every pod when an
+//! ingress-nginx replica is ([`World::flush_ingress`], only in a run that
+//! records those series, on the ingress's own stream).
 //!
 //! Neighbours: `traffic.rs` holds the per-request path, which still serves
 //! Locust jobs and production users in this model (their latency comes from
@@ -88,7 +92,7 @@ pub(crate) struct Batcher {
     /// pods at the same load share them. At most [`LAWS_KEPT`], oldest out.
     laws: [Vec<Law>; 2],
     laws_next: [usize; 2],
-    /// Scratch for [`World::flush_batches`]: per endpoint successes and
+    /// Scratch for the draws at a scrape: per endpoint successes and
     /// errors, and one endpoint's bucket counts.
     scratch_ok: Vec<u64>,
     scratch_err: Vec<u64>,
@@ -154,25 +158,37 @@ struct BatchPod {
     /// The law of a saturated pod's service completions over a batch, kept
     /// while their mean does not move.
     served: PoissonLaw,
-    /// Completions accumulated since the last flush: successes and errors;
-    /// of the successes, those the ingress had given up on (504).
+    /// The ingress side (0 stable, 1 canary) its production traffic came from.
+    ingress_side: usize,
+    /// What it answered since its application targets last read it.
+    app: Served,
+    /// What it answered since an ingress replica last read every pod (kept
+    /// only when the run records the ingress's series). The two are drawn
+    /// at their own instants and on their own streams, so the application's
+    /// counters do not depend on whether the ingress's are kept.
+    seen: Served,
+    /// The response laws of the last (wait, slow-down), per endpoint.
+    cached_for: Option<(Wait, f64)>,
+    cache: Vec<Response>,
+}
+
+/// A pod's answers since one reader last drew them, as the counts and
+/// response-law sums its counters are drawn from.
+struct Served {
+    /// Successes and errors; of the successes, those the ingress had given
+    /// up on (504).
     ok: u64,
     err: u64,
     timed_out: u64,
-    /// The ingress side (0 stable, 1 canary) its production traffic came from.
-    ingress_side: usize,
-    /// Σ completions × response laws since the last flush, per endpoint
-    /// (folded in from `pending` when the law changes, and at a flush).
+    /// Σ completions × response laws, per endpoint (folded in from
+    /// `pending` when the law changes, and at a draw).
     weight: f64,
     buckets: Vec<f64>,
     mean: Vec<f64>,
     variance: Vec<f64>,
-    /// The response laws of the last (wait, slow-down), per endpoint.
-    cached_for: Option<(Wait, f64)>,
-    cache: Vec<Response>,
-    /// Completions served under `cache` and not yet folded into `buckets`,
-    /// `mean` and `variance`: a pod at a steady load adds one number per
-    /// batch instead of one per bucket.
+    /// Completions served under the pod's cached laws and not yet folded
+    /// into `buckets`, `mean` and `variance`: a pod at a steady load adds
+    /// one number per batch instead of one per bucket.
     pending: f64,
 }
 
@@ -270,17 +286,11 @@ impl Batcher {
                 slowdown: 1.0,
                 wait_from: None,
                 served: PoissonLaw::default(),
-                ok: 0,
-                err: 0,
-                timed_out: 0,
                 ingress_side: 0,
-                weight: 0.0,
-                buckets: vec![0.0; layout.total()],
-                mean: vec![0.0; endpoints],
-                variance: vec![0.0; endpoints],
+                app: Served::new(layout),
+                seen: Served::new(layout),
                 cached_for: None,
                 cache: Vec::with_capacity(endpoints),
-                pending: 0.0,
             });
         }
         &mut self.pods[id as usize]
@@ -458,7 +468,7 @@ impl World<'_> {
                 bp.backlog = 0.0;
                 bp.incarnation = p.incarnation;
                 let side = bp.ingress_side;
-                bp.clear();
+                bp.app.clear();
                 if lost > 0 {
                     let v = p.version.index();
                     let failed = b.ingress.reset(lost, side, b.mean_service[v]);
@@ -651,12 +661,10 @@ impl World<'_> {
         }
         let errors = b.errors[v].sample(&mut bp.rng, completions);
         let timed_out = round_count((completions - errors) as f64 * late);
-        bp.ok += completions - errors;
-        bp.err += errors;
-        bp.timed_out += timed_out;
         let side = bp.ingress_side;
         if bp.cached_for != Some((wait, g)) {
-            bp.fold(&sc.buckets);
+            bp.app.fold(&bp.cache, &sc.buckets);
+            bp.seen.fold(&bp.cache, &sc.buckets);
             bp.cache.clear();
             let laws = &mut b.laws[v];
             match laws.iter().find(|(k, _)| *k == (wait, g)) {
@@ -679,9 +687,10 @@ impl World<'_> {
             }
             bp.cached_for = Some((wait, g));
         }
-        let w = completions as f64;
-        bp.weight += w;
-        bp.pending += w;
+        bp.app.add(completions - errors, errors, timed_out);
+        if self.ingress.recording {
+            bp.seen.add(completions - errors, errors, timed_out);
+        }
         // Refused at the full accept queue: 503. Reset by the kill: passed
         // on if idempotent, else 502.
         b.ingress.unavailable[side] += refused;
@@ -696,20 +705,20 @@ impl World<'_> {
         if let Some((t, _, ws)) = kill_at {
             let peak = &mut self.peak_working_set[v];
             *peak = peak.max(ws);
-            b.pods[id as usize].clear();
+            // The counters die with the container; the ingress has seen
+            // what it answered.
+            b.pods[id as usize].app.clear();
             self.oom_kill_at(t, now, id, q);
         }
     }
 
-    /// Draws every pod's counters from what its batches accumulated, and
-    /// the ingress's own when the run records them (before a scrape of
-    /// every target reads them).
-    pub fn flush_batches(&mut self) {
+    /// Draws every pod's application counters (before a scrape of every
+    /// target reads them).
+    pub fn flush_all_pods(&mut self) {
         let pods = self.batcher.as_ref().map_or(0, |b| b.pods.len());
         for id in 0..pods {
             self.flush_pod(id);
         }
-        self.flush_ingress();
     }
 
     /// Draws the counters of `pods` (before their application targets'
@@ -720,141 +729,168 @@ impl World<'_> {
         }
     }
 
-    /// Draws pod `id`'s counters, and the ingress's view of the same
-    /// answers, from what its batches accumulated since the last draw.
+    /// Draws pod `id`'s application counters from what it answered since
+    /// its targets last read it.
     fn flush_pod(&mut self, id: usize) {
         let Some(b) = self.batcher.as_mut() else {
             return;
         };
-        let recording = self.ingress.recording;
         let layout = &self.sc.buckets;
-        let n = self.sc.endpoints.len();
+        let (ok, err) = (&mut b.scratch_ok, &mut b.scratch_err);
+        let bucket = &mut b.scratch_buckets;
+        let Some(bp) = b.pods.get_mut(id) else {
+            return;
+        };
+        let p = &mut self.pods[id];
+        let v = p.version.index();
+        let (rng, app) = (&mut bp.rng, &mut bp.app);
+        if !app.split(
+            &bp.cache,
+            layout,
+            rng,
+            &b.ok_split[v],
+            &b.err_split[v],
+            ok,
+            err,
+        ) {
+            return;
+        }
+        for e in 0..ok.len() {
+            p.requests[e * CODE_SLOTS + CODE_OK] += ok[e];
+            p.requests[e * CODE_SLOTS + CODE_ERROR] += err[e];
+            let count = ok[e] + err[e];
+            if count == 0 {
+                continue;
+            }
+            let (sum, bucket) = app.draw_endpoint(rng, layout, e, count, bucket);
+            for (acc, k) in p.buckets[layout.range(e)].iter_mut().zip(bucket.iter()) {
+                *acc += k;
+            }
+            p.latency_sum[e] += sum;
+        }
+        app.clear();
+    }
+
+    /// Draws the ingress's view of pod `id`'s answers since an ingress
+    /// replica last read them, on the ingress's own stream: the same
+    /// successes and errors, their endpoints and latencies drawn again from
+    /// the same laws, the 504s among them placed in the slowest buckets.
+    fn flush_seen(&mut self, id: usize) {
+        let Some(b) = self.batcher.as_mut() else {
+            return;
+        };
+        let layout = &self.sc.buckets;
         let (ok, err) = (&mut b.scratch_ok, &mut b.scratch_err);
         let bucket = &mut b.scratch_buckets;
         let late_split = &mut b.scratch_late;
         let timeout = self.sc.traffic.proxy_read_timeout.as_secs_f64();
-        {
-            let Some(bp) = b.pods.get_mut(id) else {
-                return;
-            };
-            if bp.weight <= 0.0 {
-                return;
+        let Some(bp) = b.pods.get_mut(id) else {
+            return;
+        };
+        let v = self.pods[id].version.index();
+        let ing = &mut b.ingress;
+        let seen = &mut bp.seen;
+        if !seen.split(
+            &bp.cache,
+            layout,
+            &mut ing.rng,
+            &b.ok_split[v],
+            &b.err_split[v],
+            ok,
+            err,
+        ) {
+            return;
+        }
+        // The 504s among the successes, by endpoint (in proportion).
+        late_split.iter_mut().for_each(|x| *x = 0);
+        if seen.timed_out > 0 && seen.ok > 0 {
+            let probs: Vec<f64> = ok.iter().map(|k| *k as f64 / seen.ok as f64).collect();
+            multinomial(
+                &mut ing.rng,
+                seen.timed_out.min(seen.ok),
+                &probs,
+                late_split,
+            );
+        }
+        for e in 0..ok.len() {
+            let count = ok[e] + err[e];
+            if count == 0 {
+                continue;
             }
-            bp.fold(layout);
-            let p = &mut self.pods[id];
-            let v = p.version.index();
-            ok.iter_mut().for_each(|x| *x = 0);
-            err.iter_mut().for_each(|x| *x = 0);
-            multinomial(&mut bp.rng, bp.ok, &b.ok_split[v], ok);
-            multinomial(&mut bp.rng, bp.err, &b.err_split[v], err);
-            // The 504s among the successes, by endpoint (in proportion).
-            late_split.iter_mut().for_each(|x| *x = 0);
-            if recording && bp.timed_out > 0 && bp.ok > 0 {
-                let probs: Vec<f64> = ok.iter().map(|k| *k as f64 / bp.ok as f64).collect();
-                multinomial(
-                    &mut b.ingress.rng,
-                    bp.timed_out.min(bp.ok),
-                    &probs,
-                    late_split,
+            let (sum, bucket) = seen.draw_endpoint(&mut ing.rng, layout, e, count, bucket);
+            let [all, ok_bins, err_bins, late_bins] = &mut ing.slots;
+            for v in [&mut *all, &mut *ok_bins, &mut *err_bins, &mut *late_bins] {
+                v.clear();
+                v.resize(crate::model::histogram::DEFAULT_BUCKETS.len() + 1, 0);
+            }
+            let bounds = layout.bounds(e);
+            for (i, k) in bucket.iter().enumerate() {
+                all[ingress_slot(bounds.get(i).copied().unwrap_or(f64::INFINITY))] += k;
+            }
+            // Those the ingress had given up on are the slowest.
+            let mut late = late_split[e];
+            let late_slot = ingress_slot(timeout);
+            for slot in (0..all.len()).rev() {
+                let take = all[slot].min(late);
+                all[slot] -= take;
+                late -= take;
+            }
+            late_bins[late_slot] = late_split[e];
+            // Which of the rest were errors: drawn without replacement.
+            let (mut errs, mut left) = (err[e], count - late_split[e]);
+            for (slot, k) in all.iter().enumerate() {
+                let x = if errs == 0 || *k == 0 {
+                    0
+                } else if *k >= left {
+                    errs
+                } else {
+                    Hypergeometric::new(left, errs, *k).map_or(0, |d| d.sample(&mut ing.rng))
+                };
+                err_bins[slot] = x;
+                ok_bins[slot] = k - x;
+                errs -= x;
+                left -= k;
+            }
+            let late_n = late_split[e];
+            let answered = (count - late_n) as f64;
+            let sum_ok = (sum - late_n as f64 * timeout).max(0.0);
+            let share = |n: u64| {
+                if answered > 0.0 {
+                    sum_ok * n as f64 / answered
+                } else {
+                    0.0
+                }
+            };
+            let (n_ok, n_err) = (ok[e] - late_n.min(ok[e]), err[e]);
+            let side = bp.ingress_side;
+            for (outcome, bins, sum) in [
+                (Outcome::Ok, &*ok_bins, share(n_ok)),
+                (Outcome::Error, &*err_bins, share(n_err)),
+                (Outcome::Timeout, &*late_bins, late_n as f64 * timeout),
+            ] {
+                IngressBatch::record(
+                    &mut ing.rng,
+                    &mut ing.per_replica,
+                    &mut ing.per_endpoint,
+                    &mut self.ingress,
+                    side,
+                    e as u16,
+                    outcome,
+                    bins,
+                    sum,
+                    true,
                 );
             }
-            for e in 0..n {
-                let count = ok[e] + err[e];
-                p.requests[e * CODE_SLOTS + CODE_OK] += ok[e];
-                p.requests[e * CODE_SLOTS + CODE_ERROR] += err[e];
-                if count == 0 {
-                    continue;
-                }
-                let probs = &mut bp.buckets[layout.range(e)];
-                probs.iter_mut().for_each(|x| *x /= bp.weight);
-                let bucket = &mut bucket[..probs.len()];
-                bucket.iter_mut().for_each(|x| *x = 0);
-                multinomial(&mut bp.rng, count, probs, bucket);
-                for (acc, k) in p.buckets[layout.range(e)].iter_mut().zip(bucket.iter()) {
-                    *acc += k;
-                }
-                let mean = bp.mean[e] / bp.weight;
-                let sd = (bp.variance[e] / bp.weight * count as f64).sqrt();
-                let noise = Normal::new(0.0, sd).map_or(0.0, |d| d.sample(&mut bp.rng));
-                let sum = (count as f64 * mean + noise).max(0.0);
-                p.latency_sum[e] += sum;
-                if !recording {
-                    continue;
-                }
-                // The same answers as the ingress saw them.
-                let ing = &mut b.ingress;
-                let [all, ok_bins, err_bins, late_bins] = &mut ing.slots;
-                for v in [&mut *all, &mut *ok_bins, &mut *err_bins, &mut *late_bins] {
-                    v.clear();
-                    v.resize(crate::model::histogram::DEFAULT_BUCKETS.len() + 1, 0);
-                }
-                let bounds = layout.bounds(e);
-                for (i, k) in bucket.iter().enumerate() {
-                    all[ingress_slot(bounds.get(i).copied().unwrap_or(f64::INFINITY))] += k;
-                }
-                // Those the ingress had given up on are the slowest.
-                let mut late = late_split[e];
-                let late_slot = ingress_slot(timeout);
-                for slot in (0..all.len()).rev() {
-                    let take = all[slot].min(late);
-                    all[slot] -= take;
-                    late -= take;
-                }
-                late_bins[late_slot] = late_split[e];
-                // Which of the rest were errors: drawn without replacement.
-                let (mut errs, mut left) = (err[e], count - late_split[e]);
-                for (slot, k) in all.iter().enumerate() {
-                    let x = if errs == 0 || *k == 0 {
-                        0
-                    } else if *k >= left {
-                        errs
-                    } else {
-                        Hypergeometric::new(left, errs, *k).map_or(0, |d| d.sample(&mut ing.rng))
-                    };
-                    err_bins[slot] = x;
-                    ok_bins[slot] = k - x;
-                    errs -= x;
-                    left -= k;
-                }
-                let late_n = late_split[e];
-                let answered = (count - late_n) as f64;
-                let sum_ok = (sum - late_n as f64 * timeout).max(0.0);
-                let share = |n: u64| {
-                    if answered > 0.0 {
-                        sum_ok * n as f64 / answered
-                    } else {
-                        0.0
-                    }
-                };
-                let (n_ok, n_err) = (ok[e] - late_n.min(ok[e]), err[e]);
-                let side = bp.ingress_side;
-                for (outcome, bins, sum) in [
-                    (Outcome::Ok, &*ok_bins, share(n_ok)),
-                    (Outcome::Error, &*err_bins, share(n_err)),
-                    (Outcome::Timeout, &*late_bins, late_n as f64 * timeout),
-                ] {
-                    IngressBatch::record(
-                        &mut ing.rng,
-                        &mut ing.per_replica,
-                        &mut ing.per_endpoint,
-                        &mut self.ingress,
-                        side,
-                        e as u16,
-                        outcome,
-                        bins,
-                        sum,
-                        true,
-                    );
-                }
-            }
-            bp.clear();
         }
+        seen.clear();
     }
 
-    /// Draws what ended at the ingress itself (502s, 503s, retried resets)
-    /// into its counters: spread over the endpoints by the mix (the
-    /// idempotent ones for the retried).
-    fn flush_ingress(&mut self) {
+    /// Draws the ingress's counters before a replica's scrape: its view of
+    /// every pod's answers ([`World::flush_seen`]), and what ended at the
+    /// ingress itself (502s, 503s, retried resets), spread over the
+    /// endpoints by the mix (the idempotent ones for the retried). Nothing
+    /// when the run does not record the ingress's series.
+    pub fn flush_ingress(&mut self) {
         let Some(b) = self.batcher.as_mut() else {
             return;
         };
@@ -867,6 +903,13 @@ impl World<'_> {
             ing.retried_secs = [0.0; 2];
             return;
         }
+        for id in 0..b.pods.len() {
+            self.flush_seen(id);
+        }
+        let Some(b) = self.batcher.as_mut() else {
+            return;
+        };
+        let ing = &mut b.ingress;
         for side in 0..2 {
             for (outcome, n, secs) in [
                 (
@@ -940,15 +983,86 @@ impl World<'_> {
     }
 }
 
-impl BatchPod {
-    /// Adds the completions pending under the cached laws to the
+impl Served {
+    fn new(layout: &BucketLayout) -> Served {
+        Served {
+            ok: 0,
+            err: 0,
+            timed_out: 0,
+            weight: 0.0,
+            buckets: vec![0.0; layout.total()],
+            mean: vec![0.0; layout.endpoints()],
+            variance: vec![0.0; layout.endpoints()],
+            pending: 0.0,
+        }
+    }
+
+    /// Completions of one batch, under the pod's cached laws.
+    fn add(&mut self, ok: u64, err: u64, timed_out: u64) {
+        self.ok += ok;
+        self.err += err;
+        self.timed_out += timed_out;
+        let w = (ok + err) as f64;
+        self.weight += w;
+        self.pending += w;
+    }
+
+    /// Folds what is pending in, then draws the successes and the errors
+    /// per endpoint (multinomials by the version's shares) into `ok` and
+    /// `err`. False, drawing nothing, when nothing was answered.
+    #[allow(clippy::too_many_arguments)]
+    fn split(
+        &mut self,
+        cache: &[Response],
+        layout: &BucketLayout,
+        rng: &mut ChaCha8Rng,
+        ok_split: &[f64],
+        err_split: &[f64],
+        ok: &mut [u64],
+        err: &mut [u64],
+    ) -> bool {
+        if self.weight <= 0.0 {
+            return false;
+        }
+        self.fold(cache, layout);
+        ok.iter_mut().for_each(|x| *x = 0);
+        err.iter_mut().for_each(|x| *x = 0);
+        multinomial(rng, self.ok, ok_split, ok);
+        multinomial(rng, self.err, err_split, err);
+        true
+    }
+
+    /// Endpoint `e`'s `count` answers over its histogram buckets (a
+    /// multinomial by the accumulated laws, into the front of `bucket`,
+    /// returned) and their summed response time (normal, by the laws'
+    /// means and variances).
+    fn draw_endpoint<'a>(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        layout: &BucketLayout,
+        e: usize,
+        count: u64,
+        bucket: &'a mut [u64],
+    ) -> (f64, &'a [u64]) {
+        let probs = &mut self.buckets[layout.range(e)];
+        probs.iter_mut().for_each(|x| *x /= self.weight);
+        let bucket = &mut bucket[..probs.len()];
+        bucket.iter_mut().for_each(|x| *x = 0);
+        multinomial(rng, count, probs, bucket);
+        let mean = self.mean[e] / self.weight;
+        let sd = (self.variance[e] / self.weight * count as f64).sqrt();
+        let noise = Normal::new(0.0, sd).map_or(0.0, |d| d.sample(rng));
+        ((count as f64 * mean + noise).max(0.0), bucket)
+    }
+
+    /// Adds the completions pending under the pod's cached laws to the
     /// accumulators.
-    fn fold(&mut self, layout: &BucketLayout) {
+    fn fold(&mut self, cache: &[Response], layout: &BucketLayout) {
         let w = std::mem::take(&mut self.pending);
         if w <= 0.0 {
             return;
         }
-        for (e, r) in self.cache.iter().enumerate() {
+        for (e, r) in cache.iter().enumerate() {
             for (acc, pr) in self.buckets[layout.range(e)].iter_mut().zip(&r.buckets) {
                 *acc += w * pr;
             }

@@ -493,18 +493,21 @@ impl<'s> Engine<'s> {
     /// that ended by `now` left them: a target whose phase falls inside a
     /// batch reads its pod as of that batch's start (docs/scenario.md).
     fn on_scrape(&mut self, now: SimTime, g: u32) {
-        let all = self
+        let reads = self
             .scraper
             .reads(g, &mut self.read_apps, &mut self.read_nodes);
         self.advance_batches(now);
-        // An ingress replica reads every pod's answers. The pods are drawn
-        // then even when the run does not record the ingress's series: the
-        // draws' instants shape the application's counters, which must not
-        // depend on whether the ingress's are kept.
-        if all {
-            self.world.flush_batches();
+        // The application targets' pods, and the ingress's view of every
+        // pod when a replica is read: drawn apart, on streams of their own,
+        // so the application's counters are the same whether or not the
+        // run records the ingress's series.
+        if reads.every_target {
+            self.world.flush_all_pods();
         } else {
             self.world.flush_pods(&self.read_apps);
+        }
+        if reads.ingress {
+            self.world.flush_ingress();
         }
         if self
             .scraper

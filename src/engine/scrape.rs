@@ -131,6 +131,14 @@ pub(crate) struct Scraper {
 /// (prometheus `discovery/manager.go`, `updatert`: 5 s).
 pub(crate) const DISCOVERY_EVERY: SimDuration = SimDuration(5_000_000);
 
+/// What one scrape instant reads ([`Scraper::reads`]).
+pub struct Reads {
+    /// Every target is scraped (aligned offsets): every pod's counters.
+    pub every_target: bool,
+    /// An ingress replica is scraped: the ingress's view of every pod.
+    pub ingress: bool,
+}
+
 impl Scraper {
     pub fn new(sc: &Scenario, seed: u64) -> Scraper {
         let offset_seed = match sc.scrape_offsets {
@@ -297,21 +305,25 @@ impl Scraper {
 
     /// The pods whose counters group `g`'s application targets read, into
     /// `apps`, and those whose working set its cAdvisor targets read, into
-    /// `nodes`. True when the group reads every pod's counters: it holds an
-    /// ingress replica (which counts every pod's answers), or every target
-    /// (aligned offsets).
-    pub fn reads(&self, g: u32, apps: &mut Vec<PodId>, nodes: &mut Vec<PodId>) -> bool {
+    /// `nodes`; or, with aligned offsets, that every target is read.
+    pub fn reads(&self, g: u32, apps: &mut Vec<PodId>, nodes: &mut Vec<PodId>) -> Reads {
         apps.clear();
         nodes.clear();
         let group = &self.groups[g as usize];
         if self.offset_seed.is_none() {
-            return true;
+            return Reads {
+                every_target: true,
+                ingress: true,
+            };
         }
         apps.extend(group.apps.iter().map(|&i| self.apps[i as usize].pod));
         for &n in &group.nodes {
             nodes.extend_from_slice(&self.nodes[n as usize].pods);
         }
-        !group.ingress.is_empty()
+        Reads {
+            every_target: false,
+            ingress: !group.ingress.is_empty(),
+        }
     }
 
     /// The group due at `now` if `token` is the pending scrape's (one
