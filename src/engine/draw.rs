@@ -12,6 +12,8 @@
 //! caller; every draw takes the caller's stream, so the model's streams stay
 //! per pod.
 
+use std::sync::OnceLock;
+
 use rand_distr::{Distribution, Poisson};
 
 use super::unit;
@@ -213,9 +215,29 @@ fn exact_test(n: u64, p: f64, b: f64, spq: f64) -> (f64, f64, f64, f64) {
     )
 }
 
+/// Counts below which [`ln_factorial`] looks its value up: the table
+/// (32 KiB) covers the counts a pod's scrape-interval draws reach.
+const LN_FACTORIALS_KEPT: usize = 4096;
+
+/// ln k!, looked up below [`LN_FACTORIALS_KEPT`] in a table of
+/// [`ln_factorial_series`]'s own values (the same numbers, without the
+/// logarithm and divisions at every exact test of a binomial draw).
+#[inline]
+fn ln_factorial(k: u64) -> f64 {
+    static TABLE: OnceLock<Vec<f64>> = OnceLock::new();
+    match usize::try_from(k) {
+        Ok(i) if i < LN_FACTORIALS_KEPT => TABLE.get_or_init(|| {
+            (0..LN_FACTORIALS_KEPT as u64)
+                .map(ln_factorial_series)
+                .collect()
+        })[i],
+        _ => ln_factorial_series(k),
+    }
+}
+
 /// ln k!: exact below 10, else Stirling's series to the 1/(1260 x⁵) term
 /// at x = k + 1 (error below 10⁻¹⁰).
-fn ln_factorial(k: u64) -> f64 {
+fn ln_factorial_series(k: u64) -> f64 {
     const SMALL: [f64; 10] = [
         0.0,
         0.0,
@@ -508,7 +530,7 @@ mod tests {
     #[test]
     fn ln_factorial_matches_the_sum_of_logarithms() {
         let mut sum = 0.0;
-        for k in 0..2000u64 {
+        for k in 0..6000u64 {
             if k > 0 {
                 sum += (k as f64).ln();
             }
@@ -516,6 +538,20 @@ mod tests {
             assert!(
                 (got - sum).abs() <= 1e-9 * sum.max(1.0),
                 "{k}: {got} vs {sum}"
+            );
+        }
+    }
+
+    /// The looked-up values are the series' own, on both sides of the
+    /// table's end, so draws do not change with the lookup.
+    #[test]
+    fn ln_factorial_looks_up_exactly_what_the_series_gives() {
+        let last = LN_FACTORIALS_KEPT as u64;
+        for k in [0, 9, 10, 11, 600, last - 2, last - 1, last, last + 1] {
+            assert_eq!(
+                ln_factorial(k).to_bits(),
+                ln_factorial_series(k).to_bits(),
+                "{k}"
             );
         }
     }
