@@ -27,8 +27,9 @@
 //! Neighbours: `traffic.rs` holds the per-request path, which still serves
 //! Locust jobs and production users in this model (their latency comes from
 //! the same queue state, [`World::batched_latency`]); `pods.rs` does the
-//! kill. Every pod has its own random stream, so the draws do not depend on
-//! the order pods are visited in.
+//! kill. Every pod has its own random stream, so its draws do not depend on
+//! the order pods are visited in; the ingress's view of the pods is drawn
+//! on the ingress's stream, in pod order.
 
 use rand_distr::{Distribution, Exp, Hypergeometric, Normal};
 
@@ -272,6 +273,124 @@ impl Batcher {
         self.batch
     }
 
+    /// [`World::flush_seen`]'s draw, for pod `id` of version index `v`,
+    /// into the ingress's `counters`.
+    fn draw_seen(&mut self, id: usize, v: usize, sc: &Scenario, counters: &mut IngressCounters) {
+        let b = self;
+        let layout = &sc.buckets;
+        let (ok, err) = (&mut b.scratch_ok, &mut b.scratch_err);
+        let bucket = &mut b.scratch_buckets;
+        let late_split = &mut b.scratch_late;
+        let timeout = sc.traffic.proxy_read_timeout.as_secs_f64();
+        let Some(bp) = b.pods.get_mut(id) else {
+            return;
+        };
+        let ing = &mut b.ingress;
+
+        let seen = &mut bp.seen;
+        if !seen.split(
+            &bp.cache,
+            layout,
+            &mut ing.rng,
+            &b.ok_split[v],
+            &b.err_split[v],
+            ok,
+            err,
+        ) {
+            return;
+        }
+        // The 504s among the successes, by endpoint: drawn without
+        // replacement, so that an endpoint has no more than its successes.
+        late_split.iter_mut().for_each(|x| *x = 0);
+        let (mut late_left, mut ok_left) = (seen.timed_out.min(seen.ok), seen.ok);
+        for (e, k) in ok.iter().enumerate() {
+            if late_left == 0 {
+                break;
+            }
+            let x = if *k >= ok_left {
+                late_left
+            } else if *k == 0 {
+                0
+            } else {
+                Hypergeometric::new(ok_left, late_left, *k).map_or(0, |d| d.sample(&mut ing.rng))
+            };
+            late_split[e] = x;
+            late_left -= x;
+            ok_left -= k;
+        }
+        for e in 0..ok.len() {
+            let count = ok[e] + err[e];
+            if count == 0 {
+                continue;
+            }
+            let (sum, bucket) = seen.draw_endpoint(&mut ing.rng, layout, e, count, bucket);
+            let [all, ok_bins, err_bins, late_bins] = &mut ing.slots;
+            for v in [&mut *all, &mut *ok_bins, &mut *err_bins, &mut *late_bins] {
+                v.clear();
+                v.resize(crate::model::histogram::DEFAULT_BUCKETS.len() + 1, 0);
+            }
+            let bounds = layout.bounds(e);
+            for (i, k) in bucket.iter().enumerate() {
+                all[ingress_slot(bounds.get(i).copied().unwrap_or(f64::INFINITY))] += k;
+            }
+            // Those the ingress had given up on are the slowest.
+            let mut late = late_split[e];
+            let late_slot = ingress_slot(timeout);
+            for slot in (0..all.len()).rev() {
+                let take = all[slot].min(late);
+                all[slot] -= take;
+                late -= take;
+            }
+            late_bins[late_slot] = late_split[e];
+            // Which of the rest were errors: drawn without replacement.
+            let (mut errs, mut left) = (err[e], count - late_split[e]);
+            for (slot, k) in all.iter().enumerate() {
+                let x = if errs == 0 || *k == 0 {
+                    0
+                } else if *k >= left {
+                    errs
+                } else {
+                    Hypergeometric::new(left, errs, *k).map_or(0, |d| d.sample(&mut ing.rng))
+                };
+                err_bins[slot] = x;
+                ok_bins[slot] = k - x;
+                errs -= x;
+                left -= k;
+            }
+            let late_n = late_split[e];
+            let answered = (count - late_n) as f64;
+            let sum_ok = (sum - late_n as f64 * timeout).max(0.0);
+            let share = |n: u64| {
+                if answered > 0.0 {
+                    sum_ok * n as f64 / answered
+                } else {
+                    0.0
+                }
+            };
+            let (n_ok, n_err) = (ok[e] - late_n.min(ok[e]), err[e]);
+            let side = bp.ingress_side;
+            for (outcome, bins, sum) in [
+                (Outcome::Ok, &*ok_bins, share(n_ok)),
+                (Outcome::Error, &*err_bins, share(n_err)),
+                (Outcome::Timeout, &*late_bins, late_n as f64 * timeout),
+            ] {
+                IngressBatch::record(
+                    &mut ing.rng,
+                    &mut ing.per_replica,
+                    &mut ing.per_endpoint,
+                    counters,
+                    side,
+                    e as u16,
+                    outcome,
+                    bins,
+                    sum,
+                    true,
+                );
+            }
+        }
+        seen.clear();
+    }
+
     fn pod(&mut self, id: PodId, layout: &BucketLayout) -> &mut BatchPod {
         let endpoints = layout.endpoints();
         while self.pods.len() <= id as usize {
@@ -457,10 +576,14 @@ impl World<'_> {
         for id in 0..self.pods.len() as PodId {
             let (arrivals, rate) = b.arrivals[id as usize];
             let side = b.arrival_side[id as usize];
-            let bp = &mut b.pods[id as usize];
-            if arrivals > 0 {
-                bp.ingress_side = side;
+            if arrivals > 0 && side != b.pods[id as usize].ingress_side {
+                // What the ingress saw of this pod so far came through the
+                // other side's Ingress: counted there before the switch.
+                let v = self.pods[id as usize].version.index();
+                b.draw_seen(id as usize, v, sc, &mut self.ingress);
+                b.pods[id as usize].ingress_side = side;
             }
+            let bp = &mut b.pods[id as usize];
             let p = &self.pods[id as usize];
             if bp.incarnation != p.incarnation || !p.can_serve() {
                 // The container died (or went): what it held is lost.
@@ -779,110 +902,8 @@ impl World<'_> {
         let Some(b) = self.batcher.as_mut() else {
             return;
         };
-        let layout = &self.sc.buckets;
-        let (ok, err) = (&mut b.scratch_ok, &mut b.scratch_err);
-        let bucket = &mut b.scratch_buckets;
-        let late_split = &mut b.scratch_late;
-        let timeout = self.sc.traffic.proxy_read_timeout.as_secs_f64();
-        let Some(bp) = b.pods.get_mut(id) else {
-            return;
-        };
         let v = self.pods[id].version.index();
-        let ing = &mut b.ingress;
-        let seen = &mut bp.seen;
-        if !seen.split(
-            &bp.cache,
-            layout,
-            &mut ing.rng,
-            &b.ok_split[v],
-            &b.err_split[v],
-            ok,
-            err,
-        ) {
-            return;
-        }
-        // The 504s among the successes, by endpoint (in proportion).
-        late_split.iter_mut().for_each(|x| *x = 0);
-        if seen.timed_out > 0 && seen.ok > 0 {
-            let probs: Vec<f64> = ok.iter().map(|k| *k as f64 / seen.ok as f64).collect();
-            multinomial(
-                &mut ing.rng,
-                seen.timed_out.min(seen.ok),
-                &probs,
-                late_split,
-            );
-        }
-        for e in 0..ok.len() {
-            let count = ok[e] + err[e];
-            if count == 0 {
-                continue;
-            }
-            let (sum, bucket) = seen.draw_endpoint(&mut ing.rng, layout, e, count, bucket);
-            let [all, ok_bins, err_bins, late_bins] = &mut ing.slots;
-            for v in [&mut *all, &mut *ok_bins, &mut *err_bins, &mut *late_bins] {
-                v.clear();
-                v.resize(crate::model::histogram::DEFAULT_BUCKETS.len() + 1, 0);
-            }
-            let bounds = layout.bounds(e);
-            for (i, k) in bucket.iter().enumerate() {
-                all[ingress_slot(bounds.get(i).copied().unwrap_or(f64::INFINITY))] += k;
-            }
-            // Those the ingress had given up on are the slowest.
-            let mut late = late_split[e];
-            let late_slot = ingress_slot(timeout);
-            for slot in (0..all.len()).rev() {
-                let take = all[slot].min(late);
-                all[slot] -= take;
-                late -= take;
-            }
-            late_bins[late_slot] = late_split[e];
-            // Which of the rest were errors: drawn without replacement.
-            let (mut errs, mut left) = (err[e], count - late_split[e]);
-            for (slot, k) in all.iter().enumerate() {
-                let x = if errs == 0 || *k == 0 {
-                    0
-                } else if *k >= left {
-                    errs
-                } else {
-                    Hypergeometric::new(left, errs, *k).map_or(0, |d| d.sample(&mut ing.rng))
-                };
-                err_bins[slot] = x;
-                ok_bins[slot] = k - x;
-                errs -= x;
-                left -= k;
-            }
-            let late_n = late_split[e];
-            let answered = (count - late_n) as f64;
-            let sum_ok = (sum - late_n as f64 * timeout).max(0.0);
-            let share = |n: u64| {
-                if answered > 0.0 {
-                    sum_ok * n as f64 / answered
-                } else {
-                    0.0
-                }
-            };
-            let (n_ok, n_err) = (ok[e] - late_n.min(ok[e]), err[e]);
-            let side = bp.ingress_side;
-            for (outcome, bins, sum) in [
-                (Outcome::Ok, &*ok_bins, share(n_ok)),
-                (Outcome::Error, &*err_bins, share(n_err)),
-                (Outcome::Timeout, &*late_bins, late_n as f64 * timeout),
-            ] {
-                IngressBatch::record(
-                    &mut ing.rng,
-                    &mut ing.per_replica,
-                    &mut ing.per_endpoint,
-                    &mut self.ingress,
-                    side,
-                    e as u16,
-                    outcome,
-                    bins,
-                    sum,
-                    true,
-                );
-            }
-        }
-        seen.clear();
+        b.draw_seen(id, v, self.sc, &mut self.ingress);
     }
 
     /// Draws the ingress's counters before a replica's scrape: its view of
@@ -1080,5 +1101,79 @@ impl Served {
         self.buckets.iter_mut().for_each(|x| *x = 0.0);
         self.mean.iter_mut().for_each(|x| *x = 0.0);
         self.variance.iter_mut().for_each(|x| *x = 0.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ingress's 504s are successes it gave up on: each answer is
+    /// counted once, with one status, and an endpoint never gets more 504s
+    /// than it had successes, even when every success timed out and an
+    /// endpoint is rare.
+    #[test]
+    fn the_ingress_counts_each_answer_once_and_no_endpoint_more_504s_than_successes() {
+        let text = r#"
+schema = 1
+name = "late"
+[rollout]
+name = "svc"
+replicas = 1
+[pod]
+requests = { cpu = "1", memory = "512Mi" }
+limits = { cpu = "1", memory = "1Gi" }
+[[endpoints]]
+name = "get"
+method = "GET"
+handler = "/"
+[[endpoints]]
+name = "put"
+method = "PUT"
+handler = "/p"
+[[endpoints]]
+name = "del"
+method = "DELETE"
+handler = "/d"
+[traffic]
+rate = 20
+mix = { get = 0.98, put = 0.01, del = 0.01 }
+[versions.stable]
+latency = { get = { dist = "constant", value = "5ms" }, put = { dist = "constant", value = "5ms" }, del = { dist = "constant", value = "5ms" } }
+errors = { get = 0.02, put = 0.02, del = 0.02 }
+[versions.canary]
+"#;
+        let sc = crate::scenario::load_str("late.toml", text).expect("valid scenario");
+        let layout = &sc.buckets;
+        let mut b = Batcher::new(&sc, 7, SimDuration::from_secs(1));
+        let mut counters = IngressCounters::new(&sc, true);
+        let rounds = 200u64;
+        let (ok, err) = (1_000u64, 20u64);
+        for _ in 0..rounds {
+            let bp = b.pod(0, layout);
+            bp.seen.add(ok, err, ok);
+            // Every answer in the last (+Inf) bucket, 70 s each.
+            for e in 0..layout.endpoints() {
+                let r = layout.range(e);
+                bp.seen.buckets[r.end - 1] = (ok + err) as f64;
+                bp.seen.mean[e] = 70.0 * (ok + err) as f64;
+            }
+            bp.seen.pending = 0.0;
+            b.draw_seen(0, 0, &sc, &mut counters);
+        }
+        let total = |o: Outcome| -> u64 { (0..3).map(|e| counters.counted(e, o)).sum() };
+        assert_eq!(total(Outcome::Timeout), rounds * ok);
+        assert_eq!(total(Outcome::Error), rounds * err);
+        assert_eq!(total(Outcome::Ok), 0);
+        let all: u64 = [Outcome::Ok, Outcome::Error, Outcome::Timeout]
+            .into_iter()
+            .map(total)
+            .sum();
+        assert_eq!(all, rounds * (ok + err));
+        // The rare endpoints got their share of the 504s, not more.
+        for e in 1..3 {
+            let late = counters.counted(e, Outcome::Timeout);
+            assert!(late > 0 && late < rounds * ok / 20, "{e}: {late}");
+        }
     }
 }

@@ -219,6 +219,17 @@ impl IngressCounters {
 
     /// The cell of (replica, side, combo of endpoint × outcome).
     #[inline]
+    /// Requests counted for `endpoint` with `outcome`, over every replica
+    /// and side (the endpoint's method and status must be its own).
+    #[cfg(test)]
+    pub fn counted(&self, endpoint: u16, outcome: Outcome) -> u64 {
+        let replicas = self.requests.len() / (2 * self.combos.len());
+        (0..replicas)
+            .flat_map(|r| (0..2).map(move |side| (r, side)))
+            .map(|(r, side)| self.requests[self.cell(r, side, endpoint, outcome)])
+            .sum()
+    }
+
     fn cell(&self, replica: usize, side: usize, endpoint: u16, outcome: Outcome) -> usize {
         let combo = self.combo_of[endpoint as usize * OUTCOMES + outcome as usize] as usize;
         (replica * 2 + side) * self.combos.len() + combo
