@@ -31,9 +31,11 @@
 //! the order pods are visited in; the ingress's view of the pods is drawn
 //! on the ingress's stream, in pod order.
 
-use rand_distr::{Distribution, Exp, Hypergeometric, Normal};
+use rand_distr::{Distribution, Exp, Normal};
 
-use super::draw::{PoissonLaw, Thinning, binomial, multinomial, poisson, round_count};
+use super::draw::{
+    PoissonLaw, Thinning, binomial, hypergeometric_split, multinomial, poisson, round_count,
+};
 use super::ingress::{IngressCounters, Outcome, TRIES};
 use super::{CANARY_SVC, Event, STABLE_SVC, World, unit};
 use crate::model::histogram::BucketLayout;
@@ -273,51 +275,35 @@ impl Batcher {
         self.batch
     }
 
-    /// [`World::flush_seen`]'s draw, for pod `id` of version index `v`,
-    /// into the ingress's `counters`.
+    /// Draws the ingress's view of pod `id`'s answers (of version index
+    /// `v`) since it was last drawn, on the ingress's own stream, into its
+    /// `counters`: the same successes and errors, their endpoints and
+    /// latencies drawn again from the same laws, the 504s among them placed
+    /// in the slowest buckets.
     fn draw_seen(&mut self, id: usize, v: usize, sc: &Scenario, counters: &mut IngressCounters) {
-        let b = self;
         let layout = &sc.buckets;
-        let (ok, err) = (&mut b.scratch_ok, &mut b.scratch_err);
-        let bucket = &mut b.scratch_buckets;
-        let late_split = &mut b.scratch_late;
+        let (ok, err) = (&mut self.scratch_ok, &mut self.scratch_err);
+        let bucket = &mut self.scratch_buckets;
+        let late_split = &mut self.scratch_late;
         let timeout = sc.traffic.proxy_read_timeout.as_secs_f64();
-        let Some(bp) = b.pods.get_mut(id) else {
+        let Some(bp) = self.pods.get_mut(id) else {
             return;
         };
-        let ing = &mut b.ingress;
-
+        let ing = &mut self.ingress;
         let seen = &mut bp.seen;
         if !seen.split(
             &bp.cache,
             layout,
             &mut ing.rng,
-            &b.ok_split[v],
-            &b.err_split[v],
+            &self.ok_split[v],
+            &self.err_split[v],
             ok,
             err,
         ) {
             return;
         }
-        // The 504s among the successes, by endpoint: drawn without
-        // replacement, so that an endpoint has no more than its successes.
-        late_split.iter_mut().for_each(|x| *x = 0);
-        let (mut late_left, mut ok_left) = (seen.timed_out.min(seen.ok), seen.ok);
-        for (e, k) in ok.iter().enumerate() {
-            if late_left == 0 {
-                break;
-            }
-            let x = if *k >= ok_left {
-                late_left
-            } else if *k == 0 {
-                0
-            } else {
-                Hypergeometric::new(ok_left, late_left, *k).map_or(0, |d| d.sample(&mut ing.rng))
-            };
-            late_split[e] = x;
-            late_left -= x;
-            ok_left -= k;
-        }
+        // The 504s among the successes, by endpoint.
+        hypergeometric_split(&mut ing.rng, seen.timed_out, ok, late_split);
         for e in 0..ok.len() {
             let count = ok[e] + err[e];
             if count == 0 {
@@ -342,20 +328,10 @@ impl Batcher {
                 late -= take;
             }
             late_bins[late_slot] = late_split[e];
-            // Which of the rest were errors: drawn without replacement.
-            let (mut errs, mut left) = (err[e], count - late_split[e]);
-            for (slot, k) in all.iter().enumerate() {
-                let x = if errs == 0 || *k == 0 {
-                    0
-                } else if *k >= left {
-                    errs
-                } else {
-                    Hypergeometric::new(left, errs, *k).map_or(0, |d| d.sample(&mut ing.rng))
-                };
-                err_bins[slot] = x;
-                ok_bins[slot] = k - x;
-                errs -= x;
-                left -= k;
+            // Which of the rest were errors.
+            hypergeometric_split(&mut ing.rng, err[e], all, err_bins);
+            for ((o, k), x) in ok_bins.iter_mut().zip(all.iter()).zip(err_bins.iter()) {
+                *o = k - x;
             }
             let late_n = late_split[e];
             let answered = (count - late_n) as f64;
@@ -894,20 +870,8 @@ impl World<'_> {
         app.clear();
     }
 
-    /// Draws the ingress's view of pod `id`'s answers since an ingress
-    /// replica last read them, on the ingress's own stream: the same
-    /// successes and errors, their endpoints and latencies drawn again from
-    /// the same laws, the 504s among them placed in the slowest buckets.
-    fn flush_seen(&mut self, id: usize) {
-        let Some(b) = self.batcher.as_mut() else {
-            return;
-        };
-        let v = self.pods[id].version.index();
-        b.draw_seen(id, v, self.sc, &mut self.ingress);
-    }
-
     /// Draws the ingress's counters before a replica's scrape: its view of
-    /// every pod's answers ([`World::flush_seen`]), and what ended at the
+    /// every pod's answers ([`Batcher::draw_seen`]), and what ended at the
     /// ingress itself (502s, 503s, retried resets), spread over the
     /// endpoints by the mix (the idempotent ones for the retried). Nothing
     /// when the run does not record the ingress's series.
@@ -925,11 +889,9 @@ impl World<'_> {
             return;
         }
         for id in 0..b.pods.len() {
-            self.flush_seen(id);
+            let v = self.pods[id].version.index();
+            b.draw_seen(id, v, self.sc, &mut self.ingress);
         }
-        let Some(b) = self.batcher.as_mut() else {
-            return;
-        };
         let ing = &mut b.ingress;
         for side in 0..2 {
             for (outcome, n, secs) in [

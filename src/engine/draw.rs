@@ -8,13 +8,14 @@
 //! those laws cost to set up, so that a draw is one uniform and a short
 //! search. Everything else goes through [`binomial`] (inversion below a mean
 //! of 10, Hörmann's transformed rejection above) and
-//! [`multinomial`] (conditional binomials). Neighbours: `batch.rs` is the only
+//! [`multinomial`] (conditional binomials); [`hypergeometric_split`] marks
+//! some of a split's items without replacement. Neighbours: `batch.rs` is the only
 //! caller; every draw takes the caller's stream, so the model's streams stay
 //! per pod.
 
 use std::sync::OnceLock;
 
-use rand_distr::{Distribution, Poisson};
+use rand_distr::{Distribution, Hypergeometric, Poisson};
 
 use super::unit;
 use crate::sim::rng::ChaCha8Rng;
@@ -348,6 +349,32 @@ pub(crate) fn multinomial(rng: &mut ChaCha8Rng, n: u64, probs: &[f64], out: &mut
         out[i] += k;
         left -= k;
         mass -= p;
+    }
+}
+
+/// Splits `marked` of the items counted in `cells` over the cells, drawn
+/// without replacement (sequential hypergeometrics), into `out`: no cell
+/// gets more than its count, and a cell is drawn only while some marked
+/// items and other cells remain.
+pub(crate) fn hypergeometric_split(
+    rng: &mut ChaCha8Rng,
+    marked: u64,
+    cells: &[u64],
+    out: &mut [u64],
+) {
+    let mut left: u64 = cells.iter().sum();
+    let mut marked = marked.min(left);
+    for (k, o) in cells.iter().zip(out.iter_mut()) {
+        let x = if marked == 0 || *k == 0 {
+            0
+        } else if *k >= left {
+            marked
+        } else {
+            Hypergeometric::new(left, marked, *k).map_or(0, |d| d.sample(rng))
+        };
+        *o = x;
+        marked -= x;
+        left -= k;
     }
 }
 

@@ -219,6 +219,11 @@ impl IngressCounters {
 
     /// The cell of (replica, side, combo of endpoint × outcome).
     #[inline]
+    fn cell(&self, replica: usize, side: usize, endpoint: u16, outcome: Outcome) -> usize {
+        let combo = self.combo_of[endpoint as usize * OUTCOMES + outcome as usize] as usize;
+        (replica * 2 + side) * self.combos.len() + combo
+    }
+
     /// Requests counted for `endpoint` with `outcome`, over every replica
     /// and side (the endpoint's method and status must be its own).
     #[cfg(test)]
@@ -228,11 +233,6 @@ impl IngressCounters {
             .flat_map(|r| (0..2).map(move |side| (r, side)))
             .map(|(r, side)| self.requests[self.cell(r, side, endpoint, outcome)])
             .sum()
-    }
-
-    fn cell(&self, replica: usize, side: usize, endpoint: u16, outcome: Outcome) -> usize {
-        let combo = self.combo_of[endpoint as usize * OUTCOMES + outcome as usize] as usize;
-        (replica * 2 + side) * self.combos.len() + combo
     }
 
     /// The controller replica a worker rotation belongs to.
@@ -627,56 +627,54 @@ impl IngressTarget {
         let c = &w.ingress;
         let combos = c.combos.len();
         let rt = &mut self.replicas[r];
-        {
-            store.push(rt.up, t, 1.0);
-            for side in 0..2 {
-                for combo in 0..combos {
-                    let cell = (r * 2 + side) * combos + combo;
-                    let n = c.requests[cell];
-                    if n == 0 {
-                        // The label set has not been used: no series yet.
-                        continue;
-                    }
-                    let at = side * combos + combo;
-                    let ids = rt.series[at].get_or_insert_with(|| {
-                        let l = labels(w, &rt.base, side, combo);
-                        let mut ids = vec![store.id(Labels::with_name(
-                            "nginx_ingress_controller_requests",
-                            l.clone(),
-                        ))];
-                        histogram_series(&l, REQUEST_DURATION, store, &mut ids);
-                        ids
-                    });
-                    store.push(ids[0], t, n as f64);
-                    push_histogram(
-                        &ids[1..],
-                        &c.request_buckets,
-                        cell,
-                        c.request_sum[cell],
-                        n,
-                        t,
-                        store,
-                    );
-                    let m = c.response_count[cell];
-                    if m == 0 {
-                        continue;
-                    }
-                    let ids = rt.upstream[at].get_or_insert_with(|| {
-                        let l = labels(w, &rt.base, side, combo);
-                        let mut ids = Vec::with_capacity(SLOTS + 2);
-                        histogram_series(&l, RESPONSE_DURATION, store, &mut ids);
-                        ids
-                    });
-                    push_histogram(
-                        ids,
-                        &c.response_buckets,
-                        cell,
-                        c.response_sum[cell],
-                        m,
-                        t,
-                        store,
-                    );
+        store.push(rt.up, t, 1.0);
+        for side in 0..2 {
+            for combo in 0..combos {
+                let cell = (r * 2 + side) * combos + combo;
+                let n = c.requests[cell];
+                if n == 0 {
+                    // The label set has not been used: no series yet.
+                    continue;
                 }
+                let at = side * combos + combo;
+                let ids = rt.series[at].get_or_insert_with(|| {
+                    let l = labels(w, &rt.base, side, combo);
+                    let mut ids = vec![store.id(Labels::with_name(
+                        "nginx_ingress_controller_requests",
+                        l.clone(),
+                    ))];
+                    histogram_series(&l, REQUEST_DURATION, store, &mut ids);
+                    ids
+                });
+                store.push(ids[0], t, n as f64);
+                push_histogram(
+                    &ids[1..],
+                    &c.request_buckets,
+                    cell,
+                    c.request_sum[cell],
+                    n,
+                    t,
+                    store,
+                );
+                let m = c.response_count[cell];
+                if m == 0 {
+                    continue;
+                }
+                let ids = rt.upstream[at].get_or_insert_with(|| {
+                    let l = labels(w, &rt.base, side, combo);
+                    let mut ids = Vec::with_capacity(SLOTS + 2);
+                    histogram_series(&l, RESPONSE_DURATION, store, &mut ids);
+                    ids
+                });
+                push_histogram(
+                    ids,
+                    &c.response_buckets,
+                    cell,
+                    c.response_sum[cell],
+                    m,
+                    t,
+                    store,
+                );
             }
         }
     }
