@@ -193,8 +193,9 @@ impl World<'_> {
 pub struct RunOutput {
     /// Verdict, figures and timeline.
     pub result: RunResult,
-    /// Every scraped series: whole with [`Retention::Full`], only each
-    /// series' last window with [`Retention::Queries`].
+    /// Every scraped series: whole with [`Retention::Full`]; with
+    /// [`Retention::Queries`] only the series a query could select, and
+    /// only each one's last window.
     pub series: SeriesStore,
     /// Every finished Locust run: its Job name and report.
     pub locust: Vec<(String, LocustReport)>,
@@ -325,6 +326,7 @@ impl<'s> Engine<'s> {
         let mut store = SeriesStore::new();
         if retention == Retention::Queries {
             store.set_retention(retention::window(sc, policy));
+            store.record_only(retention::recorded(policy));
         }
         Engine {
             queue,

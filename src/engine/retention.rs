@@ -22,6 +22,13 @@
 //! controller's request counters and histograms ([`reads_ingress`]): most
 //! policies never read them, and counting them costs every request. With
 //! [`Retention::Full`] they are always recorded.
+//!
+//! And they decide which series the store records at all ([`recorded`]):
+//! a series that no selector of any query could select (its metric name
+//! and every matcher checked against its whole label set, a placeholder
+//! matching anything) is never read, so it is not stored. The scrape of a
+//! pod seen through the stable Service, when every query asks for
+//! `service="…-canary"`, then costs its `up` alone.
 
 use promql_parser::label::Matcher;
 use promql_parser::parser::VectorSelector;
@@ -32,15 +39,16 @@ use crate::promql::reach::{reach_ms, selectors};
 use crate::promql::{EvalOptions, Query};
 use crate::rollout::policy::Policy;
 use crate::scenario::Scenario;
-use crate::series::METRIC_NAME;
+use crate::series::{Labels, METRIC_NAME, Recorded};
 
 /// How much of each series a run keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retention {
     /// Every sample, for outputs that show whole series.
     Full,
-    /// What the policy's queries can read (everything if that is not known
-    /// before the run); the results are the same as with [`Retention::Full`].
+    /// What the policy's queries can read: the series they could select,
+    /// back as far as they reach (everything if that is not known before
+    /// the run); the results are the same as with [`Retention::Full`].
     Queries,
 }
 
@@ -109,15 +117,37 @@ fn each_query<'p>(
 /// in a `__name__` matcher, which it could make match anything. A query
 /// that does not parse reads nothing (its measurements fail).
 ///
-/// The controllers' `up` is not among these series: it is always recorded.
+/// The controllers' `up` is not among these series: [`recorded`] decides
+/// on it like on any other.
 pub(crate) fn reads_ingress(policy: &Policy) -> bool {
     each_query(policy, |text, _| (!query_reads_ingress(text)).then_some(())).is_none()
 }
 
 /// What a placeholder inside a string literal becomes for
-/// [`query_reads_ingress`]: a token no metric name holds, so that a
-/// `__name__` matcher holding it can be told apart.
+/// [`query_reads_ingress`] and [`recorded`]: a token no label value holds,
+/// so that a matcher holding it can be told apart (and taken to match).
 const ARG: &str = "canarysim_arg_placeholder";
+
+/// The series a run of `policy` records: those one of its queries could
+/// select (see the module header); `None`, every series, when a query's
+/// selectors are not known before the run (an `{{args.*}}` placeholder
+/// outside a string literal, an unknown extension). A query that does not
+/// parse selects nothing.
+pub(crate) fn recorded(policy: &Policy) -> Option<Recorded> {
+    let mut all: Vec<VectorSelector> = Vec::new();
+    each_query(policy, |text, _| {
+        let text = label_placeholders(text, ARG)?;
+        let Ok(q) = Query::parse(&text) else {
+            return Some(());
+        };
+        all.extend(selectors(&q)?.into_iter().cloned());
+        Some(())
+    })?;
+    Some(Recorded::new(move |labels: &Labels| {
+        all.iter()
+            .any(|vs| could_match(vs, |n| Some(labels.get(n).unwrap_or(""))))
+    }))
+}
 
 /// Whether `text` can read one of the ingress controller's
 /// [`SERIES_NAMES`] (see [`reads_ingress`]).
@@ -141,13 +171,24 @@ fn query_reads_ingress(text: &str) -> bool {
 /// `or` groups, if it has them) all match `name` or hold a placeholder.
 /// Other matchers are taken to match, as they could.
 fn could_select(vs: &VectorSelector, name: &str) -> bool {
-    if vs.name.as_deref().is_some_and(|n| n != name) {
+    could_match(vs, |n| (n == METRIC_NAME).then_some(name))
+}
+
+/// Whether selector `vs` could select a series whose label `n` has value
+/// `value(n)` (absent: `""`), `None` standing for a label not known yet,
+/// which any matcher could match. A matcher that holds a placeholder
+/// could match anything too. Otherwise this is the selector's own rule:
+/// its metric name, all its matchers, and one of its `or` groups if it has
+/// them.
+fn could_match<'l>(vs: &VectorSelector, value: impl Fn(&str) -> Option<&'l str>) -> bool {
+    if let (Some(n), Some(v)) = (vs.name.as_deref(), value(METRIC_NAME))
+        && n != v
+    {
         return false;
     }
     let group = |ms: &[Matcher]| {
         ms.iter()
-            .filter(|m| m.name == METRIC_NAME)
-            .all(|m| m.value.contains(ARG) || m.is_match(name))
+            .all(|m| m.value.contains(ARG) || value(&m.name).is_none_or(|v| m.is_match(v)))
     };
     group(&vs.matchers.matchers)
         && (vs.matchers.or_matchers.is_empty() || vs.matchers.or_matchers.iter().any(|g| group(g)))
@@ -224,6 +265,98 @@ mod tests {
         assert_eq!(query_reach("rate(", lb), Some(0));
     }
 
+    /// A policy whose operator watches these queries and nothing else.
+    fn watching(queries: &[&str]) -> Policy {
+        let mut p = Policy::new("watch", Vec::new());
+        p.operator.panels = queries
+            .iter()
+            .map(|q| crate::rollout::policy::Panel {
+                name: "panel".into(),
+                query: (*q).into(),
+                above: 1.0,
+            })
+            .collect();
+        p
+    }
+
+    fn series(name: &str, pairs: &[(&str, &str)]) -> Labels {
+        Labels::with_name(name, pairs.iter().copied())
+    }
+
+    #[test]
+    fn a_series_is_recorded_only_if_a_selector_could_select_it() {
+        // A selector selects a series when its metric name and every
+        // matcher hold on the series' labels, an absent label reading ""
+        // (Prometheus's rule; `or` groups: one of them). A series no
+        // selector of any query selects is never read.
+        let keep = recorded(&watching(&[
+            r#"sum(rate(http_requests_total{service="checkout-canary",code=~"5.."}[1m]))"#,
+            r#"max(container_memory_working_set_bytes{container="checkout"})"#,
+            r#"{__name__=~"kube_pod_.*", pod!~"checkout-7.*"}"#,
+            r#"up{job="a" or job="b"}"#,
+        ]))
+        .expect("every selector is known");
+        let keeps = |l: &Labels| keep.keeps(l);
+        let canary = [("service", "checkout-canary"), ("code", "500")];
+        assert!(keeps(&series("http_requests_total", &canary)));
+        assert!(!keeps(&series(
+            "http_requests_total",
+            &[("service", "checkout-canary"), ("code", "200")]
+        )));
+        assert!(!keeps(&series(
+            "http_requests_total",
+            &[("service", "checkout"), ("code", "500")]
+        )));
+        assert!(!keeps(&series(
+            "http_request_duration_seconds_bucket",
+            &canary
+        )));
+        // An absent label reads "": `container="checkout"` refuses the
+        // pod's own cgroup series, which has no container label.
+        assert!(keeps(&series(
+            "container_memory_working_set_bytes",
+            &[("container", "checkout"), ("pod", "p")]
+        )));
+        assert!(!keeps(&series(
+            "container_memory_working_set_bytes",
+            &[("pod", "p")]
+        )));
+        assert!(keeps(&series(
+            "kube_pod_status_ready",
+            &[("pod", "checkout-5-x")]
+        )));
+        assert!(!keeps(&series(
+            "kube_pod_status_ready",
+            &[("pod", "checkout-7-x")]
+        )));
+        assert!(!keeps(&series("kube_node_info", &[])));
+        assert!(keeps(&series("up", &[("job", "b")])));
+        assert!(!keeps(&series("up", &[("job", "c")])));
+    }
+
+    #[test]
+    fn a_placeholder_in_a_label_value_could_match_any_value_and_elsewhere_keeps_everything() {
+        // Argo substitutes {{args.*}} into the query's text before it runs
+        // (analysis/utils.go ResolveArgs): the value is known only then.
+        let keep = recorded(&watching(&[
+            r#"sum(rate(http_requests_total{pod=~"{{args.canary-hash}}.*",code="500"}[1m]))"#,
+        ]))
+        .expect("the placeholder is a label value");
+        let keeps = |l: &Labels| keep.keeps(l);
+        assert!(keeps(&series(
+            "http_requests_total",
+            &[("pod", "anything"), ("code", "500")]
+        )));
+        assert!(!keeps(&series(
+            "http_requests_total",
+            &[("pod", "anything"), ("code", "200")]
+        )));
+        assert!(recorded(&watching(&["sum(rate({{args.metric}}[1m]))"])).is_none());
+        // A query that does not parse reads nothing; no query, no series.
+        let none = recorded(&watching(&["rate("])).expect("known");
+        assert!(!none.keeps(&series("up", &[])));
+    }
+
     #[test]
     fn a_selector_that_could_name_an_ingress_series_makes_the_run_record_them() {
         // A query can read the controller's series (socket.go's
@@ -268,7 +401,7 @@ mod tests {
             r#"sum(rate(http_requests_total{pod=~"{{args.canary-hash}}.*",code=~"5.."}[1m]))"#,
             r#"{__name__=~"http_.*"}"#,
             r#"{__name__="container_memory_working_set_bytes", pod=~"{{args.p}}.*"}"#,
-            // The controllers' `up` is always recorded.
+            // The controllers' `up` is not a counted series.
             r#"up{job="ingress-nginx-controller-metrics"}"#,
             // Reads nothing: its measurements fail.
             "rate(",

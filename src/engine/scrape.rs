@@ -49,8 +49,13 @@ struct AppTarget {
     up: SeriesId,
     /// Per endpoint × code slot.
     requests: Vec<Option<SeriesId>>,
-    /// Per endpoint: bucket series (the layout's slots), then sum, then count.
+    /// Per endpoint: bucket series (the layout's slots), then sum, then
+    /// count; empty when the store records none of them.
     histograms: Vec<Option<Vec<SeriesId>>>,
+    /// Whether the store records any of the pod's request counters or
+    /// histograms through this target: a scrape of one that records none
+    /// writes its `up` alone.
+    counts: bool,
     present: bool,
 }
 
@@ -305,7 +310,11 @@ impl Scraper {
 
     /// The pods whose counters group `g`'s application targets read, into
     /// `apps`, and those whose working set its cAdvisor targets read, into
-    /// `nodes`; or, with aligned offsets, that every target is read.
+    /// `nodes`; or, with aligned offsets, that every target is read. A
+    /// target whose series the store does not record still reads its pod:
+    /// the batched model draws a pod's counters at every one of its
+    /// targets' instants, so what a recorded target reads is the same
+    /// whatever else the run records.
     pub fn reads(&self, g: u32, apps: &mut Vec<PodId>, nodes: &mut Vec<PodId>) -> Reads {
         apps.clear();
         nodes.clear();
@@ -540,92 +549,129 @@ impl AppTarget {
         ];
         let up = store.id(Labels::with_name("up", base.clone()));
         let n = w.sc.endpoints.len();
-        AppTarget {
+        let mut a = AppTarget {
             svc: s,
             pod,
             base,
             up,
             requests: vec![None; n * CODE_SLOTS],
             histograms: vec![None; n],
+            counts: false,
             present: false,
+        };
+        a.counts = (0..n).any(|e| {
+            [CODE_OK, CODE_ERROR]
+                .iter()
+                .any(|&slot| store.records(&a.request_labels(w, e, slot)))
+                || a.histogram_labels(w, e).iter().any(|l| store.records(l))
+        });
+        a
+    }
+
+    /// The labels of endpoint `e`'s request counter for code slot `slot`.
+    fn request_labels(&self, w: &World, e: usize, slot: usize) -> Labels {
+        let ep = &w.sc.endpoints[e];
+        let code = if slot == CODE_OK {
+            ep.success_code.to_string()
+        } else {
+            "500".to_string()
+        };
+        let mut l = self.base.clone();
+        l.push(("method".into(), ep.method.clone()));
+        l.push(("handler".into(), ep.handler.clone()));
+        l.push(("code".into(), code));
+        Labels::with_name("http_requests_total", l)
+    }
+
+    /// The labels of endpoint `e`'s histogram series: a bucket per slot of
+    /// the layout, then `_sum`, then `_count`.
+    fn histogram_labels(&self, w: &World, e: usize) -> Vec<Labels> {
+        let ep = &w.sc.endpoints[e];
+        let mut base = self.base.clone();
+        base.push(("method".into(), ep.method.clone()));
+        base.push(("handler".into(), ep.handler.clone()));
+        let slots = w.sc.buckets.range(e).len();
+        let mut out = Vec::with_capacity(slots + 2);
+        for b in 0..slots {
+            let le =
+                w.sc.buckets
+                    .bounds(e)
+                    .get(b)
+                    .map_or("+Inf".to_string(), |x| x.to_string());
+            let mut l = base.clone();
+            l.push(("le".into(), le));
+            out.push(Labels::with_name("http_request_duration_seconds_bucket", l));
         }
+        out.push(Labels::with_name(
+            "http_request_duration_seconds_sum",
+            base.clone(),
+        ));
+        out.push(Labels::with_name(
+            "http_request_duration_seconds_count",
+            base,
+        ));
+        out
     }
 
     /// One scrape of this target: `up`, and the counters and histograms
-    /// the pod exports.
+    /// the pod exports (those the store records).
     fn scrape(&mut self, t: i64, w: &World, store: &mut SeriesStore) {
-        let a = self;
-        let p = &w.pods[a.pod as usize];
+        let p = &w.pods[self.pod as usize];
         if !p.can_serve() {
             // The scrape fails: `up` is 0 and the target's series go stale.
-            store.push(a.up, t, 0.0);
-            a.stale_all(store, t);
+            store.push(self.up, t, 0.0);
+            self.stale_all(store, t);
             return;
         }
-        store.push(a.up, t, 1.0);
-        for (e, ep) in w.sc.endpoints.iter().enumerate() {
+        store.push(self.up, t, 1.0);
+        if !self.counts {
+            return;
+        }
+        for e in 0..w.sc.endpoints.len() {
             for slot in [CODE_OK, CODE_ERROR] {
                 let v = p.requests[e * CODE_SLOTS + slot];
                 let k = e * CODE_SLOTS + slot;
                 if v == 0 {
                     // The counter child does not exist in this process (yet).
-                    if let Some(id) = a.requests[k] {
+                    if let Some(id) = self.requests[k] {
                         store.mark_stale(id, t);
                     }
                     continue;
                 }
-                let id = *a.requests[k].get_or_insert_with(|| {
-                    let code = if slot == CODE_OK {
-                        ep.success_code.to_string()
-                    } else {
-                        "500".to_string()
-                    };
-                    let mut l = a.base.clone();
-                    l.push(("method".into(), ep.method.clone()));
-                    l.push(("handler".into(), ep.handler.clone()));
-                    l.push(("code".into(), code));
-                    store.id(Labels::with_name("http_requests_total", l))
-                });
+                let id = match self.requests[k] {
+                    Some(id) => id,
+                    None => {
+                        let id = store.id(self.request_labels(w, e, slot));
+                        *self.requests[k].insert(id)
+                    }
+                };
                 store.push(id, t, v as f64);
             }
             let counts = &p.buckets[w.sc.buckets.range(e)];
             let slots = counts.len();
             let total: u64 = counts.iter().sum();
             if total == 0 {
-                if let Some(ids) = &a.histograms[e] {
+                if let Some(ids) = &self.histograms[e] {
                     for id in ids {
                         store.mark_stale(*id, t);
                     }
                 }
                 continue;
             }
-            let ids = a.histograms[e].get_or_insert_with(|| {
-                let mut base = a.base.clone();
-                base.push(("method".into(), ep.method.clone()));
-                base.push(("handler".into(), ep.handler.clone()));
-                let mut ids = Vec::with_capacity(slots + 2);
-                for b in 0..slots {
-                    let le =
-                        w.sc.buckets
-                            .bounds(e)
-                            .get(b)
-                            .map_or("+Inf".to_string(), |x| x.to_string());
-                    let mut l = base.clone();
-                    l.push(("le".into(), le));
-                    ids.push(
-                        store.id(Labels::with_name("http_request_duration_seconds_bucket", l)),
-                    );
+            if self.histograms[e].is_none() {
+                let mut ids: Vec<SeriesId> = self
+                    .histogram_labels(w, e)
+                    .into_iter()
+                    .map(|l| store.id(l))
+                    .collect();
+                if ids.iter().all(|id| *id == SeriesId::UNRECORDED) {
+                    ids.clear();
                 }
-                ids.push(store.id(Labels::with_name(
-                    "http_request_duration_seconds_sum",
-                    base.clone(),
-                )));
-                ids.push(store.id(Labels::with_name(
-                    "http_request_duration_seconds_count",
-                    base,
-                )));
-                ids
-            });
+                self.histograms[e] = Some(ids);
+            }
+            let Some(ids) = self.histograms[e].as_deref().filter(|ids| !ids.is_empty()) else {
+                continue;
+            };
             let mut cumulative = 0u64;
             for (b, c) in counts.iter().enumerate() {
                 cumulative += c;

@@ -10,4 +10,4 @@ pub mod store;
 pub mod synthetic;
 
 pub use labels::{Labels, METRIC_NAME};
-pub use store::{STALE_NAN, Sample, Series, SeriesId, SeriesStore, is_stale_nan};
+pub use store::{Recorded, STALE_NAN, Sample, Series, SeriesId, SeriesStore, is_stale_nan};

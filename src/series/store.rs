@@ -12,10 +12,15 @@
 //! series then drops the samples older than the window behind its newest
 //! one (always keeping that newest one), in amortised O(1) per push, so a
 //! long run holds O(series × window) samples rather than all of them.
+//!
+//! A store may also record only some series ([`SeriesStore::record_only`]):
+//! a label set the predicate refuses gets [`SeriesId::UNRECORDED`], and
+//! samples pushed to it are dropped, so a writer keeps its one code path
+//! while a run that no query could read a series from stores nothing of it.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use super::labels::Labels;
 
@@ -116,6 +121,34 @@ impl Series {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeriesId(pub u32);
 
+impl SeriesId {
+    /// The id of a series the store does not record
+    /// ([`SeriesStore::record_only`]): pushes to it are dropped.
+    pub const UNRECORDED: SeriesId = SeriesId(u32::MAX);
+}
+
+/// Which label sets a store records ([`SeriesStore::record_only`]).
+#[derive(Clone)]
+pub struct Recorded(Arc<dyn Fn(&Labels) -> bool + Send + Sync>);
+
+impl Recorded {
+    /// Records the label sets for which `keep` is true.
+    pub fn new(keep: impl Fn(&Labels) -> bool + Send + Sync + 'static) -> Recorded {
+        Recorded(Arc::new(keep))
+    }
+
+    /// Whether a series with these labels is recorded.
+    pub fn keeps(&self, labels: &Labels) -> bool {
+        (self.0)(labels)
+    }
+}
+
+impl std::fmt::Debug for Recorded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Recorded(..)")
+    }
+}
+
 /// The store: every series of one run (or of one promqltest block).
 #[derive(Debug, Clone, Default)]
 pub struct SeriesStore {
@@ -138,6 +171,8 @@ pub struct SeriesStore {
     rank: OnceLock<Vec<u32>>,
     /// Milliseconds of samples kept behind each series' newest; `None`: all.
     retention_ms: Option<i64>,
+    /// The label sets recorded; `None`: all.
+    recorded: Option<Recorded>,
 }
 
 impl SeriesStore {
@@ -161,8 +196,28 @@ impl SeriesStore {
         self.retention_ms
     }
 
-    /// The id of the series with these labels, created empty if new.
+    /// Records, from now on, only the series whose labels `recorded`
+    /// accepts (`None`: every series). Any other label set gets
+    /// [`SeriesId::UNRECORDED`] from [`SeriesStore::id`]; what is pushed to
+    /// it is dropped. Queries that can select no refused label set give
+    /// the same answers either way.
+    pub fn record_only(&mut self, recorded: Option<Recorded>) {
+        self.recorded = recorded;
+    }
+
+    /// Whether the store records a series with these labels
+    /// ([`SeriesStore::record_only`]).
+    pub fn records(&self, labels: &Labels) -> bool {
+        self.recorded.as_ref().is_none_or(|r| r.keeps(labels))
+    }
+
+    /// The id of the series with these labels, created empty if new;
+    /// [`SeriesId::UNRECORDED`] if the store does not record it
+    /// ([`SeriesStore::record_only`]).
     pub fn id(&mut self, labels: Labels) -> SeriesId {
+        if !self.records(&labels) {
+            return SeriesId::UNRECORDED;
+        }
         let hash = labels_hash(&labels);
         if let Some(id) = self.lookup(hash, &labels) {
             return id;
@@ -238,11 +293,15 @@ impl SeriesStore {
 
     /// Appends a sample. A sample at the same time as the newest one replaces
     /// it; one older than the newest is inserted in order (used by test loaders,
-    /// never by the scraper).
+    /// never by the scraper). Dropped for [`SeriesId::UNRECORDED`].
     #[inline]
     pub fn push(&mut self, id: SeriesId, t: i64, v: f64) {
         let keep = self.retention_ms;
-        let samples = &mut self.series[id.0 as usize].samples;
+        let Some(series) = self.series.get_mut(id.0 as usize) else {
+            debug_assert_eq!(id, SeriesId::UNRECORDED, "a series of another store");
+            return;
+        };
+        let samples = &mut series.samples;
         match samples.last() {
             // The scraper's case: a new newest sample.
             Some(last) if last.t < t => {
@@ -308,9 +367,14 @@ impl SeriesStore {
         }
     }
 
-    /// Appends a staleness marker at `t` unless the series is already stale or empty.
+    /// Appends a staleness marker at `t` unless the series is already stale
+    /// or empty (or not recorded).
     pub fn mark_stale(&mut self, id: SeriesId, t: i64) {
-        let samples = &self.series[id.0 as usize].samples;
+        let Some(series) = self.series.get(id.0 as usize) else {
+            debug_assert_eq!(id, SeriesId::UNRECORDED, "a series of another store");
+            return;
+        };
+        let samples = &series.samples;
         match samples.last() {
             Some(last) if !is_stale_nan(last.v) && last.t < t => self.push(id, t, STALE_NAN),
             _ => {}
@@ -402,6 +466,29 @@ mod tests {
         assert_eq!(
             many.get(a).samples,
             batch(&[(0, 1.0), (10, 9.0), (20, 8.0), (40, 3.0), (50, 7.0)])
+        );
+    }
+
+    #[test]
+    fn a_label_set_the_store_does_not_record_gets_no_series_and_its_samples_are_dropped() {
+        let mut s = SeriesStore::new();
+        s.record_only(Some(Recorded::new(|l: &Labels| {
+            l.get("job") == Some("kept")
+        })));
+        let kept = s.id(Labels::with_name("up", [("job", "kept")]));
+        let dropped = s.id(Labels::with_name("up", [("job", "other")]));
+        assert_eq!(dropped, SeriesId::UNRECORDED);
+        assert_ne!(kept, SeriesId::UNRECORDED);
+        s.push(kept, 1_000, 1.0);
+        s.push(dropped, 1_000, 1.0);
+        s.mark_stale(dropped, 2_000);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.get(kept).samples.len(), 1);
+        assert!(s.postings("job", "other").is_empty());
+        s.record_only(None);
+        assert_ne!(
+            s.id(Labels::with_name("up", [("job", "other")])),
+            SeriesId::UNRECORDED
         );
     }
 

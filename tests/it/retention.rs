@@ -2,10 +2,11 @@
 //! one that keeps every sample.
 //!
 //! `engine::run_result` (sweeps, `run --runs`, `run` without `--out`) drops
-//! samples older than the longest reach of the policy's queries; `run`
-//! keeps them all for the outputs that show whole series. Over every shipped
-//! scenario and policy, in both traffic models, the results must be the same
-//! bytes, and the bounded store must actually have dropped samples.
+//! samples older than the longest reach of the policy's queries, and does
+//! not store the series none of them could select; `run` keeps them all for
+//! the outputs that show whole series. Over every shipped scenario and
+//! policy, in both traffic models, the results must be the same bytes, and
+//! the bounded store must actually have dropped samples and series.
 
 use canarysim::engine::{Engine, Retention};
 use canarysim::report;
@@ -49,6 +50,8 @@ fn bounded_retention_gives_the_same_results_as_full_series() {
                         assert!(b * 2 < a, "{file} {}: {b} kept of {a}", policy.name);
                         bounded_policies += 1;
                     }
+                    let (a, b) = (full.series.len(), kept.series.len());
+                    assert!(b < a, "{file} {}: {b} series of {a}", policy.name);
                 }
             }
         }
