@@ -673,9 +673,9 @@ impl AppTarget {
                 continue;
             };
             let mut cumulative = 0u64;
-            for (b, c) in counts.iter().enumerate() {
+            for (id, c) in ids.iter().zip(counts) {
                 cumulative += c;
-                store.push(ids[b], t, cumulative as f64);
+                store.push(*id, t, cumulative as f64);
             }
             store.push(ids[slots], t, p.latency_sum[e]);
             store.push(ids[slots + 1], t, total as f64);
