@@ -143,9 +143,14 @@ pub(crate) fn recorded(policy: &Policy) -> Option<Recorded> {
         all.extend(selectors(&q)?.into_iter().cloned());
         Some(())
     })?;
-    Some(Recorded::new(move |labels: &Labels| {
-        all.iter()
-            .any(|vs| could_match(vs, |n| Some(labels.get(n).unwrap_or(""))))
+    Some(Recorded::new(move |labels: &Labels, part| {
+        all.iter().any(|vs| {
+            could_match(vs, |n| match labels.get(n) {
+                Some(v) => Some(v),
+                None if part => None,
+                None => Some(""),
+            })
+        })
     }))
 }
 
@@ -330,6 +335,21 @@ mod tests {
             &[("pod", "checkout-7-x")]
         )));
         assert!(!keeps(&series("kube_node_info", &[])));
+        // Part of a label set: what it lacks could be anything.
+        let could = |l: &Labels| keep.could_keep(l);
+        assert!(could(&series(
+            "http_requests_total",
+            &[("service", "checkout-canary")]
+        )));
+        assert!(!could(&series(
+            "http_requests_total",
+            &[("service", "checkout")]
+        )));
+        assert!(could(&series(
+            "container_memory_working_set_bytes",
+            &[("pod", "p")]
+        )));
+        assert!(!could(&series("http_request_duration_seconds_sum", &[])));
         assert!(keeps(&series("up", &[("job", "b")])));
         assert!(!keeps(&series("up", &[("job", "c")])));
     }

@@ -52,9 +52,9 @@ struct AppTarget {
     /// Per endpoint: bucket series (the layout's slots), then sum, then
     /// count; empty when the store records none of them.
     histograms: Vec<Option<Vec<SeriesId>>>,
-    /// Whether the store records any of the pod's request counters or
-    /// histograms through this target: a scrape of one that records none
-    /// writes its `up` alone.
+    /// Whether the store could record any of the pod's request counters or
+    /// histograms through this target (decided on the target's labels and
+    /// the metric names): a scrape of one that cannot writes its `up` alone.
     counts: bool,
     present: bool,
 }
@@ -559,12 +559,14 @@ impl AppTarget {
             counts: false,
             present: false,
         };
-        a.counts = (0..n).any(|e| {
-            [CODE_OK, CODE_ERROR]
-                .iter()
-                .any(|&slot| store.records(&a.request_labels(w, e, slot)))
-                || a.histogram_labels(w, e).iter().any(|l| store.records(l))
-        });
+        a.counts = [
+            "http_requests_total",
+            "http_request_duration_seconds_bucket",
+            "http_request_duration_seconds_sum",
+            "http_request_duration_seconds_count",
+        ]
+        .iter()
+        .any(|name| store.could_record(&Labels::with_name(name, a.base.iter().cloned())));
         a
     }
 

@@ -127,19 +127,30 @@ impl SeriesId {
     pub const UNRECORDED: SeriesId = SeriesId(u32::MAX);
 }
 
+/// The test behind [`Recorded`]: a label set, and whether it is only part
+/// of one.
+type KeepFn = dyn Fn(&Labels, bool) -> bool + Send + Sync;
+
 /// Which label sets a store records ([`SeriesStore::record_only`]).
 #[derive(Clone)]
-pub struct Recorded(Arc<dyn Fn(&Labels) -> bool + Send + Sync>);
+pub struct Recorded(Arc<KeepFn>);
 
 impl Recorded {
-    /// Records the label sets for which `keep` is true.
-    pub fn new(keep: impl Fn(&Labels) -> bool + Send + Sync + 'static) -> Recorded {
+    /// Records the label sets for which `keep(labels, false)` is true.
+    /// `keep(labels, true)` asks about a part of a label set, the labels it
+    /// lacks not known yet: whether some set holding it could be recorded.
+    pub fn new(keep: impl Fn(&Labels, bool) -> bool + Send + Sync + 'static) -> Recorded {
         Recorded(Arc::new(keep))
     }
 
     /// Whether a series with these labels is recorded.
     pub fn keeps(&self, labels: &Labels) -> bool {
-        (self.0)(labels)
+        (self.0)(labels, false)
+    }
+
+    /// Whether some series whose labels include these could be recorded.
+    pub fn could_keep(&self, part: &Labels) -> bool {
+        (self.0)(part, true)
     }
 }
 
@@ -209,6 +220,12 @@ impl SeriesStore {
     /// ([`SeriesStore::record_only`]).
     pub fn records(&self, labels: &Labels) -> bool {
         self.recorded.as_ref().is_none_or(|r| r.keeps(labels))
+    }
+
+    /// Whether the store could record some series whose labels include
+    /// `part` (the others not known yet).
+    pub fn could_record(&self, part: &Labels) -> bool {
+        self.recorded.as_ref().is_none_or(|r| r.could_keep(part))
     }
 
     /// The id of the series with these labels, created empty if new;
@@ -474,8 +491,8 @@ mod tests {
     #[test]
     fn a_label_set_the_store_does_not_record_gets_no_series_and_its_samples_are_dropped() {
         let mut s = SeriesStore::new();
-        s.record_only(Some(Recorded::new(|l: &Labels| {
-            l.get("job") == Some("kept")
+        s.record_only(Some(Recorded::new(|l: &Labels, part| {
+            l.get("job").map_or(part, |j| j == "kept")
         })));
         let kept = s.id(Labels::with_name("up", [("job", "kept")]));
         let dropped = s.id(Labels::with_name("up", [("job", "other")]));
@@ -487,6 +504,8 @@ mod tests {
         assert_eq!(s.len(), 1);
         assert_eq!(s.get(kept).samples.len(), 1);
         assert!(s.postings("job", "other").is_empty());
+        assert!(s.could_record(&Labels::with_name("up", [("pod", "p")])));
+        assert!(!s.could_record(&Labels::with_name("up", [("job", "other")])));
         s.record_only(None);
         assert_ne!(
             s.id(Labels::with_name("up", [("job", "other")])),
