@@ -31,6 +31,9 @@
 //! the order pods are visited in; the ingress's view of the pods is drawn
 //! on the ingress's stream, in pod order.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use rand_distr::{Distribution, Exp, Normal};
 
 use super::draw::{
@@ -95,6 +98,8 @@ pub(crate) struct Batcher {
     /// pods at the same load share them. At most [`LAWS_KEPT`], oldest out.
     laws: [Vec<Law>; 2],
     laws_next: [usize; 2],
+    /// Laws shared with other runs of the scenario, if any.
+    shared: Option<SharedLaws>,
     /// Scratch for the draws at a scrape: per endpoint successes and
     /// errors, and one endpoint's bucket counts.
     scratch_ok: Vec<u64>,
@@ -141,6 +146,127 @@ type Law = ((Wait, f64), Vec<Response>);
 
 /// Response laws kept per version.
 const LAWS_KEPT: usize = 256;
+
+/// Response laws shared by the runs of one scenario (the seeds of a sweep's
+/// cell, of `run --runs`), so that each (wait, slow-down) is worked out once
+/// for all of them rather than once a run. A law is a pure function of the
+/// scenario's latency distributions and histogram bounds and of its key, so
+/// which run computed it first changes no bit of any run. Nothing iterates
+/// the map. A run of another scenario (other distributions or bounds) does
+/// not use it ([`Batcher::share`]).
+#[derive(Clone, Default)]
+pub struct SharedLaws(Arc<Mutex<SharedInner>>);
+
+impl SharedLaws {
+    /// How many laws are shared.
+    pub fn len(&self) -> usize {
+        lock(self).laws.len()
+    }
+
+    /// Whether no law is shared yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Default)]
+struct SharedInner {
+    /// The distributions and bounds the laws are of, as bits.
+    signature: Option<Vec<u64>>,
+    /// By version and the bits of (wait shift, wait p, wait θ, slow-down).
+    laws: HashMap<(usize, [u64; 4]), Arc<[Response]>>,
+}
+
+/// Laws a [`SharedLaws`] holds at most (about 4 kB each for five endpoints).
+const SHARED_LAWS_KEPT: usize = 16_384;
+
+/// The key of a law in a [`SharedLaws`].
+fn shared_key(v: usize, wait: Wait, g: f64) -> (usize, [u64; 4]) {
+    (
+        v,
+        [
+            wait.shift.to_bits(),
+            wait.p.to_bits(),
+            wait.theta.to_bits(),
+            g.to_bits(),
+        ],
+    )
+}
+
+/// Locks shared laws. A run that panicked holding the lock left the map
+/// whole: every entry is a finished law.
+fn lock(s: &SharedLaws) -> std::sync::MutexGuard<'_, SharedInner> {
+    s.0.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A run's response laws and those it shares with other runs.
+struct Laws<'b> {
+    kept: &'b mut [Vec<Law>; 2],
+    next: &'b mut [usize; 2],
+    shared: Option<&'b SharedLaws>,
+}
+
+impl<'b> Laws<'b> {
+    /// The response laws of version `v` at this wait and slow-down, per
+    /// endpoint: from this run's laws, else the shared ones, else worked
+    /// out by `compute` (and kept in both).
+    fn get(
+        self,
+        v: usize,
+        wait: Wait,
+        g: f64,
+        compute: impl FnOnce() -> Vec<Response>,
+    ) -> &'b [Response] {
+        let at = match self.kept[v].iter().position(|(k, _)| *k == (wait, g)) {
+            Some(at) => at,
+            None => {
+                let key = shared_key(v, wait, g);
+                let found = self.shared.and_then(|s| lock(s).laws.get(&key).cloned());
+                let r = match found {
+                    Some(r) => r.to_vec(),
+                    None => {
+                        let r = compute();
+                        if let Some(s) = self.shared {
+                            let mut inner = lock(s);
+                            if inner.laws.len() < SHARED_LAWS_KEPT {
+                                inner.laws.insert(key, r.clone().into());
+                            }
+                        }
+                        r
+                    }
+                };
+                let laws = &mut self.kept[v];
+                if laws.len() < LAWS_KEPT {
+                    laws.push(((wait, g), r));
+                    laws.len() - 1
+                } else {
+                    let at = self.next[v];
+                    laws[at] = ((wait, g), r);
+                    self.next[v] = (at + 1) % LAWS_KEPT;
+                    at
+                }
+            }
+        };
+        &self.kept[v][at].1
+    }
+}
+
+/// What a scenario's response laws depend on besides their key: each
+/// version's latency distribution per endpoint and the endpoints' bounds.
+fn law_signature(sc: &Scenario) -> Vec<u64> {
+    let mut out = Vec::new();
+    for v in [Version::Stable, Version::Canary] {
+        for l in &sc.profile(v).latency {
+            out.extend(l.signature());
+        }
+    }
+    for e in 0..sc.endpoints.len() {
+        let bounds = sc.buckets.bounds(e);
+        out.push(bounds.len() as u64);
+        out.extend(bounds.iter().map(|b| b.to_bits()));
+    }
+    out
+}
 
 /// One pod's queue and what it served since the last scrape.
 struct BatchPod {
@@ -232,6 +358,7 @@ impl Batcher {
             err_split: [s_err, c_err],
             laws: [Vec::new(), Vec::new()],
             laws_next: [0, 0],
+            shared: None,
             scratch_ok: vec![0; sc.endpoints.len()],
             scratch_err: vec![0; sc.endpoints.len()],
             scratch_buckets: vec![0; sc.buckets.max_slots()],
@@ -268,6 +395,20 @@ impl Batcher {
                 }
             },
         }
+    }
+
+    /// Takes and gives response laws through `laws` from now on, if they
+    /// are laws of this scenario (the first run to share them decides).
+    pub fn share(&mut self, sc: &Scenario, laws: &SharedLaws) {
+        let signature = law_signature(sc);
+        let mut inner = lock(laws);
+        match &inner.signature {
+            Some(s) if *s != signature => return,
+            Some(_) => {}
+            None => inner.signature = Some(signature),
+        }
+        drop(inner);
+        self.shared = Some(laws.clone());
     }
 
     /// The batch length.
@@ -765,25 +906,20 @@ impl World<'_> {
             bp.app.fold(&bp.cache, &sc.buckets);
             bp.seen.fold(&bp.cache, &sc.buckets);
             bp.cache.clear();
-            let laws = &mut b.laws[v];
-            match laws.iter().find(|(k, _)| *k == (wait, g)) {
-                Some((_, r)) => bp.cache.extend_from_slice(r),
-                None => {
-                    let r: Vec<Response> = profile
-                        .latency
-                        .iter()
-                        .enumerate()
-                        .map(|(e, l)| Response::of(l, g, &wait, sc.buckets.bounds(e)))
-                        .collect();
-                    bp.cache.extend_from_slice(&r);
-                    if laws.len() < LAWS_KEPT {
-                        laws.push(((wait, g), r));
-                    } else {
-                        laws[b.laws_next[v]] = ((wait, g), r);
-                        b.laws_next[v] = (b.laws_next[v] + 1) % LAWS_KEPT;
-                    }
-                }
-            }
+            let laws = Laws {
+                kept: &mut b.laws,
+                next: &mut b.laws_next,
+                shared: b.shared.as_ref(),
+            };
+            let r = laws.get(v, wait, g, || {
+                profile
+                    .latency
+                    .iter()
+                    .enumerate()
+                    .map(|(e, l)| Response::of(l, g, &wait, sc.buckets.bounds(e)))
+                    .collect()
+            });
+            bp.cache.extend_from_slice(r);
             bp.cached_for = Some((wait, g));
         }
         bp.app.add(completions - errors, errors, timed_out);

@@ -35,6 +35,7 @@ use crate::series::SeriesStore;
 use crate::sim::rng::{ChaCha8Rng, stream};
 use crate::sim::{EventQueue, SimTime};
 
+pub use batch::SharedLaws;
 pub use retention::Retention;
 pub use scrape::{CADVISOR_JOB, KSM_JOB};
 
@@ -780,6 +781,22 @@ pub fn run_result(sc: &Scenario, policy: &Policy, seed: u64) -> RunResult {
     Engine::with_retention(sc, policy, seed, Retention::Queries)
         .run()
         .result
+}
+
+/// As [`run_result`], sharing the batched model's response laws with the
+/// other runs of `sc` that get `laws` (the seeds of a sweep's cell): the
+/// same result, with each law worked out once for all of them.
+pub fn run_result_sharing(
+    sc: &Scenario,
+    policy: &Policy,
+    seed: u64,
+    laws: &SharedLaws,
+) -> RunResult {
+    let mut engine = Engine::with_retention(sc, policy, seed, Retention::Queries);
+    if let Some(b) = engine.world.batcher.as_mut() {
+        b.share(sc, laws);
+    }
+    engine.run().result
 }
 
 fn describe_step(s: &Step) -> String {

@@ -67,6 +67,16 @@ pub enum LatencyDist {
 }
 
 impl LatencyDist {
+    /// The distribution as bits: its kind, then the parameters it was
+    /// given. Two distributions with the same signature are the same.
+    pub fn signature(&self) -> [u64; 3] {
+        match self {
+            LatencyDist::Constant { secs } => [0, secs.to_bits(), 0],
+            LatencyDist::Exponential { mean, .. } => [1, mean.to_bits(), 0],
+            LatencyDist::LogNormal { median, p99, .. } => [2, median.to_bits(), p99.to_bits()],
+        }
+    }
+
     /// A constant service time.
     pub fn constant(secs: f64) -> Result<LatencyDist, String> {
         if !(secs.is_finite() && secs >= 0.0) {

@@ -150,10 +150,11 @@ pub fn run_seeds_with<T: Send>(
     tick: &(dyn Fn() + Sync),
     keep: &(dyn Fn(crate::outcome::RunResult) -> T + Sync),
 ) -> Vec<T> {
+    let laws = crate::engine::SharedLaws::default();
     seeds
         .par_iter()
         .map(|&s| {
-            let r = crate::engine::run_result(sc, policy, s);
+            let r = crate::engine::run_result_sharing(sc, policy, s, &laws);
             tick();
             keep(r)
         })

@@ -452,3 +452,47 @@ fn lint_notes_a_batched_scenario_near_saturation() {
         "the per-request model is the reference"
     );
 }
+
+/// A sweep's cell shares the batched model's response laws between its
+/// seeds (`engine::run_result_sharing`): runs that share them give the same
+/// bytes as runs that work them out alone, whatever order they run in, and
+/// a run of a scenario with other latencies does not take laws that are not
+/// its own.
+#[test]
+fn runs_sharing_response_laws_give_the_same_results_as_runs_alone() {
+    use canarysim::engine::{SharedLaws, run_result, run_result_sharing};
+    use canarysim::report::json;
+    let shipped = |file: &str| -> Scenario {
+        batched(
+            canarysim::scenario::load_file(&super::fixtures::Disk, file.as_ref())
+                .expect("shipped scenario"),
+        )
+    };
+    let leak = shipped("scenarios/checkout-leak.toml");
+    let slow = shipped("scenarios/checkout-slow.toml");
+    let laws = SharedLaws::default();
+    let policy = leak.policy("hardened").expect("shipped policy");
+    for seed in [7, 5, 6] {
+        let shared = run_result_sharing(&leak, policy, seed, &laws);
+        let alone = run_result(&leak, policy, seed);
+        assert_eq!(
+            json(std::slice::from_ref(&shared)),
+            json(std::slice::from_ref(&alone)),
+            "seed {seed}"
+        );
+    }
+    let kept = laws.len();
+    assert!(kept > 0);
+    let policy = slow.policy("hardened").expect("shipped policy");
+    let shared = run_result_sharing(&slow, policy, 5, &laws);
+    let alone = run_result(&slow, policy, 5);
+    assert_eq!(
+        json(std::slice::from_ref(&shared)),
+        json(std::slice::from_ref(&alone))
+    );
+    assert_eq!(
+        laws.len(),
+        kept,
+        "checkout-slow's laws are not checkout-leak's"
+    );
+}
