@@ -39,8 +39,9 @@ use crate::series::{Labels, SeriesId, SeriesStore};
 use crate::sim::{EventQueue, SimTime};
 
 /// The names of the series [`IngressCounters`] feeds: the controller's
-/// request counter and its two histograms. Only these are skipped when no
-/// query can read them; each replica's `up` is always written.
+/// request counter and its two histograms. Only these are not counted
+/// when no query can read them; each replica's `up`, like every series, is
+/// stored when a query could select it (`retention.rs`, `recorded`).
 pub(crate) const SERIES_NAMES: [&str; 7] = [
     "nginx_ingress_controller_requests",
     "nginx_ingress_controller_request_duration_seconds_bucket",

@@ -131,16 +131,16 @@ const ARG: &str = "canarysim_arg_placeholder";
 /// The series a run of `policy` records: those one of its queries could
 /// select (see the module header); `None`, every series, when a query's
 /// selectors are not known before the run (an `{{args.*}}` placeholder
-/// outside a string literal, an unknown extension). A query that does not
-/// parse selects nothing.
+/// outside a string literal, an unknown extension, or a query that parses
+/// only once its placeholders are filled in). A query that does not parse
+/// whatever its args selects nothing. The store asks about a label set when
+/// a writer first meets it; writers keep the id.
 pub(crate) fn recorded(policy: &Policy) -> Option<Recorded> {
     let mut all: Vec<VectorSelector> = Vec::new();
     each_query(policy, |text, _| {
-        let text = label_placeholders(text, ARG)?;
-        let Ok(q) = Query::parse(&text) else {
-            return Some(());
-        };
-        all.extend(selectors(&q)?.into_iter().cloned());
+        if let Some(q) = parse_with_placeholders(text)? {
+            all.extend(selectors(&q)?.into_iter().cloned());
+        }
         Some(())
     })?;
     Some(Recorded::new(move |labels: &Labels, part| {
@@ -157,10 +157,10 @@ pub(crate) fn recorded(policy: &Policy) -> Option<Recorded> {
 /// Whether `text` can read one of the ingress controller's
 /// [`SERIES_NAMES`] (see [`reads_ingress`]).
 fn query_reads_ingress(text: &str) -> bool {
-    let Some(text) = label_placeholders(text, ARG) else {
+    let Some(q) = parse_with_placeholders(text) else {
         return true;
     };
-    let Ok(q) = Query::parse(&text) else {
+    let Some(q) = q else {
         return false;
     };
     match selectors(&q) {
@@ -181,8 +181,8 @@ fn could_select(vs: &VectorSelector, name: &str) -> bool {
 
 /// Whether selector `vs` could select a series whose label `n` has value
 /// `value(n)` (absent: `""`), `None` standing for a label not known yet,
-/// which any matcher could match. A matcher that holds a placeholder
-/// could match anything too. Otherwise this is the selector's own rule:
+/// which any matcher could match. A matcher that holds a placeholder, in
+/// its value or as a quoted label name, could match anything too. Otherwise this is the selector's own rule:
 /// its metric name, all its matchers, and one of its `or` groups if it has
 /// them.
 fn could_match<'l>(vs: &VectorSelector, value: impl Fn(&str) -> Option<&'l str>) -> bool {
@@ -192,8 +192,11 @@ fn could_match<'l>(vs: &VectorSelector, value: impl Fn(&str) -> Option<&'l str>)
         return false;
     }
     let group = |ms: &[Matcher]| {
-        ms.iter()
-            .all(|m| m.value.contains(ARG) || value(&m.name).is_none_or(|v| m.is_match(v)))
+        ms.iter().all(|m| {
+            m.name.contains(ARG)
+                || m.value.contains(ARG)
+                || value(&m.name).is_none_or(|v| m.is_match(v))
+        })
     };
     group(&vs.matchers.matchers)
         && (vs.matchers.or_matchers.is_empty() || vs.matchers.or_matchers.iter().any(|g| group(g)))
@@ -203,10 +206,24 @@ fn could_match<'l>(vs: &VectorSelector, value: impl Fn(&str) -> Option<&'l str>)
 /// that is not known (see the module header). A query that does not parse
 /// reads nothing: its measurements fail with the parse error.
 fn query_reach(text: &str, lookback: i64) -> Option<i64> {
-    let text = label_placeholders(text, "x")?;
-    match Query::parse(&text) {
-        Ok(q) => reach_ms(&q, lookback),
-        Err(_) => Some(0),
+    match parse_with_placeholders(text)? {
+        Some(q) => reach_ms(&q, lookback),
+        None => Some(0),
+    }
+}
+
+/// `text` parsed with each placeholder inside a string literal standing as
+/// [`ARG`]: `Some(None)` when it does not parse and has no placeholder (its
+/// measurements fail whatever the args); `None` when that is not known
+/// before the run: a placeholder outside a string literal, or one without
+/// which the text does not parse (`code=~"[{{args.lo}}-5]00"` is a regular
+/// expression only once `lo` is filled in).
+fn parse_with_placeholders(text: &str) -> Option<Option<Query>> {
+    let filled = label_placeholders(text, ARG)?;
+    match Query::parse(&filled) {
+        Ok(q) => Some(Some(q)),
+        Err(_) if filled != text => None,
+        Err(_) => Some(None),
     }
 }
 
@@ -244,6 +261,7 @@ fn label_placeholders(text: &str, by: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::series::SeriesStore;
 
     #[test]
     fn placeholders_in_strings_are_label_values_and_elsewhere_unknown() {
@@ -355,6 +373,60 @@ mod tests {
     }
 
     #[test]
+    fn the_recorded_series_are_exactly_those_the_promql_engine_selects() {
+        // The filter and PromQL's selection are two statements of one rule;
+        // here the engine itself is the oracle, over label sets that differ
+        // in each way a matcher can tell (absent labels read "").
+        let sets = [
+            series("up", &[("job", "a")]),
+            series("up", &[("job", "b"), ("pod", "p-1")]),
+            series("up", &[]),
+            series("http_requests_total", &[("code", "500"), ("service", "s")]),
+            series("http_requests_total", &[("code", "200"), ("service", "s")]),
+            series("http_requests_total", &[("code", "503")]),
+            series("container_memory_working_set_bytes", &[("pod", "p-1")]),
+            series(
+                "container_memory_working_set_bytes",
+                &[("container", "c"), ("pod", "p-2")],
+            ),
+        ];
+        let mut store = SeriesStore::new();
+        for l in &sets {
+            let id = store.id(l.clone());
+            store.push(id, 0, 1.0);
+        }
+        for sel in [
+            "up",
+            r#"up{job="a"}"#,
+            r#"up{job=""}"#,
+            r#"up{job!=""}"#,
+            r#"up{pod!~"p-.*"}"#,
+            r#"{__name__=~"up|http_.*", code!="200"}"#,
+            r#"http_requests_total{code=~"5.."}"#,
+            r#"http_requests_total{service=~".*"}"#,
+            r#"http_requests_total{service=~".+"}"#,
+            r#"{job="a" or code="503"}"#,
+            r#"container_memory_working_set_bytes{container!=""}"#,
+            r#"container_memory_working_set_bytes{container=""}"#,
+            r#"{"container_memory_working_set_bytes", pod="p-2"}"#,
+        ] {
+            let keep = recorded(&watching(&[sel])).expect("known selectors");
+            let Ok(crate::promql::Value::Vector(v)) =
+                Query::parse(sel)
+                    .unwrap()
+                    .instant(&store, 0, &EvalOptions::default())
+            else {
+                panic!("{sel}: not a vector");
+            };
+            let mut selected: Vec<&Labels> = v.iter().map(|s| &s.labels).collect();
+            selected.sort();
+            let mut kept: Vec<&Labels> = sets.iter().filter(|l| keep.keeps(l)).collect();
+            kept.sort();
+            assert_eq!(kept, selected, "{sel}");
+        }
+    }
+
+    #[test]
     fn a_placeholder_in_a_label_value_could_match_any_value_and_elsewhere_keeps_everything() {
         // Argo substitutes {{args.*}} into the query's text before it runs
         // (analysis/utils.go ResolveArgs): the value is known only then.
@@ -372,6 +444,20 @@ mod tests {
             &[("pod", "anything"), ("code", "200")]
         )));
         assert!(recorded(&watching(&["sum(rate({{args.metric}}[1m]))"])).is_none());
+        // A quoted label name can be a placeholder too (Prometheus 3).
+        let keep = recorded(&watching(&[
+            r#"sum(rate(http_requests_total{"{{args.label}}"="checkout-canary"}[1m]))"#,
+        ]))
+        .expect("the placeholder is a label name");
+        assert!(keep.keeps(&series(
+            "http_requests_total",
+            &[("service", "checkout-canary"), ("code", "500")]
+        )));
+        // A text that parses only once its args are filled in.
+        let range = r#"sum(rate(http_requests_total{code=~"[{{args.lo}}-5]00"}[1m]))"#;
+        assert!(recorded(&watching(&[range])).is_none());
+        assert!(query_reads_ingress(range));
+        assert_eq!(query_reach(range, 300_000), None);
         // A query that does not parse reads nothing; no query, no series.
         let none = recorded(&watching(&["rate("])).expect("known");
         assert!(!none.keeps(&series("up", &[])));

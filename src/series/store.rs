@@ -10,8 +10,9 @@
 //!
 //! A store may have a retention window ([`SeriesStore::set_retention`]): a
 //! series then drops the samples older than the window behind its newest
-//! one (always keeping that newest one), in amortised O(1) per push, so a
-//! long run holds O(series × window) samples rather than all of them.
+//! one (always keeping that newest one) whenever its vector fills, in
+//! amortised O(1) per push, so a long run holds O(series × window) samples
+//! (at most about four windows a series) rather than all of them.
 //!
 //! A store may also record only some series ([`SeriesStore::record_only`]):
 //! a label set the predicate refuses gets [`SeriesId::UNRECORDED`], and
@@ -192,8 +193,10 @@ impl SeriesStore {
         SeriesStore::default()
     }
 
-    /// Keeps, from now on, only the samples less than `ms` older than each
-    /// series' newest one (and that newest one); `None` keeps every sample.
+    /// Keeps, from now on, the samples less than `ms` older than each
+    /// series' newest one (and that newest one), and drops older ones when
+    /// the series' vector fills (so up to about four windows stay); `None`
+    /// keeps every sample.
     /// Queries that read no further back than `ms` before the newest sample
     /// give the same answers either way.
     pub fn set_retention(&mut self, ms: Option<i64>) {

@@ -483,6 +483,11 @@ fn runs_sharing_response_laws_give_the_same_results_as_runs_alone() {
     }
     let kept = laws.len();
     assert!(kept > 0);
+    assert!(
+        laws.reused() > 0,
+        "the later seeds took the first one's laws"
+    );
+    let reused = laws.reused();
     let policy = slow.policy("hardened").expect("shipped policy");
     let shared = run_result_sharing(&slow, policy, 5, &laws);
     let alone = run_result(&slow, policy, 5);
@@ -495,4 +500,5 @@ fn runs_sharing_response_laws_give_the_same_results_as_runs_alone() {
         kept,
         "checkout-slow's laws are not checkout-leak's"
     );
+    assert_eq!(laws.reused(), reused);
 }
