@@ -298,6 +298,7 @@ pub fn run(prepared: &Prepared, inputs: &Inputs, tick: &(dyn Fn() + Sync)) -> Su
     let runs = inputs.runs.unwrap_or(spec.runs);
     let seeds: Vec<u64> = (0..runs).map(|i| spec.seed.wrapping_add(i)).collect();
     let mut done: BTreeMap<String, (Vec<RunDigest>, CellSummary)> = BTreeMap::new();
+    let laws = sweep::SharedLaws::default();
     let mut outcomes = Vec::new();
     for (e, r) in spec.expectations.iter().zip(&prepared.ready) {
         match r {
@@ -310,7 +311,7 @@ pub fn run(prepared: &Prepared, inputs: &Inputs, tick: &(dyn Fn() + Sync)) -> Su
                     let p = scenario
                         .policy(policy)
                         .expect("invariant: prepare checked the policy exists");
-                    let d = sweep::run_seeds(scenario, p, &seeds, tick);
+                    let d = sweep::run_seeds(scenario, p, &seeds, &laws, tick);
                     let s = CellSummary::of_digests(&d);
                     (d, s)
                 });

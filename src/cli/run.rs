@@ -305,11 +305,13 @@ fn many_seeds(args: &RunArgs, sc: &Scenario, chosen: &[&Policy], seed: u64) -> R
         }
     };
     let mut results = Vec::with_capacity(total);
+    let laws = canarysim::engine::SharedLaws::default();
     for p in chosen {
         results.extend(canarysim::sweep::run_seeds_with(
             sc,
             p,
             &seeds,
+            &laws,
             &tick,
             &|r| r,
         ));

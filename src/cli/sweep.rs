@@ -203,6 +203,7 @@ pub fn main(args: SweepArgs) -> Result<u8> {
         }
     };
     let started = std::time::Instant::now();
+    let laws = sweep::SharedLaws::default();
     // Cells run side by side as well as their seeds (rayon nests); each is
     // written as it finishes and collected in cell order.
     let parts: Vec<CellPart> = cells
@@ -218,7 +219,7 @@ pub fn main(args: SweepArgs) -> Result<u8> {
                 }
                 return Ok(part);
             }
-            let part = sweep::run_cell(cell, i, &spec, shard, &tick);
+            let part = sweep::run_cell(cell, i, &spec, shard, &laws, &tick);
             if let Some(cd) = &cells_dir {
                 let mut bytes = serde_json::to_vec(&part).context("cannot serialise a cell")?;
                 bytes.push(b'\n');

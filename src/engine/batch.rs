@@ -98,8 +98,9 @@ pub(crate) struct Batcher {
     /// pods at the same load share them. At most [`LAWS_KEPT`], oldest out.
     laws: [Vec<Law>; 2],
     laws_next: [usize; 2],
-    /// Laws shared with other runs of the scenario, if any.
-    shared: Option<SharedLaws>,
+    /// Laws shared with other runs, if any, and where each version's
+    /// signature is in them.
+    shared: Option<(SharedLaws, [usize; 2])>,
     /// Scratch for the draws at a scrape: per endpoint successes and
     /// errors, and one endpoint's bucket counts.
     scratch_ok: Vec<u64>,
@@ -147,13 +148,14 @@ type Law = ((Wait, f64), Vec<Response>);
 /// Response laws kept per version.
 const LAWS_KEPT: usize = 256;
 
-/// Response laws shared by the runs of one scenario (the seeds of a sweep's
-/// cell, of `run --runs`), so that each (wait, slow-down) is worked out once
-/// for all of them rather than once a run. A law is a pure function of the
-/// scenario's latency distributions and histogram bounds and of its key, so
-/// which run computed it first changes no bit of any run. Nothing iterates
-/// the map. A run of another scenario (other distributions or bounds) does
-/// not use it ([`Batcher::share`]).
+/// Response laws shared by runs (the runs of a sweep, of a check, of `run
+/// --runs`), so that each (wait, slow-down) is worked out once for all of
+/// them rather than once a run. A law of a version is a pure function of
+/// that version's latency distributions, the histogram bounds and its key,
+/// so laws are kept under those distributions and bounds: runs of other
+/// scenarios take only the laws of a version whose latencies they share,
+/// and which run computed a law first changes no bit of any run. Nothing
+/// iterates the map.
 #[derive(Clone, Default)]
 pub struct SharedLaws(Arc<Mutex<SharedInner>>);
 
@@ -176,9 +178,10 @@ impl SharedLaws {
 
 #[derive(Default)]
 struct SharedInner {
-    /// The distributions and bounds the laws are of, as bits.
-    signature: Option<Vec<u64>>,
-    /// By version and the bits of (wait shift, wait p, wait θ, slow-down).
+    /// The distributions and bounds of one version the laws are of, as
+    /// bits ([`law_signature`]); a law's key names one by its index.
+    signatures: Vec<Vec<u64>>,
+    /// By signature and the bits of (wait shift, wait p, wait θ, slow-down).
     laws: HashMap<(usize, [u64; 4]), Arc<[Response]>>,
     /// How many times a run took a law another run had worked out.
     reused: u64,
@@ -188,10 +191,10 @@ struct SharedInner {
 /// of a dozen buckets: some 16 MB).
 const SHARED_LAWS_KEPT: usize = 16_384;
 
-/// The key of a law in a [`SharedLaws`].
-fn shared_key(v: usize, wait: Wait, g: f64) -> (usize, [u64; 4]) {
+/// The key of a law of signature `sig` in a [`SharedLaws`].
+fn shared_key(sig: usize, wait: Wait, g: f64) -> (usize, [u64; 4]) {
     (
-        v,
+        sig,
         [
             wait.shift.to_bits(),
             wait.p.to_bits(),
@@ -211,7 +214,8 @@ fn lock(s: &SharedLaws) -> std::sync::MutexGuard<'_, SharedInner> {
 struct Laws<'b> {
     kept: &'b mut [Vec<Law>; 2],
     next: &'b mut [usize; 2],
-    shared: Option<&'b SharedLaws>,
+    /// The shared laws and the index of each version's signature in them.
+    shared: Option<&'b (SharedLaws, [usize; 2])>,
 }
 
 impl<'b> Laws<'b> {
@@ -228,8 +232,8 @@ impl<'b> Laws<'b> {
         let at = match self.kept[v].iter().position(|(k, _)| *k == (wait, g)) {
             Some(at) => at,
             None => {
-                let key = shared_key(v, wait, g);
-                let found = self.shared.and_then(|s| {
+                let key = self.shared.map(|(_, sig)| shared_key(sig[v], wait, g));
+                let found = self.shared.zip(key).and_then(|((s, _), key)| {
                     let mut inner = lock(s);
                     let found = inner.laws.get(&key).cloned();
                     inner.reused += u64::from(found.is_some());
@@ -239,7 +243,7 @@ impl<'b> Laws<'b> {
                     Some(r) => r.to_vec(),
                     None => {
                         let r = compute();
-                        if let Some(s) = self.shared {
+                        if let Some(((s, _), key)) = self.shared.zip(key) {
                             let mut inner = lock(s);
                             if inner.laws.len() < SHARED_LAWS_KEPT {
                                 inner.laws.insert(key, r.clone().into());
@@ -264,14 +268,12 @@ impl<'b> Laws<'b> {
     }
 }
 
-/// What a scenario's response laws depend on besides their key: each
-/// version's latency distribution per endpoint and the endpoints' bounds.
-fn law_signature(sc: &Scenario) -> Vec<u64> {
+/// What version `v`'s response laws depend on besides their key: its
+/// latency distribution per endpoint and the endpoints' bounds.
+fn law_signature(sc: &Scenario, v: Version) -> Vec<u64> {
     let mut out = Vec::new();
-    for v in [Version::Stable, Version::Canary] {
-        for l in &sc.profile(v).latency {
-            out.extend(l.signature());
-        }
+    for l in &sc.profile(v).latency {
+        out.extend(l.signature());
     }
     for e in 0..sc.endpoints.len() {
         let bounds = sc.buckets.bounds(e);
@@ -410,18 +412,22 @@ impl Batcher {
         }
     }
 
-    /// Takes and gives response laws through `laws` from now on, if they
-    /// are laws of this scenario (the first run to share them decides).
+    /// Takes and gives response laws through `laws` from now on, each
+    /// version's under its own latencies and bounds.
     pub fn share(&mut self, sc: &Scenario, laws: &SharedLaws) {
-        let signature = law_signature(sc);
         let mut inner = lock(laws);
-        match &inner.signature {
-            Some(s) if *s != signature => return,
-            Some(_) => {}
-            None => inner.signature = Some(signature),
-        }
+        let sig = [Version::Stable, Version::Canary].map(|v| {
+            let signature = law_signature(sc, v);
+            match inner.signatures.iter().position(|s| *s == signature) {
+                Some(at) => at,
+                None => {
+                    inner.signatures.push(signature);
+                    inner.signatures.len() - 1
+                }
+            }
+        });
         drop(inner);
-        self.shared = Some(laws.clone());
+        self.shared = Some((laws.clone(), sig));
     }
 
     /// The batch length.
@@ -1223,6 +1229,84 @@ mod tests {
     /// counted once, with one status, and an endpoint never gets more 504s
     /// than it had successes, even when every success timed out and an
     /// endpoint is rare.
+    /// A scenario of one endpoint whose canary answers in `canary`.
+    fn one_endpoint(canary: &str) -> Scenario {
+        let text = format!(
+            r#"
+schema = 1
+name = "laws"
+[rollout]
+name = "svc"
+replicas = 1
+[pod]
+requests = {{ cpu = "1", memory = "512Mi" }}
+limits = {{ cpu = "1", memory = "1Gi" }}
+[[endpoints]]
+name = "get"
+method = "GET"
+handler = "/"
+[traffic]
+rate = 20
+mix = {{ get = 1 }}
+[versions.stable]
+latency = {{ get = {{ dist = "constant", value = "5ms" }} }}
+[versions.canary]
+latency = {{ get = {canary} }}
+"#
+        );
+        crate::scenario::load_str("laws.toml", &text).expect("valid scenario")
+    }
+
+    /// A law is shared only under the latencies it is of: a run whose
+    /// canary answers in an exponential time takes the stable version's
+    /// laws of another run (the same constant latency) but not its canary's
+    /// (a constant of the same mean, so the same wait and the same key).
+    #[test]
+    fn a_version_takes_shared_laws_only_of_its_own_latencies() {
+        let same = one_endpoint(r#"{ dist = "constant", value = "5ms" }"#);
+        let other = one_endpoint(r#"{ dist = "exponential", mean = "5ms" }"#);
+        let laws = SharedLaws::default();
+        let wait = Wait {
+            shift: 0.0,
+            p: 0.3,
+            theta: 50.0,
+        };
+        let law = |sc: &Scenario, v: Version| -> Vec<Response> {
+            let l = &sc.profile(v).latency[0];
+            vec![Response::of(l, 1.0, &wait, sc.buckets.bounds(0))]
+        };
+        let take = |sc: &Scenario, v: Version| -> Vec<f64> {
+            let mut b = Batcher::new(sc, 1, SimDuration::from_secs(1));
+            b.share(sc, &laws);
+            let shared = b.shared.clone();
+            let laws = Laws {
+                kept: &mut b.laws,
+                next: &mut b.laws_next,
+                shared: shared.as_ref(),
+            };
+            laws.get(v.index(), wait, 1.0, || law(sc, v))[0]
+                .buckets
+                .clone()
+        };
+        let first = take(&same, Version::Canary);
+        assert_eq!(first, law(&same, Version::Canary)[0].buckets);
+        assert_eq!(laws.reused(), 0);
+        let canary = take(&other, Version::Canary);
+        assert_eq!(canary, law(&other, Version::Canary)[0].buckets);
+        assert_ne!(canary, first, "the two canaries' laws differ");
+        assert_eq!(
+            laws.reused(),
+            0,
+            "the exponential canary worked its own out"
+        );
+        assert_eq!(take(&other, Version::Stable), first);
+        assert_eq!(
+            laws.reused(),
+            1,
+            "the stable version took the constant's law"
+        );
+    }
+
     #[test]
     fn the_ingress_counts_each_answer_once_and_no_endpoint_more_504s_than_successes() {
         let text = r#"

@@ -784,8 +784,9 @@ pub fn run_result(sc: &Scenario, policy: &Policy, seed: u64) -> RunResult {
 }
 
 /// As [`run_result`], sharing the batched model's response laws with the
-/// other runs of `sc` that get `laws` (the seeds of a sweep's cell): the
-/// same result, with each law worked out once for all of them.
+/// other runs that get `laws` (the runs of a sweep, a check or `run
+/// --runs`): the same result, with each law worked out once for all of
+/// them.
 pub fn run_result_sharing(
     sc: &Scenario,
     policy: &Policy,

@@ -29,6 +29,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::diag::{Diagnostic, Location};
+pub use crate::engine::SharedLaws;
 use crate::rollout::policy::Policy;
 use crate::scenario::{self, Override, Scenario};
 use crate::vfs::Files;
@@ -129,14 +130,17 @@ pub fn prepare(
 
 /// Runs `policy` on `sc` with each seed, in parallel; the digests come back
 /// in the order of `seeds`. `tick` is called once per finished run (for
-/// progress; from any thread).
+/// progress; from any thread). The runs take and give the batched model's
+/// response laws through `laws` (one for a whole sweep or check: a law is
+/// the same whichever run works it out).
 pub fn run_seeds(
     sc: &Scenario,
     policy: &Policy,
     seeds: &[u64],
+    laws: &SharedLaws,
     tick: &(dyn Fn() + Sync),
 ) -> Vec<RunDigest> {
-    run_seeds_with(sc, policy, seeds, tick, &|r| {
+    run_seeds_with(sc, policy, seeds, laws, tick, &|r| {
         RunDigest::of(&r, &policy.templates)
     })
 }
@@ -147,14 +151,14 @@ pub fn run_seeds_with<T: Send>(
     sc: &Scenario,
     policy: &Policy,
     seeds: &[u64],
+    laws: &SharedLaws,
     tick: &(dyn Fn() + Sync),
     keep: &(dyn Fn(crate::outcome::RunResult) -> T + Sync),
 ) -> Vec<T> {
-    let laws = crate::engine::SharedLaws::default();
     seeds
         .par_iter()
         .map(|&s| {
-            let r = crate::engine::run_result_sharing(sc, policy, s, &laws);
+            let r = crate::engine::run_result_sharing(sc, policy, s, laws);
             tick();
             keep(r)
         })
@@ -203,15 +207,17 @@ impl Shard {
     }
 }
 
-/// Runs one cell's share of seeds.
+/// Runs one cell's share of seeds, sharing response laws through `laws`
+/// (see [`run_seeds`]).
 pub fn run_cell(
     cell: &Cell,
     index: usize,
     spec: &SweepSpec,
     shard: Shard,
+    laws: &SharedLaws,
     tick: &(dyn Fn() + Sync),
 ) -> CellPart {
     let seeds = shard.seeds(index, spec);
-    let runs = run_seeds(&cell.scenario, cell.policy(), &seeds, tick);
+    let runs = run_seeds(&cell.scenario, cell.policy(), &seeds, laws, tick);
     CellPart::new(cell, runs)
 }

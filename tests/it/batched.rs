@@ -453,11 +453,11 @@ fn lint_notes_a_batched_scenario_near_saturation() {
     );
 }
 
-/// A sweep's cell shares the batched model's response laws between its
-/// seeds (`engine::run_result_sharing`): runs that share them give the same
-/// bytes as runs that work them out alone, whatever order they run in, and
-/// a run of a scenario with other latencies does not take laws that are not
-/// its own.
+/// A sweep's runs share the batched model's response laws
+/// (`engine::run_result_sharing`): runs that share them give the same bytes
+/// as runs that work them out alone, whatever order they run in, and a run
+/// of a scenario with other latencies takes only the laws of the version
+/// whose latencies it shares.
 #[test]
 fn runs_sharing_response_laws_give_the_same_results_as_runs_alone() {
     use canarysim::engine::{SharedLaws, run_result, run_result_sharing};
@@ -495,10 +495,12 @@ fn runs_sharing_response_laws_give_the_same_results_as_runs_alone() {
         json(std::slice::from_ref(&shared)),
         json(std::slice::from_ref(&alone))
     );
-    assert_eq!(
-        laws.len(),
-        kept,
-        "checkout-slow's laws are not checkout-leak's"
+    assert!(
+        laws.len() > kept,
+        "checkout-slow's canary laws are its own, not checkout-leak's"
     );
-    assert_eq!(laws.reused(), reused);
+    assert!(
+        laws.reused() > reused,
+        "checkout-slow's stable version has checkout-leak's latencies and takes their laws"
+    );
 }
