@@ -3,8 +3,14 @@
 //! A [`Labels`] is a list of `(name, value)` pairs sorted by name, with the
 //! metric name stored under `__name__` like any other label. Empty values are
 //! dropped on construction, because Prometheus treats `l=""` as "no label".
+//! The pairs and each of their strings are shared between copies (a clone
+//! is a reference count, not a copy of every string): PromQL hands a
+//! series' labels to every element it selects and derives new sets from
+//! them (`rate` drops the name, `sum by (le)` keeps one pair), and only
+//! the list is copied when one is changed, never the strings.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The label that holds a series' metric name.
 pub const METRIC_NAME: &str = "__name__";
@@ -12,7 +18,8 @@ pub const METRIC_NAME: &str = "__name__";
 /// A sorted set of label pairs, metric name included.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Labels {
-    pairs: Vec<(String, String)>,
+    /// Shared by clones; [`Labels::set`] copies the list first if it is.
+    pairs: Arc<Vec<(Arc<str>, Arc<str>)>>,
 }
 
 impl Labels {
@@ -21,18 +28,18 @@ impl Labels {
     pub fn new<N: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (N, V)>,
     ) -> Labels {
-        let mut v: Vec<(String, String)> = Vec::new();
+        let mut v: Vec<(Arc<str>, Arc<str>)> = Vec::new();
         for (n, val) in pairs {
-            let (n, val) = (n.into(), val.into());
-            if let Some(existing) = v.iter_mut().find(|(k, _)| *k == n) {
-                existing.1 = val;
+            let (n, val): (String, String) = (n.into(), val.into());
+            if let Some(existing) = v.iter_mut().find(|(k, _)| **k == *n) {
+                existing.1 = val.into();
             } else {
-                v.push((n, val));
+                v.push((n.into(), val.into()));
             }
         }
         v.retain(|(_, val)| !val.is_empty());
         v.sort();
-        Labels { pairs: v }
+        Labels { pairs: Arc::new(v) }
     }
 
     /// A label set with a metric name and further pairs.
@@ -48,9 +55,9 @@ impl Labels {
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
-            .binary_search_by(|(k, _)| k.as_str().cmp(name))
+            .binary_search_by(|(k, _)| (**k).cmp(name))
             .ok()
-            .map(|i| self.pairs[i].1.as_str())
+            .map(|i| &*self.pairs[i].1)
     }
 
     /// The metric name, if the set has one.
@@ -60,13 +67,14 @@ impl Labels {
 
     /// Sets label `name` to `value`; an empty value removes it.
     pub fn set(&mut self, name: &str, value: &str) {
-        match self.pairs.binary_search_by(|(k, _)| k.as_str().cmp(name)) {
+        match self.pairs.binary_search_by(|(k, _)| (**k).cmp(name)) {
             Ok(i) if value.is_empty() => {
-                self.pairs.remove(i);
+                Arc::make_mut(&mut self.pairs).remove(i);
             }
-            Ok(i) => self.pairs[i].1 = value.to_string(),
+            Ok(i) if *self.pairs[i].1 == *value => {}
+            Ok(i) => Arc::make_mut(&mut self.pairs)[i].1 = value.into(),
             Err(_) if value.is_empty() => {}
-            Err(i) => self.pairs.insert(i, (name.to_string(), value.to_string())),
+            Err(i) => Arc::make_mut(&mut self.pairs).insert(i, (name.into(), value.into())),
         }
     }
 
@@ -77,7 +85,7 @@ impl Labels {
 
     /// The pairs, sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.pairs.iter().map(|(k, v)| (&**k, &**v))
     }
 
     /// The number of pairs.
@@ -93,24 +101,26 @@ impl Labels {
     /// A copy that keeps only the named labels.
     pub fn keep_only(&self, names: &[&str]) -> Labels {
         Labels {
-            pairs: self
-                .pairs
-                .iter()
-                .filter(|(k, _)| names.contains(&k.as_str()))
-                .cloned()
-                .collect(),
+            pairs: Arc::new(
+                self.pairs
+                    .iter()
+                    .filter(|(k, _)| names.contains(&&**k))
+                    .cloned()
+                    .collect(),
+            ),
         }
     }
 
     /// A copy without the named labels.
     pub fn without(&self, names: &[&str]) -> Labels {
         Labels {
-            pairs: self
-                .pairs
-                .iter()
-                .filter(|(k, _)| !names.contains(&k.as_str()))
-                .cloned()
-                .collect(),
+            pairs: Arc::new(
+                self.pairs
+                    .iter()
+                    .filter(|(k, _)| !names.contains(&&**k))
+                    .cloned()
+                    .collect(),
+            ),
         }
     }
 }
@@ -164,5 +174,19 @@ mod tests {
         l.set("c", "3");
         l.remove("b");
         assert_eq!(l.to_string(), "{a=\"1\", c=\"3\"}");
+    }
+
+    #[test]
+    fn changing_a_copy_leaves_the_original_as_it_was() {
+        let original = Labels::with_name("up", [("pod", "a"), ("job", "x")]);
+        let mut copy = original.clone();
+        copy.set("pod", "b");
+        copy.remove("job");
+        copy.set("zone", "z");
+        assert_eq!(original.to_string(), "up{job=\"x\", pod=\"a\"}");
+        assert_eq!(copy.to_string(), "up{pod=\"b\", zone=\"z\"}");
+        let mut same = original.clone();
+        same.set("pod", "a");
+        assert_eq!(same, original);
     }
 }
