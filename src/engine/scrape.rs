@@ -28,7 +28,7 @@ use super::{Event, World};
 use crate::model::pod::{CODE_ERROR, CODE_OK, CODE_SLOTS};
 use crate::model::{PodId, PodPhase};
 use crate::scenario::{Scenario, ScrapeOffsets};
-use crate::series::{Labels, SeriesId, SeriesStore};
+use crate::series::{Labels, METRIC_NAME, SeriesId, SeriesStore};
 use crate::sim::SimTime;
 use crate::sim::rng::{ChaCha8Rng, stream};
 use crate::sim::{EventQueue, SimDuration};
@@ -46,6 +46,8 @@ struct AppTarget {
     svc: usize,
     pod: PodId,
     base: Vec<(String, String)>,
+    /// `base` as a label set, which each series' labels extend.
+    labels: Labels,
     up: SeriesId,
     /// Per endpoint × code slot.
     requests: Vec<Option<SeriesId>>,
@@ -547,12 +549,14 @@ impl AppTarget {
             ("instance".to_string(), format!("{}:8080", p.ip)),
             ("endpoint".to_string(), "http".to_string()),
         ];
-        let up = store.id(Labels::with_name("up", base.clone()));
+        let labels = Labels::new(base.iter().cloned());
+        let up = store.id(labels.with_pairs(&[(METRIC_NAME, "up")]));
         let n = w.sc.endpoints.len();
         let mut a = AppTarget {
             svc: s,
             pod,
             base,
+            labels,
             up,
             requests: vec![None; n * CODE_SLOTS],
             histograms: vec![None; n],
@@ -566,7 +570,7 @@ impl AppTarget {
             "http_request_duration_seconds_count",
         ]
         .iter()
-        .any(|name| store.could_record(&Labels::with_name(name, a.base.iter().cloned())));
+        .any(|name| store.could_record(&a.labels.with_pairs(&[(METRIC_NAME, name)])));
         a
     }
 
@@ -578,20 +582,21 @@ impl AppTarget {
         } else {
             "500".to_string()
         };
-        let mut l = self.base.clone();
-        l.push(("method".into(), ep.method.clone()));
-        l.push(("handler".into(), ep.handler.clone()));
-        l.push(("code".into(), code));
-        Labels::with_name("http_requests_total", l)
+        self.labels.with_pairs(&[
+            (METRIC_NAME, "http_requests_total"),
+            ("method", &ep.method),
+            ("handler", &ep.handler),
+            ("code", &code),
+        ])
     }
 
     /// The labels of endpoint `e`'s histogram series: a bucket per slot of
     /// the layout, then `_sum`, then `_count`.
     fn histogram_labels(&self, w: &World, e: usize) -> Vec<Labels> {
         let ep = &w.sc.endpoints[e];
-        let mut base = self.base.clone();
-        base.push(("method".into(), ep.method.clone()));
-        base.push(("handler".into(), ep.handler.clone()));
+        let base = self
+            .labels
+            .with_pairs(&[("method", &ep.method), ("handler", &ep.handler)]);
         let slots = w.sc.buckets.range(e).len();
         let mut out = Vec::with_capacity(slots + 2);
         for b in 0..slots {
@@ -600,18 +605,13 @@ impl AppTarget {
                     .bounds(e)
                     .get(b)
                     .map_or("+Inf".to_string(), |x| x.to_string());
-            let mut l = base.clone();
-            l.push(("le".into(), le));
-            out.push(Labels::with_name("http_request_duration_seconds_bucket", l));
+            out.push(base.with_pairs(&[
+                (METRIC_NAME, "http_request_duration_seconds_bucket"),
+                ("le", &le),
+            ]));
         }
-        out.push(Labels::with_name(
-            "http_request_duration_seconds_sum",
-            base.clone(),
-        ));
-        out.push(Labels::with_name(
-            "http_request_duration_seconds_count",
-            base,
-        ));
+        out.push(base.with_pairs(&[(METRIC_NAME, "http_request_duration_seconds_sum")]));
+        out.push(base.with_pairs(&[(METRIC_NAME, "http_request_duration_seconds_count")]));
         out
     }
 

@@ -52,6 +52,29 @@ impl Labels {
         l
     }
 
+    /// This set with `extra` pairs added, as [`Labels::new`] would build it
+    /// from this set's pairs followed by `extra` (a name given again takes
+    /// the later value, an empty value removes the label), sharing this
+    /// set's strings rather than copying them: how a target makes the label
+    /// set of each series it exports from its own.
+    pub fn with_pairs(&self, extra: &[(&str, &str)]) -> Labels {
+        let mut v: Vec<(Arc<str>, Arc<str>)> = Vec::with_capacity(self.pairs.len() + extra.len());
+        v.extend(self.pairs.iter().cloned());
+        for &(n, val) in extra {
+            if let Some(at) = v.iter().position(|(k, _)| **k == *n) {
+                if *v[at].1 != *val {
+                    v[at].1 = val.into();
+                }
+            } else {
+                v.push((n.into(), val.into()));
+            }
+        }
+        v.retain(|(_, val)| !val.is_empty());
+        // Names are unique by now: sorting by them sorts the pairs.
+        v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Labels { pairs: Arc::new(v) }
+    }
+
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
@@ -174,6 +197,27 @@ mod tests {
         l.set("c", "3");
         l.remove("b");
         assert_eq!(l.to_string(), "{a=\"1\", c=\"3\"}");
+    }
+
+    #[test]
+    fn with_pairs_builds_what_new_builds_from_all_the_pairs() {
+        let base = Labels::new([("pod", "p-1"), ("job", "svc"), ("namespace", "prod")]);
+        let cases: [&[(&str, &str)]; 6] = [
+            &[],
+            &[("__name__", "up")],
+            &[("le", "0.5"), ("__name__", "x_bucket"), ("code", "200")],
+            &[("pod", "p-2"), ("a", "1")],
+            &[("job", ""), ("zz", "")],
+            &[("b", "1"), ("b", "2"), ("b", "")],
+        ];
+        for extra in cases {
+            let expected = Labels::new(base.iter().chain(extra.iter().copied()));
+            assert_eq!(base.with_pairs(extra), expected, "{extra:?}");
+        }
+        assert_eq!(
+            base.to_string(),
+            "{job=\"svc\", namespace=\"prod\", pod=\"p-1\"}"
+        );
     }
 
     #[test]
