@@ -136,16 +136,16 @@ const ARG: &str = "canarysim_arg_placeholder";
 /// whatever its args selects nothing. The store asks about a label set when
 /// a writer first meets it; writers keep the id.
 pub(crate) fn recorded(policy: &Policy) -> Option<Recorded> {
-    let mut all: Vec<VectorSelector> = Vec::new();
+    let mut all: Vec<Candidate> = Vec::new();
     each_query(policy, |text, _| {
         if let Some(q) = parse_with_placeholders(text)? {
-            all.extend(selectors(&q)?.into_iter().cloned());
+            all.extend(selectors(&q)?.into_iter().map(Candidate::of));
         }
         Some(())
     })?;
     Some(Recorded::new(move |labels: &Labels, part| {
-        all.iter().any(|vs| {
-            could_match(vs, |n| match labels.get(n) {
+        all.iter().any(|c| {
+            c.could_match(|n| match labels.get(n) {
                 Some(v) => Some(v),
                 None if part => None,
                 None => Some(""),
@@ -180,26 +180,55 @@ fn could_select(vs: &VectorSelector, name: &str) -> bool {
 }
 
 /// Whether selector `vs` could select a series whose label `n` has value
-/// `value(n)` (absent: `""`), `None` standing for a label not known yet,
-/// which any matcher could match. A matcher that holds a placeholder, in
-/// its value or as a quoted label name, could match anything too. Otherwise this is the selector's own rule:
-/// its metric name, all its matchers, and one of its `or` groups if it has
-/// them.
+/// `value(n)` (see [`Candidate::could_match`]).
 fn could_match<'l>(vs: &VectorSelector, value: impl Fn(&str) -> Option<&'l str>) -> bool {
-    if let (Some(n), Some(v)) = (vs.name.as_deref(), value(METRIC_NAME))
-        && n != v
-    {
-        return false;
+    Candidate::of(vs).could_match(value)
+}
+
+/// A selector as the recording filter tests label sets against it: its
+/// metric name, and each matcher (of its own list and of each `or` group)
+/// with whether it holds a placeholder, found once and not at every new
+/// series.
+struct Candidate {
+    name: Option<String>,
+    matchers: Vec<(Matcher, bool)>,
+    or_groups: Vec<Vec<(Matcher, bool)>>,
+}
+
+impl Candidate {
+    fn of(vs: &VectorSelector) -> Candidate {
+        let flag = |ms: &[Matcher]| -> Vec<(Matcher, bool)> {
+            ms.iter()
+                .map(|m| (m.clone(), m.name.contains(ARG) || m.value.contains(ARG)))
+                .collect()
+        };
+        Candidate {
+            name: vs.name.clone(),
+            matchers: flag(&vs.matchers.matchers),
+            or_groups: vs.matchers.or_matchers.iter().map(|g| flag(g)).collect(),
+        }
     }
-    let group = |ms: &[Matcher]| {
-        ms.iter().all(|m| {
-            m.name.contains(ARG)
-                || m.value.contains(ARG)
-                || value(&m.name).is_none_or(|v| m.is_match(v))
-        })
-    };
-    group(&vs.matchers.matchers)
-        && (vs.matchers.or_matchers.is_empty() || vs.matchers.or_matchers.iter().any(|g| group(g)))
+
+    /// Whether the selector could select a series whose label `n` has
+    /// value `value(n)` (absent: `""`), `None` standing for a label not
+    /// known yet, which any matcher could match. A matcher that holds a
+    /// placeholder, in its value or as a quoted label name, could match
+    /// anything too. Otherwise this is the selector's own rule: its metric
+    /// name, all its matchers, and one of its `or` groups if it has them.
+    fn could_match<'l>(&self, value: impl Fn(&str) -> Option<&'l str>) -> bool {
+        if let (Some(n), Some(v)) = (self.name.as_deref(), value(METRIC_NAME))
+            && n != v
+        {
+            return false;
+        }
+        let group = |ms: &[(Matcher, bool)]| {
+            ms.iter().all(|(m, placeholder)| {
+                *placeholder || value(&m.name).is_none_or(|v| m.is_match(v))
+            })
+        };
+        group(&self.matchers)
+            && (self.or_groups.is_empty() || self.or_groups.iter().any(|g| group(g)))
+    }
 }
 
 /// How far back `text` reads once its args are substituted; `None` when
