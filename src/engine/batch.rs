@@ -188,7 +188,8 @@ struct SharedInner {
 }
 
 /// Laws a [`SharedLaws`] holds at most (about 1 kB each for five endpoints
-/// of a dozen buckets: some 16 MB).
+/// of a dozen buckets: some 16 MB), over all the runs that share it; once
+/// it is full, runs work out the laws it lacks for themselves.
 const SHARED_LAWS_KEPT: usize = 16_384;
 
 /// The key of a law of signature `sig` in a [`SharedLaws`].
@@ -271,7 +272,10 @@ impl<'b> Laws<'b> {
 /// What version `v`'s response laws depend on besides their key: its
 /// latency distribution per endpoint and the endpoints' bounds.
 fn law_signature(sc: &Scenario, v: Version) -> Vec<u64> {
-    let mut out = Vec::new();
+    // The endpoint count first: each distribution's kind gives its length
+    // and each bound list is led by its own, so no two scenarios' signatures
+    // read the same.
+    let mut out = vec![sc.endpoints.len() as u64];
     for l in &sc.profile(v).latency {
         out.extend(l.signature());
     }
@@ -1225,10 +1229,6 @@ impl Served {
 mod tests {
     use super::*;
 
-    /// The ingress's 504s are successes it gave up on: each answer is
-    /// counted once, with one status, and an endpoint never gets more 504s
-    /// than it had successes, even when every success timed out and an
-    /// endpoint is rare.
     /// A scenario of one endpoint whose canary answers in `canary`.
     fn one_endpoint(canary: &str) -> Scenario {
         let text = format!(
@@ -1307,6 +1307,10 @@ latency = {{ get = {canary} }}
         );
     }
 
+    /// The ingress's 504s are successes it gave up on: each answer is
+    /// counted once, with one status, and an endpoint never gets more 504s
+    /// than it had successes, even when every success timed out and an
+    /// endpoint is rare.
     #[test]
     fn the_ingress_counts_each_answer_once_and_no_endpoint_more_504s_than_successes() {
         let text = r#"

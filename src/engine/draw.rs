@@ -142,9 +142,11 @@ fn binomial_draw(rng: &mut ChaCha8Rng, n: u64, p: f64) -> u64 {
 const POWER_BY_PRODUCTS: u64 = 1024;
 
 /// P(Bin(n, p) = 0) = qⁿ, q = 1 − p: by repeated squaring up to
-/// [`POWER_BY_PRODUCTS`] (at most 20 products, a relative error below
-/// 10⁻¹³; a tenth of the cost of a logarithm and an exponential, and most
-/// of a multinomial's draws are of a few requests), else as
+/// [`POWER_BY_PRODUCTS`] (at most 20 products; the rounding of q to a
+/// double, raised to the n, leaves a relative error of at most about
+/// n·2⁻⁵³, 1.2·10⁻¹³ at 1024: a draw moves only if its uniform falls that
+/// close to a step. A tenth of the cost of a logarithm and an exponential,
+/// and most of a multinomial's draws are of a few requests), else as
 /// exp(n · ln(1 − p)).
 #[inline]
 fn none_of(n: u64, p: f64) -> f64 {
@@ -580,12 +582,11 @@ mod tests {
         }
     }
 
-    /// ln k! against the sum of logarithms, across the switch from the
-    /// table to Stirling's series.
+    /// qⁿ by products agrees with exp(n ln(1 − p)) to the rounding of q.
     #[test]
     fn the_chance_of_no_success_is_q_to_the_n_by_products_or_logarithms() {
         for p in [1e-9f64, 1e-4, 0.003, 0.1, 0.37, 0.5] {
-            for n in [0u64, 1, 2, 3, 17, 255, 1000, 1024, 1025, 50_000] {
+            for n in [0u64, 1, 2, 3, 17, 255, 1000, 1024] {
                 let exact = (n as f64 * (-p).ln_1p()).exp();
                 let got = none_of(n, p);
                 assert!(
@@ -598,6 +599,8 @@ mod tests {
         assert_eq!(none_of(0, 0.5), 1.0);
     }
 
+    /// ln k! against the sum of logarithms, across the switch from the
+    /// table to Stirling's series.
     #[test]
     fn ln_factorial_matches_the_sum_of_logarithms() {
         let mut sum = 0.0;
