@@ -99,12 +99,14 @@ fn num(n: PyNum) -> String {
 }
 
 fn percentile_fields(entry: &StatsEntry, fields: &mut Vec<String>) {
-    for p in PERCENTILES_TO_REPORT {
-        if entry.num_requests == 0 {
-            fields.push("N/A".to_string());
-        } else {
-            fields.push(entry.percentile(p).to_string());
-        }
+    if entry.num_requests == 0 {
+        fields.extend(PERCENTILES_TO_REPORT.map(|_| "N/A".to_string()));
+    } else {
+        fields.extend(
+            entry
+                .percentiles(&PERCENTILES_TO_REPORT)
+                .map(|k| k.to_string()),
+        );
     }
 }
 
