@@ -30,8 +30,9 @@ pub enum FileKind {
     Other,
 }
 
-/// Read access to a tree of files.
-pub trait Files {
+/// Read access to a tree of files. Shared between threads: a sweep loads
+/// its cells side by side.
+pub trait Files: Sync {
     /// What `path` names, following symbolic links; an error if nothing
     /// (or nothing reachable) is there.
     fn kind(&self, path: &Path) -> io::Result<FileKind>;

@@ -68,15 +68,27 @@ fn targets_other_policy(o: &Override, policy: &str, names: &[String]) -> bool {
 
 /// Loads every cell of the sweep: each scenario (relative to `dir`) for
 /// each policy and variant, with `extra` (`--set`) applied to all. Every
-/// path and value is checked here, before anything runs.
+/// path and value is checked here, before anything runs. The cells load
+/// side by side (a sweep's runs being cheap, loading them one at a time
+/// held the other threads back); they come back in order, and an error is
+/// the first one in that order.
 pub fn prepare(
     files: &dyn Files,
     spec: &SweepSpec,
     dir: &Path,
     extra: &[Override],
 ) -> Result<Vec<Cell>, Diagnostic> {
+    /// A cell to load: the scenario's path, its file as the sweep names
+    /// it, the policy, the variant's overrides and all overrides.
+    type Job<'s> = (
+        std::path::PathBuf,
+        &'s String,
+        String,
+        Vec<Override>,
+        Vec<Override>,
+    );
     let variants = spec.variants();
-    let mut cells = Vec::new();
+    let mut jobs: Vec<Job<'_>> = Vec::new();
     for file in &spec.scenarios {
         let path = if Path::new(file).is_absolute() {
             Path::new(file).to_path_buf()
@@ -115,17 +127,23 @@ pub fn prepare(
                 seen.push(mine.clone());
                 let mut all: Vec<Override> = extra.to_vec();
                 all.extend(mine.iter().cloned());
-                let loaded = scenario::load_file_with(files, &path, &all).map_err(|e| e.0)?;
-                cells.push(Cell {
-                    scenario_file: file.clone(),
-                    scenario: loaded.scenario,
-                    policy: policy.clone(),
-                    set: mine,
-                });
+                jobs.push((path.clone(), file, policy.clone(), mine, all));
             }
         }
     }
-    Ok(cells)
+    let loaded: Vec<Result<Cell, Diagnostic>> = jobs
+        .into_par_iter()
+        .map(|(path, file, policy, mine, all)| {
+            let loaded = scenario::load_file_with(files, &path, &all).map_err(|e| e.0)?;
+            Ok(Cell {
+                scenario_file: file.clone(),
+                scenario: loaded.scenario,
+                policy,
+                set: mine,
+            })
+        })
+        .collect();
+    loaded.into_iter().collect()
 }
 
 /// Runs `policy` on `sc` with each seed, in parallel; the digests come back
