@@ -233,10 +233,10 @@ impl<'b> Laws<'b> {
         let at = match self.kept[v].iter().position(|(k, _)| *k == (wait, g)) {
             Some(at) => at,
             None => {
-                let key = self.shared.map(|(_, sig)| shared_key(sig[v], wait, g));
-                let found = self.shared.zip(key).and_then(|((s, _), key)| {
+                let shared = self.shared.map(|(s, sig)| (s, shared_key(sig[v], wait, g)));
+                let found = shared.as_ref().and_then(|(s, key)| {
                     let mut inner = lock(s);
-                    let found = inner.laws.get(&key).cloned();
+                    let found = inner.laws.get(key).cloned();
                     inner.reused += u64::from(found.is_some());
                     found
                 });
@@ -244,7 +244,7 @@ impl<'b> Laws<'b> {
                     Some(r) => r.to_vec(),
                     None => {
                         let r = compute();
-                        if let Some(((s, _), key)) = self.shared.zip(key) {
+                        if let Some((s, key)) = shared {
                             let mut inner = lock(s);
                             if inner.laws.len() < SHARED_LAWS_KEPT {
                                 inner.laws.insert(key, r.clone().into());

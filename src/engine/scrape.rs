@@ -45,8 +45,8 @@ struct AppTarget {
     /// Index of the Service in `World::services`.
     svc: usize,
     pod: PodId,
-    base: Vec<(String, String)>,
-    /// `base` as a label set, which each series' labels extend.
+    /// The target's labels ([`app_target_labels`]), which each series'
+    /// labels extend.
     labels: Labels,
     up: SeriesId,
     /// Per endpoint × code slot.
@@ -286,7 +286,7 @@ impl Scraper {
                 }
                 let i = self.new_app(w, s, pod, store);
                 let a = &self.apps[i as usize];
-                let phase = self.phase_of(&a.base, &a.url(w));
+                let phase = self.phase_of(&app_target_labels(w, s, pod), &a.url(w));
                 let g = self.group_at(phase, now, q);
                 self.groups[g].apps.push(i);
             }
@@ -536,26 +536,29 @@ impl Scraper {
     }
 }
 
+/// The labels of pod `pod`'s application target through Service `s`.
+fn app_target_labels(w: &World, s: usize, pod: PodId) -> Vec<(String, String)> {
+    let p = &w.pods[pod as usize];
+    let svc = w.services[s].name.as_str();
+    vec![
+        ("namespace".to_string(), w.sc.namespace.clone()),
+        ("service".to_string(), svc.to_string()),
+        ("pod".to_string(), p.name.clone()),
+        ("container".to_string(), w.sc.pod.container.clone()),
+        ("job".to_string(), svc.to_string()),
+        ("instance".to_string(), format!("{}:8080", p.ip)),
+        ("endpoint".to_string(), "http".to_string()),
+    ]
+}
+
 impl AppTarget {
     fn new(w: &World, s: usize, pod: PodId, store: &mut SeriesStore) -> AppTarget {
-        let p = &w.pods[pod as usize];
-        let svc = w.services[s].name.as_str();
-        let base = vec![
-            ("namespace".to_string(), w.sc.namespace.clone()),
-            ("service".to_string(), svc.to_string()),
-            ("pod".to_string(), p.name.clone()),
-            ("container".to_string(), w.sc.pod.container.clone()),
-            ("job".to_string(), svc.to_string()),
-            ("instance".to_string(), format!("{}:8080", p.ip)),
-            ("endpoint".to_string(), "http".to_string()),
-        ];
-        let labels = Labels::new(base.iter().cloned());
+        let labels = Labels::new(app_target_labels(w, s, pod));
         let up = store.id(labels.with_pairs(&[(METRIC_NAME, "up")]));
         let n = w.sc.endpoints.len();
         let mut a = AppTarget {
             svc: s,
             pod,
-            base,
             labels,
             up,
             requests: vec![None; n * CODE_SLOTS],
