@@ -276,6 +276,11 @@ impl Analyses {
         before != after
     }
 
+    /// Whether every run has completed (none will query again).
+    pub fn all_completed(&self) -> bool {
+        self.slots.iter().all(|s| s.run.phase().completed())
+    }
+
     /// The controller's current runs, for its view.
     pub fn view(&self, view: &mut ClusterView) {
         view.runs.clear();

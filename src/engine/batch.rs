@@ -28,8 +28,10 @@
 //! Locust jobs and production users in this model (their latency comes from
 //! the same queue state, [`World::batched_latency`]); `pods.rs` does the
 //! kill. Every pod has its own random stream, so its draws do not depend on
-//! the order pods are visited in; the ingress's view of the pods is drawn
-//! on the ingress's stream, in pod order.
+//! the order pods are visited in, and a second one for its counters, so
+//! that what it does is the same whether or not they are drawn (a run that
+//! no query reads any more skips them); the ingress's view of the pods is
+//! drawn on the ingress's stream, in pod order.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -289,7 +291,12 @@ fn law_signature(sc: &Scenario, v: Version) -> Vec<u64> {
 
 /// One pod's queue and what it served since the last scrape.
 struct BatchPod {
+    /// The pod's queue, errors and Locust latencies.
     rng: ChaCha8Rng,
+    /// Its application counters' draws at a scrape, apart from `rng` so
+    /// that what the pod does is the same whether or not its counters are
+    /// ever drawn (a run that no query reads any more skips them).
+    counters: ChaCha8Rng,
     incarnation: u32,
     /// Requests waiting or in service at the end of the last batch.
     backlog: f64,
@@ -537,6 +544,7 @@ impl Batcher {
             let n = self.pods.len() as u64;
             self.pods.push(BatchPod {
                 rng: stream(self.seed, "batch-pod", n),
+                counters: stream(self.seed, "batch-pod-counters", n),
                 incarnation: 0,
                 backlog: 0.0,
                 side: 0,
@@ -925,29 +933,33 @@ impl World<'_> {
         let errors = b.errors[v].sample(&mut bp.rng, completions);
         let timed_out = round_count((completions - errors) as f64 * late);
         let side = bp.ingress_side;
-        if bp.cached_for != Some((wait, g)) {
-            bp.app.fold(&bp.cache, &sc.buckets);
-            bp.seen.fold(&bp.cache, &sc.buckets);
-            bp.cache.clear();
-            let laws = Laws {
-                kept: &mut b.laws,
-                next: &mut b.laws_next,
-                shared: b.shared.as_ref(),
-            };
-            let r = laws.get(v, wait, g, || {
-                profile
-                    .latency
-                    .iter()
-                    .enumerate()
-                    .map(|(e, l)| Response::of(l, g, &wait, sc.buckets.bounds(e)))
-                    .collect()
-            });
-            bp.cache.extend_from_slice(r);
-            bp.cached_for = Some((wait, g));
-        }
-        bp.app.add(completions - errors, errors, timed_out);
-        if self.ingress.recording {
-            bp.seen.add(completions - errors, errors, timed_out);
+        // What the pod answered, for its counters: not kept once no query
+        // will read them again.
+        if !self.unwatched {
+            if bp.cached_for != Some((wait, g)) {
+                bp.app.fold(&bp.cache, &sc.buckets);
+                bp.seen.fold(&bp.cache, &sc.buckets);
+                bp.cache.clear();
+                let laws = Laws {
+                    kept: &mut b.laws,
+                    next: &mut b.laws_next,
+                    shared: b.shared.as_ref(),
+                };
+                let r = laws.get(v, wait, g, || {
+                    profile
+                        .latency
+                        .iter()
+                        .enumerate()
+                        .map(|(e, l)| Response::of(l, g, &wait, sc.buckets.bounds(e)))
+                        .collect()
+                });
+                bp.cache.extend_from_slice(r);
+                bp.cached_for = Some((wait, g));
+            }
+            bp.app.add(completions - errors, errors, timed_out);
+            if self.ingress.recording {
+                bp.seen.add(completions - errors, errors, timed_out);
+            }
         }
         // Refused at the full accept queue: 503. Reset by the kill: passed
         // on if idempotent, else 502.
@@ -1001,7 +1013,7 @@ impl World<'_> {
         };
         let p = &mut self.pods[id];
         let v = p.version.index();
-        let (rng, app) = (&mut bp.rng, &mut bp.app);
+        let (rng, app) = (&mut bp.counters, &mut bp.app);
         if !app.split(
             &bp.cache,
             layout,

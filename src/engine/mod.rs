@@ -170,6 +170,9 @@ pub(crate) struct World<'s> {
     /// Boxed, so that [`World::advance_batches`] takes it out and puts it
     /// back as a pointer, not a copy of its tables.
     pub batcher: Option<Box<batch::Batcher>>,
+    /// No query will read the series again ([`Engine::check_unwatched`]):
+    /// scrapes read nothing and the batched model draws no counters.
+    pub unwatched: bool,
 }
 
 impl World<'_> {
@@ -200,6 +203,9 @@ pub struct RunOutput {
     pub series: SeriesStore,
     /// Every finished Locust run: its Job name and report.
     pub locust: Vec<(String, LocustReport)>,
+    /// When the run became unwatched (no query could read its series any
+    /// more, so it stopped scraping them); never with [`Retention::Full`].
+    pub unwatched_at: Option<SimTime>,
 }
 
 /// One simulation run.
@@ -214,6 +220,9 @@ pub struct Engine<'s> {
     read_apps: Vec<PodId>,
     read_nodes: Vec<PodId>,
     store: SeriesStore,
+    retention: Retention,
+    /// See [`RunOutput::unwatched_at`].
+    unwatched_at: Option<SimTime>,
     events: u64,
     end_at: SimTime,
     stopped: bool,
@@ -291,6 +300,7 @@ impl<'s> Engine<'s> {
                     Some(Box::new(batch::Batcher::new(sc, seed, batch)))
                 }
             },
+            unwatched: false,
         };
         let mut queue = EventQueue::with_capacity(4096);
         world.start_stable_warm(&mut queue);
@@ -339,6 +349,8 @@ impl<'s> Engine<'s> {
             read_apps: Vec::new(),
             read_nodes: Vec::new(),
             store,
+            retention,
+            unwatched_at: None,
             events: 0,
             end_at,
             stopped: false,
@@ -476,6 +488,7 @@ impl<'s> Engine<'s> {
                 if changed {
                     self.request_reconcile(now);
                 }
+                self.check_unwatched();
             }
             Event::LocustTimer { job, timer } => self.world.on_locust_timer(job, timer, now, q),
             Event::JobRetry { job } => self.world.on_job_retry(job, now, q),
@@ -500,6 +513,10 @@ impl<'s> Engine<'s> {
             .scraper
             .reads(g, &mut self.read_apps, &mut self.read_nodes);
         self.advance_batches(now);
+        if self.world.unwatched {
+            self.record_peaks(now);
+            return;
+        }
         // The application targets' pods, and the ingress's view of every
         // pod when a replica is read: drawn apart, on streams of their own,
         // so the application's counters are the same whether or not the
@@ -519,12 +536,40 @@ impl<'s> Engine<'s> {
             let t = self.world.prom_ms(now);
             self.world.pushgateway.scrape_into(&mut self.store, t);
         }
+        self.record_peaks(now);
+    }
+
+    /// The peak working sets as the scrape at `now` sees them: of the pods
+    /// it read, or of every pod when every target is scraped at once.
+    fn record_peaks(&mut self, now: SimTime) {
         if self.scraper.hashed() {
             for &pod in &self.read_nodes {
                 self.world.record_peak(pod, now);
             }
         } else {
             self.world.record_peaks(now);
+        }
+    }
+
+    /// Marks the run unwatched once no query can read its series again:
+    /// it keeps only what queries read ([`Retention::Queries`]), its
+    /// rollout is no longer in progress (promoted, aborted or invalid), every
+    /// AnalysisRun has completed, and the operator can no longer act on
+    /// what the series show (no alerts, and an OOM page brings no
+    /// response). From then on scrapes read nothing and the batched model
+    /// draws no counters. Nothing else changes: the same events come at
+    /// the same instants, and the counters' draws are on streams of their
+    /// own, so the result is the same bytes as a run that keeps everything.
+    fn check_unwatched(&mut self) {
+        if self.world.unwatched || self.retention != Retention::Queries {
+            return;
+        }
+        let cfg = self.operator.config();
+        let operator_done =
+            cfg.alerts.is_empty() && (!cfg.page_on_oom || cfg.respond_after.is_none());
+        if !self.ctrl.in_progress() && operator_done && self.analyses.all_completed() {
+            self.world.unwatched = true;
+            self.unwatched_at = Some(self.queue.now());
         }
     }
 
@@ -597,6 +642,7 @@ impl<'s> Engine<'s> {
         if let Some(at) = d.wake_at {
             self.queue.schedule(at, Event::Reconcile);
         }
+        self.check_unwatched();
     }
 
     fn on_note(&mut self, t: SimTime, note: Note) {
@@ -765,6 +811,7 @@ impl<'s> Engine<'s> {
             result,
             series: self.store,
             locust,
+            unwatched_at: self.unwatched_at,
         }
     }
 }

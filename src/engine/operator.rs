@@ -52,6 +52,13 @@ impl Operator {
     }
 }
 
+impl Operator {
+    /// What the operator was configured to do.
+    pub fn config(&self) -> &OperatorConfig {
+        &self.cfg
+    }
+}
+
 /// The largest value a query shows now, if it shows any.
 fn panel_value(q: &Query, engine: &Engine, now: SimTime) -> Option<f64> {
     let t = engine.world.prom_ms(now);

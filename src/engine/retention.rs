@@ -29,6 +29,10 @@
 //! matching anything) is never read, so it is not stored. The scrape of a
 //! pod seen through the stable Service, when every query asks for
 //! `service="…-canary"`, then costs its `up` alone.
+//!
+//! Once no query can run again (the rollout decided, its AnalysisRuns over,
+//! no operator to page), a [`Retention::Queries`] run stops reading its
+//! targets altogether (`Engine::check_unwatched`).
 
 use promql_parser::label::Matcher;
 use promql_parser::parser::VectorSelector;

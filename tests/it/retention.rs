@@ -6,7 +6,10 @@
 //! not store the series none of them could select; `run` keeps them all for
 //! the outputs that show whole series. Over every shipped scenario and
 //! policy, in both traffic models, the results must be the same bytes, and
-//! the bounded store must actually have dropped samples and series.
+//! the bounded store must actually have dropped samples and series. A
+//! bounded run also stops scraping once no query can read its series any
+//! more (decided, every AnalysisRun over, no operator left to page); the
+//! results are the same bytes all the same.
 
 use canarysim::engine::{Engine, Retention};
 use canarysim::report;
@@ -20,6 +23,7 @@ fn samples(store: &canarysim::series::SeriesStore) -> usize {
 #[test]
 fn bounded_retention_gives_the_same_results_as_full_series() {
     let mut bounded_policies = 0;
+    let mut unwatched_runs = 0;
     for file in [
         "scenarios/checkout-leak.toml",
         "scenarios/checkout-good.toml",
@@ -52,10 +56,38 @@ fn bounded_retention_gives_the_same_results_as_full_series() {
                     }
                     let (a, b) = (full.series.len(), kept.series.len());
                     assert!(b < a, "{file} {}: {b} series of {a}", policy.name);
+                    assert_eq!(full.unwatched_at, None, "a full run scrapes to its end");
+                    // Once decided with nothing left to query, the bounded
+                    // run stops scraping: no sample after that instant.
+                    // The manual policy's operator is paged by an OOM kill
+                    // and may undo, so its runs are watched to the end.
+                    let pages = policy.operator.page_on_oom;
+                    assert_eq!(
+                        kept.unwatched_at.is_some(),
+                        !pages,
+                        "{file} {}",
+                        policy.name
+                    );
+                    if let Some(at) = kept.unwatched_at {
+                        let at_ms = at.as_millis() - sc.warmup.as_millis() as i64;
+                        let last = kept.series.series().iter().filter_map(|s| s.samples.last());
+                        assert!(last.clone().all(|p| p.t <= at_ms), "{file} {}", policy.name);
+                        let end_ms = (full.result.sim_duration_s * 1000.0) as i64;
+                        assert!(
+                            at_ms < end_ms - 3_600_000,
+                            "{file} {}: unwatched at {at_ms} ms",
+                            policy.name
+                        );
+                        unwatched_runs += 1;
+                    }
                 }
             }
         }
     }
     // Every shipped policy's queries have a known reach.
     assert!(bounded_policies > 20, "{bounded_policies} bounded runs");
+    assert!(
+        unwatched_runs > 20,
+        "{unwatched_runs} runs stopped scraping early"
+    );
 }
