@@ -409,7 +409,9 @@ impl World<'_> {
             report.stats.total().num_requests,
             report.stats.total().num_failures,
         );
-        let push = slot.job.as_ref().map(|j| j.push_labels.clone());
+        let push = (self.pushes)
+            .then(|| slot.job.as_ref().map(|j| j.push_labels.clone()))
+            .flatten();
         if let Some(labels) = push {
             let group = crate::locust::PushGroup::from_report(&report, "locust", &labels, now);
             self.pushgateway.push(group);

@@ -31,7 +31,7 @@ use crate::outcome::{
 use crate::rollout::controller::{ClusterView, Controller, Note};
 use crate::rollout::policy::{Policy, Step};
 use crate::scenario::{Scenario, TrafficModel};
-use crate::series::SeriesStore;
+use crate::series::{Recorded, SeriesStore};
 use crate::sim::rng::{ChaCha8Rng, stream};
 use crate::sim::{EventQueue, SimTime};
 
@@ -166,6 +166,9 @@ pub(crate) struct World<'s> {
     pub locust_out: Vec<crate::locust::Action>,
     /// Locust results pushed for Prometheus.
     pub pushgateway: Pushgateway,
+    /// Whether finished Locust runs push their gauges: only when a query
+    /// could read them, or the run keeps every series.
+    pub pushes: bool,
     /// The batched traffic model's state; `None` in the per-request model.
     /// Boxed, so that [`World::advance_batches`] takes it out and puts it
     /// back as a pointer, not a copy of its tables.
@@ -208,6 +211,47 @@ pub struct RunOutput {
     pub unwatched_at: Option<SimTime>,
 }
 
+/// What every run of one policy on one scenario starts from, whatever its
+/// seed: whether the Rollout's references validate (Argo's InvalidSpec),
+/// and which series, how far back, the run keeps and writes
+/// ([`retention`]). Worked out once for all the runs of a sweep cell, a
+/// check or `run --runs` (each of these parses every query of the policy).
+pub struct Plan<'s, 'p> {
+    sc: &'s Scenario,
+    policy: &'p Policy,
+    retention: Retention,
+    invalid: Option<String>,
+    window: Option<i64>,
+    recorded: Option<Recorded>,
+    reads_ingress: bool,
+    reads_pushgateway: bool,
+}
+
+impl<'s, 'p> Plan<'s, 'p> {
+    /// The plan of runs of `policy` on `sc` keeping what `retention` asks.
+    pub fn new(sc: &'s Scenario, policy: &'p Policy, retention: Retention) -> Plan<'s, 'p> {
+        let queries = retention == Retention::Queries;
+        Plan {
+            sc,
+            policy,
+            retention,
+            invalid: crate::rollout::validate::referenced_resources(&sc.rollout.name, policy),
+            window: if queries {
+                retention::window(sc, policy)
+            } else {
+                None
+            },
+            recorded: if queries {
+                retention::recorded(policy)
+            } else {
+                None
+            },
+            reads_ingress: !queries || retention::reads_ingress(policy),
+            reads_pushgateway: !queries || retention::reads_pushgateway(policy),
+        }
+    }
+}
+
 /// One simulation run.
 pub struct Engine<'s> {
     queue: EventQueue<Event>,
@@ -244,6 +288,13 @@ impl<'s> Engine<'s> {
         seed: u64,
         retention: Retention,
     ) -> Engine<'s> {
+        Engine::planned(&Plan::new(sc, policy, retention), seed)
+    }
+
+    /// Sets up a run of `plan`'s policy on its scenario with `seed` (see
+    /// [`Engine::with_retention`]).
+    pub fn planned(plan: &Plan<'s, '_>, seed: u64) -> Engine<'s> {
+        let (sc, policy, retention) = (plan.sc, plan.policy, plan.retention);
         let rollout_start = SimTime::ZERO + sc.warmup;
         let rs = [Version::Stable, Version::Canary].map(|v| ReplicaSet {
             hash: crate::model::pod::pod_template_hash(&sc.profile(v).image, 0),
@@ -277,10 +328,7 @@ impl<'s> Engine<'s> {
             desired: Version::Stable,
             traffic: traffic::Arrivals::new(sc, seed),
             balancer_rng: stream(seed, "ingress-balancer", 0),
-            ingress: ingress::IngressCounters::new(
-                sc,
-                retention == Retention::Full || retention::reads_ingress(policy),
-            ),
+            ingress: ingress::IngressCounters::new(sc, plan.reads_ingress),
             proxy_rng: stream(seed, "kube-proxy", 0),
             naming_rng: stream(seed, "pod-names", 0),
             tallies: [[Tally::default(); 2]; 3],
@@ -294,6 +342,7 @@ impl<'s> Engine<'s> {
             kube_jobs: Vec::new(),
             locust_out: Vec::new(),
             pushgateway: Pushgateway::new(),
+            pushes: plan.reads_pushgateway,
             batcher: match sc.traffic_model {
                 TrafficModel::PerRequest => None,
                 TrafficModel::Batched { batch } => {
@@ -304,7 +353,7 @@ impl<'s> Engine<'s> {
         };
         let mut queue = EventQueue::with_capacity(4096);
         world.start_stable_warm(&mut queue);
-        let invalid = crate::rollout::validate::referenced_resources(&sc.rollout.name, policy);
+        let invalid = plan.invalid.clone();
         let mut ctrl = Controller::new(policy.clone(), sc.rollout.replicas, rollout_start, invalid);
         ctrl.name_replica_sets(
             world
@@ -336,8 +385,8 @@ impl<'s> Engine<'s> {
         world.note(rollout_start, "start", note);
         let mut store = SeriesStore::new();
         if retention == Retention::Queries {
-            store.set_retention(retention::window(sc, policy));
-            store.record_only(retention::recorded(policy));
+            store.set_retention(plan.window);
+            store.record_only(plan.recorded.clone());
         }
         Engine {
             queue,
@@ -830,19 +879,15 @@ pub fn run_result(sc: &Scenario, policy: &Policy, seed: u64) -> RunResult {
         .result
 }
 
-/// As [`run_result`], sharing the batched model's response laws with the
-/// other runs that get `laws` (the runs of a sweep, a check or `run
-/// --runs`): the same result, with each law worked out once for all of
-/// them.
-pub fn run_result_sharing(
-    sc: &Scenario,
-    policy: &Policy,
-    seed: u64,
-    laws: &SharedLaws,
-) -> RunResult {
-    let mut engine = Engine::with_retention(sc, policy, seed, Retention::Queries);
+/// As [`run_result`] for `plan`'s policy and scenario (a plan made with
+/// [`Retention::Queries`]), sharing the batched model's response laws with
+/// the other runs that get `laws` (the runs of a sweep, a check or `run
+/// --runs`): the same result, with the plan and each law worked out once
+/// for all of them.
+pub fn run_result_sharing(plan: &Plan<'_, '_>, seed: u64, laws: &SharedLaws) -> RunResult {
+    let mut engine = Engine::planned(plan, seed);
     if let Some(b) = engine.world.batcher.as_mut() {
-        b.share(sc, laws);
+        b.share(plan.sc, laws);
     }
     engine.run().result
 }

@@ -39,6 +39,7 @@ use promql_parser::parser::VectorSelector;
 
 use super::ingress::SERIES_NAMES;
 use crate::analysis::template::Templated;
+use crate::locust::PUSHED_NAMES;
 use crate::promql::reach::{reach_ms, selectors};
 use crate::promql::{EvalOptions, Query};
 use crate::rollout::policy::Policy;
@@ -124,11 +125,24 @@ fn each_query<'p>(
 /// The controllers' `up` is not among these series: [`recorded`] decides
 /// on it like on any other.
 pub(crate) fn reads_ingress(policy: &Policy) -> bool {
-    each_query(policy, |text, _| (!query_reads_ingress(text)).then_some(())).is_none()
+    reads_series(policy, &SERIES_NAMES)
+}
+
+/// Whether a run of `policy` must push its Locust runs' gauges to the
+/// Pushgateway ([`PUSHED_NAMES`]) because one of its queries can read them,
+/// decided as [`reads_ingress`] decides for the ingress's series.
+pub(crate) fn reads_pushgateway(policy: &Policy) -> bool {
+    reads_series(policy, PUSHED_NAMES)
+}
+
+/// Whether one of `policy`'s queries could read a series named one of
+/// `names` (see [`reads_ingress`]).
+fn reads_series(policy: &Policy, names: &[&str]) -> bool {
+    each_query(policy, |text, _| (!query_reads(text, names)).then_some(())).is_none()
 }
 
 /// What a placeholder inside a string literal becomes for
-/// [`query_reads_ingress`] and [`recorded`]: a token no label value holds,
+/// [`query_reads`] and [`recorded`]: a token no label value holds,
 /// so that a matcher holding it can be told apart (and taken to match).
 const ARG: &str = "canarysim_arg_placeholder";
 
@@ -158,9 +172,9 @@ pub(crate) fn recorded(policy: &Policy) -> Option<Recorded> {
     }))
 }
 
-/// Whether `text` can read one of the ingress controller's
-/// [`SERIES_NAMES`] (see [`reads_ingress`]).
-fn query_reads_ingress(text: &str) -> bool {
+/// Whether `text` can read a series named one of `names` (see
+/// [`reads_ingress`]).
+fn query_reads(text: &str, names: &[&str]) -> bool {
     let Some(q) = parse_with_placeholders(text) else {
         return true;
     };
@@ -170,7 +184,7 @@ fn query_reads_ingress(text: &str) -> bool {
     match selectors(&q) {
         Some(all) => all
             .iter()
-            .any(|vs| SERIES_NAMES.iter().any(|name| could_select(vs, name))),
+            .any(|vs| names.iter().any(|name| could_select(vs, name))),
         None => true,
     }
 }
@@ -489,7 +503,7 @@ mod tests {
         // A text that parses only once its args are filled in.
         let range = r#"sum(rate(http_requests_total{code=~"[{{args.lo}}-5]00"}[1m]))"#;
         assert!(recorded(&watching(&[range])).is_none());
-        assert!(query_reads_ingress(range));
+        assert!(query_reads(range, &SERIES_NAMES));
         assert_eq!(query_reach(range, 300_000), None);
         // A query that does not parse reads nothing; no query, no series.
         let none = recorded(&watching(&["rate("])).expect("known");
@@ -514,7 +528,7 @@ mod tests {
             r#"{__name__="up" or __name__="nginx_ingress_controller_requests"}"#,
             r#"1 + max_over_time(rate(nginx_ingress_controller_requests[1m])[10m:1m])"#,
         ] {
-            assert!(query_reads_ingress(q), "{q}");
+            assert!(query_reads(q, &SERIES_NAMES), "{q}");
         }
     }
 
@@ -529,7 +543,7 @@ mod tests {
             r#"{__name__="{{args.metric}}"}"#,
             r#"{__name__=~"{{ args.family }}_.*"}"#,
         ] {
-            assert!(query_reads_ingress(q), "{q}");
+            assert!(query_reads(q, &SERIES_NAMES), "{q}");
         }
     }
 
@@ -545,7 +559,7 @@ mod tests {
             // Reads nothing: its measurements fail.
             "rate(",
         ] {
-            assert!(!query_reads_ingress(q), "{q}");
+            assert!(!query_reads(q, &SERIES_NAMES), "{q}");
         }
     }
 }

@@ -26,7 +26,7 @@ pub mod standalone;
 pub mod stats;
 
 pub use job::LocustJob;
-pub use push::{PushGroup, Pushgateway};
+pub use push::{PUSHED_NAMES, PushGroup, Pushgateway};
 pub use run::{
     Action, EndpointId, HistoryPoint, LocustCsv, LocustReport, LocustRun, StepRef, Timer, UserId,
 };

@@ -63,6 +63,28 @@ const STATS_FIELDS: [(usize, &str); 9] = [
     (9, "locust_requests_total_rps"),
     (10, "locust_requests_total_fail_per_sec"),
 ];
+/// Every metric name a push holds (a query that could read none of them
+/// lets a run skip the pushes: `engine::retention`).
+pub const PUSHED_NAMES: &[&str] = &[
+    "locust_requests_num_requests",
+    "locust_requests_num_failures",
+    "locust_requests_median_response_time",
+    "locust_requests_avg_response_time",
+    "locust_requests_min_response_time",
+    "locust_requests_max_response_time",
+    "locust_requests_avg_content_length",
+    "locust_requests_total_rps",
+    "locust_requests_total_fail_per_sec",
+    "locust_requests_response_time_percentile",
+    "locust_requests_fail_ratio",
+    "locust_requests_current_rps",
+    "locust_requests_current_fail_per_sec",
+    "locust_user_count",
+    "locust_errors_occurrences",
+    "push_time_seconds",
+    "push_failure_time_seconds",
+];
+
 /// The first percentile column of `_stats.csv`.
 const STATS_PERCENTILES_AT: usize = 11;
 

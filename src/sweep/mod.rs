@@ -173,10 +173,11 @@ pub fn run_seeds_with<T: Send>(
     tick: &(dyn Fn() + Sync),
     keep: &(dyn Fn(crate::outcome::RunResult) -> T + Sync),
 ) -> Vec<T> {
+    let plan = crate::engine::Plan::new(sc, policy, crate::engine::Retention::Queries);
     seeds
         .par_iter()
         .map(|&s| {
-            let r = crate::engine::run_result_sharing(sc, policy, s, laws);
+            let r = crate::engine::run_result_sharing(&plan, s, laws);
             tick();
             keep(r)
         })

@@ -453,14 +453,14 @@ fn lint_notes_a_batched_scenario_near_saturation() {
     );
 }
 
-/// A sweep's runs share the batched model's response laws
+/// A sweep's runs share one plan and the batched model's response laws
 /// (`engine::run_result_sharing`): runs that share them give the same bytes
 /// as runs that work them out alone, whatever order they run in, and a run
 /// of a scenario with other latencies takes only the laws of the version
 /// whose latencies it shares.
 #[test]
 fn runs_sharing_response_laws_give_the_same_results_as_runs_alone() {
-    use canarysim::engine::{SharedLaws, run_result, run_result_sharing};
+    use canarysim::engine::{Plan, Retention, SharedLaws, run_result, run_result_sharing};
     use canarysim::report::json;
     let shipped = |file: &str| -> Scenario {
         batched(
@@ -472,8 +472,9 @@ fn runs_sharing_response_laws_give_the_same_results_as_runs_alone() {
     let slow = shipped("scenarios/checkout-slow.toml");
     let laws = SharedLaws::default();
     let policy = leak.policy("hardened").expect("shipped policy");
+    let plan = Plan::new(&leak, policy, Retention::Queries);
     for seed in [7, 5, 6] {
-        let shared = run_result_sharing(&leak, policy, seed, &laws);
+        let shared = run_result_sharing(&plan, seed, &laws);
         let alone = run_result(&leak, policy, seed);
         assert_eq!(
             json(std::slice::from_ref(&shared)),
@@ -489,7 +490,7 @@ fn runs_sharing_response_laws_give_the_same_results_as_runs_alone() {
     );
     let reused = laws.reused();
     let policy = slow.policy("hardened").expect("shipped policy");
-    let shared = run_result_sharing(&slow, policy, 5, &laws);
+    let shared = run_result_sharing(&Plan::new(&slow, policy, Retention::Queries), 5, &laws);
     let alone = run_result(&slow, policy, 5);
     assert_eq!(
         json(std::slice::from_ref(&shared)),

@@ -700,6 +700,11 @@ fn push_metrics_pushes_what_the_csv_files_hold_under_locust_2x_names() {
     let failures = report.csv_stats.total().num_failures as f64;
     assert!(failures > 0.0);
     assert_eq!(errors, [failures]);
+    // A run decides whether to push at all by these names.
+    for (l, _) in &group.metrics {
+        let name = l.metric_name().unwrap();
+        assert!(canarysim::locust::PUSHED_NAMES.contains(&name), "{name}");
+    }
 }
 
 #[test]
