@@ -145,7 +145,7 @@ struct IngressBatch {
 }
 
 /// Response laws of one (wait, slow-down), per endpoint.
-type Law = ((Wait, f64), Vec<Response>);
+type Law = ((Wait, f64), Arc<[Response]>);
 
 /// Response laws kept per version.
 const LAWS_KEPT: usize = 256;
@@ -231,7 +231,7 @@ impl<'b> Laws<'b> {
         wait: Wait,
         g: f64,
         compute: impl FnOnce() -> Vec<Response>,
-    ) -> &'b [Response] {
+    ) -> &'b Arc<[Response]> {
         let at = match self.kept[v].iter().position(|(k, _)| *k == (wait, g)) {
             Some(at) => at,
             None => {
@@ -243,13 +243,13 @@ impl<'b> Laws<'b> {
                     found
                 });
                 let r = match found {
-                    Some(r) => r.to_vec(),
+                    Some(r) => r,
                     None => {
-                        let r = compute();
+                        let r: Arc<[Response]> = compute().into();
                         if let Some((s, key)) = shared {
                             let mut inner = lock(s);
                             if inner.laws.len() < SHARED_LAWS_KEPT {
-                                inner.laws.insert(key, r.clone().into());
+                                inner.laws.insert(key, Arc::clone(&r));
                             }
                         }
                         r
@@ -324,7 +324,7 @@ struct BatchPod {
     seen: Served,
     /// The response laws of the last (wait, slow-down), per endpoint.
     cached_for: Option<(Wait, f64)>,
-    cache: Vec<Response>,
+    cache: Arc<[Response]>,
 }
 
 /// A pod's answers since one reader last drew them, as the counts and
@@ -539,7 +539,6 @@ impl Batcher {
     }
 
     fn pod(&mut self, id: PodId, layout: &BucketLayout) -> &mut BatchPod {
-        let endpoints = layout.endpoints();
         while self.pods.len() <= id as usize {
             let n = self.pods.len() as u64;
             self.pods.push(BatchPod {
@@ -557,7 +556,7 @@ impl Batcher {
                 app: Served::new(layout),
                 seen: Served::new(layout),
                 cached_for: None,
-                cache: Vec::with_capacity(endpoints),
+                cache: Arc::from([]),
             });
         }
         &mut self.pods[id as usize]
@@ -939,7 +938,6 @@ impl World<'_> {
             if bp.cached_for != Some((wait, g)) {
                 bp.app.fold(&bp.cache, &sc.buckets);
                 bp.seen.fold(&bp.cache, &sc.buckets);
-                bp.cache.clear();
                 let laws = Laws {
                     kept: &mut b.laws,
                     next: &mut b.laws_next,
@@ -953,7 +951,7 @@ impl World<'_> {
                         .map(|(e, l)| Response::of(l, g, &wait, sc.buckets.bounds(e)))
                         .collect()
                 });
-                bp.cache.extend_from_slice(r);
+                bp.cache = Arc::clone(r);
                 bp.cached_for = Some((wait, g));
             }
             bp.app.add(completions - errors, errors, timed_out);
