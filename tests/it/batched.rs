@@ -237,6 +237,36 @@ fn the_rank_tests_give_the_worked_values() {
     assert_eq!(ties, 18.0);
 }
 
+/// Mood's median test: whether two samples could share a median. The
+/// pooled median splits each sample into the values above it and the rest,
+/// and Fisher's exact test on that 2×2 table gives the two-sided p-value
+/// (twice the smaller tail, at most 1; Mood 1950, Conover, *Practical
+/// Nonparametric Statistics* §4.3, which gives the chi-square form).
+fn mood_median_p(a: &[f64], b: &[f64]) -> f64 {
+    use canarysim::check::fisher::{p_higher, p_lower};
+    let Some(m) = median(a.iter().chain(b).copied().collect()) else {
+        return 1.0;
+    };
+    let above = |xs: &[f64]| xs.iter().filter(|x| **x > m).count() as u64;
+    let (k1, n1, k2, n2) = (above(a), a.len() as u64, above(b), b.len() as u64);
+    (2.0 * p_lower(k1, n1, k2, n2).min(p_higher(k1, n1, k2, n2))).min(1.0)
+}
+
+/// Mood's test, worked by hand: 1…5 against 6…10 split at 5.5 into 0 of 5
+/// and 5 of 5 above, Fisher's two-sided p = 2/C(10, 5) = 2/252; 1…6 against
+/// 4…9 split at 5 into 1 of 6 and 4 of 6 above, p = 2 · 20/165 = 0.2424
+/// (the table's lower tail: C(5,0)C(7,6) + C(5,1)C(7,5) over C(12,6) =
+/// 112/924).
+#[test]
+fn moods_median_test_gives_the_worked_values() {
+    let one_to = |lo: u32, hi: u32| (lo..=hi).map(f64::from).collect::<Vec<_>>();
+    let p = mood_median_p(&one_to(1, 5), &one_to(6, 10));
+    assert!((p - 2.0 / 252.0).abs() < 1e-12, "{p}");
+    let p = mood_median_p(&one_to(1, 6), &one_to(4, 9));
+    assert!((p - 2.0 * 112.0 / 924.0).abs() < 1e-12, "{p}");
+    assert_eq!(mood_median_p(&one_to(1, 6), &one_to(1, 6)), 1.0);
+}
+
 /// Seconds from full promotion to the first canary OOM kill after it.
 fn first_oom_after_promotion(r: &RunResult) -> Option<f64> {
     let p = r.rollout.promoted_at_s?;
@@ -257,8 +287,9 @@ const VERDICTS: [Verdict; 5] = [
 ];
 
 #[test]
-#[ignore = "passes every criterion on the tree of 7 Dec 2026, scrape offsets included (see README, Which model is the \
-            default) but takes 7 min on the 2-core machine, too long for the suite; run with --ignored"]
+#[ignore = "passes on the tree of 7 Dec 2026 (07137bc; hardened-fixed's time-to-detect medians by Mood's median test, \
+            see README, Which model is the default) but takes 6 to 10 min on the 2-core machine, too long for the \
+            suite; run with --ignored"]
 fn batched_and_per_request_models_give_the_same_verdicts() {
     let mut report = Vec::new();
     let mut failures = Vec::new();
@@ -305,9 +336,10 @@ fn batched_and_per_request_models_give_the_same_verdicts() {
             if let (Some(ma), Some(mb)) = (median(ta.clone()), median(tb.clone())) {
                 // Next to the medians: where the detections fall, and
                 // whether the two distributions differ by rank.
+                let mood = mood_median_p(&ta, &tb);
                 let more = format!(
                     "detected {} vs {}; instants per request {}, batched {}; \
-                     Mann-Whitney p = {:.3}, permutation p = {:.3}",
+                     Mann-Whitney p = {:.3}, permutation p = {:.3}, Mood's median p = {mood:.3}",
                     ta.len(),
                     tb.len(),
                     show_instants(&detection_instants(&ta)),
@@ -319,7 +351,19 @@ fn batched_and_per_request_models_give_the_same_verdicts() {
                     "{file} {} median time to detect: {ma} vs {mb} ({more})",
                     policy.name
                 ));
-                if (mb / ma - 1.0).abs() > 0.10 {
+                // Detections fall on the analysis's measurement instants, a
+                // few and the same in both models. Where the pooled share
+                // detected by one instant is near a half (hardened-fixed on
+                // the leak: about 51 % by 509 s, the rest at 874 and 988
+                // s), two samples of one model put their medians on
+                // different instants about half the time, whatever the
+                // number of seeds. There medians more than 10 % apart
+                // still agree if Mood's median test cannot tell them apart.
+                let mut instants: Vec<f64> = ta.iter().chain(&tb).copied().collect();
+                instants.sort_by(f64::total_cmp);
+                instants.dedup();
+                let discrete = instants.len() <= 8;
+                if (mb / ma - 1.0).abs() > 0.10 && !(discrete && mood > 0.01) {
                     failures.push(format!(
                         "{file} {}: median time to detect {ma} vs {mb}, outside 10 % ({more})",
                         policy.name
