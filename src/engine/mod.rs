@@ -214,8 +214,8 @@ pub struct RunOutput {
 /// What every run of one policy on one scenario starts from, whatever its
 /// seed: whether the Rollout's references validate (Argo's InvalidSpec),
 /// and which series, how far back, the run keeps and writes
-/// ([`retention`]). Worked out once for all the runs of a sweep cell, a
-/// check or `run --runs` (each of these parses every query of the policy).
+/// ([`retention`]). Working it out parses every query of the policy, so
+/// the runs of a sweep cell, a check or `run --runs` share one.
 pub struct Plan<'s, 'p> {
     sc: &'s Scenario,
     policy: &'p Policy,
