@@ -270,6 +270,9 @@ pub struct Engine<'s> {
     events: u64,
     end_at: SimTime,
     stopped: bool,
+    /// Whether the soak after promotion and after an abort has been
+    /// scheduled (each from the first of its kind).
+    soak_scheduled: [bool; 2],
     reconcile_queued_at: Option<SimTime>,
 }
 
@@ -403,6 +406,7 @@ impl<'s> Engine<'s> {
             events: 0,
             end_at,
             stopped: false,
+            soak_scheduled: [false; 2],
             reconcile_queued_at: Some(rollout_start),
         }
     }
@@ -604,8 +608,8 @@ impl<'s> Engine<'s> {
     /// it keeps only what queries read ([`Retention::Queries`]), its
     /// rollout is no longer in progress (promoted, aborted or invalid), every
     /// AnalysisRun has completed, and the operator can no longer act on
-    /// what the series show (no alerts, and an OOM page brings no
-    /// response). From then on scrapes read nothing and the batched model
+    /// what the series show (no alerts, an OOM page brings no response, and
+    /// no panels, or no pause that waits for a person). From then on scrapes read nothing and the batched model
     /// draws no counters. Nothing else changes: the same events come at
     /// the same instants, and the counters' draws are on streams of their
     /// own, so the result is the same bytes as a run that keeps everything.
@@ -614,8 +618,11 @@ impl<'s> Engine<'s> {
             return;
         }
         let cfg = self.operator.config();
-        let operator_done =
-            cfg.alerts.is_empty() && (!cfg.page_on_oom || cfg.respond_after.is_none());
+        // An abort leaves the pause conditions as they were, so a person
+        // still asked for keeps looking at the panels.
+        let operator_done = cfg.alerts.is_empty()
+            && (!cfg.page_on_oom || cfg.respond_after.is_none())
+            && (cfg.panels.is_empty() || !self.ctrl.waiting_for_person());
         if !self.ctrl.in_progress() && operator_done && self.analyses.all_completed() {
             self.world.unwatched = true;
             self.unwatched_at = Some(self.queue.now());
@@ -656,8 +663,6 @@ impl<'s> Engine<'s> {
             runs: Vec::new(),
         };
         self.analyses.view(&mut view);
-        let was_promoted = self.ctrl.promoted_at().is_some();
-        let was_aborted = self.ctrl.aborted().is_some();
         let d = self.ctrl.reconcile(now, &view);
         self.world.stable = self.ctrl.stable();
         self.world.desired = self.ctrl.desired();
@@ -673,12 +678,16 @@ impl<'s> Engine<'s> {
         for (t, note) in self.ctrl.drain_notes() {
             self.on_note(t, note);
         }
-        if let (false, Some(p)) = (was_promoted, self.ctrl.promoted_at()) {
+        // The decision, first seen here: the operator's abort or promote
+        // comes between reconciles.
+        if let (false, Some(p)) = (self.soak_scheduled[0], self.ctrl.promoted_at()) {
+            self.soak_scheduled[0] = true;
             self.world.period = DECIDED;
             self.end_at = self.end_at.min(p + self.world.sc.soak);
             self.queue.schedule(self.end_at, Event::Stop);
         }
-        if let (false, Some((a, _))) = (was_aborted, self.ctrl.aborted()) {
+        if let (false, Some((a, _))) = (self.soak_scheduled[1], self.ctrl.aborted()) {
+            self.soak_scheduled[1] = true;
             if self.ctrl.promoted_at().is_none() {
                 self.world.period = DECIDED;
             }
@@ -885,6 +894,10 @@ pub fn run_result(sc: &Scenario, policy: &Policy, seed: u64) -> RunResult {
 /// --runs`): the same result, with the plan and each law worked out once
 /// for all of them.
 pub fn run_result_sharing(plan: &Plan<'_, '_>, seed: u64, laws: &SharedLaws) -> RunResult {
+    debug_assert!(
+        plan.retention == Retention::Queries,
+        "a plan for results only"
+    );
     let mut engine = Engine::planned(plan, seed);
     if let Some(b) = engine.world.batcher.as_mut() {
         b.share(plan.sc, laws);

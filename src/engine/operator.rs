@@ -50,9 +50,7 @@ impl Operator {
             paged: false,
         }
     }
-}
 
-impl Operator {
     /// What the operator was configured to do.
     pub fn config(&self) -> &OperatorConfig {
         &self.cfg

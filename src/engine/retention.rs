@@ -31,8 +31,8 @@
 //! `service="…-canary"`, then costs its `up` alone.
 //!
 //! Once no query can run again (the rollout decided, its AnalysisRuns over,
-//! no operator to page), a [`Retention::Queries`] run stops reading its
-//! targets altogether (`Engine::check_unwatched`).
+//! no operator to page or looking at panels), a [`Retention::Queries`] run
+//! stops reading its targets altogether (`Engine::check_unwatched`).
 
 use promql_parser::label::Matcher;
 use promql_parser::parser::VectorSelector;

@@ -91,3 +91,57 @@ fn bounded_retention_gives_the_same_results_as_full_series() {
         "{unwatched_runs} runs stopped scraping early"
     );
 }
+
+/// checkout-good with one policy: a pause for a person first, whom a
+/// panel that always reads above its line (`max(up)` is 1) makes abort.
+fn operator_aborts_at_a_pause() -> Scenario {
+    let text = std::fs::read_to_string("scenarios/checkout-good.toml").expect("shipped scenario");
+    let head = &text[..text.find("[[policies]]").expect("a policy")];
+    let text = format!(
+        r#"{head}
+[[policies]]
+name = "pause-first"
+steps = [{{ pause = {{}} }}, {{ setWeight = 100 }}]
+[policies.operator]
+promote_after = "30m"
+look_every = "1m"
+reaction = "10s"
+panels = [{{ name = "targets up", above = 0.5, query = 'max(up)' }}]
+"#
+    );
+    canarysim::scenario::load_str("pause-first.toml", &text).expect("valid scenario")
+}
+
+/// An abort leaves the pause conditions as they were (the controller does
+/// not clear them), so the operator keeps looking at the panels of a
+/// rollout still paused for them: such a run is watched to its end and
+/// gives the same bytes with and without its whole series. And the soak
+/// after an abort the operator made between two reconciles ends the run,
+/// as after any other abort.
+#[test]
+fn a_panel_still_looked_at_after_an_abort_keeps_the_run_watched_and_the_soak_follows_the_abort() {
+    let per_request = operator_aborts_at_a_pause();
+    let mut batched = per_request.clone();
+    batched.traffic_model = TrafficModel::Batched {
+        batch: SimDuration::from_secs(1),
+    };
+    for sc in [&per_request, &batched] {
+        let policy = &sc.policies[0];
+        let full = Engine::with_retention(sc, policy, 1, Retention::Full).run();
+        let kept = Engine::with_retention(sc, policy, 1, Retention::Queries).run();
+        assert_eq!(
+            report::json(std::slice::from_ref(&full.result)),
+            report::json(std::slice::from_ref(&kept.result)),
+            "{:?}",
+            sc.traffic_model
+        );
+        assert_eq!(kept.unwatched_at, None, "the operator still looks");
+        let aborted = full
+            .result
+            .rollout
+            .aborted_at_s
+            .expect("the operator aborts");
+        let soak = sc.soak.as_millis() as f64 / 1000.0;
+        assert_eq!(full.result.sim_duration_s, aborted + soak);
+    }
+}
