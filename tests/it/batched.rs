@@ -287,7 +287,7 @@ const VERDICTS: [Verdict; 5] = [
 ];
 
 #[test]
-#[ignore = "passes on the tree of 7 Dec 2026 (07137bc; hardened-fixed's time-to-detect medians by Mood's median test, \
+#[ignore = "passes on the tree of 7 Dec 2026 (4f53739; hardened-fixed's time-to-detect medians by Mood's median test, \
             see README, Which model is the default) but takes 6 to 10 min on the 2-core machine, too long for the \
             suite; run with --ignored"]
 fn batched_and_per_request_models_give_the_same_verdicts() {
