@@ -409,9 +409,11 @@ impl World<'_> {
             report.stats.total().num_requests,
             report.stats.total().num_failures,
         );
-        let push = (self.pushes)
-            .then(|| slot.job.as_ref().map(|j| j.push_labels.clone()))
-            .flatten();
+        let push = slot
+            .job
+            .as_ref()
+            .filter(|_| self.pushes)
+            .map(|j| j.push_labels.clone());
         if let Some(labels) = push {
             let group = crate::locust::PushGroup::from_report(&report, "locust", &labels, now);
             self.pushgateway.push(group);

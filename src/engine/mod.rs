@@ -609,10 +609,11 @@ impl<'s> Engine<'s> {
     /// rollout is no longer in progress (promoted, aborted or invalid), every
     /// AnalysisRun has completed, and the operator can no longer act on
     /// what the series show (no alerts, an OOM page brings no response, and
-    /// no panels, or no pause that waits for a person). From then on scrapes read nothing and the batched model
-    /// draws no counters. Nothing else changes: the same events come at
-    /// the same instants, and the counters' draws are on streams of their
-    /// own, so the result is the same bytes as a run that keeps everything.
+    /// no panels, or no pause that waits for a person). From then on
+    /// scrapes read nothing and the batched model draws no counters.
+    /// Nothing else changes: the same events come at the same instants, and
+    /// the counters' draws are on streams of their own, so the result is
+    /// the same bytes as a run that keeps everything.
     fn check_unwatched(&mut self) {
         if self.world.unwatched || self.retention != Retention::Queries {
             return;
