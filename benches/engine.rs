@@ -77,6 +77,7 @@ fn flagship_batched() -> scenario::Scenario {
         .expect("run from the repository root; the flagship is valid");
     sc.traffic_model = scenario::TrafficModel::Batched {
         batch: canarysim::sim::SimDuration::from_secs(1),
+        soak_batch: sc.scrape_interval,
     };
     sc
 }

@@ -24,6 +24,12 @@
 //! ingress-nginx replica is ([`World::flush_ingress`], only in a run that
 //! records those series, on the ingress's own stream).
 //!
+//! Once the engine finds the run settled (nothing can act on its series
+//! again), a batch lasts up to the next multiple of `soak_batch`, and a pod
+//! that is not steady (near its memory limit, saturated, just killed) is
+//! stepped by `batch` inside it ([`World::next_leap`], [`World::step_pod`]):
+//! adaptive tau-leaping for the soak, usually most of a run.
+//!
 //! Neighbours: `traffic.rs` holds the per-request path, which still serves
 //! Locust jobs and production users in this model (their latency comes from
 //! the same queue state, [`World::batched_latency`]); `pods.rs` does the
@@ -77,8 +83,17 @@ const SATURATED: f64 = 0.98;
 /// accumulators.
 pub(crate) struct Batcher {
     batch: SimDuration,
+    /// The batch once the run is settled ([`World::next_leap`]); equal to
+    /// `batch`, one length throughout.
+    soak_batch: SimDuration,
+    /// No query, AnalysisRun or person can act on the run again
+    /// ([`Batcher::settle`]).
+    settled: bool,
     /// The start of the first batch not yet simulated.
     next: SimTime,
+    /// The length of that batch: `batch`, or once settled, up to the next
+    /// multiple of `soak_batch`.
+    len: SimDuration,
     rng: ChaCha8Rng,
     seed: u64,
     pods: Vec<BatchPod>,
@@ -293,6 +308,10 @@ fn law_signature(sc: &Scenario, v: Version) -> Vec<u64> {
 struct BatchPod {
     /// The pod's queue, errors and Locust latencies.
     rng: ChaCha8Rng,
+    /// Its last batch was steady: idle, or below saturation with no
+    /// slow-down, no kill, nothing refused and no Locust traffic (a
+    /// settled run may then take longer batches, [`World::next_leap`]).
+    steady: bool,
     /// Its application counters' draws at a scrape, apart from `rng` so
     /// that what the pod does is the same whether or not its counters are
     /// ever drawn (a run that no query reads any more skips them).
@@ -348,7 +367,7 @@ struct Served {
 }
 
 impl Batcher {
-    pub fn new(sc: &Scenario, seed: u64, batch: SimDuration) -> Batcher {
+    pub fn new(sc: &Scenario, seed: u64, batch: SimDuration, soak_batch: SimDuration) -> Batcher {
         let total: f64 = sc.traffic.mix.iter().sum();
         let mix: Vec<f64> = sc.traffic.mix.iter().map(|w| w / total).collect();
         let per_version = |v: Version| {
@@ -371,7 +390,10 @@ impl Batcher {
         let (c_es, c_pe, c_ok, c_err) = per_version(Version::Canary);
         Batcher {
             batch,
+            soak_batch,
+            settled: false,
             next: SimTime::ZERO,
+            len: batch,
             rng: stream(seed, "batch-arrivals", 0),
             seed,
             pods: Vec::new(),
@@ -441,9 +463,17 @@ impl Batcher {
         self.shared = Some((laws.clone(), sig));
     }
 
-    /// The batch length.
-    pub fn batch(&self) -> SimDuration {
-        self.batch
+    /// When the batch being simulated ends (where the engine's next
+    /// `Batch` event falls).
+    pub fn next_end(&self) -> SimTime {
+        self.next + self.len
+    }
+
+    /// The run is settled: from the next batch on, a batch lasts up to the
+    /// next multiple of `soak_batch`, and only the pods that are not steady
+    /// are stepped by `batch` inside it.
+    pub fn settle(&mut self) {
+        self.settled = true;
     }
 
     /// Draws the ingress's view of pod `id`'s answers (of version index
@@ -543,6 +573,7 @@ impl Batcher {
             let n = self.pods.len() as u64;
             self.pods.push(BatchPod {
                 rng: stream(self.seed, "batch-pod", n),
+                steady: false,
                 counters: stream(self.seed, "batch-pod-counters", n),
                 incarnation: 0,
                 backlog: 0.0,
@@ -631,20 +662,90 @@ impl World<'_> {
     /// pod was OOM-killed.
     pub fn advance_batches(&mut self, now: SimTime, q: &mut EventQueue<Event>) -> bool {
         // Most events fall inside a batch: nothing to do then.
-        if self.batcher.as_ref().is_none_or(|b| b.next + b.batch > now) {
+        if self.batcher.as_ref().is_none_or(|b| b.next + b.len > now) {
             return false;
         }
         let Some(mut b) = self.batcher.take() else {
             return false;
         };
         let kills = self.oom_kills.len();
-        while b.next + b.batch <= now {
-            let (t0, t1) = (b.next, b.next + b.batch);
+        while b.next + b.len <= now {
+            let (t0, t1) = (b.next, b.next + b.len);
             self.leap(&mut b, t0, t1, now, q);
-            b.next = t0 + b.batch;
+            b.next = t1;
+            b.len = self.next_leap(&b);
         }
         self.batcher = Some(b);
         self.oom_kills.len() > kills
+    }
+
+    /// The length of the batch that starts at `b.next`: `batch`, or once
+    /// the run is settled, up to the next multiple of `soak_batch` (adaptive
+    /// tau-leaping: a long step where the rates cannot change much; a pod
+    /// near an event that changes them is stepped by `batch` inside it,
+    /// [`World::steps_pod`]).
+    fn next_leap(&self, b: &Batcher) -> SimDuration {
+        if !b.settled || b.soak_batch <= b.batch {
+            return b.batch;
+        }
+        SimDuration(b.soak_batch.0 - b.next.0 % b.soak_batch.0).max(b.batch)
+    }
+
+    /// Whether pod `id`, given `arrivals` over the long batch `[t0, t1)`,
+    /// must be stepped by `batch` inside it: its last batch was not steady
+    /// (saturated, slowed by memory pressure, killed, refusing, timing out
+    /// or serving Locust), or these arrivals could bring it to pressure or
+    /// to its limit before `t1`.
+    fn steps_pod(&self, b: &Batcher, id: PodId, arrivals: u64, t0: SimTime, t1: SimTime) -> bool {
+        let (p, bp) = (&self.pods[id as usize], &b.pods[id as usize]);
+        if !bp.steady || bp.incarnation != p.incarnation {
+            return true;
+        }
+        let profile = self.sc.profile(p.version);
+        let mem = &profile.memory;
+        let reach = p.live_bytes(mem, t0)
+            + mem.gc_amplitude
+            + mem.leak_per_minute * (t1 - t0).as_secs_f64() / 60.0
+            + mem.leak_per_request * arrivals as f64;
+        reach > profile.pressure.start.min(1.0) * self.sc.pod.memory_limit
+    }
+
+    /// Pod `id` over the long batch `[t0, t1)` in steps of `batch`, its
+    /// `arrivals` spread over them as Poisson arrivals at a steady rate are
+    /// (uniformly: a multinomial of equal shares, on the pod's stream). If a
+    /// step kills it, what the later steps would have brought it went on to
+    /// the next pod of the rotation, as a refused request does: not a
+    /// failure, and not counted in that pod's working set (at most one long
+    /// batch of one pod's traffic, once a kill).
+    #[allow(clippy::too_many_arguments)]
+    fn step_pod(
+        &mut self,
+        b: &mut Batcher,
+        id: PodId,
+        arrivals: u64,
+        rate: f64,
+        t0: SimTime,
+        t1: SimTime,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) {
+        let steps = (t1 - t0).0 / b.batch.0;
+        let incarnation = self.pods[id as usize].incarnation;
+        let mut left = arrivals;
+        for j in 0..steps {
+            let got = if j + 1 == steps {
+                left
+            } else {
+                binomial(&mut b.pods[id as usize].rng, left, 1.0 / (steps - j) as f64)
+            };
+            left -= got;
+            let p = &self.pods[id as usize];
+            if p.incarnation != incarnation || !p.can_serve() {
+                return;
+            }
+            let s0 = t0 + SimDuration(b.batch.0 * j);
+            self.leap_pod(b, id, got, rate, s0, s0 + b.batch, now, q);
+        }
     }
 
     /// One batch, `[t0, t1)`, simulated at `now` (≥ `t1`).
@@ -751,9 +852,14 @@ impl World<'_> {
             if arrivals == 0 && bp.backlog <= 0.0 && bp.side == 0 && bp.side_rate < 1e-3 {
                 bp.wait = Wait::NONE;
                 bp.wait_from = None;
+                bp.steady = true;
                 continue;
             }
-            self.leap_pod(b, id, arrivals, rate, t0, t1, now, q);
+            if t1 - t0 > b.batch && self.steps_pod(b, id, arrivals, t0, t1) {
+                self.step_pod(b, id, arrivals, rate, t0, t1, now, q);
+            } else {
+                self.leap_pod(b, id, arrivals, rate, t0, t1, now, q);
+            }
         }
     }
 
@@ -931,6 +1037,13 @@ impl World<'_> {
         }
         let errors = b.errors[v].sample(&mut bp.rng, completions);
         let timed_out = round_count((completions - errors) as f64 * late);
+        bp.steady = stable
+            && g == 1.0
+            && kill_at.is_none()
+            && refused == 0
+            && timed_out == 0
+            && side == 0
+            && bp.side_rate < 1e-3;
         let side = bp.ingress_side;
         // What the pod answered, for its counters: not kept once no query
         // will read them again.
@@ -1286,7 +1399,7 @@ latency = {{ get = {canary} }}
             vec![Response::of(l, 1.0, &wait, sc.buckets.bounds(0))]
         };
         let take = |sc: &Scenario, v: Version| -> Vec<f64> {
-            let mut b = Batcher::new(sc, 1, SimDuration::from_secs(1));
+            let mut b = Batcher::new(sc, 1, SimDuration::from_secs(1), SimDuration::from_secs(1));
             b.share(sc, &laws);
             let shared = b.shared.clone();
             let laws = Laws {
@@ -1354,7 +1467,7 @@ errors = { get = 0.02, put = 0.02, del = 0.02 }
 "#;
         let sc = crate::scenario::load_str("late.toml", text).expect("valid scenario");
         let layout = &sc.buckets;
-        let mut b = Batcher::new(&sc, 7, SimDuration::from_secs(1));
+        let mut b = Batcher::new(&sc, 7, SimDuration::from_secs(1), SimDuration::from_secs(1));
         let mut counters = IngressCounters::new(&sc, true);
         let rounds = 200u64;
         let (ok, err) = (1_000u64, 20u64);

@@ -173,7 +173,7 @@ pub(crate) struct World<'s> {
     /// Boxed, so that [`World::advance_batches`] takes it out and puts it
     /// back as a pointer, not a copy of its tables.
     pub batcher: Option<Box<batch::Batcher>>,
-    /// No query will read the series again ([`Engine::check_unwatched`]):
+    /// No query will read the series again ([`Engine::check_settled`]):
     /// scrapes read nothing and the batched model draws no counters.
     pub unwatched: bool,
 }
@@ -265,6 +265,8 @@ pub struct Engine<'s> {
     read_nodes: Vec<PodId>,
     store: SeriesStore,
     retention: Retention,
+    /// Nothing can act on the run's series again ([`Engine::check_settled`]).
+    settled: bool,
     /// See [`RunOutput::unwatched_at`].
     unwatched_at: Option<SimTime>,
     events: u64,
@@ -348,8 +350,8 @@ impl<'s> Engine<'s> {
             pushes: plan.reads_pushgateway,
             batcher: match sc.traffic_model {
                 TrafficModel::PerRequest => None,
-                TrafficModel::Batched { batch } => {
-                    Some(Box::new(batch::Batcher::new(sc, seed, batch)))
+                TrafficModel::Batched { batch, soak_batch } => {
+                    Some(Box::new(batch::Batcher::new(sc, seed, batch, soak_batch)))
                 }
             },
             unwatched: false,
@@ -371,7 +373,7 @@ impl<'s> Engine<'s> {
         }
         match &world.batcher {
             None => world.traffic.schedule_first(&mut queue),
-            Some(b) => queue.schedule(SimTime::ZERO + b.batch(), Event::Batch),
+            Some(b) => queue.schedule(b.next_end(), Event::Batch),
         }
         if let Some(users) = &sc.traffic.users {
             world.start_production_users(users, &mut queue);
@@ -402,6 +404,7 @@ impl<'s> Engine<'s> {
             read_nodes: Vec::new(),
             store,
             retention,
+            settled: false,
             unwatched_at: None,
             events: 0,
             end_at,
@@ -541,7 +544,7 @@ impl<'s> Engine<'s> {
                 if changed {
                     self.request_reconcile(now);
                 }
-                self.check_unwatched();
+                self.check_settled();
             }
             Event::LocustTimer { job, timer } => self.world.on_locust_timer(job, timer, now, q),
             Event::JobRetry { job } => self.world.on_job_retry(job, now, q),
@@ -549,8 +552,7 @@ impl<'s> Engine<'s> {
             Event::Batch => {
                 self.advance_batches(now);
                 if let Some(b) = &self.world.batcher {
-                    let next = now + b.batch();
-                    self.queue.schedule(next, Event::Batch);
+                    self.queue.schedule(b.next_end(), Event::Batch);
                 }
             }
             Event::Stop => self.stopped = true,
@@ -604,18 +606,20 @@ impl<'s> Engine<'s> {
         }
     }
 
-    /// Marks the run unwatched once no query can read its series again:
-    /// it keeps only what queries read ([`Retention::Queries`]), its
+    /// Marks the run settled once nothing can act on its series again: its
     /// rollout is no longer in progress (promoted, aborted or invalid), every
     /// AnalysisRun has completed, and the operator can no longer act on
     /// what the series show (no alerts, an OOM page brings no response, and
-    /// no panels, or no pause that waits for a person). From then on
-    /// scrapes read nothing and the batched model draws no counters.
-    /// Nothing else changes: the same events come at the same instants, and
-    /// the counters' draws are on streams of their own, so the result is
-    /// the same bytes as a run that keeps everything.
-    fn check_unwatched(&mut self) {
-        if self.world.unwatched || self.retention != Retention::Queries {
+    /// no panels, or no pause that waits for a person). The batched model
+    /// may then take longer batches ([`batch::Batcher::settle`]), whatever
+    /// the run keeps. A run that keeps only what queries read
+    /// ([`Retention::Queries`]) also becomes unwatched: from then on scrapes
+    /// read nothing and the batched model draws no counters. Nothing else
+    /// changes: the same events come at the same instants, and the
+    /// counters' draws are on streams of their own, so the result is the
+    /// same bytes as a run that keeps everything.
+    fn check_settled(&mut self) {
+        if self.settled {
             return;
         }
         let cfg = self.operator.config();
@@ -625,8 +629,14 @@ impl<'s> Engine<'s> {
             && (!cfg.page_on_oom || cfg.respond_after.is_none())
             && (cfg.panels.is_empty() || !self.ctrl.waiting_for_person());
         if !self.ctrl.in_progress() && operator_done && self.analyses.all_completed() {
-            self.world.unwatched = true;
-            self.unwatched_at = Some(self.queue.now());
+            self.settled = true;
+            if let Some(b) = self.world.batcher.as_mut() {
+                b.settle();
+            }
+            if self.retention == Retention::Queries {
+                self.world.unwatched = true;
+                self.unwatched_at = Some(self.queue.now());
+            }
         }
     }
 
@@ -701,7 +711,7 @@ impl<'s> Engine<'s> {
         if let Some(at) = d.wake_at {
             self.queue.schedule(at, Event::Reconcile);
         }
-        self.check_unwatched();
+        self.check_settled();
     }
 
     fn on_note(&mut self, t: SimTime, note: Note) {

@@ -32,7 +32,7 @@
 //!
 //! Once no query can run again (the rollout decided, its AnalysisRuns over,
 //! no operator to page or looking at panels), a [`Retention::Queries`] run
-//! stops reading its targets altogether (`Engine::check_unwatched`).
+//! stops reading its targets altogether (`Engine::check_settled`).
 
 use promql_parser::label::Matcher;
 use promql_parser::parser::VectorSelector;

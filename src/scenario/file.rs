@@ -49,6 +49,7 @@ pub struct SimulationFile {
     pub endpoints_delay: Option<DurationText>,
     pub traffic_model: Option<String>,
     pub batch: Option<DurationText>,
+    pub soak_batch: Option<DurationText>,
     pub scrape_offsets: Option<String>,
 }
 

@@ -83,6 +83,10 @@ pub enum TrafficModel {
     Batched {
         /// The batch length; it divides the scrape interval.
         batch: SimDuration,
+        /// The batch length once the run is settled (no query, analysis or
+        /// person can act again) while every pod is steady: a multiple of
+        /// `batch` that divides the scrape interval (`engine::batch`).
+        soak_batch: SimDuration,
     },
 }
 

@@ -227,6 +227,7 @@ fn the_batched_model_produces_the_same_ingress_series_with_agreeing_rates() {
     let mut batched = scenario("0Mi", "batched");
     batched.traffic_model = TrafficModel::Batched {
         batch: SimDuration::from_secs(1),
+        soak_batch: batched.scrape_interval,
     };
     let a = run(&per_request, &per_request.policies[0], 4);
     let b = run(&batched, &batched.policies[0], 4);
@@ -318,6 +319,7 @@ spec:
 fn batched(mut sc: Scenario) -> Scenario {
     sc.traffic_model = TrafficModel::Batched {
         batch: SimDuration::from_secs(1),
+        soak_batch: sc.scrape_interval,
     };
     sc
 }

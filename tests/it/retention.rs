@@ -35,6 +35,7 @@ fn bounded_retention_gives_the_same_results_as_full_series() {
         let mut batched = per_request.clone();
         batched.traffic_model = TrafficModel::Batched {
             batch: SimDuration::from_secs(1),
+            soak_batch: batched.scrape_interval,
         };
         for (sc, seeds) in [(&per_request, &[1u64, 7][..]), (&batched, &[3][..])] {
             for policy in &sc.policies {
@@ -124,6 +125,7 @@ fn a_panel_still_looked_at_after_an_abort_keeps_the_run_watched_and_the_soak_fol
     let mut batched = per_request.clone();
     batched.traffic_model = TrafficModel::Batched {
         batch: SimDuration::from_secs(1),
+        soak_batch: batched.scrape_interval,
     };
     for sc in [&per_request, &batched] {
         let policy = &sc.policies[0];

@@ -47,8 +47,10 @@ fn positive_duration(
     }
 }
 
-/// `[simulation] traffic_model` and `batch`: a batch is at most the scrape
-/// interval and divides it, so every scrape falls on a batch boundary.
+/// `[simulation] traffic_model`, `batch` and `soak_batch`: a batch is at
+/// most the scrape interval and divides it, so every scrape falls on a batch
+/// boundary; a soak batch (by default the scrape interval) is a whole number
+/// of batches and divides the scrape interval too.
 fn traffic_model(
     sp: &Path,
     sim: &SimulationFile,
@@ -84,8 +86,31 @@ fn traffic_model(
             "add traffic_model = \"batched\", or remove batch",
         ));
     }
+    if !batched && sim.soak_batch.is_some() {
+        return Err(invalid(
+            &sp.key("soak_batch"),
+            "only the batched traffic model has batches",
+            "add traffic_model = \"batched\", or remove soak_batch",
+        ));
+    }
+    let soak_batch = positive_duration(&sp.key("soak_batch"), sim.soak_batch, scrape_interval)?;
+    if batched
+        && (soak_batch > scrape_interval
+            || !scrape_interval.0.is_multiple_of(soak_batch.0)
+            || !soak_batch.0.is_multiple_of(batch.0))
+    {
+        return Err(invalid(
+            &sp.key("soak_batch"),
+            format!(
+                "a soak batch of {soak_batch} is not a whole number of batches ({batch}) \
+                 dividing the scrape interval {scrape_interval}"
+            ),
+            "give a multiple of batch that divides scrape_interval, e.g. the scrape interval \
+             itself (the default), or batch to keep one batch length throughout",
+        ));
+    }
     Ok(if batched {
-        TrafficModel::Batched { batch }
+        TrafficModel::Batched { batch, soak_batch }
     } else {
         TrafficModel::PerRequest
     })
