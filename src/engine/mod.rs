@@ -623,8 +623,9 @@ impl<'s> Engine<'s> {
             return;
         }
         let cfg = self.operator.config();
-        // An abort leaves the pause conditions as they were, so a person
-        // still asked for keeps looking at the panels.
+        // A person asked for looks at the panels until the reconcile that
+        // writes an abort clears the pause conditions (a `kubectl argo
+        // rollouts abort` between reconciles is not written yet).
         let operator_done = cfg.alerts.is_empty()
             && (!cfg.page_on_oom || cfg.respond_after.is_none())
             && (cfg.panels.is_empty() || !self.ctrl.waiting_for_person());

@@ -37,7 +37,9 @@
 //!   a pause or analysis step is Degraded (`ProgressDeadlineExceeded`), and
 //!   with `progressDeadlineAbort` aborts;
 //! - abort: weight 0 at once, both Services select stable, the index goes
-//!   back to 0, phase Degraded; the canary is scaled down
+//!   back to 0, phase Degraded, and the status is written without pause
+//!   conditions or `controllerPause` (`CalculatePauseStatus`), so no person
+//!   is asked to promote it; the canary is scaled down
 //!   `abortScaleDownDelaySeconds` after stable is fully available;
 //! - after the last step (or at once for a rollback within
 //!   `rollbackWindow`) the rollout promotes fully once the new ReplicaSet
@@ -415,6 +417,9 @@ impl Controller {
 
     /// `kubectl argo rollouts promote`: clears the pause conditions; after an
     /// Inconclusive step run, or when nothing is paused, skips to the next step.
+    /// An aborted rollout stays aborted: the CLI's patch leaves
+    /// `status.abort` set, so the controller puts the index back to 0
+    /// (`syncRolloutStatusCanary`); only `promote --full` would clear it.
     pub fn promote(&mut self, now: SimTime) {
         if self.invalid.is_some() || self.abort || self.stable == self.desired {
             return;
@@ -518,6 +523,14 @@ impl Controller {
         let mut d = self.reconcile_status(now, view);
         if self.in_progress() {
             self.check_progress(now, view, &mut d);
+        }
+        // An aborted rollout's status is written without pause conditions,
+        // even one added in this same reconcile (`CalculatePauseStatus`,
+        // rollout/pause.go, returns once `CalculateAbortStatus` has set the
+        // abort, before `CalculatePauseConditions` carries any over): nobody
+        // is asked to promote an aborted rollout.
+        if self.abort {
+            self.pause_conditions.clear();
         }
         // The status is written without `controllerPause` when no pause
         // condition is left (CalculatePauseConditions, rollout/pause.go).

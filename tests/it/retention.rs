@@ -113,14 +113,15 @@ panels = [{{ name = "targets up", above = 0.5, query = 'max(up)' }}]
     canarysim::scenario::load_str("pause-first.toml", &text).expect("valid scenario")
 }
 
-/// An abort leaves the pause conditions as they were (the controller does
-/// not clear them), so the operator keeps looking at the panels of a
-/// rollout still paused for them: such a run is watched to its end and
-/// gives the same bytes with and without its whole series. And the soak
-/// after an abort the operator made between two reconciles ends the run,
-/// as after any other abort.
+/// An abort clears the pause conditions (argo-rollouts `rollout/pause.go`,
+/// `CalculatePauseStatus`), so the operator who aborted at a pause for a
+/// person stops looking at its panels: one look sees the panel above its
+/// line and none follows the abort. With nobody looking, the bounded run
+/// stops scraping at the abort and still gives the same bytes as the run
+/// that keeps its whole series. And the soak after an abort the operator
+/// made between two reconciles ends the run, as after any other abort.
 #[test]
-fn a_panel_still_looked_at_after_an_abort_keeps_the_run_watched_and_the_soak_follows_the_abort() {
+fn an_abort_at_a_pause_for_a_person_ends_the_looks_and_the_soak_follows_the_abort() {
     let per_request = operator_aborts_at_a_pause();
     let mut batched = per_request.clone();
     batched.traffic_model = TrafficModel::Batched {
@@ -137,12 +138,23 @@ fn a_panel_still_looked_at_after_an_abort_keeps_the_run_watched_and_the_soak_fol
             "{:?}",
             sc.traffic_model
         );
-        assert_eq!(kept.unwatched_at, None, "the operator still looks");
         let aborted = full
             .result
             .rollout
             .aborted_at_s
             .expect("the operator aborts");
+        let looks: Vec<f64> = full
+            .result
+            .timeline
+            .iter()
+            .filter(|e| e.kind == "operator")
+            .map(|e| e.t_s)
+            .collect();
+        assert_eq!(looks.len(), 1, "{looks:?}");
+        assert!(looks[0] < aborted, "{looks:?} against {aborted}");
+        let at = kept.unwatched_at.expect("nobody looks after the abort");
+        let at_s = (at.as_millis() - sc.warmup.as_millis() as i64) as f64 / 1000.0;
+        assert_eq!(at_s, aborted, "unwatched from the abort on");
         let soak = sc.soak.as_millis() as f64 / 1000.0;
         assert_eq!(full.result.sim_duration_s, aborted + soak);
     }

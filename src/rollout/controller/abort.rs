@@ -2,11 +2,12 @@
 //!
 //! In: the reason (a failed run from [`super::analysis`], or a person's
 //! `abort`), the policy's abort settings and the [`ClusterView`]. Out: the
-//! status change ([`Controller::set_abort`]) and each later reconcile's
-//! [`Decision`]: weight 0 and stable fully up at once, the canary scaled
-//! down `abortScaleDownDelaySeconds` later; with `dynamicStableScale`,
-//! traffic goes back to stable in steps as its pods come up. Called from
-//! [`Controller::reconcile`] in [`super`].
+//! status change ([`Controller::set_abort`]; the reconcile that writes it
+//! drops the pause conditions, see [`Controller::reconcile`]) and each
+//! later reconcile's [`Decision`]: weight 0 and stable fully up at once,
+//! the canary scaled down `abortScaleDownDelaySeconds` later; with
+//! `dynamicStableScale`, traffic goes back to stable in steps as its pods
+//! come up. Called from [`Controller::reconcile`] in [`super`].
 
 use super::{ClusterView, Controller, Decision, Note};
 use crate::rollout::policy::Step;

@@ -252,6 +252,59 @@ fn abort_scale_down_delay_of_zero_keeps_the_canary() {
 }
 
 #[test]
+fn an_abort_clears_the_pause_conditions() {
+    // CalculatePauseStatus (rollout/pause.go) returns once the abort is set,
+    // before any pause condition is carried into the new status, and the
+    // status is written without controllerPause. A person's abort at an
+    // indefinite pause: the reconcile that acts on it drops the condition,
+    // so nobody is left waiting to promote (the index, back at 0, is the
+    // same pause step here).
+    let mut c = new(policy(vec![Step::Pause(None), Step::SetWeight(100)]), 2);
+    c.reconcile(t(0), &view(2, 0));
+    assert!(c.waiting_for_person());
+    c.abort(t(10), "by hand");
+    c.reconcile(t(10), &view(2, 0));
+    assert_eq!((c.step_index(), c.phase()), (0, Phase::Degraded));
+    assert!(c.pause_conditions.is_empty(), "{:?}", c.pause_conditions);
+    assert!(!c.controller_pause);
+    assert!(!c.waiting_for_person());
+
+    // A pause added in the reconcile that aborts is not written either: a
+    // Failed step run aborts and an Inconclusive background run would pause.
+    let mut p = policy(vec![Step::Analysis(analysis("a")), Step::SetWeight(100)]);
+    p.background = Some(BackgroundAnalysis {
+        analysis: analysis("bg"),
+        starting_step: 0,
+    });
+    let mut c = new(p, 2);
+    c.reconcile(t(0), &view(2, 0));
+    let v = with_run(
+        with_run(view(2, 0), RunKind::Step(0), AnalysisPhase::Failed),
+        RunKind::Background,
+        AnalysisPhase::Inconclusive,
+    );
+    c.reconcile(t(1), &v);
+    assert!(c.aborted().is_some());
+    assert!(c.pause_conditions.is_empty(), "{:?}", c.pause_conditions);
+    assert!(!c.controller_pause);
+    assert!(!c.waiting_for_person());
+}
+
+#[test]
+fn promote_leaves_an_aborted_rollout_aborted() {
+    // The CLI's promote patch does not touch status.abort, and the aborted
+    // controller puts the index back to 0 (syncRolloutStatusCanary).
+    let mut c = new(policy(vec![Step::Pause(None), Step::SetWeight(100)]), 2);
+    c.reconcile(t(0), &view(2, 0));
+    c.abort(t(10), "by hand");
+    c.reconcile(t(10), &view(2, 0));
+    c.promote(t(20));
+    let d = c.reconcile(t(20), &view(2, 0));
+    assert_eq!((c.step_index(), c.phase()), (0, Phase::Degraded));
+    assert_eq!((d.weight, c.promoted_at()), (0, None));
+}
+
+#[test]
 fn step_analysis_is_left_alone_while_paused() {
     let mut c = new(
         policy(vec![Step::Analysis(analysis("a")), Step::SetWeight(100)]),
