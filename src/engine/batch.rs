@@ -87,8 +87,8 @@ pub(crate) struct Batcher {
     /// `batch`, one length throughout.
     soak_batch: SimDuration,
     /// No query, AnalysisRun or person can act on the run again
-    /// ([`Batcher::settle`]).
-    settled: bool,
+    /// ([`Batcher::settle`]), and the run ends at this instant.
+    settled: Option<SimTime>,
     /// The start of the first batch not yet simulated.
     next: SimTime,
     /// The length of that batch: `batch`, or once settled, up to the next
@@ -391,7 +391,7 @@ impl Batcher {
         Batcher {
             batch,
             soak_batch,
-            settled: false,
+            settled: None,
             next: SimTime::ZERO,
             len: batch,
             rng: stream(seed, "batch-arrivals", 0),
@@ -469,11 +469,11 @@ impl Batcher {
         self.next + self.len
     }
 
-    /// The run is settled: from the next batch on, a batch lasts up to the
-    /// next multiple of `soak_batch`, and only the pods that are not steady
-    /// are stepped by `batch` inside it.
-    pub fn settle(&mut self) {
-        self.settled = true;
+    /// The run is settled and ends at `end`: from the next batch on, a
+    /// batch lasts up to the next multiple of `soak_batch`, and only the
+    /// pods that are not steady are stepped by `batch` inside it.
+    pub fn settle(&mut self, end: SimTime) {
+        self.settled = Some(end);
     }
 
     /// Draws the ingress's view of pod `id`'s answers (of version index
@@ -683,12 +683,19 @@ impl World<'_> {
     /// the run is settled, up to the next multiple of `soak_batch` (adaptive
     /// tau-leaping: a long step where the rates cannot change much; a pod
     /// near an event that changes them is stepped by `batch` inside it,
-    /// [`World::steps_pod`]).
+    /// [`World::steps_pod`]). The batches that would end past the run's
+    /// end stay at `batch`, so that no more of the run is left unsimulated
+    /// at its end than before the decision (the part of a batch that the
+    /// end cuts off).
     fn next_leap(&self, b: &Batcher) -> SimDuration {
-        if !b.settled || b.soak_batch <= b.batch {
+        let Some(end) = b.settled else {
+            return b.batch;
+        };
+        let span = SimDuration(b.soak_batch.0 - b.next.0 % b.soak_batch.0).max(b.batch);
+        if b.next + span > end {
             return b.batch;
         }
-        SimDuration(b.soak_batch.0 - b.next.0 % b.soak_batch.0).max(b.batch)
+        span
     }
 
     /// Whether pod `id`, given `arrivals` over the long batch `[t0, t1)`,

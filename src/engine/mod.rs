@@ -632,7 +632,7 @@ impl<'s> Engine<'s> {
         if !self.ctrl.in_progress() && operator_done && self.analyses.all_completed() {
             self.settled = true;
             if let Some(b) = self.world.batcher.as_mut() {
-                b.settle();
+                b.settle(self.end_at);
             }
             if self.retention == Retention::Queries {
                 self.world.unwatched = true;
