@@ -560,15 +560,24 @@ fn runs_sharing_response_laws_give_the_same_results_as_runs_alone() {
     );
 }
 
-/// A shipped scenario in the batched model, with `soak_batch` as given.
-fn shipped_batched(file: &str, soak_batch: u64) -> Scenario {
-    let mut sc: Scenario = canarysim::scenario::load_file(&super::fixtures::Disk, file.as_ref())
+/// A shipped scenario's `policy` in the batched model over `seeds`, with
+/// soak batches of 1 s (one batch length throughout) and of 15 s (the
+/// default, the scrape interval).
+fn soak_batch_runs(file: &str, policy: &str, seeds: u64) -> [Vec<RunResult>; 2] {
+    let sc: Scenario = canarysim::scenario::load_file(&super::fixtures::Disk, file.as_ref())
         .expect("shipped scenario");
-    sc.traffic_model = TrafficModel::Batched {
-        batch: SimDuration::from_secs(1),
-        soak_batch: SimDuration::from_secs(soak_batch),
-    };
-    sc
+    let policy = sc.policies.iter().find(|p| p.name == policy).unwrap();
+    [1, 15].map(|soak_batch| {
+        let mut sc = sc.clone();
+        sc.traffic_model = TrafficModel::Batched {
+            batch: SimDuration::from_secs(1),
+            soak_batch: SimDuration::from_secs(soak_batch),
+        };
+        (1..=seeds)
+            .into_par_iter()
+            .map(|seed| canarysim::engine::run_result(&sc, policy, seed))
+            .collect()
+    })
 }
 
 /// Once a run is settled (the rollout decided, every AnalysisRun over, no
@@ -578,15 +587,8 @@ fn shipped_batched(file: &str, soak_batch: u64) -> Scenario {
 /// them an event.
 #[test]
 fn a_settled_run_with_steady_pods_takes_soak_batches() {
-    let fine = shipped_batched("scenarios/checkout-good.toml", 1);
-    let soak = shipped_batched("scenarios/checkout-good.toml", 15);
-    let policy = fine
-        .policies
-        .iter()
-        .find(|p| p.name == "memory-trend")
-        .unwrap();
-    let a = run(&fine, policy, 1).result;
-    let b = run(&soak, policy, 1).result;
+    let [a, b] = soak_batch_runs("scenarios/checkout-good.toml", "memory-trend", 1);
+    let (a, b) = (&a[0], &b[0]);
     assert_eq!(a.verdict, Verdict::Promoted);
     // Everything up to the decision is the same run.
     assert_eq!(a.rollout.promoted_at_s, b.rollout.promoted_at_s);
@@ -610,24 +612,14 @@ fn a_settled_run_with_steady_pods_takes_soak_batches() {
 /// error of about 150.
 #[test]
 fn a_settled_run_simulates_its_soak_to_its_end() {
-    let fine = shipped_batched("scenarios/checkout-good.toml", 1);
-    let soak = shipped_batched("scenarios/checkout-good.toml", 15);
-    let policy = fine
-        .policies
+    let [a, b] = soak_batch_runs("scenarios/checkout-good.toml", "memory-trend", 40);
+    let total = |r: &RunResult| (r.requests.stable.total + r.requests.canary.total) as f64;
+    let mean_gap = a
         .iter()
-        .find(|p| p.name == "memory-trend")
-        .unwrap();
-    let total = |sc: &Scenario| -> Vec<f64> {
-        (1..=40u64)
-            .into_par_iter()
-            .map(|seed| {
-                let r = canarysim::engine::run_result(sc, policy, seed);
-                (r.requests.stable.total + r.requests.canary.total) as f64
-            })
-            .collect()
-    };
-    let (a, b) = (total(&fine), total(&soak));
-    let mean_gap = a.iter().zip(&b).map(|(x, y)| x - y).sum::<f64>() / a.len() as f64;
+        .zip(&b)
+        .map(|(x, y)| total(x) - total(y))
+        .sum::<f64>()
+        / a.len() as f64;
     assert!(
         mean_gap.abs() < 420.0,
         "{mean_gap:.0} requests a run fewer with soak batches"
@@ -644,20 +636,7 @@ fn a_settled_run_simulates_its_soak_to_its_end() {
 /// batch put every kill's remaining batch among the lost and doubled them.
 #[test]
 fn a_pod_near_its_limit_is_stepped_by_the_batch_in_the_soak() {
-    let fine = shipped_batched("scenarios/checkout-leak.toml", 1);
-    let soak = shipped_batched("scenarios/checkout-leak.toml", 15);
-    let policy = fine
-        .policies
-        .iter()
-        .find(|p| p.name == "hardened-fixed")
-        .unwrap();
-    let results = |sc: &Scenario| -> Vec<RunResult> {
-        (1..=40u64)
-            .into_par_iter()
-            .map(|seed| canarysim::engine::run_result(sc, policy, seed))
-            .collect()
-    };
-    let (a, b) = (results(&fine), results(&soak));
+    let [a, b] = soak_batch_runs("scenarios/checkout-leak.toml", "hardened-fixed", 40);
     let mut first = (Vec::new(), Vec::new());
     let mut failed = (0u64, 0u64);
     let (mut saved, mut soak_secs) = (0.0, 0.0);
