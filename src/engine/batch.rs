@@ -309,8 +309,9 @@ struct BatchPod {
     /// The pod's queue, errors and Locust latencies.
     rng: ChaCha8Rng,
     /// Its last batch was steady: idle, or below saturation with no
-    /// slow-down, no kill, nothing refused and no Locust traffic (a
-    /// settled run may then take longer batches, [`World::next_leap`]).
+    /// slow-down, no kill, nothing refused or timed out and no Locust
+    /// traffic (in a settled run's long batch it may then take one step,
+    /// [`World::steps_pod`]).
     steady: bool,
     /// Its application counters' draws at a scrape, apart from `rng` so
     /// that what the pod does is the same whether or not its counters are
