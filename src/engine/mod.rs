@@ -620,6 +620,12 @@ impl<'s> Engine<'s> {
     /// same bytes as a run that keeps everything.
     fn check_settled(&mut self) {
         if self.settled {
+            // An abort the operator made between reconciles can settle the
+            // run before the reconcile that schedules its end: the batches
+            // learn the end again at each check.
+            if let Some(b) = self.world.batcher.as_mut() {
+                b.settle(self.end_at);
+            }
             return;
         }
         let cfg = self.operator.config();
