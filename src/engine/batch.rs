@@ -83,8 +83,8 @@ const SATURATED: f64 = 0.98;
 /// accumulators.
 pub(crate) struct Batcher {
     batch: SimDuration,
-    /// The batch once the run is settled ([`World::next_leap`]); equal to
-    /// `batch`, one length throughout.
+    /// The batch once the run is settled ([`World::next_leap`]); when it
+    /// equals `batch`, one length throughout.
     soak_batch: SimDuration,
     /// No query, AnalysisRun or person can act on the run again
     /// ([`Batcher::settle`]), and the run ends at this instant.

@@ -251,6 +251,17 @@ fn abort_scale_down_delay_of_zero_keeps_the_canary() {
     assert_eq!(d.replicas, [5, 2]);
 }
 
+/// Two replicas, an analysis step then full weight, and a background
+/// analysis from step 0.
+fn step_and_background_analysis() -> Controller {
+    let mut p = policy(vec![Step::Analysis(analysis("a")), Step::SetWeight(100)]);
+    p.background = Some(BackgroundAnalysis {
+        analysis: analysis("bg"),
+        starting_step: 0,
+    });
+    new(p, 2)
+}
+
 #[test]
 fn an_abort_clears_the_pause_conditions() {
     // CalculatePauseStatus (rollout/pause.go) returns once the abort is set,
@@ -271,12 +282,7 @@ fn an_abort_clears_the_pause_conditions() {
 
     // A pause added in the reconcile that aborts is not written either: a
     // Failed step run aborts and an Inconclusive background run would pause.
-    let mut p = policy(vec![Step::Analysis(analysis("a")), Step::SetWeight(100)]);
-    p.background = Some(BackgroundAnalysis {
-        analysis: analysis("bg"),
-        starting_step: 0,
-    });
-    let mut c = new(p, 2);
+    let mut c = step_and_background_analysis();
     c.reconcile(t(0), &view(2, 0));
     let v = with_run(
         with_run(view(2, 0), RunKind::Step(0), AnalysisPhase::Failed),
@@ -805,12 +811,7 @@ fn promote_after_inconclusive_background_run_creates_a_new_run_needs_new_analysi
 fn promote_with_an_inconclusive_background_run_does_not_skip_the_analysis_step() {
     // cmd/promote/promote.go isInconclusive reads the *step's* run: an
     // Inconclusive background run only has its pause cleared.
-    let mut p = policy(vec![Step::Analysis(analysis("a")), Step::SetWeight(100)]);
-    p.background = Some(BackgroundAnalysis {
-        analysis: analysis("bg"),
-        starting_step: 0,
-    });
-    let mut c = new(p, 2);
+    let mut c = step_and_background_analysis();
     c.reconcile(t(0), &view(2, 0));
     let both = |bg| {
         let v = with_run(view(2, 0), RunKind::Step(0), AnalysisPhase::Running);
