@@ -26,6 +26,8 @@ mod index;
 pub mod limits;
 mod types;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 
 use expr::{Context, Program, Value};
@@ -123,6 +125,17 @@ pub enum ConditionError {
     },
 }
 
+/// How many condition texts a thread keeps compiled ([`Condition::compile`]):
+/// a scenario has a handful, a sweep over a condition's threshold one per
+/// value; past this, texts are compiled each time again.
+pub const COMPILED_KEPT: usize = 512;
+
+thread_local! {
+    /// [`Condition::compile`]'s outcomes by text, on this thread.
+    static COMPILED: RefCell<HashMap<String, Result<Condition, ConditionError>>> =
+        RefCell::new(HashMap::new());
+}
+
 /// A condition compiled once and evaluated against many results.
 #[derive(Debug, Clone)]
 pub struct Condition {
@@ -136,7 +149,26 @@ impl Condition {
     /// Parses a condition. Only syntax is checked here; unknown names and
     /// functions are found when it runs (as measurement Errors), or by
     /// [`bool_check`].
+    ///
+    /// Compiling is costly (expr's pest parser: about 170k instructions for
+    /// a typical condition, where evaluating it takes a few thousand), and
+    /// every AnalysisRun of every run compiles its metrics' conditions again,
+    /// so each thread keeps the outcome for up to [`COMPILED_KEPT`] texts.
+    /// The outcome depends on the text alone, so nothing else can differ.
     pub fn compile(text: &str) -> Result<Condition, ConditionError> {
+        COMPILED.with_borrow_mut(|kept| {
+            if let Some(outcome) = kept.get(text) {
+                return outcome.clone();
+            }
+            let outcome = Condition::compile_anew(text);
+            if kept.len() < COMPILED_KEPT {
+                kept.insert(text.to_string(), outcome.clone());
+            }
+            outcome
+        })
+    }
+
+    fn compile_anew(text: &str) -> Result<Condition, ConditionError> {
         limits::check_text(text).map_err(|message| ConditionError::Syntax { message })?;
         // Syntax errors are reported against the user's own text.
         let original = expr::compile(text).map_err(|e| ConditionError::Syntax {

@@ -421,3 +421,38 @@ fn unknown_names_fail_at_compile_even_when_short_circuited_checker_ident() {
         assert!(eval_condition(&empty, text).is_ok(), "{text}");
     }
 }
+
+#[test]
+fn a_kept_compilation_serves_only_its_own_text() {
+    // Compiled twice each, interleaved: the second compile of each text is
+    // the kept one, and must still be that text's program and error.
+    let one = ResultValue::Numbers(vec![1.5]);
+    for _ in 0..2 {
+        let below_one = Condition::compile("result[0] < 1").unwrap();
+        let below_two = Condition::compile("result[0] < 2").unwrap();
+        assert_eq!(below_one.text(), "result[0] < 1");
+        assert_eq!(below_one.eval(&one), Ok(false));
+        assert_eq!(below_two.eval(&one), Ok(true));
+        // `result[5]` is rewritten to Argo's out-of-range error; kept too.
+        assert!(
+            Condition::compile("result[5] < 1")
+                .unwrap()
+                .eval(&one)
+                .is_err()
+        );
+        assert!(matches!(
+            Condition::compile("result[0] <"),
+            Err(ConditionError::Syntax { .. })
+        ));
+    }
+}
+
+#[test]
+fn past_the_kept_texts_conditions_still_compile() {
+    for i in 0..COMPILED_KEPT + 10 {
+        let text = format!("result[0] < {i}");
+        let c = Condition::compile(&text).unwrap();
+        assert_eq!(c.text(), text);
+        assert_eq!(c.eval(&ResultValue::Numbers(vec![5.0])), Ok(i > 5));
+    }
+}
