@@ -160,8 +160,12 @@ pub fn main(args: RunArgs) -> Result<u8> {
                     .into_bytes(),
                 )),
             }
-            for (job, report) in &out.locust {
-                for (name, contents) in report.csv.files(job) {
+            for (job, csv) in out
+                .locust
+                .iter()
+                .filter_map(|(j, r)| Some((j, r.csv.as_ref()?)))
+            {
+                for (name, contents) in csv.files(job) {
                     locust_files.push((
                         format!("locust/{}/{name}", p.name),
                         contents.as_bytes().to_vec(),

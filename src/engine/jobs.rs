@@ -246,6 +246,9 @@ impl World<'_> {
         let index = self.jobs.len() as u32;
         let seed = stream_seed(self.seed, "locust", u64::from(index));
         let mut run = LocustRun::new(spec, now, seed).map_err(|e| e.to_string())?;
+        if !self.locust_csv {
+            run.without_csv();
+        }
         let endpoint_map = run
             .endpoints()
             .iter()
@@ -415,8 +418,15 @@ impl World<'_> {
             .filter(|_| self.pushes)
             .map(|j| j.push_labels.clone());
         if let Some(labels) = push {
-            let group = crate::locust::PushGroup::from_report(&report, "locust", &labels, now);
-            self.pushgateway.push(group);
+            debug_assert!(
+                report.csv.is_some(),
+                "a run that pushes writes its CSV files"
+            );
+            if let Some(group) =
+                crate::locust::PushGroup::from_report(&report, "locust", &labels, now)
+            {
+                self.pushgateway.push(group);
+            }
         }
         self.jobs[job as usize].report = Some(report);
         self.note(

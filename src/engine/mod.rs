@@ -169,6 +169,9 @@ pub(crate) struct World<'s> {
     /// Whether finished Locust runs push their gauges: only when a query
     /// could read them, or the run keeps every series.
     pub pushes: bool,
+    /// Whether Locust runs write their CSV files: for a run that keeps
+    /// everything (`run --out` writes them), or whose pushes read them.
+    pub locust_csv: bool,
     /// The batched traffic model's state; `None` in the per-request model.
     /// Boxed, so that [`World::advance_batches`] takes it out and puts it
     /// back as a pointer, not a copy of its tables.
@@ -348,6 +351,7 @@ impl<'s> Engine<'s> {
             locust_out: Vec::new(),
             pushgateway: Pushgateway::new(),
             pushes: plan.reads_pushgateway,
+            locust_csv: plan.retention == Retention::Full || plan.reads_pushgateway,
             batcher: match sc.traffic_model {
                 TrafficModel::PerRequest => None,
                 TrafficModel::Batched { batch, soak_batch } => {

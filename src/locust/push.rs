@@ -100,14 +100,16 @@ pub struct PushGroup {
 }
 
 impl PushGroup {
-    /// The gauges of `report`'s CSV files; see [`PushGroup::from_csv`].
+    /// The gauges of `report`'s CSV files ([`PushGroup::from_csv`]); `None`
+    /// if the run wrote none ([`crate::locust::LocustRun::without_csv`]).
     pub fn from_report(
         report: &LocustReport,
         job: &str,
         grouping: &[(String, String)],
         at: SimTime,
-    ) -> PushGroup {
-        PushGroup::from_csv(&report.csv, job, grouping, at)
+    ) -> Option<PushGroup> {
+        let csv = report.csv.as_ref()?;
+        Some(PushGroup::from_csv(csv, job, grouping, at))
     }
 
     /// The gauges read back from the CSV files `csv`, pushed at `at` under

@@ -241,8 +241,9 @@ pub struct LocustReport {
     pub csv_stats: RequestStats,
     /// The history rows as numbers.
     pub history: Vec<HistoryPoint>,
-    /// The CSV files.
-    pub csv: LocustCsv,
+    /// The CSV files; `None` for a run told not to write them
+    /// ([`LocustRun::without_csv`]).
+    pub csv: Option<LocustCsv>,
 }
 
 /// A Locust run in progress. See the module docs for the driving protocol.
@@ -274,10 +275,10 @@ pub struct LocustRun {
     snapshot: RequestStats,
     /// Responses logged in `stats` and not yet in `snapshot`, oldest first.
     pending: Vec<Logged>,
-    history_csv: String,
     history: Vec<HistoryPoint>,
-    /// Where each history row starts in `history_csv`.
-    history_offsets: Vec<usize>,
+    /// The history as CSV text, and where each row starts in it; `None`
+    /// when no file is written ([`Self::without_csv`]).
+    history_csv: Option<(String, Vec<usize>)>,
     next_tick: SimTime,
 }
 
@@ -365,12 +366,20 @@ impl LocustRun {
             snapshot: stats.clone(),
             stats,
             pending: Vec::with_capacity(256),
-            history_csv: stats_history_start(),
             history: Vec::new(),
-            history_offsets: Vec::new(),
+            history_csv: Some((stats_history_start(), Vec::new())),
             next_tick: start,
             spec,
         })
+    }
+
+    /// Writes no CSV file: the report's [`LocustReport::csv`] is `None`,
+    /// everything else (the statistics, the history as numbers, the exit
+    /// code) the same. Formatting the history's row every second is most of
+    /// what a short run costs beyond its requests, and a sweep reads none
+    /// of it. Call before [`Self::start`].
+    pub fn without_csv(&mut self) {
+        self.history_csv = None;
     }
 
     /// The distinct endpoint keys of the spec, indexed by [`EndpointId`].
@@ -557,12 +566,12 @@ impl LocustRun {
         } else {
             0
         };
-        let csv = LocustCsv {
+        let csv = self.history_csv.map(|(history, _)| LocustCsv {
             stats: stats_csv(&self.snapshot),
-            stats_history: self.history_csv,
+            stats_history: history,
             failures: failures_csv(&self.snapshot),
             exceptions: exceptions_csv(),
-        };
+        });
         LocustReport {
             exit_code,
             started_at: self.start,
@@ -588,11 +597,10 @@ impl LocustRun {
     fn drop_rows_from(&mut self, end: SimTime) {
         while self.history.last().is_some_and(|h| h.t >= end) {
             self.history.pop();
-            let offset = self
-                .history_offsets
-                .pop()
-                .expect("invariant: one offset per row");
-            self.history_csv.truncate(offset);
+            if let Some((text, offsets)) = &mut self.history_csv {
+                let offset = offsets.pop().expect("invariant: one offset per row");
+                text.truncate(offset);
+            }
         }
         self.next_tick = self.next_tick.min(end);
     }
@@ -623,8 +631,10 @@ impl LocustRun {
             if let Some(prev) = self.history.last().map(|h| h.t) {
                 self.advance_snapshot(prev);
             }
-            self.history_offsets.push(self.history_csv.len());
-            write_history_row(&mut self.history_csv, &self.stats, tick, self.alive);
+            if let Some((text, offsets)) = &mut self.history_csv {
+                offsets.push(text.len());
+                write_history_row(text, &self.stats, tick, self.alive);
+            }
             let clock = self.stats.clock();
             let total = self.stats.total();
             self.history.push(HistoryPoint {

@@ -390,7 +390,9 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     let go = |seed| {
         let mut rng = stream(seed, "test-service", 0);
         let mut service = move |_: &Request<'_>| (200, MS(rng.random_range(10..90)));
-        run(LocustRunSpec::seed_canary_validation(), seed, &mut service).csv
+        run(LocustRunSpec::seed_canary_validation(), seed, &mut service)
+            .csv
+            .unwrap()
     };
     assert_eq!(go(1), go(1));
     assert_ne!(go(1).stats, go(2).stats);
@@ -431,9 +433,12 @@ fn the_csv_files_of_a_fixed_seed_run() {
         report.stats.total().num_failures > 0,
         "the snapshot should show a failure row"
     );
-    insta::assert_snapshot!("locust_stats_csv", report.csv.stats);
-    insta::assert_snapshot!("locust_stats_history_csv", report.csv.stats_history);
-    insta::assert_snapshot!("locust_failures_csv", report.csv.failures);
+    insta::assert_snapshot!("locust_stats_csv", report.csv.as_ref().unwrap().stats);
+    insta::assert_snapshot!(
+        "locust_stats_history_csv",
+        report.csv.as_ref().unwrap().stats_history
+    );
+    insta::assert_snapshot!("locust_failures_csv", report.csv.as_ref().unwrap().failures);
 }
 
 #[test]
@@ -447,7 +452,7 @@ fn csv_header_lines_are_byte_for_byte_locusts() {
     const FAILURES: &str = "Method,Name,Error,Occurrences,First Seen,Last Seen\r\n";
     // StatsCSV.exceptions_columns; no simulated user raises, so no rows.
     const EXCEPTIONS: &str = "Count,Message,Traceback,Nodes\r\n";
-    let csv = snapshot_report().csv;
+    let csv = snapshot_report().csv.unwrap();
     assert_eq!(csv.exceptions.as_bytes(), EXCEPTIONS.as_bytes());
     let first_line = |s: &str| s[..s.find("\r\n").unwrap() + 2].to_string();
     assert_eq!(first_line(&csv.stats).as_bytes(), STATS.as_bytes());
@@ -521,13 +526,13 @@ fn locust_csv_holds_its_last_one_second_snapshot() {
     );
     assert_eq!(csv_total.num_failures, 0);
     assert!(csv_total.num_requests < report.stats.total().num_requests);
-    let aggregated = aggregated_row(&report.csv.stats);
+    let aggregated = aggregated_row(&report.csv.as_ref().unwrap().stats);
     assert!(
         aggregated.starts_with(&format!(",Aggregated,{},0,", last.requests)),
         "{aggregated}"
     );
     assert_eq!(
-        report.csv.failures,
+        report.csv.as_ref().unwrap().failures,
         "Method,Name,Error,Occurrences,First Seen,Last Seen\r\n"
     );
 }
@@ -540,12 +545,10 @@ fn pushed_results_persist_at_every_scrape_with_the_jobs_labels() {
         ("type".to_string(), "canary".to_string()),
     ];
     let mut gateway = Pushgateway::new();
-    gateway.push(PushGroup::from_report(
-        &report,
-        "locust",
-        &grouping,
-        report.ended_at,
-    ));
+    gateway.push(
+        PushGroup::from_report(&report, "locust", &grouping, report.ended_at)
+            .expect("a standalone run writes its CSV files"),
+    );
     let mut store = SeriesStore::new();
     for t_ms in [60_000, 75_000, 90_000] {
         gateway.scrape_into(&mut store, t_ms);
@@ -609,12 +612,15 @@ fn pushed_results_persist_at_every_scrape_with_the_jobs_labels() {
         1,
         &mut healthy(MS(50)),
     );
-    gateway.push(PushGroup::from_report(
-        &healthy_report,
-        "locust",
-        &grouping,
-        SimTime::from_secs(120),
-    ));
+    gateway.push(
+        PushGroup::from_report(
+            &healthy_report,
+            "locust",
+            &grouping,
+            SimTime::from_secs(120),
+        )
+        .expect("a standalone run writes its CSV files"),
+    );
     assert_eq!(gateway.groups().len(), 1);
     gateway.scrape_into(&mut store, 135_000);
     assert_eq!(store.get(store.find(&users).unwrap()).samples[3].v, 20.0);
@@ -633,7 +639,8 @@ fn push_metrics_pushes_what_the_csv_files_hold_under_locust_2x_names() {
     user.tasks[0].steps[0].name = "/api/products?ids=1,2&q=\"x\"".to_string();
     let report = run(spec(20, 5.0, 45, vec![user.clone()]), 7, &mut late);
     assert_eq!(report.exit_code, 1);
-    let group = PushGroup::from_report(&report, "locust", &[], report.ended_at);
+    let group = PushGroup::from_report(&report, "locust", &[], report.ended_at)
+        .expect("a standalone run writes its CSV files");
     let value = |name: &str, pairs: &[(&str, &str)]| {
         let mut pairs = pairs.to_vec();
         pairs.push(("job", "locust"));
@@ -670,7 +677,7 @@ fn push_metrics_pushes_what_the_csv_files_hold_under_locust_2x_names() {
         last.current_rps
     );
     // The 95% column of the Aggregated row, as the file prints it.
-    let row = aggregated_row(&report.csv.stats);
+    let row = aggregated_row(&report.csv.as_ref().unwrap().stats);
     let p95: f64 = row.split(',').nth(16).unwrap().parse().unwrap();
     assert_eq!(
         value(
@@ -690,7 +697,8 @@ fn push_metrics_pushes_what_the_csv_files_hold_under_locust_2x_names() {
     // With the failures inside the snapshot, they are pushed per failure row.
     let mut early = failing_from(SimTime::from_secs(30));
     let report = run(spec(20, 5.0, 45, vec![user]), 7, &mut early);
-    let group = PushGroup::from_report(&report, "locust", &[], report.ended_at);
+    let group = PushGroup::from_report(&report, "locust", &[], report.ended_at)
+        .expect("a standalone run writes its CSV files");
     let errors: Vec<f64> = group
         .metrics
         .iter()

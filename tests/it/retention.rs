@@ -24,6 +24,7 @@ fn samples(store: &canarysim::series::SeriesStore) -> usize {
 fn bounded_retention_gives_the_same_results_as_full_series() {
     let mut bounded_policies = 0;
     let mut unwatched_runs = 0;
+    let mut unwritten_locust = 0;
     for file in [
         "scenarios/checkout-leak.toml",
         "scenarios/checkout-good.toml",
@@ -49,6 +50,21 @@ fn bounded_retention_gives_the_same_results_as_full_series() {
                         policy.name,
                         sc.traffic_model
                     );
+                    // The Locust runs count the same; only a run that keeps
+                    // everything (or pushes them) writes their CSV files.
+                    assert_eq!(full.locust.len(), kept.locust.len());
+                    for ((name, f), (_, k)) in full.locust.iter().zip(&kept.locust) {
+                        assert!(f.csv.is_some(), "{file} {} {name}", policy.name);
+                        assert_eq!(
+                            (&f.history, f.exit_code, f.stats.total().num_requests),
+                            (&k.history, k.exit_code, k.stats.total().num_requests),
+                            "{file} {} {name}",
+                            policy.name
+                        );
+                        if k.csv.is_none() {
+                            unwritten_locust += 1;
+                        }
+                    }
                     let (a, b) = (samples(&full.series), samples(&kept.series));
                     assert!(b <= a, "{file} {}: {b} kept of {a}", policy.name);
                     if kept.series.retention().is_some() {
@@ -90,6 +106,10 @@ fn bounded_retention_gives_the_same_results_as_full_series() {
     assert!(
         unwatched_runs > 20,
         "{unwatched_runs} runs stopped scraping early"
+    );
+    assert!(
+        unwritten_locust > 10,
+        "{unwritten_locust} Locust runs without files"
     );
 }
 
