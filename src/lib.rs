@@ -17,6 +17,7 @@ pub mod judge;
 pub mod lint;
 pub mod locust;
 pub mod manifest;
+pub mod memo;
 pub mod model;
 pub mod names;
 pub mod outcome;

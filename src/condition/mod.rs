@@ -26,11 +26,11 @@ mod index;
 pub mod limits;
 mod types;
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
 
 use expr::{Context, Program, Value};
+
+use crate::memo::TextMemo;
 
 /// What a metric provider measured, as Argo hands it to `EvalCondition`.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,15 +125,9 @@ pub enum ConditionError {
     },
 }
 
-/// How many condition texts a thread keeps compiled ([`Condition::compile`]):
-/// a scenario has a handful, a sweep over a condition's threshold one per
-/// value; past this, texts are compiled each time again.
-pub const COMPILED_KEPT: usize = 512;
-
 thread_local! {
     /// [`Condition::compile`]'s outcomes by text, on this thread.
-    static COMPILED: RefCell<HashMap<String, Result<Condition, ConditionError>>> =
-        RefCell::new(HashMap::new());
+    static COMPILED: TextMemo<Result<Condition, ConditionError>> = const { TextMemo::new() };
 }
 
 /// A condition compiled once and evaluated against many results.
@@ -152,20 +146,10 @@ impl Condition {
     ///
     /// Compiling is costly (expr's pest parser: about 170k instructions for
     /// a typical condition, where evaluating it takes a few thousand), and
-    /// every AnalysisRun of every run compiles its metrics' conditions again,
-    /// so each thread keeps the outcome for up to [`COMPILED_KEPT`] texts.
-    /// The outcome depends on the text alone, so nothing else can differ.
+    /// every AnalysisRun of every run compiles its metrics' conditions
+    /// again, so each thread keeps the outcome ([`crate::memo`]).
     pub fn compile(text: &str) -> Result<Condition, ConditionError> {
-        COMPILED.with_borrow_mut(|kept| {
-            if let Some(outcome) = kept.get(text) {
-                return outcome.clone();
-            }
-            let outcome = Condition::compile_anew(text);
-            if kept.len() < COMPILED_KEPT {
-                kept.insert(text.to_string(), outcome.clone());
-            }
-            outcome
-        })
+        COMPILED.with(|memo| memo.get(text, Condition::compile_anew))
     }
 
     fn compile_anew(text: &str) -> Result<Condition, ConditionError> {

@@ -449,7 +449,7 @@ fn a_kept_compilation_serves_only_its_own_text() {
 
 #[test]
 fn past_the_kept_texts_conditions_still_compile() {
-    for i in 0..COMPILED_KEPT + 10 {
+    for i in 0..crate::memo::KEPT + 10 {
         let text = format!("result[0] < {i}");
         let c = Condition::compile(&text).unwrap();
         assert_eq!(c.text(), text);
