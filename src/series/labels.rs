@@ -78,6 +78,37 @@ impl Labels {
         Labels { pairs: Arc::new(v) }
     }
 
+    /// This set with the pairs of `over` added, `over`'s value winning for a
+    /// name both hold: [`Labels::with_pairs`] with `over`'s pairs, but with
+    /// no string copied and no sorting, as both lists are sorted already.
+    /// How a target makes the label set of each series it exports from its
+    /// own labels and the series' own pairs, which every target shares.
+    pub fn merged(&self, over: &Labels) -> Labels {
+        let (a, b) = (&*self.pairs, &*over.pairs);
+        let mut v = Vec::with_capacity(a.len() + b.len());
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            match a[i].0.cmp(&b[j].0) {
+                Ordering::Less => {
+                    v.push(a[i].clone());
+                    i += 1;
+                }
+                Ordering::Greater => {
+                    v.push(b[j].clone());
+                    j += 1;
+                }
+                Ordering::Equal => {
+                    v.push(b[j].clone());
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        v.extend_from_slice(&a[i..]);
+        v.extend_from_slice(&b[j..]);
+        Labels { pairs: Arc::new(v) }
+    }
+
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
@@ -266,6 +297,23 @@ mod tests {
             base.to_string(),
             "{job=\"svc\", namespace=\"prod\", pod=\"p-1\"}"
         );
+    }
+
+    #[test]
+    fn merged_builds_what_with_pairs_builds() {
+        let base = Labels::new([("pod", "p-1"), ("job", "svc"), ("namespace", "prod")]);
+        let cases: [&[(&str, &str)]; 5] = [
+            &[],
+            &[("__name__", "up")],
+            &[("le", "0.5"), ("__name__", "x_bucket"), ("code", "200")],
+            &[("pod", "p-2"), ("a", "1"), ("zz", "z")],
+            &[("job", "other"), ("namespace", "n"), ("pod", "p")],
+        ];
+        for extra in cases {
+            let over = Labels::new(extra.iter().copied());
+            assert_eq!(base.merged(&over), base.with_pairs(extra), "{extra:?}");
+            assert_eq!(over.merged(&Labels::default()), over);
+        }
     }
 
     #[test]
