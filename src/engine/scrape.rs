@@ -19,8 +19,10 @@
 //!
 //! A target or series that disappears gets a staleness marker, as Prometheus
 //! writes one, but for cAdvisor's: its samples carry their own timestamps,
-//! for which Prometheus writes none, so they linger for the 5 m lookback. Label sets are built once per target; a scrape writes by
-//! series id.
+//! for which Prometheus writes none, so they linger for the 5 m lookback.
+//! Label sets are built once per target (an application target's series
+//! merge its labels with their own pairs, built once per run:
+//! [`AppSeriesLabels`]); a scrape writes by series id.
 
 use rand_distr::{Distribution, Normal};
 
@@ -132,6 +134,8 @@ pub(crate) struct Scraper {
     /// `None`: every target at the multiples of the interval, in one group.
     offset_seed: Option<u64>,
     ingress: super::ingress::IngressTarget,
+    /// What each application target's series add to its labels.
+    app_series: AppSeriesLabels,
 }
 
 /// How often service discovery's updates reach the scrape pools
@@ -174,6 +178,7 @@ impl Scraper {
             interval: sc.scrape_interval,
             offset_seed,
             ingress: super::ingress::IngressTarget::new(),
+            app_series: AppSeriesLabels::new(sc),
         }
     }
 
@@ -398,7 +403,7 @@ impl Scraper {
             let a = &mut self.apps[i];
             if is_target(w, a.svc, a.pod) {
                 a.present = true;
-                a.scrape(t, w, store);
+                a.scrape(t, w, &self.app_series, store);
             } else if a.present {
                 a.leave(store, t);
             }
@@ -443,7 +448,7 @@ impl Scraper {
                 };
                 let a = &mut self.apps[i as usize];
                 a.present = true;
-                a.scrape(t, w, store);
+                a.scrape(t, w, &self.app_series, store);
             }
         }
     }
@@ -577,50 +582,10 @@ impl AppTarget {
         a
     }
 
-    /// The labels of endpoint `e`'s request counter for code slot `slot`.
-    fn request_labels(&self, w: &World, e: usize, slot: usize) -> Labels {
-        let ep = &w.sc.endpoints[e];
-        let code = if slot == CODE_OK {
-            ep.success_code.to_string()
-        } else {
-            "500".to_string()
-        };
-        self.labels.with_pairs(&[
-            (METRIC_NAME, "http_requests_total"),
-            ("method", &ep.method),
-            ("handler", &ep.handler),
-            ("code", &code),
-        ])
-    }
-
-    /// The labels of endpoint `e`'s histogram series: a bucket per slot of
-    /// the layout, then `_sum`, then `_count`.
-    fn histogram_labels(&self, w: &World, e: usize) -> Vec<Labels> {
-        let ep = &w.sc.endpoints[e];
-        let base = self
-            .labels
-            .with_pairs(&[("method", &ep.method), ("handler", &ep.handler)]);
-        let slots = w.sc.buckets.range(e).len();
-        let mut out = Vec::with_capacity(slots + 2);
-        for b in 0..slots {
-            let le =
-                w.sc.buckets
-                    .bounds(e)
-                    .get(b)
-                    .map_or("+Inf".to_string(), |x| x.to_string());
-            out.push(base.with_pairs(&[
-                (METRIC_NAME, "http_request_duration_seconds_bucket"),
-                ("le", &le),
-            ]));
-        }
-        out.push(base.with_pairs(&[(METRIC_NAME, "http_request_duration_seconds_sum")]));
-        out.push(base.with_pairs(&[(METRIC_NAME, "http_request_duration_seconds_count")]));
-        out
-    }
-
     /// One scrape of this target: `up`, and the counters and histograms
-    /// the pod exports (those the store records).
-    fn scrape(&mut self, t: i64, w: &World, store: &mut SeriesStore) {
+    /// the pod exports (those the store records), their labels this
+    /// target's and `own`'s.
+    fn scrape(&mut self, t: i64, w: &World, own: &AppSeriesLabels, store: &mut SeriesStore) {
         let p = &w.pods[self.pod as usize];
         if !p.can_serve() {
             // The scrape fails: `up` is 0 and the target's series go stale.
@@ -646,7 +611,7 @@ impl AppTarget {
                 let id = match self.requests[k] {
                     Some(id) => id,
                     None => {
-                        let id = store.id(self.request_labels(w, e, slot));
+                        let id = store.id(self.labels.merged(&own.requests[k]));
                         *self.requests[k].insert(id)
                     }
                 };
@@ -664,10 +629,9 @@ impl AppTarget {
                 continue;
             }
             if self.histograms[e].is_none() {
-                let mut ids: Vec<SeriesId> = self
-                    .histogram_labels(w, e)
-                    .into_iter()
-                    .map(|l| store.id(l))
+                let mut ids: Vec<SeriesId> = own.histograms[e]
+                    .iter()
+                    .map(|l| store.id(self.labels.merged(l)))
                     .collect();
                 if ids.iter().all(|id| *id == SeriesId::UNRECORDED) {
                     ids.clear();
@@ -707,6 +671,62 @@ impl AppTarget {
             for id in ids {
                 store.mark_stale(*id, t);
             }
+        }
+    }
+}
+
+/// The pairs an application target's series add to the target's labels,
+/// one set per series, built once per run: every target's series share
+/// their strings, and a new target's series cost a merge of two sorted
+/// lists each.
+struct AppSeriesLabels {
+    /// Per endpoint × code slot: `http_requests_total` with the endpoint's
+    /// `method` and `handler` and the slot's `code`.
+    requests: Vec<Labels>,
+    /// Per endpoint: `http_request_duration_seconds` with the endpoint's
+    /// `method` and `handler`, a `_bucket` per slot of the layout (its
+    /// `le`), then `_sum`, then `_count`.
+    histograms: Vec<Vec<Labels>>,
+}
+
+impl AppSeriesLabels {
+    fn new(sc: &Scenario) -> AppSeriesLabels {
+        let mut requests = Vec::with_capacity(sc.endpoints.len() * CODE_SLOTS);
+        let mut histograms = Vec::with_capacity(sc.endpoints.len());
+        for (e, ep) in sc.endpoints.iter().enumerate() {
+            let endpoint = [("method", ep.method.as_str()), ("handler", &ep.handler)];
+            for slot in 0..CODE_SLOTS {
+                let code = if slot == CODE_OK {
+                    ep.success_code.to_string()
+                } else {
+                    "500".to_string()
+                };
+                requests.push(Labels::with_name(
+                    "http_requests_total",
+                    endpoint.into_iter().chain([("code", code.as_str())]),
+                ));
+            }
+            let base = Labels::new(endpoint);
+            let slots = sc.buckets.range(e).len();
+            let mut own = Vec::with_capacity(slots + 2);
+            for b in 0..slots {
+                let le = sc
+                    .buckets
+                    .bounds(e)
+                    .get(b)
+                    .map_or("+Inf".to_string(), |x| x.to_string());
+                own.push(base.with_pairs(&[
+                    (METRIC_NAME, "http_request_duration_seconds_bucket"),
+                    ("le", &le),
+                ]));
+            }
+            own.push(base.with_pairs(&[(METRIC_NAME, "http_request_duration_seconds_sum")]));
+            own.push(base.with_pairs(&[(METRIC_NAME, "http_request_duration_seconds_count")]));
+            histograms.push(own);
+        }
+        AppSeriesLabels {
+            requests,
+            histograms,
         }
     }
 }

@@ -9,14 +9,17 @@
 //! them (`rate` drops the name, `sum by (le)` keeps one pair), and only
 //! the list is copied when one is changed, never the strings.
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::sync::Arc;
 
 /// The label that holds a series' metric name.
 pub const METRIC_NAME: &str = "__name__";
 
-/// A sorted set of label pairs, metric name included.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+/// A sorted set of label pairs, metric name included. Sets order as their
+/// lists of pairs do, pair by pair (name, then value), as Prometheus sorts
+/// series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Labels {
     /// Shared by clones; [`Labels::set`] copies the list first if it is.
     pairs: Arc<Vec<(Arc<str>, Arc<str>)>>,
@@ -75,6 +78,37 @@ impl Labels {
         Labels { pairs: Arc::new(v) }
     }
 
+    /// This set with the pairs of `over` added, `over`'s value winning for a
+    /// name both hold: [`Labels::with_pairs`] with `over`'s pairs, but with
+    /// no string copied and no sorting, as both lists are sorted already.
+    /// How a target makes the label set of each series it exports from its
+    /// own labels and the series' own pairs, which every target shares.
+    pub fn merged(&self, over: &Labels) -> Labels {
+        let (a, b) = (&*self.pairs, &*over.pairs);
+        let mut v = Vec::with_capacity(a.len() + b.len());
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            match a[i].0.cmp(&b[j].0) {
+                Ordering::Less => {
+                    v.push(a[i].clone());
+                    i += 1;
+                }
+                Ordering::Greater => {
+                    v.push(b[j].clone());
+                    j += 1;
+                }
+                Ordering::Equal => {
+                    v.push(b[j].clone());
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        v.extend_from_slice(&a[i..]);
+        v.extend_from_slice(&b[j..]);
+        Labels { pairs: Arc::new(v) }
+    }
+
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
@@ -98,6 +132,20 @@ impl Labels {
             Ok(i) => Arc::make_mut(&mut self.pairs)[i].1 = value.into(),
             Err(_) if value.is_empty() => {}
             Err(i) => Arc::make_mut(&mut self.pairs).insert(i, (name.into(), value.into())),
+        }
+    }
+
+    /// Replaces the strings of each pair by the equal ones `share` returns
+    /// (the store's one copy of each, [`super::SeriesStore`]), so that equal
+    /// strings are one allocation and compare by address.
+    pub(super) fn share_strings(
+        &mut self,
+        mut share: impl FnMut(&Arc<str>, &Arc<str>) -> (Arc<str>, Arc<str>),
+    ) {
+        for pair in Arc::make_mut(&mut self.pairs) {
+            let shared = share(&pair.0, &pair.1);
+            debug_assert!(*shared.0 == *pair.0 && *shared.1 == *pair.1);
+            *pair = shared;
         }
     }
 
@@ -145,6 +193,37 @@ impl Labels {
                     .collect(),
             ),
         }
+    }
+}
+
+impl Ord for Labels {
+    /// The order of the pairs' lists, as a derived `Ord` would give it, but
+    /// with strings that are one allocation (as a store's series share
+    /// them) found equal without reading them.
+    fn cmp(&self, other: &Labels) -> Ordering {
+        if Arc::ptr_eq(&self.pairs, &other.pairs) {
+            return Ordering::Equal;
+        }
+        let str_cmp = |a: &Arc<str>, b: &Arc<str>| {
+            if Arc::ptr_eq(a, b) {
+                Ordering::Equal
+            } else {
+                a.cmp(b)
+            }
+        };
+        for ((an, av), (bn, bv)) in self.pairs.iter().zip(other.pairs.iter()) {
+            let c = str_cmp(an, bn).then_with(|| str_cmp(av, bv));
+            if c.is_ne() {
+                return c;
+            }
+        }
+        self.pairs.len().cmp(&other.pairs.len())
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Labels) -> Option<Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -218,6 +297,49 @@ mod tests {
             base.to_string(),
             "{job=\"svc\", namespace=\"prod\", pod=\"p-1\"}"
         );
+    }
+
+    #[test]
+    fn merged_builds_what_with_pairs_builds() {
+        let base = Labels::new([("pod", "p-1"), ("job", "svc"), ("namespace", "prod")]);
+        let cases: [&[(&str, &str)]; 5] = [
+            &[],
+            &[("__name__", "up")],
+            &[("le", "0.5"), ("__name__", "x_bucket"), ("code", "200")],
+            &[("pod", "p-2"), ("a", "1"), ("zz", "z")],
+            &[("job", "other"), ("namespace", "n"), ("pod", "p")],
+        ];
+        for extra in cases {
+            let over = Labels::new(extra.iter().copied());
+            assert_eq!(base.merged(&over), base.with_pairs(extra), "{extra:?}");
+            assert_eq!(over.merged(&Labels::default()), over);
+        }
+    }
+
+    #[test]
+    fn sets_order_as_their_pairs_do_whether_or_not_they_share_strings() {
+        let sets = [
+            Labels::new([("a", "1")]),
+            Labels::new([("a", "1"), ("b", "2")]),
+            Labels::new([("a", "2")]),
+            Labels::new([("a", "10"), ("c", "")]),
+            Labels::new([("b", "1")]),
+            Labels::with_name("up", [("a", "1")]),
+            Labels::new(Vec::<(String, String)>::new()),
+        ];
+        // The same sets again, their strings shared with the first copies.
+        let mut shared = sets.clone();
+        for (s, original) in shared.iter_mut().zip(&sets) {
+            let mut own = Labels::new(s.iter());
+            let mut pairs = original.pairs.iter();
+            own.share_strings(|_, _| pairs.next().cloned().expect("same length"));
+            *s = own;
+        }
+        for a in sets.iter().chain(&shared) {
+            for b in sets.iter().chain(&shared) {
+                assert_eq!(a.cmp(b), a.iter().cmp(b.iter()), "{a} vs {b}");
+            }
+        }
     }
 
     #[test]

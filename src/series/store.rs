@@ -4,7 +4,10 @@
 //! deterministic) with an index from label set to [`SeriesId`]. Writers that
 //! append often (the scraper) look a series up once and keep its id; the
 //! per-sample path is then a `Vec::push`. An inverted index from each label
-//! pair to its series ids lets PromQL selectors skip unrelated series. Timestamps are Prometheus
+//! pair to its series ids lets PromQL selectors skip unrelated series; its
+//! keys are the store's one copy of each label name and value, which a new
+//! series' labels are made to share, so that keeping the series in
+//! Prometheus's order compares most strings by address. Timestamps are Prometheus
 //! milliseconds (`i64`), values `f64`; a staleness marker is the special NaN
 //! [`STALE_NAN`], exactly as Prometheus stores it.
 //!
@@ -172,8 +175,10 @@ pub struct SeriesStore {
     /// Later series whose labels share a hash with an earlier one.
     collisions: FxMap<u64, Vec<SeriesId>>,
     /// Series ids by label pair (metric name included), in creation order:
-    /// the postings lists PromQL selectors intersect.
-    postings: FxMap<String, FxMap<String, Vec<SeriesId>>>,
+    /// the postings lists PromQL selectors intersect. Its keys are the
+    /// store's one copy of each label name and value, which every series'
+    /// labels share.
+    postings: FxMap<Arc<str>, FxMap<Arc<str>, Vec<SeriesId>>>,
     /// Every series id in the order of its labels (Prometheus's order of
     /// series), kept as series are created.
     by_labels: Vec<SeriesId>,
@@ -243,18 +248,15 @@ impl SeriesStore {
             return id;
         }
         let id = SeriesId(self.series.len() as u32);
-        for (k, v) in labels.iter() {
-            if !self.postings.contains_key(k) {
-                self.postings.insert(k.to_string(), FxMap::default());
-            }
-            let values = self.postings.get_mut(k).expect("inserted above");
-            match values.get_mut(v) {
-                Some(ids) => ids.push(id),
-                None => {
-                    values.insert(v.to_string(), vec![id]);
-                }
-            }
-        }
+        let mut labels = labels;
+        labels.share_strings(|name, value| {
+            let values = self.postings.entry(name.clone());
+            let name = values.key().clone();
+            let ids = values.or_default().entry(value.clone());
+            let value = ids.key().clone();
+            ids.or_default().push(id);
+            (name, value)
+        });
         let at = self
             .by_labels
             .partition_point(|s| self.series[s.0 as usize].labels < labels);
