@@ -61,14 +61,19 @@ mod tests {
     use super::*;
     use std::cell::Cell;
 
+    /// A text's length, counting the calls in `calls`.
+    fn counted_len(calls: &Cell<usize>) -> impl Fn(&str) -> usize + Copy + '_ {
+        move |t| {
+            calls.set(calls.get() + 1);
+            t.len()
+        }
+    }
+
     #[test]
     fn a_text_is_worked_out_once_and_each_text_keeps_its_own_outcome() {
         let memo: TextMemo<usize> = TextMemo::new();
         let calls = Cell::new(0);
-        let work = |t: &str| {
-            calls.set(calls.get() + 1);
-            t.len()
-        };
+        let work = counted_len(&calls);
         assert_eq!(memo.get("ab", work), 2);
         assert_eq!(memo.get("abc", work), 3);
         assert_eq!(memo.get("ab", work), 2);
@@ -79,10 +84,7 @@ mod tests {
     fn past_its_bounds_a_memo_works_texts_out_each_time() {
         let memo: TextMemo<usize> = TextMemo::new();
         let calls = Cell::new(0);
-        let work = |t: &str| {
-            calls.set(calls.get() + 1);
-            t.len()
-        };
+        let work = counted_len(&calls);
         for i in 0..KEPT {
             memo.get(&i.to_string(), work);
         }
