@@ -4,7 +4,8 @@
 //! ([`LocustRun::on_timer`]) and the responses to the requests it sent
 //! ([`LocustRun::on_response`]). Out: [`Action`]s pushed onto a caller-owned
 //! `Vec` (reuse it: the per-request path allocates nothing), and at the end a
-//! [`LocustReport`] with Locust's exit code, statistics and CSV files.
+//! [`LocustReport`] with Locust's exit code, statistics and CSV files (the
+//! files only if wanted: [`LocustRun::without_csv`]).
 //! The engine (or `standalone.rs`) owns the clock and the network; this file
 //! owns users, tasks, spawning and stopping; `stats.rs` does the counting.
 //!
