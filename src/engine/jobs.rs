@@ -246,7 +246,7 @@ impl World<'_> {
         let index = self.jobs.len() as u32;
         let seed = stream_seed(self.seed, "locust", u64::from(index));
         let mut run = LocustRun::new(spec, now, seed).map_err(|e| e.to_string())?;
-        if !self.locust_csv {
+        if !self.pushes {
             run.without_csv();
         }
         let endpoint_map = run

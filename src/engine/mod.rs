@@ -167,11 +167,10 @@ pub(crate) struct World<'s> {
     /// Locust results pushed for Prometheus.
     pub pushgateway: Pushgateway,
     /// Whether finished Locust runs push their gauges: only when a query
-    /// could read them, or the run keeps every series.
+    /// could read them, or the run keeps every series. Only then do they
+    /// write their CSV files: the push reads them, and `run --out` (which
+    /// keeps every series) writes them.
     pub pushes: bool,
-    /// Whether Locust runs write their CSV files: for a run that keeps
-    /// everything (`run --out` writes them), or whose pushes read them.
-    pub locust_csv: bool,
     /// The batched traffic model's state; `None` in the per-request model.
     /// Boxed, so that [`World::advance_batches`] takes it out and puts it
     /// back as a pointer, not a copy of its tables.
@@ -351,7 +350,6 @@ impl<'s> Engine<'s> {
             locust_out: Vec::new(),
             pushgateway: Pushgateway::new(),
             pushes: plan.reads_pushgateway,
-            locust_csv: plan.retention == Retention::Full || plan.reads_pushgateway,
             batcher: match sc.traffic_model {
                 TrafficModel::PerRequest => None,
                 TrafficModel::Batched { batch, soak_batch } => {
