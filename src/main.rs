@@ -6,6 +6,14 @@ mod cli;
 
 use std::process::ExitCode;
 
+// mimalloc, not the system allocator: a sweep allocates and frees many small
+// vectors on every thread (PromQL results, label sets), and glibc's malloc
+// and free were 12 % of its instructions. Measured on the 900-run batched
+// memory-trend sweep on 2 threads: 5.02-5.60 s -> 4.81-4.84 s, the same
+// bytes; single runs are unchanged. Peak RSS of that sweep 21 -> 46 MB.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     cli::main()
 }
