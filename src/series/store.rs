@@ -178,7 +178,18 @@ pub struct SeriesStore {
     /// the postings lists PromQL selectors intersect. Its keys are the
     /// store's one copy of each label name and value, which every series'
     /// labels share.
-    postings: FxMap<Arc<str>, FxMap<Arc<str>, Vec<SeriesId>>>,
+    postings: FxMap<Arc<str>, FxMap<Arc<str>, u32>>,
+    /// The postings lists themselves, each pair's at the index `postings`
+    /// holds for it.
+    lists: Vec<Vec<SeriesId>>,
+    /// The store's copy of a pair, and where its postings list is, by the
+    /// addresses of the strings a writer handed in for it: a writer builds
+    /// its series' labels from strings it shares between them (a target's
+    /// own labels, the pairs of each exported series), so after the first
+    /// series of a target its pairs are found by two addresses, without
+    /// hashing or comparing the strings. The writer's strings are held
+    /// here, so that no other string can take their addresses.
+    by_address: FxMap<(usize, usize), AddressedPair>,
     /// Every series id in the order of its labels (Prometheus's order of
     /// series), kept as series are created.
     by_labels: Vec<SeriesId>,
@@ -250,12 +261,31 @@ impl SeriesStore {
         let id = SeriesId(self.series.len() as u32);
         let mut labels = labels;
         labels.share_strings(|name, value| {
+            let key = (address(name), address(value));
+            if let Some(known) = self.by_address.get(&key) {
+                self.lists[known.list as usize].push(id);
+                return (known.name.clone(), known.value.clone());
+            }
             let values = self.postings.entry(name.clone());
-            let name = values.key().clone();
-            let ids = values.or_default().entry(value.clone());
-            let value = ids.key().clone();
-            ids.or_default().push(id);
-            (name, value)
+            let shared_name = values.key().clone();
+            let list = values.or_default().entry(value.clone());
+            let shared_value = list.key().clone();
+            let next = self.lists.len() as u32;
+            let list = *list.or_insert(next);
+            if list == next {
+                self.lists.push(Vec::new());
+            }
+            self.lists[list as usize].push(id);
+            self.by_address.insert(
+                key,
+                AddressedPair {
+                    name: shared_name.clone(),
+                    value: shared_value.clone(),
+                    list,
+                    _given: (name.clone(), value.clone()),
+                },
+            );
+            (shared_name, shared_value)
         });
         let at = self
             .by_labels
@@ -305,7 +335,7 @@ impl SeriesStore {
         self.postings
             .get(name)
             .and_then(|values| values.get(value))
-            .map_or(&[], Vec::as_slice)
+            .map_or(&[], |&list| &self.lists[list as usize])
     }
 
     /// The id of an existing series.
@@ -426,9 +456,31 @@ impl SeriesStore {
         self.index.clear();
         self.collisions.clear();
         self.postings.clear();
+        self.lists.clear();
+        self.by_address.clear();
         self.by_labels.clear();
         self.rank.take();
     }
+}
+
+/// A label pair of the store, found by the addresses of the strings a
+/// writer gave for it ([`SeriesStore`]'s `by_address`).
+#[derive(Debug, Clone)]
+struct AddressedPair {
+    /// The store's copy of the name.
+    name: Arc<str>,
+    /// The store's copy of the value.
+    value: Arc<str>,
+    /// Its postings list, in `lists`.
+    list: u32,
+    /// The writer's strings, held so that their addresses stay theirs.
+    _given: (Arc<str>, Arc<str>),
+}
+
+/// Where a shared string lives: equal for clones of one `Arc`, distinct
+/// for strings alive at the same time.
+fn address(s: &Arc<str>) -> usize {
+    Arc::as_ptr(s).cast::<u8>() as usize
 }
 
 /// The hash [`SeriesStore`]'s index keys a label set by.
@@ -628,5 +680,35 @@ mod tests {
         }
         store.clear();
         assert!(store.label_order().is_empty());
+    }
+
+    #[test]
+    fn a_pair_met_again_by_its_strings_addresses_joins_its_postings_list() {
+        // A target's series share its label strings: the store finds their
+        // pairs by address. Equal strings at other addresses are the same
+        // pair all the same; and pairs made of new strings, freed as soon
+        // as the store has its copy, each get their own list (were a freed
+        // address lent to another string, one would join a wrong list).
+        use crate::series::labels::METRIC_NAME;
+        let mut store = SeriesStore::new();
+        let target = Labels::new([("job", "app"), ("pod", "p1")]);
+        let a = store.id(target.with_pairs(&[(METRIC_NAME, "m1")]));
+        let b = store.id(target.with_pairs(&[(METRIC_NAME, "m2")]));
+        let c = store.id(Labels::with_name("m3", [("job", "app"), ("pod", "p1")]));
+        assert_eq!(store.postings("pod", "p1"), &[a, b, c]);
+        assert_eq!(store.postings("job", "app"), &[a, b, c]);
+        assert_eq!(store.postings(METRIC_NAME, "m2"), &[b]);
+        assert_eq!(
+            store.find(&target.with_pairs(&[(METRIC_NAME, "m2")])),
+            Some(b)
+        );
+        drop(target);
+        for i in 0..200 {
+            let value = format!("v{i}");
+            let id = store.id(Labels::with_name("m", [("job", value.as_str())]));
+            assert_eq!(store.postings("job", &value), &[id], "{value}");
+        }
+        assert_eq!(store.postings(METRIC_NAME, "m").len(), 200);
+        assert_eq!(store.postings("pod", "p1"), &[a, b, c]);
     }
 }
