@@ -34,6 +34,8 @@
 //! no operator to page or looking at panels), a [`Retention::Queries`] run
 //! stops reading its targets altogether (`Engine::check_settled`).
 
+use std::collections::BTreeMap;
+
 use promql_parser::label::Matcher;
 use promql_parser::parser::VectorSelector;
 
@@ -161,14 +163,35 @@ pub(crate) fn recorded(policy: &Policy) -> Option<Recorded> {
         }
         Some(())
     })?;
+    // A label set is tested against the selectors of its own metric name
+    // and those without one: the others cannot match it. A set without a
+    // name whose name is not known yet (`part`) could match any.
+    let mut named: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
+    let mut unnamed = Vec::new();
+    for c in all {
+        match &c.name {
+            Some(n) => named.entry(n.clone()).or_default().push(c),
+            None => unnamed.push(c),
+        }
+    }
     Some(Recorded::new(move |labels: &Labels, part| {
-        all.iter().any(|c| {
-            c.could_match(|n| match labels.get(n) {
-                Some(v) => Some(v),
-                None if part => None,
-                None => Some(""),
-            })
-        })
+        let value = |n: &str| match labels.get(n) {
+            Some(v) => Some(v),
+            None if part => None,
+            None => Some(""),
+        };
+        let of_name: &[Candidate] = match labels.metric_name() {
+            Some(n) => named.get(n).map_or(&[], Vec::as_slice),
+            None if part => {
+                return named
+                    .values()
+                    .flatten()
+                    .chain(&unnamed)
+                    .any(|c| c.could_match(value));
+            }
+            None => &[],
+        };
+        of_name.iter().chain(&unnamed).any(|c| c.could_match(value))
     }))
 }
 
@@ -415,6 +438,16 @@ mod tests {
             &[("pod", "p")]
         )));
         assert!(!could(&series("http_request_duration_seconds_sum", &[])));
+        // Without its metric name, a part could be of any selector's
+        // series (here only of the first's: the nameless selector refuses
+        // its pod); a whole set without one is no named selector's.
+        let nameless = Labels::new([
+            ("service", "checkout-canary"),
+            ("code", "500"),
+            ("pod", "checkout-7-x"),
+        ]);
+        assert!(could(&nameless));
+        assert!(!keeps(&nameless));
         assert!(keeps(&series("up", &[("job", "b")])));
         assert!(!keeps(&series("up", &[("job", "c")])));
     }
