@@ -13,7 +13,7 @@ use promql_parser::parser::{AtModifier, Expr, Offset};
 
 use super::error::PromqlError;
 use super::{EvalOptions, aggregate, binary, functions, selector};
-use crate::series::{Labels, METRIC_NAME, Sample, SeriesStore};
+use crate::series::{Labels, Sample, SeriesStore};
 
 /// One element of an instant vector during evaluation.
 #[derive(Debug, Clone, PartialEq)]
@@ -282,11 +282,9 @@ pub(crate) fn check_unique(v: &[Elem]) -> Result<(), PromqlError> {
 }
 
 /// Removes the labels Prometheus treats as metric metadata: the name and the
-/// experimental `__type__`/`__unit__`.
+/// experimental `__type__`/`__unit__` ([`crate::series::METADATA_LABELS`]).
 pub(crate) fn drop_metric_name(labels: &mut Labels) {
-    labels.remove(METRIC_NAME);
-    labels.remove("__type__");
-    labels.remove("__unit__");
+    *labels = labels.without_metadata();
 }
 
 #[cfg(test)]
