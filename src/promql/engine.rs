@@ -159,7 +159,7 @@ impl<'a> Evaluator<'a> {
                 }),
             },
             Expr::VectorSelector(vs) => Ok(Val::Vector(selector::instant(self, vs, t))),
-            Expr::MatrixSelector(ms) => Ok(Val::Matrix(selector::range(self, ms, t).0)),
+            Expr::MatrixSelector(ms) => Ok(Val::Matrix(selector::range(self, ms, t, false).0)),
             Expr::Subquery(sq) => Ok(Val::Matrix(selector::subquery(self, sq, t)?.0)),
             Expr::Binary(b) => binary::eval(self, b, t),
             Expr::Aggregate(a) => aggregate::eval(self, a, t),
@@ -325,6 +325,23 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err, PromqlError::DuplicateLabelset);
+    }
+
+    #[test]
+    fn range_functions_drop_the_name_and_metadata_over_a_selector_or_a_subquery() {
+        let s = store(
+            60_000,
+            "c_total{__type__=\"counter\", env=\"1\"} 0 60 120\nc_total{env=\"2\"} 0 60 120",
+        );
+        for opts in [EvalOptions::default(), EvalOptions::promqltest()] {
+            for q in ["rate(c_total[2m])", "rate(c_total[2m:1m])"] {
+                let got = eval_with(&s, q, 120_000, &opts).unwrap();
+                let labels: Vec<&str> = got.iter().map(|(l, _)| l.as_str()).collect();
+                assert_eq!(labels, [r#"{env="1"}"#, r#"{env="2"}"#], "{q}");
+            }
+            let got = eval_with(&s, "last_over_time(c_total[2m])", 120_000, &opts).unwrap();
+            assert_eq!(got[1], (r#"c_total{env="2"}"#.to_string(), 120.0));
+        }
     }
 
     #[test]

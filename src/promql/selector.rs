@@ -189,8 +189,16 @@ pub(crate) fn instant_timestamps(ev: &Evaluator<'_>, vs: &VectorSelector, t: i64
 }
 
 /// Evaluates a range vector selector; series without samples in the window
-/// are left out.
-pub(crate) fn range(ev: &Evaluator<'_>, ms: &MatrixSelector, t: i64) -> (Vec<RangeElem>, Window) {
+/// are left out. With `without_metadata` each series comes with its labels
+/// already stripped of the name and the other metadata labels (each stored
+/// series keeps that set, [`Series::labels_without_metadata`]), for a
+/// function that would drop them at once anyway.
+pub(crate) fn range(
+    ev: &Evaluator<'_>,
+    ms: &MatrixSelector,
+    t: i64,
+    without_metadata: bool,
+) -> (Vec<RangeElem>, Window) {
     let end = ev.ref_time(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t);
     let window = Window {
         start: end.saturating_sub(duration_ms(&ms.range)),
@@ -207,7 +215,11 @@ pub(crate) fn range(ev: &Evaluator<'_>, ms: &MatrixSelector, t: i64) -> (Vec<Ran
                 .copied()
                 .collect();
             (!points.is_empty()).then(|| RangeElem {
-                labels: s.labels.clone(),
+                labels: if without_metadata {
+                    s.labels_without_metadata().clone()
+                } else {
+                    s.labels.clone()
+                },
                 points,
                 drop_name: false,
             })
