@@ -209,11 +209,10 @@ pub(crate) fn range(
         .filter_map(|s| {
             let in_window = s.window(window.start, window.end);
             ev.charge_work(in_window.len());
-            let points: Vec<Sample> = in_window
-                .iter()
-                .filter(|p| !is_stale_nan(p.v))
-                .copied()
-                .collect();
+            // Sized for the whole window up front: a filtered collect would
+            // grow the vector several times for each series.
+            let mut points: Vec<Sample> = Vec::with_capacity(in_window.len());
+            points.extend(in_window.iter().filter(|p| !is_stale_nan(p.v)).copied());
             (!points.is_empty()).then(|| RangeElem {
                 labels: if without_metadata {
                     s.labels_without_metadata().clone()
