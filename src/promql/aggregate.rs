@@ -10,6 +10,7 @@
 //! `bottomk` reproduce Go's heap so ties come out in the same order.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
 
 use promql_parser::parser::token::{self, TokenId};
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
@@ -18,6 +19,7 @@ use super::engine::{Elem, Evaluator, Val};
 use super::error::PromqlError;
 use super::float::{format_go, kahan_inc};
 use super::functions::quantile;
+use crate::series::store::FxHasher;
 use crate::series::{Labels, METRIC_NAME};
 
 /// Evaluates an aggregation at time `t`.
@@ -94,18 +96,33 @@ impl Grouping {
         }
     }
 
-    /// The output labels of the group a series belongs to (also its key).
-    fn group_labels(&self, l: &Labels) -> Labels {
-        let names: Vec<&str> = self.labels.iter().map(String::as_str).collect();
+    /// The names [`Grouping::group_labels`] takes: the listed ones, plus the
+    /// metric name for `without`. Made once per aggregation rather than once
+    /// per element.
+    fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.labels.iter().map(String::as_str).collect();
         if self.without {
-            let mut names = names;
             names.push(METRIC_NAME);
-            l.without(&names)
+        }
+        names
+    }
+
+    /// The output labels of the group a series belongs to (also its key),
+    /// given this grouping's [`Grouping::names`].
+    fn group_labels(&self, names: &[&str], l: &Labels) -> Labels {
+        if self.without {
+            l.without(names)
         } else {
-            l.keep_only(&names)
+            l.keep_only(names)
         }
     }
 }
+
+/// The groups of an aggregation by their labels. Only ever looked up, never
+/// iterated (groups come out in the order of their first element), so the
+/// store's cheap hash serves: SipHash cost hundreds of instructions a label
+/// set.
+type GroupIndex = HashMap<Labels, usize, BuildHasherDefault<FxHasher>>;
 
 /// Running state of one group.
 struct Group {
@@ -126,10 +143,11 @@ fn value_aggregation(
     grouping: &Grouping,
     input: Vec<Elem>,
 ) -> Result<Vec<Elem>, PromqlError> {
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index = GroupIndex::default();
     let mut groups: Vec<Group> = Vec::new();
+    let names = grouping.names();
     for e in input {
-        let key = grouping.group_labels(&e.labels);
+        let key = grouping.group_labels(&names, &e.labels);
         let f = e.v;
         let gi = match index.get(&key) {
             Some(&gi) => gi,
@@ -252,10 +270,11 @@ fn count_values(
         labels: grouping_labels,
     };
     let mut counts: BTreeMap<Labels, f64> = BTreeMap::new();
+    let names = g.names();
     for e in input {
         let mut l = e.labels;
         l.set(label, &format_go(e.v));
-        *counts.entry(g.group_labels(&l)).or_insert(0.0) += 1.0;
+        *counts.entry(g.group_labels(&names, &l)).or_insert(0.0) += 1.0;
     }
     Ok(counts
         .into_iter()
@@ -297,10 +316,11 @@ fn k_aggregation(
         token::T_BOTTOMK => |a, b| a.is_nan() || a > b,
         _ => |a, b| a.is_nan() || a < b,
     };
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index = GroupIndex::default();
     let mut heaps: Vec<Vec<Elem>> = Vec::new();
+    let names = grouping.names();
     for e in input {
-        let key = grouping.group_labels(&e.labels);
+        let key = grouping.group_labels(&names, &e.labels);
         let gi = *index.entry(key).or_insert_with(|| {
             heaps.push(Vec::new());
             heaps.len() - 1

@@ -13,7 +13,7 @@ use promql_parser::parser::{AtModifier, Expr, Offset};
 
 use super::error::PromqlError;
 use super::{EvalOptions, aggregate, binary, functions, selector};
-use crate::series::{Labels, METRIC_NAME, Sample, SeriesStore};
+use crate::series::{Labels, Sample, SeriesStore};
 
 /// One element of an instant vector during evaluation.
 #[derive(Debug, Clone, PartialEq)]
@@ -159,7 +159,7 @@ impl<'a> Evaluator<'a> {
                 }),
             },
             Expr::VectorSelector(vs) => Ok(Val::Vector(selector::instant(self, vs, t))),
-            Expr::MatrixSelector(ms) => Ok(Val::Matrix(selector::range(self, ms, t).0)),
+            Expr::MatrixSelector(ms) => Ok(Val::Matrix(selector::range(self, ms, t, false).0)),
             Expr::Subquery(sq) => Ok(Val::Matrix(selector::subquery(self, sq, t)?.0)),
             Expr::Binary(b) => binary::eval(self, b, t),
             Expr::Aggregate(a) => aggregate::eval(self, a, t),
@@ -272,6 +272,12 @@ pub(crate) fn check_unique(v: &[Elem]) -> Result<(), PromqlError> {
     if v.len() < 2 {
         return Ok(());
     }
+    // Vectors mostly come in label order (selectors return series sorted,
+    // and dropping the name seldom reorders them): strictly increasing sets
+    // are distinct, found in one pass without sorting.
+    if v.windows(2).all(|w| w[0].labels < w[1].labels) {
+        return Ok(());
+    }
     // Sorting references is cheaper than hashing every label string.
     let mut refs: Vec<&Labels> = v.iter().map(|e| &e.labels).collect();
     refs.sort_unstable();
@@ -282,17 +288,17 @@ pub(crate) fn check_unique(v: &[Elem]) -> Result<(), PromqlError> {
 }
 
 /// Removes the labels Prometheus treats as metric metadata: the name and the
-/// experimental `__type__`/`__unit__`.
+/// experimental `__type__`/`__unit__` ([`crate::series::METADATA_LABELS`]).
 pub(crate) fn drop_metric_name(labels: &mut Labels) {
-    labels.remove(METRIC_NAME);
-    labels.remove("__type__");
-    labels.remove("__unit__");
+    *labels = labels.without_metadata();
 }
 
 #[cfg(test)]
 mod tests {
+    use super::{Elem, check_unique};
     use crate::promql::testutil::{eval_with, store};
     use crate::promql::{EvalOptions, PromqlError};
+    use crate::series::Labels;
 
     fn s() -> crate::series::SeriesStore {
         store(
@@ -327,6 +333,47 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err, PromqlError::DuplicateLabelset);
+    }
+
+    #[test]
+    fn range_functions_drop_the_name_and_metadata_over_a_selector_or_a_subquery() {
+        let s = store(
+            60_000,
+            "c_total{__type__=\"counter\", env=\"1\"} 0 60 120\nc_total{env=\"2\"} 0 60 120",
+        );
+        for opts in [EvalOptions::default(), EvalOptions::promqltest()] {
+            for q in ["rate(c_total[2m])", "rate(c_total[2m:1m])"] {
+                let got = eval_with(&s, q, 120_000, &opts).unwrap();
+                let labels: Vec<&str> = got.iter().map(|(l, _)| l.as_str()).collect();
+                assert_eq!(labels, [r#"{env="1"}"#, r#"{env="2"}"#], "{q}");
+            }
+            let got = eval_with(&s, "last_over_time(c_total[2m])", 120_000, &opts).unwrap();
+            assert_eq!(got[1], (r#"c_total{env="2"}"#.to_string(), 120.0));
+        }
+    }
+
+    #[test]
+    fn check_unique_finds_a_duplicate_whether_or_not_the_vector_is_sorted() {
+        let elems = |names: &[&str]| -> Vec<Elem> {
+            names
+                .iter()
+                .map(|n| Elem {
+                    labels: Labels::new([("pod", *n)]),
+                    v: 0.0,
+                    drop_name: false,
+                })
+                .collect()
+        };
+        for ok in [&["a", "b", "c"][..], &["c", "a", "b"], &["b"], &[]] {
+            assert_eq!(check_unique(&elems(ok)), Ok(()), "{ok:?}");
+        }
+        for dup in [&["a", "a"][..], &["a", "b", "b"], &["b", "a", "b"]] {
+            assert_eq!(
+                check_unique(&elems(dup)),
+                Err(PromqlError::DuplicateLabelset),
+                "{dup:?}"
+            );
+        }
     }
 
     #[test]

@@ -101,6 +101,46 @@ fn intersect(lists: &mut [&[SeriesId]]) -> Vec<SeriesId> {
     out
 }
 
+/// A matcher that remembers its answer for each label value it has seen.
+/// The series a selector reads share few values (a handful of pods, of
+/// status codes), and the store keeps one copy of each, so a value is
+/// recognised by its address: a regex match costs about a thousand
+/// instructions, and a selector's candidates asked the same few again and
+/// again.
+struct MemoMatcher<'m, 's> {
+    /// The matcher.
+    matcher: &'m Matcher,
+    /// Values seen (by address) with the matcher's answer.
+    seen: Vec<(&'s str, bool)>,
+}
+
+impl<'m, 's> MemoMatcher<'m, 's> {
+    /// At most this many values are remembered: past them a value is
+    /// matched anew, so that a label with many values (an id per series)
+    /// costs no more than before.
+    const MAX_SEEN: usize = 16;
+
+    /// A matcher that has seen no value yet.
+    fn new(matcher: &'m Matcher) -> MemoMatcher<'m, 's> {
+        MemoMatcher {
+            matcher,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Whether the matcher accepts `value`, as [`Matcher::is_match`].
+    fn is_match(&mut self, value: &'s str) -> bool {
+        if let Some(&(_, hit)) = self.seen.iter().find(|(v, _)| std::ptr::eq(*v, value)) {
+            return hit;
+        }
+        let hit = self.matcher.is_match(value);
+        if self.seen.len() < Self::MAX_SEEN {
+            self.seen.push((value, hit));
+        }
+        hit
+    }
+}
+
 /// The series a selector matches, sorted by labels as Prometheus's storage
 /// returns them.
 pub(crate) fn select<'s>(store: &'s SeriesStore, vs: &VectorSelector) -> Vec<&'s Series> {
@@ -117,17 +157,18 @@ pub(crate) fn select<'s>(store: &'s SeriesStore, vs: &VectorSelector) -> Vec<&'s
         let mut lists: Vec<&[SeriesId]> = pairs.iter().map(|(n, v)| store.postings(n, v)).collect();
         let mut candidates = intersect(&mut lists);
         // The postings already guarantee the name and the `=` matchers.
-        let rest: Vec<&Matcher> = vs
+        let mut rest: Vec<MemoMatcher<'_, 's>> = vs
             .matchers
             .matchers
             .iter()
             .filter(|m| !answered_by_postings(m))
+            .map(MemoMatcher::new)
             .collect();
         if !rest.is_empty() || !vs.matchers.or_matchers.is_empty() {
             candidates.retain(|id| {
                 let s = store.get(*id);
                 let get = |n: &str| s.labels.get(n).unwrap_or("");
-                rest.iter().all(|m| m.is_match(get(&m.name)))
+                rest.iter_mut().all(|m| m.is_match(get(&m.matcher.name)))
                     && (vs.matchers.or_matchers.is_empty()
                         || vs
                             .matchers
@@ -189,8 +230,16 @@ pub(crate) fn instant_timestamps(ev: &Evaluator<'_>, vs: &VectorSelector, t: i64
 }
 
 /// Evaluates a range vector selector; series without samples in the window
-/// are left out.
-pub(crate) fn range(ev: &Evaluator<'_>, ms: &MatrixSelector, t: i64) -> (Vec<RangeElem>, Window) {
+/// are left out. With `without_metadata` each series comes with its labels
+/// already stripped of the name and the other metadata labels (each stored
+/// series keeps that set, [`Series::labels_without_metadata`]), for a
+/// function that would drop them at once anyway.
+pub(crate) fn range(
+    ev: &Evaluator<'_>,
+    ms: &MatrixSelector,
+    t: i64,
+    without_metadata: bool,
+) -> (Vec<RangeElem>, Window) {
     let end = ev.ref_time(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t);
     let window = Window {
         start: end.saturating_sub(duration_ms(&ms.range)),
@@ -201,13 +250,16 @@ pub(crate) fn range(ev: &Evaluator<'_>, ms: &MatrixSelector, t: i64) -> (Vec<Ran
         .filter_map(|s| {
             let in_window = s.window(window.start, window.end);
             ev.charge_work(in_window.len());
-            let points: Vec<Sample> = in_window
-                .iter()
-                .filter(|p| !is_stale_nan(p.v))
-                .copied()
-                .collect();
+            // Sized for the whole window up front: a filtered collect would
+            // grow the vector several times for each series.
+            let mut points: Vec<Sample> = Vec::with_capacity(in_window.len());
+            points.extend(in_window.iter().filter(|p| !is_stale_nan(p.v)).copied());
             (!points.is_empty()).then(|| RangeElem {
-                labels: s.labels.clone(),
+                labels: if without_metadata {
+                    s.labels_without_metadata().clone()
+                } else {
+                    s.labels.clone()
+                },
                 points,
                 drop_name: false,
             })
@@ -280,7 +332,28 @@ pub(crate) fn subquery(
 
 #[cfg(test)]
 mod tests {
+    use super::MemoMatcher;
     use crate::promql::testutil::{eval, store};
+
+    #[test]
+    fn a_memo_matcher_answers_as_its_matcher_for_every_value_seen_or_not() {
+        let expr = promql_parser::parser::parse(r#"m{pod=~"a.*", code!~"5..", x!="b"}"#).unwrap();
+        let promql_parser::parser::Expr::VectorSelector(vs) = expr else {
+            panic!("a selector");
+        };
+        // More distinct values than are remembered, each seen twice, and
+        // equal values at other addresses.
+        let values: Vec<String> = (0..40)
+            .map(|i| ["a", "b", "500", "200", ""][i % 5].to_string() + &"x".repeat(i % 3))
+            .collect();
+        let copies = values.clone();
+        for m in &vs.matchers.matchers {
+            let mut memo = MemoMatcher::new(m);
+            for v in values.iter().chain(&values).chain(&copies) {
+                assert_eq!(memo.is_match(v), m.is_match(v), "{} {v:?}", m.name);
+            }
+        }
+    }
 
     #[test]
     fn lookback_excludes_a_sample_exactly_five_minutes_old() {

@@ -16,6 +16,11 @@ use std::sync::Arc;
 /// The label that holds a series' metric name.
 pub const METRIC_NAME: &str = "__name__";
 
+/// The labels Prometheus treats as metric metadata, which PromQL's
+/// functions and operators drop with the name: the name itself and the
+/// experimental `__type__` and `__unit__`.
+pub const METADATA_LABELS: [&str; 3] = [METRIC_NAME, "__type__", "__unit__"];
+
 /// A sorted set of label pairs, metric name included. Sets order as their
 /// lists of pairs do, pair by pair (name, then value), as Prometheus sorts
 /// series.
@@ -182,6 +187,20 @@ impl Labels {
         }
     }
 
+    /// This set without [`METADATA_LABELS`], in one pass: the set itself
+    /// (shared, not copied) when it has none of them. What removing each of
+    /// them in turn gives, without copying the pairs once per removal.
+    pub fn without_metadata(&self) -> Labels {
+        // Most names fail the cheap prefix test, sparing three comparisons.
+        let is_metadata = |k: &Arc<str>| k.starts_with("__") && METADATA_LABELS.contains(&&**k);
+        if !self.pairs.iter().any(|(k, _)| is_metadata(k)) {
+            return self.clone();
+        }
+        let mut v = Vec::with_capacity(self.pairs.len() - 1);
+        v.extend(self.pairs.iter().filter(|(k, _)| !is_metadata(k)).cloned());
+        Labels { pairs: Arc::new(v) }
+    }
+
     /// A copy without the named labels.
     pub fn without(&self, names: &[&str]) -> Labels {
         Labels {
@@ -339,6 +358,24 @@ mod tests {
             for b in sets.iter().chain(&shared) {
                 assert_eq!(a.cmp(b), a.iter().cmp(b.iter()), "{a} vs {b}");
             }
+        }
+    }
+
+    #[test]
+    fn without_metadata_removes_what_removing_each_metadata_label_removes() {
+        let cases = [
+            Labels::new(Vec::<(String, String)>::new()),
+            Labels::new([("pod", "a")]),
+            Labels::with_name("up", [("pod", "a"), ("job", "x")]),
+            Labels::with_name("up", [("__type__", "counter"), ("__unit__", "bytes")]),
+            Labels::new([("A", "1"), ("__unit__", "s"), ("zz", "2")]),
+        ];
+        for l in cases {
+            let mut expected = l.clone();
+            for name in METADATA_LABELS {
+                expected.remove(name);
+            }
+            assert_eq!(l.without_metadata(), expected, "{l}");
         }
     }
 

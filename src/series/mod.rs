@@ -9,5 +9,5 @@ pub mod openmetrics;
 pub mod store;
 pub mod synthetic;
 
-pub use labels::{Labels, METRIC_NAME};
+pub use labels::{Labels, METADATA_LABELS, METRIC_NAME};
 pub use store::{Recorded, STALE_NAN, Sample, Series, SeriesId, SeriesStore, is_stale_nan};

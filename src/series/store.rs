@@ -97,15 +97,36 @@ pub struct Sample {
 }
 
 /// One series: its labels and its samples in increasing time order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Series {
     /// The label set, metric name included.
     pub labels: Labels,
     /// Samples, strictly increasing in `t`.
     pub samples: Vec<Sample>,
+    /// `labels` without the metadata labels, made at the first
+    /// [`Series::labels_without_metadata`].
+    without_metadata: OnceLock<Labels>,
+}
+
+impl PartialEq for Series {
+    /// Labels and samples; whether the derived label set has been made yet
+    /// says nothing about the series.
+    fn eq(&self, other: &Series) -> bool {
+        self.labels == other.labels && self.samples == other.samples
+    }
 }
 
 impl Series {
+    /// The labels without the metric name and the other metadata labels
+    /// ([`Labels::without_metadata`]), as `rate` and the other functions
+    /// of a range vector leave them. Made once and kept: every AnalysisRun
+    /// of a run reads the same series again, and making the set anew each
+    /// time copied its pairs.
+    pub fn labels_without_metadata(&self) -> &Labels {
+        self.without_metadata
+            .get_or_init(|| self.labels.without_metadata())
+    }
+
     /// The samples with `from < t <= to` (Prometheus 3.x range selection,
     /// left-open), staleness markers included.
     pub fn window(&self, from: i64, to: i64) -> &[Sample] {
@@ -295,6 +316,7 @@ impl SeriesStore {
         self.series.push(Series {
             labels,
             samples: Vec::new(),
+            without_metadata: OnceLock::new(),
         });
         if let std::collections::hash_map::Entry::Vacant(e) = self.index.entry(hash) {
             e.insert(id);

@@ -16,7 +16,7 @@ mod range;
 
 use promql_parser::parser::{Call, Expr};
 
-use super::engine::{Elem, Evaluator, Val};
+use super::engine::{Elem, Evaluator, Val, check_unique};
 use super::error::PromqlError;
 use super::float::{go_max, go_min};
 use super::selector::{self, Window};
@@ -162,12 +162,26 @@ fn eval_range_function(
     args: &[&Expr],
     t: i64,
 ) -> Result<Val, PromqlError> {
+    let keeps_name = matches!(name, "last_over_time" | "first_over_time");
+    // With immediate name removal the result would lose the name at once:
+    // taking each stored series' labels without it gives the same sets and
+    // spares copying the pairs of every series to remove it
+    // (`absent_over_time` only asks whether there were series).
+    let drop_at_selector = !keeps_name && !ev.opts.delayed_name_removal;
+    // Whether the series came without their names (a subquery's keep them).
+    let mut stripped = false;
     let mut scalars = Vec::new();
     let mut source = None;
     for a in args {
         match a {
-            Expr::MatrixSelector(ms) => source = Some(selector::range(ev, ms, t)),
-            Expr::Subquery(sq) => source = Some(selector::subquery(ev, sq, t)?),
+            Expr::MatrixSelector(ms) => {
+                source = Some(selector::range(ev, ms, t, drop_at_selector));
+                stripped = drop_at_selector;
+            }
+            Expr::Subquery(sq) => {
+                source = Some(selector::subquery(ev, sq, t)?);
+                stripped = false;
+            }
             other => scalars.push(ev.eval_scalar(other, t)?),
         }
     }
@@ -181,7 +195,6 @@ fn eval_range_function(
             Vec::new()
         }));
     }
-    let keeps_name = matches!(name, "last_over_time" | "first_over_time");
     let ctx = RangeCtx {
         window,
         t,
@@ -193,9 +206,14 @@ fn eval_range_function(
             out.push(Elem {
                 labels: s.labels,
                 v,
-                drop_name: !keeps_name || s.drop_name,
+                drop_name: (!keeps_name && !stripped) || s.drop_name,
             });
         }
+    }
+    if stripped {
+        // What `settle` does after dropping the names: two series that
+        // differed only in them now collide.
+        check_unique(&out)?;
     }
     Ok(Val::Vector(ev.settle(out)?))
 }
