@@ -10,7 +10,13 @@ use std::process::ExitCode;
 // vectors on every thread (PromQL results, label sets), and glibc's malloc
 // and free were 12 % of its instructions. Measured on the 900-run batched
 // memory-trend sweep on 2 threads: 5.02-5.60 s -> 4.81-4.84 s, the same
-// bytes; single runs are unchanged. Peak RSS of that sweep 21 -> 46 MB.
+// bytes; single runs are unchanged. Built with `no_thp`: by default it
+// asks for transparent huge pages over its whole 1 GiB arena
+// (madvise(MADV_HUGEPAGE)), so each first touch of 2 MiB zeroes, and may
+// compact memory for, a whole huge page. That doubled peak RSS (the sweep
+// 21 -> 49 MB, the 6,000 req/s case 20 -> 37 MB) and put the kernel's page
+// clearing at up to a quarter of a run's time in some runs; without it the
+// same runs are as fast or faster, at 27 and 22 MB.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
