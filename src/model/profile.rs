@@ -63,6 +63,10 @@ pub enum LatencyDist {
         median: f64,
         /// 99th percentile, seconds.
         p99: f64,
+        /// ln(p99 / median) / z₀.₉₉, the log's standard deviation, kept so
+        /// that the distribution function (called thousands of times for
+        /// each response law) does not take the logarithm again.
+        sigma: f64,
     },
 }
 
@@ -106,6 +110,7 @@ impl LatencyDist {
             dist: LogNormal::new(median.ln(), sigma).map_err(|e| e.to_string())?,
             median,
             p99,
+            sigma,
         })
     }
 
@@ -136,11 +141,10 @@ impl LatencyDist {
                     1.0 - (-x / mean).exp()
                 }
             }
-            LatencyDist::LogNormal { median, p99, .. } => {
+            LatencyDist::LogNormal { median, sigma, .. } => {
                 if x <= 0.0 {
                     return 0.0;
                 }
-                let sigma = (p99 / median).ln() / Z_P99;
                 let z = (x / median).ln() / sigma;
                 0.5 * statrs::function::erf::erfc(-z / std::f64::consts::SQRT_2)
             }

@@ -101,7 +101,14 @@ impl Response {
         let mut buckets = Vec::with_capacity(bounds.len() + 1);
         let mut below = 0.0;
         for le in bounds {
-            let f = response_cdf(dist, g, w, *le).clamp(below, 1.0);
+            // Once the distribution function reaches 1 every later bound
+            // holds it (the clamp keeps it monotone), so the costlier ones
+            // at the tail are not worked out.
+            let f = if below >= 1.0 {
+                1.0
+            } else {
+                response_cdf(dist, g, w, *le).clamp(below, 1.0)
+            };
             buckets.push(f - below);
             below = f;
         }
@@ -222,6 +229,29 @@ mod tests {
         let r = Response::of(&dist, 1.0, &w, &crate::model::histogram::DEFAULT_BUCKETS);
         assert!((r.mean - 0.5).abs() < 1e-12, "mean {}", r.mean);
         assert!((r.buckets.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    /// A constant service time with no wait puts every request in the first
+    /// bucket at or above it and none past it, however many bounds follow
+    /// (they are not worked out once the distribution reaches 1).
+    #[test]
+    fn a_response_law_past_its_last_request_holds_nothing() {
+        let dist = LatencyDist::constant(0.1).unwrap();
+        let r = Response::of(&dist, 1.0, &Wait::NONE, &[0.05, 0.1, 0.25, 0.5, 1.0]);
+        assert_eq!(r.buckets, vec![0.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+        // Slowed down by 3, the same requests land in the 0.5 s bucket.
+        let r = Response::of(&dist, 3.0, &Wait::NONE, &[0.05, 0.1, 0.25, 0.5, 1.0]);
+        assert_eq!(r.buckets, vec![0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+    }
+
+    /// The log-normal distribution function meets the median and p99 it was
+    /// given: 0.5 and 0.99 there.
+    #[test]
+    fn lognormal_cdf_is_a_half_at_its_median_and_099_at_its_p99() {
+        let dist = LatencyDist::log_normal(0.025, 0.12).unwrap();
+        assert!((dist.cdf(0.025) - 0.5).abs() < 1e-12);
+        assert!((dist.cdf(0.12) - 0.99).abs() < 1e-6, "{}", dist.cdf(0.12));
+        assert_eq!(dist.cdf(0.0), 0.0);
     }
 
     /// For log-normal service the quadrature must agree with a Monte Carlo
