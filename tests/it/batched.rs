@@ -673,6 +673,36 @@ fn a_pod_near_its_limit_is_stepped_by_the_batch_in_the_soak() {
     );
 }
 
+/// A batch is at least 1 ms: shorter ones cost more than simulating each
+/// request and only slow the run down (a 1 µs one by hours).
+#[test]
+fn a_batch_shorter_than_a_millisecond_is_refused_with_its_location() {
+    let base = super::fixtures::flagship_base()
+        + "[[policies]]\nname = \"hold\"\nsteps = [ { pause = {} } ]\n";
+    for (batch, ok) in [
+        ("1ms", true),
+        ("5ms", true),
+        ("999us", false),
+        ("1us", false),
+    ] {
+        let extra =
+            format!("traffic_model = \"batched\"\nbatch = \"{batch}\"\nsoak_batch = \"{batch}\"\n");
+        let text = base.replace("[simulation]\n", &format!("[simulation]\n{extra}"));
+        match (canarysim::scenario::load_str("t.toml", &text), ok) {
+            (Ok(sc), true) => assert!(matches!(sc.traffic_model, TrafficModel::Batched { .. })),
+            (Err(e), false) => {
+                let e = e.to_string();
+                assert!(
+                    e.contains("simulation.batch") && e.contains("shorter than 1ms"),
+                    "{batch}: {e}"
+                );
+                assert!(e.contains("t.toml:"), "{batch}: no location in {e}");
+            }
+            (got, _) => panic!("{batch}: {:?}", got.map(|s| s.traffic_model)),
+        }
+    }
+}
+
 /// `soak_batch` is a whole number of batches that divides the scrape
 /// interval, and only the batched model has one.
 #[test]
