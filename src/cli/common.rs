@@ -67,14 +67,23 @@ impl Plots {
 
 /// Writes `contents` to `dir/name` through a temporary file and a rename, so
 /// a reader never sees half a file and a failure leaves no partial output.
-#[allow(dead_code)] // for files written one at a time, beside `write_outputs`
 pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<()> {
+    write_atomic_with(dir, name, |w| w.write_all(contents))
+}
+
+/// [`write_atomic`] of what `fill` writes, a piece at a time (nothing is
+/// held in memory whole).
+pub fn write_atomic_with(
+    dir: &Path,
+    name: &str,
+    fill: impl FnOnce(&mut std::io::BufWriter<fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let _guard = cleanup_on_signal(&tmp);
     let result = (|| -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, fs::File::create(&tmp)?);
+        fill(&mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         fs::rename(&tmp, dir.join(name))
     })();
     if result.is_err() {
@@ -88,80 +97,143 @@ pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<()> {
 pub const OUT_MARKER: &str = ".canarysim-out";
 
 /// Makes `dir` hold exactly `files` (names may hold `/` for subdirectories)
-/// and nothing from an earlier run. All files are written into a fresh
-/// temporary directory beside `dir`, which is then swapped in by renames: a
-/// failure (a full disk, SIGINT, SIGTERM) leaves the old directory as it was
-/// and no temporary files. An existing `dir` is replaced only when it is empty
-/// or was written by canarysim (it holds [`OUT_MARKER`]); names that could
-/// reach outside `dir` (`..`, absolute paths) are refused before anything is
-/// written.
+/// and nothing from an earlier run, through an [`OutDir`]: a failure (a full
+/// disk, SIGINT, SIGTERM) leaves the old directory as it was and no
+/// temporary files.
 pub fn write_outputs(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
     for (name, _) in files {
         check_output_name(name)?;
     }
-    let (parent, base) = split_target(dir)?;
-    if let Ok(meta) = fs::symlink_metadata(dir) {
-        if !meta.is_dir() {
-            bail!("--out {}: is not a directory", dir.display());
-        }
-        let mut entries = fs::read_dir(dir)
-            .with_context(|| format!("cannot read output directory {}", dir.display()))?;
-        if entries.next().is_some() && !dir.join(OUT_MARKER).is_file() {
-            bail!(
-                "--out {}: the directory holds files canarysim did not write; give a new or empty directory",
-                dir.display()
-            );
-        }
+    let out = OutDir::begin(dir)?;
+    for (name, bytes) in files {
+        out.write(name, bytes)?;
     }
-    let id = format!("{}-{}", std::process::id(), next_serial());
-    let tmp = parent.join(format!(".{base}.tmp-{id}"));
-    let old = parent.join(format!(".{base}.old-{id}"));
-    let tmp_guard = cleanup_on_signal(&tmp);
-    let filled = fill_dir(&tmp, files);
-    if let Err(e) = filled {
-        let _ = fs::remove_dir_all(&tmp);
-        return Err(e.context(format!("cannot write {}", dir.display())));
-    }
-    // The swap runs under the cleanup lock, so a signal waits for it: the
-    // target is either the old directory or the complete new one.
-    let _old_guard = cleanup_on_signal(&old);
-    let lock = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
-    let had_old = fs::rename(dir, &old).is_ok();
-    let swapped = fs::rename(&tmp, dir);
-    if let Err(e) = swapped {
-        if had_old {
-            let _ = fs::rename(&old, dir);
-        }
-        drop(lock);
-        let _ = fs::remove_dir_all(&tmp);
-        return Err(e).with_context(|| format!("cannot write {}", dir.display()));
-    }
-    drop(tmp_guard.disarm(lock));
-    if had_old {
-        let _ = fs::remove_dir_all(&old);
-    }
-    Ok(())
+    out.commit()
 }
 
-/// Writes the marker and every file into the new directory `tmp`.
-fn fill_dir(tmp: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
-    fs::create_dir(tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let write = |path: &Path, bytes: &[u8]| -> std::io::Result<()> {
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent)?;
+/// An output directory filled as the work goes on. Every file is written
+/// straight into a fresh hidden directory beside `dir`, so nothing waits in
+/// memory for the end (one flagship run's series are ~200 MB as CSV), and
+/// [`OutDir::commit`] swaps it in by renames: `dir` is either what it was
+/// or the complete new output. Dropped without a commit (an error, a
+/// panic) the hidden directory is removed, and SIGINT or SIGTERM remove it
+/// too. `dir` is checked when the output begins, before any work: it must
+/// be new, empty, or canarysim's own output (it holds [`OUT_MARKER`]).
+/// Names that could reach outside it (`..`, absolute paths) are refused.
+pub struct OutDir {
+    dir: PathBuf,
+    tmp: PathBuf,
+    old: PathBuf,
+    /// Registered for removal on a signal until the commit.
+    guard: Option<CleanupGuard>,
+}
+
+impl OutDir {
+    /// Checks `dir` and creates the hidden directory that will replace it.
+    pub fn begin(dir: &Path) -> Result<OutDir> {
+        let (parent, base) = split_target(dir)?;
+        if let Ok(meta) = fs::symlink_metadata(dir) {
+            if !meta.is_dir() {
+                bail!("--out {}: is not a directory", dir.display());
+            }
+            let mut entries = fs::read_dir(dir)
+                .with_context(|| format!("cannot read output directory {}", dir.display()))?;
+            if entries.next().is_some() && !dir.join(OUT_MARKER).is_file() {
+                bail!(
+                    "--out {}: the directory holds files canarysim did not write; give a new or empty directory",
+                    dir.display()
+                );
+            }
         }
-        let mut f = fs::File::create(path)?;
-        f.write_all(bytes)?;
-        f.sync_all()
-    };
-    write(
-        &tmp.join(OUT_MARKER),
-        b"written by canarysim; --out replaces this directory whole\n",
-    )?;
-    for (name, bytes) in files {
-        write(&tmp.join(name), bytes)?;
+        let id = format!("{}-{}", std::process::id(), next_serial());
+        let tmp = parent.join(format!(".{base}.tmp-{id}"));
+        let guard = cleanup_on_signal(&tmp);
+        fs::create_dir(&tmp).with_context(|| {
+            format!(
+                "cannot write {}: cannot create {}",
+                dir.display(),
+                tmp.display()
+            )
+        })?;
+        let out = OutDir {
+            dir: dir.to_path_buf(),
+            old: parent.join(format!(".{base}.old-{id}")),
+            tmp,
+            guard: Some(guard),
+        };
+        out.write(
+            OUT_MARKER,
+            b"written by canarysim; --out replaces this directory whole\n",
+        )?;
+        Ok(out)
     }
-    Ok(())
+
+    /// Writes the whole file `name`.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let mut f = self.create(name)?;
+        f.write_all(bytes).map_err(|e| self.failed(name, e))?;
+        self.finish(name, f)
+    }
+
+    /// Opens file `name` (which may hold `/`) to be written a piece at a
+    /// time; [`OutDir::finish`] ends it.
+    pub fn create(&self, name: &str) -> Result<std::io::BufWriter<fs::File>> {
+        check_output_name(name)?;
+        let path = self.tmp.join(name);
+        let opened = (|| {
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            fs::File::create(&path)
+        })();
+        let file = opened.map_err(|e| self.failed(name, e))?;
+        Ok(std::io::BufWriter::with_capacity(1 << 16, file))
+    }
+
+    /// Flushes file `name` and syncs it to disk.
+    pub fn finish(&self, name: &str, w: std::io::BufWriter<fs::File>) -> Result<()> {
+        let file = w
+            .into_inner()
+            .map_err(|e| self.failed(name, e.into_error()))?;
+        file.sync_all().map_err(|e| self.failed(name, e))
+    }
+
+    /// The error of writing file `name`, naming the output directory.
+    pub fn failed(&self, name: &str, e: std::io::Error) -> anyhow::Error {
+        anyhow::Error::new(e).context(format!("cannot write {}/{name}", self.dir.display()))
+    }
+
+    /// Swaps the finished directory in for `dir`.
+    pub fn commit(mut self) -> Result<()> {
+        // The swap runs under the cleanup lock, so a signal waits for it: the
+        // target is either the old directory or the complete new one.
+        let _old_guard = cleanup_on_signal(&self.old);
+        let lock = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+        let had_old = fs::rename(&self.dir, &self.old).is_ok();
+        if let Err(e) = fs::rename(&self.tmp, &self.dir) {
+            if had_old {
+                let _ = fs::rename(&self.old, &self.dir);
+            }
+            drop(lock);
+            // Dropping `self` removes the hidden directory.
+            return Err(e).with_context(|| format!("cannot write {}", self.dir.display()));
+        }
+        if let Some(guard) = self.guard.take() {
+            drop(guard.disarm(lock));
+        }
+        if had_old {
+            let _ = fs::remove_dir_all(&self.old);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OutDir {
+    fn drop(&mut self) {
+        if self.guard.is_some() {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
 }
 
 /// `dir`'s parent (created if needed) and last name, so temporary

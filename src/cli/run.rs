@@ -9,7 +9,9 @@ use canarysim::rollout::policy::Policy;
 use canarysim::scenario::Scenario;
 use clap::{Args, ValueEnum};
 
-use super::common::{Plots, find_policy, load_scenario, note_unmodelled, print, write_outputs};
+use super::common::{
+    OutDir, Plots, find_policy, load_scenario, note_unmodelled, print, write_outputs,
+};
 
 /// Output format of `run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -28,7 +30,7 @@ pub enum Format {
 /// How `--out` writes the scraped series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SeriesFormat {
-    /// Not at all (the default: a flagship run's series are tens of MB).
+    /// Not at all (the default: a flagship run's series are ~200 MB).
     None,
     /// `series.csv`: every sample in long form, all policies in one file.
     Csv,
@@ -118,11 +120,11 @@ pub fn main(args: RunArgs) -> Result<u8> {
         return many_seeds(&args, &sc, &chosen, seed);
     }
     let mut results = Vec::new();
-    let mut series_csv = String::new();
-    let mut series_files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut figures: Vec<(String, String)> = Vec::new();
-    let mut locust_files: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut plot_files: Vec<(String, Vec<u8>)> = Vec::new();
+    // `--out`'s files are written as each run ends (a run's series are
+    // dropped once written), into a directory swapped in at the end.
+    let out_dir = args.out.as_deref().map(OutDir::begin).transpose()?;
+    let mut series_csv = None;
     for p in chosen {
         let started = std::time::Instant::now();
         // The whole series only when a file or figure shows them.
@@ -144,21 +146,33 @@ pub fn main(args: RunArgs) -> Result<u8> {
         if args.format == Format::Html {
             figures.extend(timeline_svg(&sc, &out));
         }
-        if args.out.is_some() {
-            plot_files.extend(timeline_file(&sc, &out, args.plots));
+        if let Some(dir) = &out_dir {
+            if let Some((name, bytes)) = timeline_file(&sc, &out, args.plots) {
+                dir.write(&name, &bytes)?;
+            }
             match args.series {
                 SeriesFormat::None => {}
                 SeriesFormat::Csv => {
-                    report::csv::series(&p.name, seed, &out.series, &mut series_csv)
+                    const NAME: &str = "series.csv";
+                    let header = series_csv.is_none();
+                    let w = match &mut series_csv {
+                        Some(w) => w,
+                        None => series_csv.insert(dir.create(NAME)?),
+                    };
+                    report::csv::write_series(&p.name, seed, &out.series, header, w)
+                        .map_err(|e| dir.failed(NAME, e))?;
                 }
-                SeriesFormat::Openmetrics => series_files.push((
-                    format!("series/{}.om", p.name),
-                    canarysim::series::openmetrics::write(
+                SeriesFormat::Openmetrics => {
+                    let name = format!("series/{}.om", p.name);
+                    let mut w = dir.create(&name)?;
+                    canarysim::series::openmetrics::write_to(
                         &out.series,
                         canarysim::series::openmetrics::DEFAULT_START_MS,
+                        &mut w,
                     )
-                    .into_bytes(),
-                )),
+                    .map_err(|e| dir.failed(&name, e))?;
+                    dir.finish(&name, w)?;
+                }
             }
             for (job, csv) in out
                 .locust
@@ -166,10 +180,7 @@ pub fn main(args: RunArgs) -> Result<u8> {
                 .filter_map(|(j, r)| Some((j, r.csv.as_ref()?)))
             {
                 for (name, contents) in csv.files(job) {
-                    locust_files.push((
-                        format!("locust/{}/{name}", p.name),
-                        contents.as_bytes().to_vec(),
-                    ));
+                    dir.write(&format!("locust/{}/{name}", p.name), contents.as_bytes())?;
                 }
             }
         }
@@ -193,25 +204,17 @@ pub fn main(args: RunArgs) -> Result<u8> {
             report::table::text(&results)
         ),
     };
-    if let Some(dir) = &args.out {
-        let mut files: Vec<(String, Vec<u8>)> = vec![
-            ("result.json".into(), report::json(&results).into_bytes()),
-            (
-                "report.md".into(),
-                report::markdown::report(&sc, seed, &results).into_bytes(),
-            ),
-            (
-                "events.csv".into(),
-                report::csv::events(&results).into_bytes(),
-            ),
-        ];
-        if args.series == SeriesFormat::Csv {
-            files.push(("series.csv".into(), series_csv.into_bytes()));
+    if let Some(dir) = out_dir {
+        if let Some(w) = series_csv {
+            dir.finish("series.csv", w)?;
         }
-        files.extend(series_files);
-        files.extend(locust_files);
-        files.extend(plot_files);
-        write_outputs(dir, &files)?;
+        dir.write("result.json", report::json(&results).as_bytes())?;
+        dir.write(
+            "report.md",
+            report::markdown::report(&sc, seed, &results).as_bytes(),
+        )?;
+        dir.write("events.csv", report::csv::events(&results).as_bytes())?;
+        dir.commit()?;
     }
     print(&stdout)?;
     Ok(super::EXIT_OK)

@@ -129,6 +129,21 @@ fn timestamp(ms: i64, out: &mut String) {
 /// `start_unix_ms`. Families come in order of first appearance, series in
 /// creation order.
 pub fn write(store: &SeriesStore, start_unix_ms: i64) -> String {
+    let mut bytes = Vec::new();
+    write_to(store, start_unix_ms, &mut bytes).expect("invariant: writing to memory cannot fail");
+    String::from_utf8(bytes).expect("invariant: every field is UTF-8")
+}
+
+/// How much text [`write_to`] gathers before it hands it to its writer.
+const CHUNK: usize = 1 << 16;
+
+/// [`write`] to `w` a chunk at a time (a file, for `run --out` and
+/// `export`), so that the text is never held whole in memory.
+pub fn write_to<W: std::io::Write>(
+    store: &SeriesStore,
+    start_unix_ms: i64,
+    mut w: W,
+) -> std::io::Result<()> {
     let mut families: Vec<(String, Kind, Vec<&Series>)> = Vec::new();
     for s in store.series() {
         if !s.samples.iter().any(|p| !is_stale_nan(p.v)) {
@@ -163,6 +178,10 @@ pub fn write(store: &SeriesStore, start_unix_ms: i64) -> String {
                 head.push('}');
             }
             for p in s.samples.iter().filter(|p| !is_stale_nan(p.v)) {
+                if out.len() >= CHUNK {
+                    w.write_all(out.as_bytes())?;
+                    out.clear();
+                }
                 out.push_str(&head);
                 out.push(' ');
                 value(p.v, &mut out);
@@ -173,7 +192,8 @@ pub fn write(store: &SeriesStore, start_unix_ms: i64) -> String {
         }
     }
     out.push_str("# EOF\n");
-    out
+    w.write_all(out.as_bytes())?;
+    w.flush()
 }
 
 /// Reads an RFC 3339 instant (`2026-01-01T00:00:00Z`,

@@ -76,6 +76,27 @@ fn parse_dump(text: &str) -> BTreeMap<String, Vec<(i64, u64)>> {
     out
 }
 
+/// `replicas` pods at `rate` req/s, and policy `short`: the canary at 50%
+/// for `pause`, then the soak.
+fn short_scenario(replicas: u32, rate: f64, pause: &str) -> String {
+    scenario_text(
+        replicas,
+        rate,
+        4.0,
+        &format!(
+            r#"
+[versions.stable]
+latency = {{ get = {{ dist = "constant", value = "5ms" }} }}
+[versions.canary]
+image = "svc:v2"
+[[policies]]
+name = "short"
+steps = [ {{ setWeight = 50 }}, {{ pause = {{ duration = "{pause}" }} }} ]
+"#
+        ),
+    )
+}
+
 #[test]
 fn promtool_imports_every_series_and_sample_of_a_run() {
     let Some(promtool) = crate::promtool::promtool_or_skip() else {
@@ -83,20 +104,7 @@ fn promtool_imports_every_series_and_sample_of_a_run() {
     };
     // Two stable pods and a canary at 50% for two minutes, then the soak:
     // counters, histograms, gauges, pod churn (staleness) and Locust-free.
-    let sc = load(&scenario_text(
-        2,
-        5.0,
-        4.0,
-        r#"
-[versions.stable]
-latency = { get = { dist = "constant", value = "5ms" } }
-[versions.canary]
-image = "svc:v2"
-[[policies]]
-name = "short"
-steps = [ { setWeight = 50 }, { pause = { duration = "2m" } } ]
-"#,
-    ));
+    let sc = load(&short_scenario(2, 5.0, "2m"));
     let out = run(&sc, &sc.policies[0], 3);
     let start = DEFAULT_START_MS + 1234;
     let text = openmetrics::write(&out.series, start);
@@ -180,6 +188,46 @@ fn the_shipped_dashboard_has_the_operators_three_panels() {
     }
 }
 
+/// `write_to` hands its writer the same text as `write`, a chunk at a time:
+/// no write is much above 64 KiB, so `run --out` and `export` never hold a
+/// run's text (~200 MB for the flagship) whole.
+#[test]
+fn openmetrics_is_written_in_chunks_with_the_same_text() {
+    struct Chunks {
+        bytes: Vec<u8>,
+        largest: usize,
+        writes: usize,
+    }
+    impl std::io::Write for Chunks {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.largest = self.largest.max(buf.len());
+            self.writes += 1;
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sc = load(&short_scenario(3, 20.0, "10m"));
+    let out = run(&sc, &sc.policies[0], 3);
+    let whole = openmetrics::write(&out.series, DEFAULT_START_MS);
+    let mut w = Chunks {
+        bytes: Vec::new(),
+        largest: 0,
+        writes: 0,
+    };
+    openmetrics::write_to(&out.series, DEFAULT_START_MS, &mut w).unwrap();
+    assert_eq!(w.bytes, whole.as_bytes());
+    assert!(whole.len() > 1 << 20, "a text of {} bytes", whole.len());
+    assert!(w.writes > 16, "{} writes", w.writes);
+    assert!(
+        w.largest < (1 << 16) + 4096,
+        "a write of {} bytes",
+        w.largest
+    );
+}
+
 /// `run --out` writes series only when asked: none by default, OpenMetrics
 /// per policy with `--series openmetrics`, the same text `export` writes.
 #[test]
@@ -187,20 +235,7 @@ fn run_out_writes_series_only_when_asked() {
     use assert_cmd::Command;
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("s.toml");
-    let sc_text = scenario_text(
-        2,
-        5.0,
-        4.0,
-        r#"
-[versions.stable]
-latency = { get = { dist = "constant", value = "5ms" } }
-[versions.canary]
-image = "svc:v2"
-[[policies]]
-name = "short"
-steps = [ { setWeight = 50 }, { pause = { duration = "2m" } } ]
-"#,
-    );
+    let sc_text = short_scenario(2, 5.0, "2m");
     std::fs::write(&scenario, sc_text).unwrap();
     let run_out = |name: &str, extra: &[&str]| {
         let out = dir.path().join(name);
