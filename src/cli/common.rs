@@ -96,26 +96,14 @@ pub fn write_atomic_with(
 /// `--out` may replace whole.
 pub const OUT_MARKER: &str = ".canarysim-out";
 
-/// Makes `dir` hold exactly `files` (names may hold `/` for subdirectories)
-/// and nothing from an earlier run, through an [`OutDir`]: a failure (a full
-/// disk, SIGINT, SIGTERM) leaves the old directory as it was and no
-/// temporary files.
-pub fn write_outputs(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
-    for (name, _) in files {
-        check_output_name(name)?;
-    }
-    let out = OutDir::begin(dir)?;
-    for (name, bytes) in files {
-        out.write(name, bytes)?;
-    }
-    out.commit()
-}
-
-/// An output directory filled as the work goes on. Every file is written
-/// straight into a fresh hidden directory beside `dir`, so nothing waits in
-/// memory for the end (one flagship run's series are ~200 MB as CSV), and
+/// An output directory filled as the work goes on, ending up holding
+/// exactly what was written (names may hold `/` for subdirectories) and
+/// nothing from an earlier run. Every file is written straight into a
+/// fresh hidden directory beside `dir`, so nothing waits in memory for the
+/// end (one flagship run's series are ~200 MB as CSV), and
 /// [`OutDir::commit`] swaps it in by renames: `dir` is either what it was
-/// or the complete new output. Dropped without a commit (an error, a
+/// (after a failure: a full disk, SIGINT, SIGTERM) or the complete new
+/// output. Dropped without a commit (an error, a
 /// panic) the hidden directory is removed, and SIGINT or SIGTERM remove it
 /// too. `dir` is checked when the output begins, before any work: it must
 /// be new, empty, or canarysim's own output (it holds [`OUT_MARKER`]).

@@ -9,9 +9,7 @@ use canarysim::rollout::policy::Policy;
 use canarysim::scenario::Scenario;
 use clap::{Args, ValueEnum};
 
-use super::common::{
-    OutDir, Plots, find_policy, load_scenario, note_unmodelled, print, write_outputs,
-};
+use super::common::{OutDir, Plots, find_policy, load_scenario, note_unmodelled, print};
 
 /// Output format of `run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -301,6 +299,8 @@ fn many_seeds(args: &RunArgs, sc: &Scenario, chosen: &[&Policy], seed: u64) -> R
         .filter(|n| n.checked_mul(chosen.len()).is_some_and(|t| t <= 10_000_000))
         .ok_or_else(|| anyhow::anyhow!("--runs {} is more than canarysim runs at once (10,000,000 runs in all); use `canarysim sweep --shard K/N`", args.runs))?;
     let seeds: Vec<u64> = (0..runs as u64).map(|i| seed.wrapping_add(i)).collect();
+    // The output directory is checked before the runs, not after them.
+    let out_dir = args.out.as_deref().map(OutDir::begin).transpose()?;
     let total = runs * chosen.len();
     let done = AtomicUsize::new(0);
     let tty = std::io::stderr().is_terminal();
@@ -367,16 +367,13 @@ fn many_seeds(args: &RunArgs, sc: &Scenario, chosen: &[&Policy], seed: u64) -> R
             report::aggregate::text(&results, &templates)
         ),
     };
-    if let Some(dir) = &args.out {
-        let mut files: Vec<(String, Vec<u8>)> = vec![
-            ("result.json".into(), report::json(&results).into_bytes()),
-            (
-                "events.csv".into(),
-                report::csv::events(&results).into_bytes(),
-            ),
-        ];
-        files.extend(compare_file(&results, args.plots));
-        write_outputs(dir, &files)?;
+    if let Some(dir) = out_dir {
+        dir.write("result.json", report::json(&results).as_bytes())?;
+        dir.write("events.csv", report::csv::events(&results).as_bytes())?;
+        if let Some((name, bytes)) = compare_file(&results, args.plots) {
+            dir.write(&name, &bytes)?;
+        }
+        dir.commit()?;
     }
     print(&stdout)?;
     Ok(super::EXIT_OK)

@@ -207,6 +207,24 @@ fn out_refuses_a_directory_that_holds_files_canarysim_did_not_write() {
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
+/// `run --runs N --out` checks its directory before the runs too: 5,000
+/// flagship runs would take minutes, the refusal comes at once.
+#[test]
+fn out_with_runs_is_checked_before_the_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    canarysim()
+        .args(["run", GOOD, "--runs", "5000", "--out"])
+        .arg(dir.path())
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "holds files canarysim did not write",
+        ));
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
 /// Sends `signal` to a `run --runs --out` after `after`, then checks that the
 /// output directory is either the old one or a complete new one, and that no
 /// temporary files are left.
