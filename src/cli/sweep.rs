@@ -178,7 +178,7 @@ pub fn main(args: SweepArgs) -> Result<u8> {
 
     let cells_dir = args.out.as_ref().map(|d| d.join("cells"));
     if let (Some(out), Some(cd)) = (&args.out, &cells_dir) {
-        prepare_out(out, cd, &header, args.resume)?;
+        prepare_out(out, cd, &header, args.resume, shard)?;
     }
     let cell_file = |i: usize| format!("{i:05}-{}-of-{}.json", shard.k, shard.n);
 
@@ -271,26 +271,95 @@ pub fn main(args: SweepArgs) -> Result<u8> {
     finish(&result, args.format, args.out.as_deref(), args.plots)
 }
 
-/// Checks (or starts) the --out directory: with `resume`, its sweep must
-/// be this one; without, earlier cells are removed.
-fn prepare_out(out: &Path, cells: &Path, header: &SweepHeader, resume: bool) -> Result<()> {
+/// Whether `name`, in a sweep's `--out` directory, is one a sweep writes:
+/// its header, results, picture and shard parts, or a hidden temporary file.
+fn written_by_sweep(name: &str) -> bool {
+    matches!(
+        name,
+        "sweep.json" | "result.json" | "report.md" | "cells.csv" | "tradeoff.svg" | "tradeoff.png"
+    ) || (name.starts_with("part-") && name.ends_with(".json"))
+        || (name.starts_with('.') && name.contains(".tmp-"))
+}
+
+/// Whether `name`, in `--out DIR/cells/`, is a cell file
+/// (`NNNNN-K-of-N.json`) or a hidden temporary one of them.
+fn is_cell_file(name: &str) -> bool {
+    let name = name
+        .strip_prefix('.')
+        .map_or(name, |n| n.split(".tmp-").next().unwrap_or(n));
+    let Some(stem) = name.strip_suffix(".json") else {
+        return false;
+    };
+    let mut parts = stem.splitn(2, '-');
+    let (Some(index), Some(shard)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    digits(index)
+        && shard
+            .split_once("-of-")
+            .is_some_and(|(k, n)| digits(k) && digits(n))
+}
+
+/// Checks (or starts) the --out directory. It must be new, empty or a
+/// sweep's: nothing in it but what a sweep writes, so that a sweep never
+/// overwrites or clears a user's files. With `resume`, its sweep must be
+/// this one. Without, this shard's earlier cells are removed; every cell
+/// when the directory held another sweep. Other shards' cells stay: the
+/// shards of one sweep share the directory (a volume of an Indexed Job)
+/// and may start at different times.
+fn prepare_out(
+    out: &Path,
+    cells: &Path,
+    header: &SweepHeader,
+    resume: bool,
+    shard: Shard,
+) -> Result<()> {
+    let names = |dir: &Path| -> Vec<String> {
+        fs::read_dir(dir).map_or_else(
+            |_| Vec::new(),
+            |entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            },
+        )
+    };
+    let foreign = names(out)
+        .into_iter()
+        .filter(|n| !written_by_sweep(n))
+        .find(|n| n != "cells" || names(cells).iter().any(|c| !is_cell_file(c)));
+    if let Some(name) = foreign {
+        bail!(
+            "--out {}: the directory holds files a sweep did not write ({name}); give a new or empty directory, or an earlier sweep's",
+            out.display()
+        );
+    }
     let mut want = serde_json::to_vec_pretty(header).context("cannot serialise the sweep")?;
     want.push(b'\n');
+    let have = fs::read(out.join("sweep.json")).ok();
     if resume {
-        match fs::read(out.join("sweep.json")) {
-            Ok(have) if have == want => {}
-            Ok(_) => bail!(
+        if have.as_ref().is_some_and(|h| *h != want) {
+            bail!(
                 "{} holds another sweep (its sweep.json differs); drop --resume to start over there",
                 out.display()
-            ),
-            Err(_) => {}
+            );
         }
-        // Temporary files an interrupted write left behind.
-        if let Ok(entries) = fs::read_dir(cells) {
-            for e in entries.flatten() {
-                if e.file_name().to_string_lossy().contains(".tmp-") {
-                    let _ = fs::remove_file(e.path());
-                }
+        // Temporary files an interrupted write of this shard left behind
+        // (another shard's may be in flight).
+        let own = format!("-{}-of-{}.json.tmp-", shard.k, shard.n);
+        for name in names(cells) {
+            if name.starts_with('.') && name.contains(&own) {
+                let _ = fs::remove_file(cells.join(name));
+            }
+        }
+    } else if have.as_ref() == Some(&want) {
+        let own = format!("-{}-of-{}.json", shard.k, shard.n);
+        for name in names(cells) {
+            if is_cell_file(&name) && name.contains(&own) {
+                fs::remove_file(cells.join(&name))
+                    .with_context(|| format!("cannot clear {}", cells.join(&name).display()))?;
             }
         }
     } else if cells.exists() {

@@ -319,6 +319,82 @@ fn three_shards_merged_give_the_bytes_of_the_unsharded_sweep() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing shards: 3/3"));
 }
 
+/// The shards of one sweep share their `--out` directory (a volume of an
+/// Indexed Job) and may start at different times: a shard starting over
+/// clears its own cells only, so another's can still be resumed.
+#[test]
+fn shards_sharing_an_out_directory_keep_each_others_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let cells = dir.path().join("cells");
+    let of = |k: u64| -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(&cells)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(&format!("-{k}-of-3.json")))
+            .collect();
+        v.sort();
+        v
+    };
+    ok_s(&sweep_args(&["--shard", "1/3", "--out", out]));
+    let first = of(1);
+    assert_eq!(first.len(), 2, "{first:?}");
+    ok_s(&sweep_args(&["--shard", "2/3", "--out", out]));
+    assert_eq!(of(1), first, "shard 2 left shard 1's cells");
+    assert_eq!(of(2).len(), 2);
+    // Shard 2 started over clears its own cells and writes them again.
+    ok_s(&sweep_args(&["--shard", "2/3", "--out", out]));
+    assert_eq!((of(1), of(2).len()), (first.clone(), 2));
+    let resumed = canarysim()
+        .args(sweep_args(&["--shard", "1/3", "--out", out, "--resume"]))
+        .output()
+        .unwrap();
+    assert!(resumed.status.success());
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(
+        stderr.contains("0 runs in") && stderr.contains("read back"),
+        "{stderr}"
+    );
+    // Another sweep in the directory: its cells go.
+    ok(&[
+        "sweep",
+        LEAK,
+        "--policy",
+        "memory-trend",
+        "--runs",
+        "2",
+        "--out",
+        out,
+    ]);
+    assert!(of(1).is_empty() && of(2).is_empty());
+}
+
+/// A sweep's `--out` must be new, empty or a sweep's: a sweep never
+/// overwrites or clears files it did not write.
+#[test]
+fn a_sweep_refuses_an_out_directory_holding_files_it_did_not_write() {
+    for (name, nested) in [("notes.txt", false), ("cells", true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mine = if nested {
+            fs::create_dir(dir.path().join(name)).unwrap();
+            dir.path().join(name).join("mine.txt")
+        } else {
+            dir.path().join(name)
+        };
+        fs::write(&mine, "mine").unwrap();
+        let e = refused(
+            &sweep_args(&["--out", dir.path().to_str().unwrap()])
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
+        assert!(e.contains("holds files a sweep did not write"), "{e}");
+        assert!(e.contains(name), "{e}");
+        assert_eq!(fs::read_to_string(&mine).unwrap(), "mine");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
+
 #[test]
 fn a_resumed_sweep_ends_with_the_bytes_of_an_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();
