@@ -78,10 +78,15 @@ pub fn write_atomic_with(
     name: &str,
     fill: impl FnOnce(&mut std::io::BufWriter<fs::File>) -> std::io::Result<()>,
 ) -> Result<()> {
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let tmp = dir.join(format!(".{name}.tmp-{}", unique_id()));
     let _guard = cleanup_on_signal(&tmp);
     let result = (|| -> std::io::Result<()> {
-        let mut w = std::io::BufWriter::with_capacity(1 << 16, fs::File::create(&tmp)?);
+        // A new file or an error: never another writer's temporary file.
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
         fill(&mut w)?;
         w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         fs::rename(&tmp, dir.join(name))
@@ -133,7 +138,7 @@ impl OutDir {
                 );
             }
         }
-        let id = format!("{}-{}", std::process::id(), next_serial());
+        let id = unique_id();
         let tmp = parent.join(format!(".{base}.tmp-{id}"));
         let guard = cleanup_on_signal(&tmp);
         fs::create_dir(&tmp).with_context(|| {
@@ -263,6 +268,18 @@ pub fn check_output_name(name: &str) -> Result<()> {
         bail!("output file name {name:?} would leave the output directory");
     }
     Ok(())
+}
+
+/// A name for a temporary file or directory that no other writer uses at
+/// the same time: the process id and a serial, and the wall clock's
+/// nanoseconds, because processes on other machines write to a shared
+/// directory too (the shards of a sweep on one volume, each often with the
+/// same small PID in its container). Only temporary names depend on it.
+fn unique_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{}-{}-{nanos}", std::process::id(), next_serial())
 }
 
 fn next_serial() -> u64 {

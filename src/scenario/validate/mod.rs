@@ -54,9 +54,9 @@ const SHORTEST_BATCH: SimDuration = SimDuration(1_000);
 
 /// `[simulation] traffic_model`, `batch` and `soak_batch`: a batch is at
 /// least [`SHORTEST_BATCH`], at most the scrape interval and divides it, so
-/// every scrape falls on a batch
-/// boundary; a soak batch (by default the scrape interval) is a whole number
-/// of batches and divides the scrape interval too.
+/// every scrape falls on a batch boundary; a soak batch (by default the
+/// scrape interval) is a whole number of batches and divides the scrape
+/// interval too.
 fn traffic_model(
     sp: &Path,
     sim: &SimulationFile,
