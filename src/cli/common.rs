@@ -82,10 +82,12 @@ pub fn write_atomic_with(
     let _guard = cleanup_on_signal(&tmp);
     let result = (|| -> std::io::Result<()> {
         // A new file or an error: never another writer's temporary file.
-        let file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
+        let file = while_no_signal(|| {
+            fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+        })?;
         let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
         fill(&mut w)?;
         w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
@@ -141,7 +143,7 @@ impl OutDir {
         let id = unique_id();
         let tmp = parent.join(format!(".{base}.tmp-{id}"));
         let guard = cleanup_on_signal(&tmp);
-        fs::create_dir(&tmp).with_context(|| {
+        while_no_signal(|| fs::create_dir(&tmp)).with_context(|| {
             format!(
                 "cannot write {}: cannot create {}",
                 dir.display(),
@@ -173,12 +175,16 @@ impl OutDir {
     pub fn create(&self, name: &str) -> Result<std::io::BufWriter<fs::File>> {
         check_output_name(name)?;
         let path = self.tmp.join(name);
-        let opened = (|| {
+        let opened = while_no_signal(|| {
+            if !self.tmp.is_dir() {
+                // A signal's cleanup removed it; the process is ending.
+                return Err(std::io::Error::from(std::io::ErrorKind::NotFound));
+            }
             if let Some(parent) = path.parent() {
                 fs::create_dir_all(parent)?;
             }
             fs::File::create(&path)
-        })();
+        });
         let file = opened.map_err(|e| self.failed(name, e))?;
         Ok(std::io::BufWriter::with_capacity(1 << 16, file))
     }
@@ -289,6 +295,16 @@ fn next_serial() -> u64 {
 
 /// Paths to remove if SIGINT or SIGTERM arrives before they are finished.
 static CLEANUP: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Runs `create` (which makes a file or directory appear) holding the
+/// cleanup lock. A signal's cleanup holds it from its first removal to the
+/// process's exit, so nothing is created in a directory it has removed (a
+/// directory created again would be left behind), and a path created here
+/// is registered before the cleanup can look.
+fn while_no_signal<T>(create: impl FnOnce() -> T) -> T {
+    let _lock = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+    create()
+}
 
 /// Removes its path from the cleanup list when dropped.
 pub struct CleanupGuard(PathBuf);

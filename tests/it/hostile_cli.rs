@@ -302,6 +302,46 @@ fn sigint_or_sigterm_during_runs_with_out_leave_the_old_or_the_new_directory() {
     }
 }
 
+/// `run --out` writes each run's files as the run ends: a signal while it
+/// writes removes the unfinished directory, and nothing written after the
+/// signal brings it back.
+#[test]
+fn a_signal_while_run_out_writes_its_series_leaves_no_temporary_directory() {
+    for ms in [150, 300, 450, 700] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let mut child = Process::new(binary())
+            .args([
+                "run", GOOD, "--policy", "manual", "--series", "csv", "--out",
+            ])
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(ms));
+        let _ = Process::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let status = child.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert!(
+            status.success() || status.code() == Some(130) || status.signal() == Some(2),
+            "after {ms} ms: {status:?}"
+        );
+        assert!(
+            leftovers(dir.path()).is_empty(),
+            "after {ms} ms: {:?}",
+            leftovers(dir.path())
+        );
+        if status.success() {
+            assert!(out.join("series.csv").is_file() && out.join("result.json").is_file());
+        } else {
+            assert!(!out.exists(), "after {ms} ms");
+        }
+    }
+}
+
 #[test]
 fn a_policy_named_to_climb_out_of_out_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
