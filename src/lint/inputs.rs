@@ -135,7 +135,8 @@ fn read_scenario(files: &dyn Files, path: &Path) -> Result<Loaded, Finding> {
             ),
         )
     })?;
-    if let Err(e) = toml::from_str::<toml::Table>(&text) {
+    let table = toml::from_str::<toml::Table>(&text);
+    if let Err(e) = &table {
         let at = e.span().map_or(0, |s| s.start);
         return Err(Finding::new(
             Severity::Error,
@@ -148,12 +149,24 @@ fn read_scenario(files: &dyn Files, path: &Path) -> Result<Loaded, Finding> {
         ));
     }
     // Wrong types, unknown or missing keys: the file is not a scenario at
-    // all, which (like a syntax error) is exit code 2, not a finding.
-    if let Err(e) = scenario::parse(&label, &text) {
+    // all, which (like a syntax error) is exit code 2, not a finding. A file
+    // that `extends` a base is read with its bases, as `run` reads it.
+    let extends = table.is_ok_and(|t| t.contains_key("extends"));
+    let parsed = if extends {
+        scenario::parse_file(files, path)
+    } else {
+        scenario::parse(&label, &text).map(|_| ())
+    };
+    if let Err(e) = parsed {
         return Err(Finding::new(Severity::Error, Kind::Unreadable, e.0));
     }
-    let source = scenario::DirSource::for_scenario(files, path);
-    scenario::load_with(&label, &text, &source).map_err(|e| {
+    let loaded = if extends {
+        scenario::load_file_with_manifests(files, path)
+    } else {
+        let source = scenario::DirSource::for_scenario(files, path);
+        scenario::load_with(&label, &text, &source)
+    };
+    loaded.map_err(|e| {
         let kind = if e.0.message.starts_with(manifest::YAML_ERROR_PREFIX) {
             Kind::Unreadable
         } else {

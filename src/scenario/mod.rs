@@ -290,6 +290,67 @@ pub fn load_file_with(
     load_file_with_stdin(files, path, overrides, None)
 }
 
+/// Whether the file at `path`, with the bases it `extends`, is a scenario
+/// file at all (valid TOML, known keys of the right types, every required
+/// one present), without validating what the keys say. Errors are located
+/// in the file that holds the key.
+pub fn parse_file(files: &dyn Files, path: &Path) -> Result<(), ScenarioError> {
+    let chain = extends::read_chain(files, path).map_err(ScenarioError)?;
+    if chain.len() == 1 {
+        return parse(&chain[0].label, &chain[0].text).map(|_| ());
+    }
+    let at = |p: &validate::Path| locate_key(&chain, &[], p);
+    deserialize_merged(&extends::merged(&chain), &at).map(|_| ())
+}
+
+/// Where the key at `p` of a merged chain was written, with the text that
+/// leads its message: the override that set it (`p` is the overridden key,
+/// lies below it, or holds it), else the file of the chain that holds it.
+fn locate_key(
+    chain: &[extends::Source],
+    keys: &[&Override],
+    p: &validate::Path,
+) -> (Location, String) {
+    let written = p.to_string();
+    let below = |a: &str, b: &str| {
+        a == b || a.starts_with(&format!("{b}.")) || a.starts_with(&format!("{b}["))
+    };
+    let by_override =
+        keys.iter().rev().copied().find(|o| {
+            !written.is_empty() && (below(&written, &o.path) || below(&o.path, &written))
+        });
+    match by_override {
+        Some(o) => (o.origin.clone(), format!("{}: ", o.text())),
+        None => (extends::locate_in_chain(chain, p), String::new()),
+    }
+}
+
+/// A merged chain's table as a scenario file, not yet validated.
+fn deserialize_merged(
+    table: &toml::Table,
+    at: &dyn Fn(&validate::Path) -> (Location, String),
+) -> Result<file::ScenarioFile, ScenarioError> {
+    serde_path_to_error::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+        let p = validate::Path::parse(&e.path().to_string());
+        let message = e.into_inner().message().trim().to_string();
+        let hint = if message.starts_with("unknown field") {
+            format!(
+                "remove the key or fix its spelling; {}",
+                overrides::nearest(&p.to_string(), &overrides::leaf_paths(table))
+            )
+        } else {
+            "docs/scenario.md lists every key and its type".to_string()
+        };
+        let (location, prefix) = at(&p);
+        let message = if p.to_string().is_empty() {
+            format!("{prefix}{message}")
+        } else {
+            format!("{prefix}{p}: {message}")
+        };
+        ScenarioError(Diagnostic::new(location, message, hint))
+    })
+}
+
 /// As [`load_file_with`]; a policy whose `manifests` path is `-` (say,
 /// through the override `policies[2].manifests=["-"]`) reads `stdin`
 /// instead, so its errors point into that stream.
@@ -311,43 +372,8 @@ pub fn load_file_with_stdin(
         for o in &keys {
             overrides::apply_to_table(&mut table, o).map_err(ScenarioError)?;
         }
-        // The override an error at path `p` comes from: `p` is the
-        // overridden key, lies below it, or holds it.
-        let by_override = |p: &validate::Path| -> Option<&Override> {
-            let written = p.to_string();
-            keys.iter().rev().copied().find(|o| {
-                let below = |a: &str, b: &str| {
-                    a == b || a.starts_with(&format!("{b}.")) || a.starts_with(&format!("{b}["))
-                };
-                !written.is_empty() && (below(&written, &o.path) || below(&o.path, &written))
-            })
-        };
-        let at = |p: &validate::Path| -> (Location, String) {
-            match by_override(p) {
-                Some(o) => (o.origin.clone(), format!("{}: ", o.text())),
-                None => (extends::locate_in_chain(&chain, p), String::new()),
-            }
-        };
-        let parsed: file::ScenarioFile =
-            serde_path_to_error::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
-                let p = validate::Path::parse(&e.path().to_string());
-                let message = e.into_inner().message().trim().to_string();
-                let hint = if message.starts_with("unknown field") {
-                    format!(
-                        "remove the key or fix its spelling; {}",
-                        overrides::nearest(&p.to_string(), &overrides::leaf_paths(&table))
-                    )
-                } else {
-                    "docs/scenario.md lists every key and its type".to_string()
-                };
-                let (location, prefix) = at(&p);
-                let message = if p.to_string().is_empty() {
-                    format!("{prefix}{message}")
-                } else {
-                    format!("{prefix}{p}: {message}")
-                };
-                ScenarioError(Diagnostic::new(location, message, hint))
-            })?;
+        let at = |p: &validate::Path| locate_key(&chain, &keys, p);
+        let parsed = deserialize_merged(&table, &at)?;
         let (scenario, manifests) = validate::validate(&label, parsed, Some(&source))
             .map_err(|e| ScenarioError(validate::diagnose_by(e, at)))?;
         Loaded {

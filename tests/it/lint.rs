@@ -480,3 +480,40 @@ fn lint_prints_one_finding_per_line_sorted_with_its_hint_below() {
         "scenarios/argo/seed/rollout.yaml:22:31: error[missing-template]: steps[2]: AnalysisTemplate \"canary-health\" is not defined\n  hint: "
     ));
 }
+
+/// A scenario that `extends` a base is linted with its base, as `run` reads
+/// it: `checkout-slow.toml` writes no policy of its own, so its findings are
+/// `checkout-good.toml`'s, not "missing field" for the keys the base holds.
+#[test]
+fn a_scenario_that_extends_a_base_is_linted_with_its_base() {
+    let lint_cli = |path: &str| {
+        let out = Command::cargo_bin("canarysim")
+            .unwrap()
+            .args(["lint", path])
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    let (base_code, base) = lint_cli("scenarios/checkout-good.toml");
+    let (code, slow) = lint_cli("scenarios/checkout-slow.toml");
+    assert_eq!((code, &slow), (base_code, &base));
+    assert_eq!(code, Some(1), "the seed's manifests have errors\n{slow}");
+    assert!(!slow.contains("missing field"), "{slow}");
+    // A chain that comes back on itself is not a scenario: exit 2, at the key.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.toml"), "extends = \"b.toml\"\n").unwrap();
+    std::fs::write(dir.path().join("b.toml"), "extends = \"a.toml\"\n").unwrap();
+    let out = Command::cargo_bin("canarysim")
+        .unwrap()
+        .arg("lint")
+        .arg(dir.path().join("a.toml"))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("b.toml:1:11") && text.contains("extends this file again"),
+        "{text}"
+    );
+}
