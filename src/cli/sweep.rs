@@ -17,7 +17,7 @@ use canarysim::sweep::{self, CellPart, Shard, SweepHeader, SweepPart, SweepResul
 use clap::{Args, Subcommand, ValueEnum};
 use rayon::prelude::*;
 
-use super::common::{Plots, parse_overrides, print, write_atomic};
+use super::common::{OUT_MARKER, Plots, parse_overrides, print, write_atomic};
 use super::disk::Disk;
 
 /// Output format of `sweep`.
@@ -272,13 +272,73 @@ pub fn main(args: SweepArgs) -> Result<u8> {
 }
 
 /// Whether `name`, in a sweep's `--out` directory, is one a sweep writes:
-/// its header, results, picture and shard parts, or a hidden temporary file.
+/// its marker, header, results, picture and shard parts, or a hidden
+/// temporary file.
 fn written_by_sweep(name: &str) -> bool {
     matches!(
         name,
-        "sweep.json" | "result.json" | "report.md" | "cells.csv" | "tradeoff.svg" | "tradeoff.png"
+        OUT_MARKER
+            | "sweep.json"
+            | "result.json"
+            | "report.md"
+            | "cells.csv"
+            | "tradeoff.svg"
+            | "tradeoff.png"
     ) || (name.starts_with("part-") && name.ends_with(".json"))
-        || (name.starts_with('.') && name.contains(".tmp-"))
+        || is_temporary(name)
+}
+
+/// A hidden temporary file, which becomes a file a moment later.
+fn is_temporary(name: &str) -> bool {
+    name.starts_with('.') && name.contains(".tmp-")
+}
+
+/// Checks that `out` may take a sweep's files and marks it as a sweep's.
+/// It must be new, empty (but for temporary files: another shard starting
+/// at the same moment), or a sweep's: its [`OUT_MARKER`] (or, from older
+/// versions, its `sweep.json`) present and nothing in it but what a sweep
+/// writes, so that a sweep never overwrites or clears a user's files.
+fn claim_out(out: &Path) -> Result<()> {
+    let names = dir_names(out);
+    let cells = out.join("cells");
+    let refuse = |why: String| {
+        anyhow::anyhow!(
+            "--out {}: the directory holds files a sweep did not write ({why}); give a new or empty directory, or an earlier sweep's",
+            out.display()
+        )
+    };
+    if let Some(name) = names.iter().find(|n| {
+        !written_by_sweep(n)
+            && (*n != "cells" || dir_names(&cells).iter().any(|c| !is_cell_file(c)))
+    }) {
+        return Err(refuse(name.clone()));
+    }
+    let settled: Vec<&String> = names.iter().filter(|n| !is_temporary(n)).collect();
+    let marked = settled
+        .iter()
+        .any(|n| *n == OUT_MARKER || *n == "sweep.json");
+    if !settled.is_empty() && !marked {
+        return Err(refuse(format!("{} without {OUT_MARKER}", settled[0])));
+    }
+    fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    write_atomic(
+        out,
+        OUT_MARKER,
+        b"written by canarysim; a sweep's --out, whose files a later sweep replaces\n",
+    )
+}
+
+/// The names in `dir`, none when it cannot be read.
+fn dir_names(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir).map_or_else(
+        |_| Vec::new(),
+        |entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        },
+    )
 }
 
 /// Whether `name`, in `--out DIR/cells/`, is a cell file
@@ -301,9 +361,8 @@ fn is_cell_file(name: &str) -> bool {
             .is_some_and(|(k, n)| digits(k) && digits(n))
 }
 
-/// Checks (or starts) the --out directory. It must be new, empty or a
-/// sweep's: nothing in it but what a sweep writes, so that a sweep never
-/// overwrites or clears a user's files. With `resume`, its sweep must be
+/// Checks (or starts) the --out directory, which must be new, empty or a
+/// sweep's ([`claim_out`]). With `resume`, its sweep must be
 /// this one. Without, this shard's earlier cells are removed; every cell
 /// when the directory held another sweep. Other shards' cells stay: the
 /// shards of one sweep share the directory (a volume of an Indexed Job)
@@ -315,27 +374,8 @@ fn prepare_out(
     resume: bool,
     shard: Shard,
 ) -> Result<()> {
-    let names = |dir: &Path| -> Vec<String> {
-        fs::read_dir(dir).map_or_else(
-            |_| Vec::new(),
-            |entries| {
-                entries
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            },
-        )
-    };
-    let foreign = names(out)
-        .into_iter()
-        .filter(|n| !written_by_sweep(n))
-        .find(|n| n != "cells" || names(cells).iter().any(|c| !is_cell_file(c)));
-    if let Some(name) = foreign {
-        bail!(
-            "--out {}: the directory holds files a sweep did not write ({name}); give a new or empty directory, or an earlier sweep's",
-            out.display()
-        );
-    }
+    let names = dir_names;
+    claim_out(out)?;
     let mut want = serde_json::to_vec_pretty(header).context("cannot serialise the sweep")?;
     want.push(b'\n');
     let have = fs::read(out.join("sweep.json")).ok();
@@ -427,6 +467,9 @@ fn merge(m: MergeArgs) -> Result<u8> {
         parts.push(part);
     }
     let result = SweepResult::from_parts(&parts).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(out) = &m.out {
+        claim_out(out)?;
+    }
     finish(&result, m.format, m.out.as_deref(), m.plots)
 }
 

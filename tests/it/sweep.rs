@@ -373,7 +373,8 @@ fn shards_sharing_an_out_directory_keep_each_others_cells() {
 /// overwrites or clears files it did not write.
 #[test]
 fn a_sweep_refuses_an_out_directory_holding_files_it_did_not_write() {
-    for (name, nested) in [("notes.txt", false), ("cells", true)] {
+    // A name a sweep writes too, but no sweep's marker beside it.
+    for (name, nested) in [("notes.txt", false), ("cells", true), ("report.md", false)] {
         let dir = tempfile::tempdir().unwrap();
         let mine = if nested {
             fs::create_dir(dir.path().join(name)).unwrap();
@@ -393,6 +394,41 @@ fn a_sweep_refuses_an_out_directory_holding_files_it_did_not_write() {
         assert_eq!(fs::read_to_string(&mine).unwrap(), "mine");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
+    // `sweep merge --out` too.
+    let parts = tempfile::tempdir().unwrap();
+    let at = parts.path().to_str().unwrap();
+    for k in 1..=2 {
+        ok_s(&sweep_args(&["--shard", &format!("{k}/2"), "--out", at]));
+    }
+    let mine = tempfile::tempdir().unwrap();
+    fs::write(mine.path().join("report.md"), "mine").unwrap();
+    let part = |k: u64| parts.path().join(format!("part-{k}-of-2.json"));
+    let e = refused(&[
+        "sweep",
+        "merge",
+        part(1).to_str().unwrap(),
+        part(2).to_str().unwrap(),
+        "--out",
+        mine.path().to_str().unwrap(),
+    ]);
+    assert!(e.contains("holds files a sweep did not write"), "{e}");
+    assert_eq!(
+        fs::read_to_string(mine.path().join("report.md")).unwrap(),
+        "mine"
+    );
+    // Into a new directory it writes, and a second merge replaces its files.
+    let merged = parts.path().join("merged");
+    for _ in 0..2 {
+        ok(&[
+            "sweep",
+            "merge",
+            part(1).to_str().unwrap(),
+            part(2).to_str().unwrap(),
+            "--out",
+            merged.to_str().unwrap(),
+        ]);
+    }
+    assert!(merged.join("result.json").is_file());
 }
 
 #[test]
