@@ -6,7 +6,6 @@
 //! shows progress, prints the report and writes `--junit` and
 //! `--save-baseline` atomically.
 
-use std::fs;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -15,7 +14,7 @@ use canarysim::check::{self, CheckSpec, Inputs, baseline::Baseline, output};
 use clap::{Args, ValueEnum};
 
 use super::common::{parse_overrides, write_atomic};
-use super::disk::Disk;
+use super::disk::{Disk, read_input};
 
 /// Output format of `check` on standard output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -114,7 +113,7 @@ pub fn main(args: CheckArgs) -> Result<u8> {
     let mut specs = Vec::new();
     for f in &args.files {
         let label = f.display().to_string();
-        let text = fs::read_to_string(f).with_context(|| format!("cannot read {label}"))?;
+        let text = read_input(f).with_context(|| format!("cannot read {label}"))?;
         let spec = CheckSpec::parse(&label, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
         let lints_stdin = spec.expectations.iter().any(|e| {
             matches!(&e.subject, check::Subject::Lint { paths } if paths.iter().any(|p| p == "-"))
@@ -132,8 +131,8 @@ pub fn main(args: CheckArgs) -> Result<u8> {
     let baseline = match &args.baseline {
         None => None,
         Some(p) => {
-            let text = fs::read_to_string(p)
-                .with_context(|| format!("cannot read baseline {}", p.display()))?;
+            let text =
+                read_input(p).with_context(|| format!("cannot read baseline {}", p.display()))?;
             Some(Baseline::from_json(&text).map_err(|e| anyhow::anyhow!("{}:{e}", p.display()))?)
         }
     };

@@ -19,19 +19,7 @@ pub const MAX_INPUT_BYTES: u64 = 64 << 20;
 /// read can neither block nor run forever.
 pub fn read_input(path: &Path) -> io::Result<String> {
     use std::io::Read;
-    let meta = std::fs::metadata(path)?;
-    if meta.is_dir() {
-        return Err(io::Error::new(
-            io::ErrorKind::IsADirectory,
-            "is a directory",
-        ));
-    }
-    if !meta.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "is not a regular file (a FIFO, a device or a socket)",
-        ));
-    }
+    let meta = regular_file(path)?;
     let too_big = || {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -53,6 +41,33 @@ pub fn read_input(path: &Path) -> io::Result<String> {
     }
     String::from_utf8(bytes)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "is not UTF-8 text"))
+}
+
+/// Reads a regular file whole, of any size (a sweep's parts grow with its
+/// runs); a FIFO, a device or a socket is refused before it is opened, as
+/// [`read_input`] refuses them.
+#[allow(dead_code)] // the binary's; the benches include this file too
+pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    regular_file(path)?;
+    std::fs::read(path)
+}
+
+/// The metadata of `path` if it is a regular file, else why it is not one.
+fn regular_file(path: &Path) -> io::Result<std::fs::Metadata> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "is a directory",
+        ));
+    }
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "is not a regular file (a FIFO, a device or a socket)",
+        ));
+    }
+    Ok(meta)
 }
 
 /// [`Files`] on `std::fs`.

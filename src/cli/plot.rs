@@ -142,7 +142,7 @@ fn compare(a: CompareArgs) -> Result<u8> {
 
 fn sweep(a: SweepArgs) -> Result<u8> {
     let format = format_of(&a.output)?;
-    let text = std::fs::read_to_string(&a.result)
+    let text = super::disk::read_input(&a.result)
         .with_context(|| format!("cannot read {}", a.result.display()))?;
     let result = plot::sweep::SweepResult::from_json(&text)
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.result.display()))?;

@@ -18,7 +18,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use rayon::prelude::*;
 
 use super::common::{OUT_MARKER, Plots, parse_overrides, print, write_atomic};
-use super::disk::Disk;
+use super::disk::{Disk, read_input, read_regular};
 
 /// Output format of `sweep`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -119,8 +119,7 @@ pub struct MergeArgs {
 }
 
 fn is_sweep_file(path: &Path) -> Result<bool> {
-    let text =
-        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = read_input(path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("scenarios")))
 }
 
@@ -141,7 +140,7 @@ pub fn main(args: SweepArgs) -> Result<u8> {
                 );
             }
             let label = one.display().to_string();
-            let text = fs::read_to_string(one).with_context(|| format!("cannot read {label}"))?;
+            let text = read_input(one).with_context(|| format!("cannot read {label}"))?;
             let spec = SweepSpec::parse(&label, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
             let dir = one.parent().map(Path::to_path_buf).unwrap_or_default();
             (spec, dir)
@@ -455,7 +454,7 @@ fn finish(result: &SweepResult, format: Format, out: Option<&Path>, plots: Plots
 fn merge(m: MergeArgs) -> Result<u8> {
     let mut parts = Vec::new();
     for p in &m.parts {
-        let bytes = fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+        let bytes = read_regular(p).with_context(|| format!("cannot read {}", p.display()))?;
         let part: SweepPart = serde_json::from_slice(&bytes).map_err(|e| {
             anyhow::anyhow!(
                 "{}:{}:{}: not a sweep part: {e}",

@@ -457,6 +457,23 @@ fn a_fifo_or_a_device_as_input_is_refused_without_reading_it() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("not a regular file"));
+    // As a sweep file, a check file, a baseline, a sweep result and a part.
+    let f = fifo.to_str().unwrap();
+    let x = dir.path().join("x.svg");
+    for args in [
+        vec!["sweep", f],
+        vec!["check", f],
+        vec!["check", "scenarios/checks/flagship.toml", "--baseline", f],
+        vec!["plot", "sweep", f, "-o", x.to_str().unwrap()],
+        vec!["sweep", "merge", f],
+    ] {
+        canarysim()
+            .args(&args)
+            .timeout(Duration::from_secs(20))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("not a regular file"));
+    }
     let scenario = write_scenario(
         dir.path(),
         "s.toml",
