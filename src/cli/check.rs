@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use canarysim::check::{self, CheckSpec, Inputs, baseline::Baseline, output};
 use clap::{Args, ValueEnum};
 
-use super::common::{parse_overrides, write_atomic};
+use super::common::{parse_overrides, paths_name_one_file, refuse_input_as_output, write_atomic};
 use super::disk::{Disk, read_input};
 
 /// Output format of `check` on standard output.
@@ -109,6 +109,26 @@ pub fn main(args: CheckArgs) -> Result<u8> {
                 .to_string()
         };
         inputs.manifests.push((name.trim().to_string(), path));
+    }
+    let files: Vec<&Path> = args.files.iter().map(PathBuf::as_path).collect();
+    if let Some(j) = &args.junit {
+        refuse_input_as_output("--junit", j, &files)?;
+        if let Some(b) = &args.baseline {
+            refuse_input_as_output("--junit", j, &[b])?;
+        }
+        if args
+            .save_baseline
+            .as_ref()
+            .is_some_and(|b| paths_name_one_file(j, b))
+        {
+            bail!(
+                "--junit {} and --save-baseline name one file; give two",
+                j.display()
+            );
+        }
+    }
+    if let Some(b) = &args.save_baseline {
+        refuse_input_as_output("--save-baseline", b, &files)?;
     }
     let mut specs = Vec::new();
     for f in &args.files {

@@ -99,6 +99,34 @@ pub fn write_atomic_with(
     result.with_context(|| format!("cannot write {}", dir.join(name).display()))
 }
 
+/// Refuses an output file that is one of the command's inputs (the same
+/// file by any path): writing it would replace, say, the scenario with the
+/// series of its run.
+pub fn refuse_input_as_output(flag: &str, output: &Path, inputs: &[&Path]) -> Result<()> {
+    let Ok(out) = fs::canonicalize(output) else {
+        return Ok(()); // not there yet: not an input
+    };
+    for input in inputs {
+        if fs::canonicalize(input).is_ok_and(|i| i == out) {
+            bail!(
+                "{flag} {}: is an input of this command ({}); give another file",
+                output.display(),
+                input.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether two paths name one file: the same file on disk or, where one
+/// is not there yet, the same absolute path.
+pub fn paths_name_one_file(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
+    }
+}
+
 /// The file that marks a directory as canarysim's output, which a later
 /// `--out` may replace whole.
 pub const OUT_MARKER: &str = ".canarysim-out";

@@ -9,7 +9,7 @@ use canarysim::engine;
 use canarysim::series::openmetrics;
 use clap::Args;
 
-use super::common::{find_policy, load_scenario, write_atomic_with};
+use super::common::{find_policy, load_scenario, refuse_input_as_output, write_atomic_with};
 
 /// Flags of `canarysim export`.
 #[derive(Args, Debug)]
@@ -44,6 +44,7 @@ pub fn main(a: ExportArgs) -> Result<u8> {
         Ok(ms) => ms,
         Err(e) => bail!("--start: {e}"),
     };
+    refuse_input_as_output("--output", &a.output, &[&a.scenario])?;
     let sc = load_scenario(&a.scenario, &a.set)?;
     let policy = find_policy(&sc, &a.policy)?;
     let out = engine::run(&sc, policy, a.seed.unwrap_or(sc.seed));

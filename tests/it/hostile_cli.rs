@@ -525,3 +525,42 @@ fn lint_exits_2_for_a_file_that_is_not_a_scenario_and_1_for_wrong_values() {
         .code(1)
         .stdout(predicate::str::contains("5000 replicas"));
 }
+
+/// An output file that is one of the command's inputs is refused before
+/// anything runs: `export -o` onto its scenario, `check --junit` onto its
+/// check file, and `--junit` and `--save-baseline` onto one file.
+#[test]
+fn an_output_naming_an_input_is_refused_and_the_input_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(dir.path(), "s.toml", &small("p"));
+    let before = fs::read(&scenario).unwrap();
+    canarysim()
+        .args(["export", scenario.to_str().unwrap(), "--policy", "p", "-o"])
+        .arg(dir.path().join(".").join("s.toml"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is an input of this command"));
+    assert_eq!(fs::read(&scenario).unwrap(), before);
+    let check = dir.path().join("c.toml");
+    fs::copy("scenarios/checks/flagship.toml", &check).unwrap();
+    let before = fs::read(&check).unwrap();
+    canarysim()
+        .args(["check", check.to_str().unwrap(), "--junit"])
+        .arg(&check)
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is an input of this command"));
+    assert_eq!(fs::read(&check).unwrap(), before);
+    let both = dir.path().join("both.xml");
+    canarysim()
+        .args(["check", check.to_str().unwrap(), "--junit"])
+        .arg(&both)
+        .arg("--save-baseline")
+        .arg(&both)
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("name one file"));
+    assert!(!both.exists());
+}
