@@ -144,7 +144,10 @@ pub const OUT_MARKER: &str = ".canarysim-out";
 /// be new, empty, or canarysim's own output (it holds [`OUT_MARKER`]).
 /// Names that could reach outside it (`..`, absolute paths) are refused.
 pub struct OutDir {
+    /// The target, as a plain absolute path.
     dir: PathBuf,
+    /// The target as the user gave it, for messages.
+    shown: PathBuf,
     tmp: PathBuf,
     old: PathBuf,
     /// Registered for removal on a signal until the commit.
@@ -153,18 +156,20 @@ pub struct OutDir {
 
 impl OutDir {
     /// Checks `dir` and creates the hidden directory that will replace it.
-    pub fn begin(dir: &Path) -> Result<OutDir> {
-        let (parent, base) = split_target(dir)?;
+    pub fn begin(given: &Path) -> Result<OutDir> {
+        let (parent, base) = split_target(given)?;
+        // `out/.` or `out/sub/..` names `out`: renames need its plain path.
+        let dir = &parent.join(&base);
         if let Ok(meta) = fs::symlink_metadata(dir) {
             if !meta.is_dir() {
-                bail!("--out {}: is not a directory", dir.display());
+                bail!("--out {}: is not a directory", given.display());
             }
             let mut entries = fs::read_dir(dir)
-                .with_context(|| format!("cannot read output directory {}", dir.display()))?;
+                .with_context(|| format!("cannot read output directory {}", given.display()))?;
             if entries.next().is_some() && !dir.join(OUT_MARKER).is_file() {
                 bail!(
                     "--out {}: the directory holds files canarysim did not write; give a new or empty directory",
-                    dir.display()
+                    given.display()
                 );
             }
         }
@@ -174,12 +179,13 @@ impl OutDir {
         while_no_signal(|| fs::create_dir(&tmp)).with_context(|| {
             format!(
                 "cannot write {}: cannot create {}",
-                dir.display(),
+                given.display(),
                 tmp.display()
             )
         })?;
         let out = OutDir {
             dir: dir.to_path_buf(),
+            shown: given.to_path_buf(),
             old: parent.join(format!(".{base}.old-{id}")),
             tmp,
             guard: Some(guard),
@@ -227,7 +233,7 @@ impl OutDir {
 
     /// The error of writing file `name`, naming the output directory.
     pub fn failed(&self, name: &str, e: std::io::Error) -> anyhow::Error {
-        anyhow::Error::new(e).context(format!("cannot write {}/{name}", self.dir.display()))
+        anyhow::Error::new(e).context(format!("cannot write {}/{name}", self.shown.display()))
     }
 
     /// Swaps the finished directory in for `dir`.
@@ -243,7 +249,7 @@ impl OutDir {
             }
             drop(lock);
             // Dropping `self` removes the hidden directory.
-            return Err(e).with_context(|| format!("cannot write {}", self.dir.display()));
+            return Err(e).with_context(|| format!("cannot write {}", self.shown.display()));
         }
         if let Some(guard) = self.guard.take() {
             drop(guard.disarm(lock));

@@ -564,3 +564,21 @@ fn an_output_naming_an_input_is_refused_and_the_input_kept() {
         .stderr(predicate::str::contains("name one file"));
     assert!(!both.exists());
 }
+
+/// `--out out/.` and `--out out/sub/..` name `out` itself: the output lands
+/// there (they used to run, then fail to rename onto `.`).
+#[test]
+fn out_written_with_dot_or_dot_dot_names_the_directory_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(dir.path(), "s.toml", &small("p"));
+    let out = dir.path().join("out");
+    for given in [out.join("."), out.join("sub").join("..")] {
+        canarysim()
+            .args(["run", scenario.to_str().unwrap(), "--out"])
+            .arg(&given)
+            .assert()
+            .success();
+        assert!(out.join("result.json").is_file(), "{}", given.display());
+        assert!(leftovers(dir.path()).is_empty());
+    }
+}
