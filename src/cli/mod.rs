@@ -72,6 +72,8 @@ enum Command {
     /// Gate policy changes in CI: expectations about policies over fixed seeds; exit 1 when one falls short (--junit, --format github, --baseline).
     Check(check::CheckArgs),
     /// PromQL tools: run Prometheus's promqltest files against the evaluator.
+    #[command(after_help = "Example:
+  canarysim promql test tests/data/promqltest/*.test   # passed and failed cases per file")]
     Promql {
         #[command(subcommand)]
         command: promql::PromqlCommand,
@@ -80,6 +82,11 @@ enum Command {
     Export(export::ExportArgs),
     /// Pictures (SVG, or PNG by the extension): one run's timeline, policies over seeds, a sweep's trade-off.
     #[cfg(feature = "plot")]
+    #[command(after_help = "Examples:
+  canarysim plot timeline scenarios/checkout-leak.toml --policy manual -o manual.svg
+  canarysim plot compare scenarios/checkout-leak.toml scenarios/checkout-good.toml \\
+      --runs 50 -o compare.png
+  canarysim plot sweep out/result.json -o tradeoff.svg   # after sweep … --out out")]
     Plot {
         #[command(subcommand)]
         command: plot::PlotCommand,

@@ -51,7 +51,8 @@ pub struct TimelineArgs {
 /// Flags of `canarysim plot compare`.
 #[derive(Args, Debug)]
 #[command(after_help = "Example:
-  canarysim plot compare scenarios/checkout-leak.toml scenarios/checkout-good.toml --runs 50 -o compare.svg")]
+  canarysim plot compare scenarios/checkout-leak.toml scenarios/checkout-good.toml \\
+      --runs 50 -o compare.svg")]
 pub struct CompareArgs {
     /// Scenario files (a bad and a good release side by side, usually).
     #[arg(required = true)]
@@ -76,7 +77,8 @@ pub struct CompareArgs {
 /// Flags of `canarysim plot sweep`.
 #[derive(Args, Debug)]
 #[command(after_help = "Example:
-  canarysim plot sweep out/sweep.json -o tradeoff.svg")]
+  canarysim sweep scenarios/sweeps/memory-trend.toml --out out
+  canarysim plot sweep out/result.json -o tradeoff.svg")]
 pub struct SweepArgs {
     /// A sweep's JSON result (`canarysim sweep … --format json`).
     pub result: PathBuf,

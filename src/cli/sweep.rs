@@ -103,6 +103,10 @@ pub enum SweepCommand {
 
 /// Flags of `canarysim sweep merge`.
 #[derive(Args, Debug)]
+#[command(after_help = "Example:
+  canarysim sweep scenarios/sweeps/memory-trend.toml --shard 1/2 --out parts
+  canarysim sweep scenarios/sweeps/memory-trend.toml --shard 2/2 --out parts
+  canarysim sweep merge parts/part-*-of-2.json --format markdown --out result")]
 pub struct MergeArgs {
     /// The parts (`--shard K/N` output), one per shard.
     #[arg(required = true, value_name = "PART.json")]

@@ -254,3 +254,33 @@ fn an_unknown_scrape_offsets_value_exits_2_naming_line_and_column() {
         "\"random\" is not a way to place scrapes",
     );
 }
+
+/// Every command's `--help` ends with examples, nested ones included.
+#[test]
+fn every_command_s_help_has_examples() {
+    for cmd in [
+        &["run"][..],
+        &["lint"],
+        &["query"],
+        &["describe"],
+        &["sweep"],
+        &["sweep", "merge"],
+        &["check"],
+        &["promql"],
+        &["promql", "test"],
+        &["export"],
+        &["plot"],
+        &["plot", "timeline"],
+        &["plot", "compare"],
+        &["plot", "sweep"],
+    ] {
+        let out = canarysim().args(cmd).arg("--help").output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{cmd:?}");
+        assert!(
+            help.contains("Example:") || help.contains("Examples:"),
+            "{cmd:?} --help has no examples:\n{help}"
+        );
+        assert!(help.contains("canarysim "), "{cmd:?}");
+    }
+}
