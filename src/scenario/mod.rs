@@ -334,9 +334,16 @@ fn deserialize_merged(
         let p = validate::Path::parse(&e.path().to_string());
         let message = e.into_inner().message().trim().to_string();
         let hint = if message.starts_with("unknown field") {
+            // The unknown key is in the table (an override put it there):
+            // it is no suggestion for itself.
+            let written = p.to_string();
+            let known: Vec<String> = overrides::leaf_paths(table)
+                .into_iter()
+                .filter(|c| *c != written && !c.starts_with(&format!("{written}.")))
+                .collect();
             format!(
                 "remove the key or fix its spelling; {}",
-                overrides::nearest(&p.to_string(), &overrides::leaf_paths(table))
+                overrides::nearest(&written, &known)
             )
         } else {
             "docs/scenario.md lists every key and its type".to_string()

@@ -85,6 +85,13 @@ impl Override {
                 "write e.g. --set traffic.rate=120",
             ));
         }
+        if path.split('.').any(str::is_empty) {
+            return Err(Diagnostic::new(
+                origin,
+                format!("{path:?} has an empty part (a leading, trailing or doubled '.')"),
+                "separate the keys with one '.', e.g. --set traffic.rate=120",
+            ));
+        }
         Ok(Override {
             path: path.to_string(),
             value: value.trim().to_string(),
@@ -749,5 +756,19 @@ mod tests {
     fn override_without_equals_is_refused() {
         assert!(Override::parse("traffic.rate").is_err());
         assert!(Override::parse("=3").is_err());
+    }
+
+    #[test]
+    fn a_path_with_an_empty_part_is_refused_not_read_as_another() {
+        for bad in ["traffic..rate=1", ".traffic.rate=1", "traffic.rate.=1"] {
+            let e = Override::parse(bad).unwrap_err();
+            assert!(e.message.contains("empty part"), "{bad}: {e}");
+            assert_eq!(e.location.file, "--set");
+        }
+        // A field whose name holds dots has no empty part.
+        assert_eq!(
+            o("policy.p.metric.m.provider.prometheus.query=up").path,
+            "policy.p.metric.m.provider.prometheus.query"
+        );
     }
 }

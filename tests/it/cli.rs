@@ -284,3 +284,23 @@ fn every_command_s_help_has_examples() {
         assert!(help.contains("canarysim "), "{cmd:?}");
     }
 }
+
+/// An unknown key set by `--set` is not offered as the nearest valid path
+/// to itself.
+#[test]
+fn an_unknown_set_path_is_not_suggested_to_itself() {
+    let out = canarysim()
+        .args([
+            "run",
+            "scenarios/checkout-good.toml",
+            "--set",
+            "nosuch.key=1",
+        ])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(e.contains("--set: nosuch.key=1"), "{e}");
+    let hint = e.split("nearest valid paths:").nth(1).unwrap_or("");
+    assert!(!hint.is_empty() && !hint.contains("nosuch"), "{e}");
+}
