@@ -120,6 +120,7 @@ impl SweepSpec {
         for a in &f.axis {
             axes.push(axis(file, text, a)?);
         }
+        distinct_paths(&axes)?;
         let spec = SweepSpec {
             file: file.to_string(),
             scenarios: f
@@ -165,6 +166,7 @@ impl SweepSpec {
                 values,
             });
         }
+        distinct_paths(&axes)?;
         let spec = SweepSpec {
             file: "--vary".into(),
             scenarios,
@@ -212,6 +214,30 @@ impl SweepSpec {
         }
         out
     }
+}
+
+/// Refuses a path that two axes vary: the product would pair each value of
+/// one with each of the other and the later override would win, so the
+/// cells would silently be fewer than they look.
+fn distinct_paths(axes: &[Axis]) -> Result<(), Diagnostic> {
+    for (i, a) in axes.iter().enumerate() {
+        for path in &a.paths {
+            if axes[..i].iter().any(|b| b.paths.contains(path)) {
+                let origin = a
+                    .values
+                    .iter()
+                    .flatten()
+                    .next()
+                    .map_or_else(|| Override::command_line("--vary"), |o| o.origin.clone());
+                return Err(Diagnostic::new(
+                    origin,
+                    format!("{path} is varied by two axes"),
+                    format!("give its values once, in one axis (e.g. --vary {path}=V1,V2)"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn axis(file: &str, text: &str, a: &Spanned<AxisFile>) -> Result<Axis, Diagnostic> {
@@ -301,6 +327,33 @@ zip = { "traffic.rate" = [60, 120], "rollout.replicas" = [5, 10] }
         );
         // Each value is located where the file writes it.
         assert_eq!(v[1][0].origin.line, 6);
+    }
+
+    #[test]
+    fn a_path_varied_by_two_axes_is_refused_at_the_second() {
+        // In a file: the zipped traffic.rate again as an axis of its own.
+        let twice = format!("{FILE}[[axis]]\nset = \"traffic.rate\"\nvalues = [30]\n");
+        let e = SweepSpec::parse("s.toml", &twice).unwrap_err();
+        assert!(
+            e.message.contains("traffic.rate is varied by two axes"),
+            "{e}"
+        );
+        // At its value: line 11, after the file's 8 lines and the axis's two.
+        assert_eq!(
+            (e.location.file.as_str(), e.location.line),
+            ("s.toml", 11),
+            "{e}"
+        );
+        // From flags.
+        let vary = ["traffic.rate=60".to_string(), "traffic.rate=70".to_string()];
+        let e = SweepSpec::from_flags(vec!["a.toml".into()], vec![], &vary, 2, 1).unwrap_err();
+        assert_eq!(e.location.file, "--vary", "{e}");
+        let vary = [
+            "traffic.rate=60,70".to_string(),
+            "rollout.replicas=5".to_string(),
+        ];
+        let s = SweepSpec::from_flags(vec!["a.toml".into()], vec![], &vary, 2, 1).unwrap();
+        assert_eq!(s.variants().len(), 2);
     }
 
     #[test]
