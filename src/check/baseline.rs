@@ -109,8 +109,23 @@ impl Baseline {
 
     /// Reads a saved baseline; the error names the line and column.
     pub fn from_json(text: &str) -> Result<Baseline, String> {
-        serde_json::from_str(text)
-            .map_err(|e| format!("{}:{}: not a canarysim baseline: {e}", e.line(), e.column()))
+        let b: Baseline = serde_json::from_str(text)
+            .map_err(|e| format!("{}:{}: not a canarysim baseline: {e}", e.line(), e.column()))?;
+        if b.canarysim_baseline != 1 {
+            return Err(format!(
+                "1:1: canarysim_baseline {} is not a version this canarysim reads (1); save the baseline again with --save-baseline",
+                b.canarysim_baseline
+            ));
+        }
+        // A figure of more successes than runs would make every later
+        // comparison meaningless: the file was edited or damaged.
+        if let Some(f) = b.figures.iter().find(|f| f.k > f.n) {
+            return Err(format!(
+                "1:1: figure {} / {} of {} has k = {} above n = {}: not a rate; save the baseline again with --save-baseline",
+                f.suite, f.expectation, f.measure, f.k, f.n
+            ));
+        }
+        Ok(b)
     }
 
     /// Marks every rate bound of `suites` that this baseline has a figure for.
@@ -221,6 +236,20 @@ mod tests {
                 .unwrap()
                 .significant
         );
+    }
+
+    #[test]
+    fn a_baseline_of_another_version_or_with_k_above_n_is_refused() {
+        let good = Baseline::of(&[suite(50, 0)]).to_json();
+        assert!(Baseline::from_json(&good).is_ok());
+        let other = good.replace("\"canarysim_baseline\": 1", "\"canarysim_baseline\": 99");
+        assert_ne!(other, good);
+        let e = Baseline::from_json(&other).unwrap_err();
+        assert!(e.contains("canarysim_baseline 99"), "{e}");
+        let mut b = Baseline::from_json(&good).unwrap();
+        b.figures[0].k = b.figures[0].n + 3;
+        let e = Baseline::from_json(&b.to_json()).unwrap_err();
+        assert!(e.contains("above n"), "{e}");
     }
 
     #[test]
