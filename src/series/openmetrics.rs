@@ -234,7 +234,12 @@ pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
         "Z" | "z" => 0,
         o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
             let sign = if o.starts_with('-') { -1 } else { 1 };
-            sign * (num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?)
+            // RFC 3339's time-numoffset: hours 00-23, minutes 00-59.
+            let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
+            if oh > 23 || om > 59 {
+                return Err(bad());
+            }
+            sign * (oh * 60 + om)
         }
         _ => return Err(bad()),
     };
@@ -358,6 +363,9 @@ container_memory_working_set_bytes{pod=\"a\"} 536870912 1.001
             "2026-01-01T00:00:00",
             "2026-01-01T24:00:00Z",
             "2026-01-01T00:00:00.Z",
+            "2026-01-01T00:00:00+99:99",
+            "2026-01-01T00:00:00+24:00",
+            "2026-01-01T00:00:00-05:60",
         ] {
             assert!(parse_rfc3339(bad).is_err(), "{bad}");
         }
