@@ -467,6 +467,8 @@ fn merge(m: MergeArgs) -> Result<u8> {
                 e.column()
             )
         })?;
+        part.check()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         parts.push(part);
     }
     let result = SweepResult::from_parts(&parts).map_err(|e| anyhow::anyhow!("{e}"))?;

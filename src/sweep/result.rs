@@ -138,6 +138,31 @@ pub struct SweepPart {
     pub cells: Vec<CellPart>,
 }
 
+impl SweepPart {
+    /// Refuses what no shard writes, which only a damaged or edited part
+    /// holds: a shard index outside 1..=N, or a run whose times are negative
+    /// or not numbers (they would reach the merged medians).
+    pub fn check(&self) -> Result<(), String> {
+        let [k, of] = self.shard;
+        if of == 0 || k == 0 || k > of {
+            return Err(format!(
+                "shard {k}/{of} is not a shard: K runs from 1 to N (a damaged or edited part)"
+            ));
+        }
+        let seconds = |x: f64| x.is_finite() && x >= 0.0;
+        let impossible = self.cells.iter().flat_map(|c| &c.runs).find(|r| {
+            !seconds(r.rollout_duration_s) || r.time_to_detect_s.is_some_and(|t| !seconds(t))
+        });
+        if let Some(r) = impossible {
+            return Err(format!(
+                "shard {k}/{of}: seed {} has times no run has (time_to_detect_s {:?}, rollout_duration_s {}): a damaged or edited part",
+                r.seed, r.time_to_detect_s, r.rollout_duration_s
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// One cell in the result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellResult {
@@ -195,6 +220,7 @@ impl SweepResult {
         let n = first.shard[1];
         let mut shards: Vec<u64> = Vec::new();
         for p in parts {
+            p.check()?;
             if p.sweep != first.sweep {
                 return Err(format!(
                     "shard {}/{} is of another sweep than shard {}/{} (file, runs, seed, axes or --set differ)",

@@ -431,6 +431,34 @@ fn a_sweep_refuses_an_out_directory_holding_files_it_did_not_write() {
     assert!(merged.join("result.json").is_file());
 }
 
+/// `sweep merge` refuses a damaged or edited part, naming its file: a shard
+/// index outside 1..=N, or a run time no run has (it would reach the medians).
+#[test]
+fn a_damaged_part_is_refused_naming_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = dir.path().to_str().unwrap();
+    for k in 1..=2 {
+        ok_s(&sweep_args(&["--shard", &format!("{k}/2"), "--out", at]));
+    }
+    let part = |k: u64| dir.path().join(format!("part-{k}-of-2.json"));
+    let good: serde_json::Value = serde_json::from_slice(&fs::read(part(2)).unwrap()).unwrap();
+    let bad = dir.path().join("bad.json");
+    let mut zero = good.clone();
+    zero["shard"] = serde_json::json!([0, 2]);
+    let mut negative = good.clone();
+    negative["cells"][0]["runs"][0]["rollout_duration_s"] = serde_json::json!(-5e300);
+    for (damaged, says) in [(zero, "0/2 is not a shard"), (negative, "times no run has")] {
+        fs::write(&bad, serde_json::to_vec(&damaged).unwrap()).unwrap();
+        let e = refused(&[
+            "sweep",
+            "merge",
+            part(1).to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ]);
+        assert!(e.contains("bad.json: ") && e.contains(says), "{e}");
+    }
+}
+
 #[test]
 fn a_resumed_sweep_ends_with_the_bytes_of_an_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();
