@@ -122,6 +122,7 @@ pub fn main(args: RunArgs) -> Result<u8> {
     // `--out`'s files are written as each run ends (a run's series are
     // dropped once written), into a directory swapped in at the end.
     let out_dir = args.out.as_deref().map(OutDir::begin).transpose()?;
+    const SERIES_CSV: &str = "series.csv";
     let mut series_csv = None;
     for p in chosen {
         let started = std::time::Instant::now();
@@ -151,14 +152,13 @@ pub fn main(args: RunArgs) -> Result<u8> {
             match args.series {
                 SeriesFormat::None => {}
                 SeriesFormat::Csv => {
-                    const NAME: &str = "series.csv";
                     let header = series_csv.is_none();
                     let w = match &mut series_csv {
                         Some(w) => w,
-                        None => series_csv.insert(dir.create(NAME)?),
+                        None => series_csv.insert(dir.create(SERIES_CSV)?),
                     };
                     report::csv::write_series(&p.name, seed, &out.series, header, w)
-                        .map_err(|e| dir.failed(NAME, e))?;
+                        .map_err(|e| dir.failed(SERIES_CSV, e))?;
                 }
                 SeriesFormat::Openmetrics => {
                     let name = format!("series/{}.om", p.name);
@@ -204,7 +204,7 @@ pub fn main(args: RunArgs) -> Result<u8> {
     };
     if let Some(dir) = out_dir {
         if let Some(w) = series_csv {
-            dir.finish("series.csv", w)?;
+            dir.finish(SERIES_CSV, w)?;
         }
         dir.write("result.json", report::json(&results).as_bytes())?;
         dir.write(

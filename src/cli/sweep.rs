@@ -183,7 +183,7 @@ pub fn main(args: SweepArgs) -> Result<u8> {
     if let (Some(out), Some(cd)) = (&args.out, &cells_dir) {
         prepare_out(out, cd, &header, args.resume, shard)?;
     }
-    let cell_file = |i: usize| format!("{i:05}-{}-of-{}.json", shard.k, shard.n);
+    let cell_file = |i: usize| format!("{i:05}{}", cell_suffix(shard));
 
     let total: u64 = (0..cells.len())
         .map(|i| shard.seeds(i, &spec).len() as u64)
@@ -344,6 +344,11 @@ fn dir_names(dir: &Path) -> Vec<String> {
     )
 }
 
+/// How the name of each of a shard's cell files ends: `-K-of-N.json`.
+fn cell_suffix(shard: Shard) -> String {
+    format!("-{}-of-{}.json", shard.k, shard.n)
+}
+
 /// Whether `name`, in `--out DIR/cells/`, is a cell file
 /// (`NNNNN-K-of-N.json`) or a hidden temporary one of them.
 fn is_cell_file(name: &str) -> bool {
@@ -377,7 +382,6 @@ fn prepare_out(
     resume: bool,
     shard: Shard,
 ) -> Result<()> {
-    let names = dir_names;
     claim_out(out)?;
     let mut want = serde_json::to_vec_pretty(header).context("cannot serialise the sweep")?;
     want.push(b'\n');
@@ -391,15 +395,15 @@ fn prepare_out(
         }
         // Temporary files an interrupted write of this shard left behind
         // (another shard's may be in flight).
-        let own = format!("-{}-of-{}.json.tmp-", shard.k, shard.n);
-        for name in names(cells) {
+        let own = format!("{}.tmp-", cell_suffix(shard));
+        for name in dir_names(cells) {
             if name.starts_with('.') && name.contains(&own) {
                 let _ = fs::remove_file(cells.join(name));
             }
         }
     } else if have.as_ref() == Some(&want) {
-        let own = format!("-{}-of-{}.json", shard.k, shard.n);
-        for name in names(cells) {
+        let own = cell_suffix(shard);
+        for name in dir_names(cells) {
             if is_cell_file(&name) && name.contains(&own) {
                 fs::remove_file(cells.join(&name))
                     .with_context(|| format!("cannot clear {}", cells.join(&name).display()))?;

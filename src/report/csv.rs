@@ -29,17 +29,11 @@ pub fn events(runs: &[RunResult]) -> String {
     finish(w)
 }
 
-/// `series.csv`: every sample of every series, in long form. `t_s` is seconds
-/// from the rollout's start; `labels` is Prometheus' `{a="1", b="2"}` form
-/// without the metric name; a staleness marker is written as `stale`.
-pub fn series(policy: &str, seed: u64, store: &SeriesStore, out: &mut String) {
-    let mut bytes = Vec::new();
-    let _ = write_series(policy, seed, store, out.is_empty(), &mut bytes);
-    out.push_str(&String::from_utf8(bytes).expect("invariant: every field is UTF-8"));
-}
-
-/// [`series`] written row by row to `out` (a file, for `run --out`), with
-/// the header line first when `header` is set; nothing is held in memory.
+/// `series.csv`: every sample of every series, in long form, written row by
+/// row to `out` (a file, for `run --out`; nothing is held in memory), with
+/// the header line first when `header` is set. `t_s` is seconds from the
+/// rollout's start; `labels` is Prometheus' `{a="1", b="2"}` form without
+/// the metric name; a staleness marker is written as `stale`.
 pub fn write_series<W: std::io::Write>(
     policy: &str,
     seed: u64,

@@ -290,6 +290,15 @@ fn sweep_args(extra: &[&str]) -> Vec<String> {
     a
 }
 
+/// A sweep other than [`sweep_args`]'s: memory-trend over 2 seeds, no axis.
+fn another_sweep(extra: &[&str]) -> Vec<String> {
+    ["sweep", LEAK, "--policy", "memory-trend", "--runs", "2"]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect()
+}
+
 fn ok_s(args: &[String]) -> Vec<u8> {
     ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
@@ -356,16 +365,7 @@ fn shards_sharing_an_out_directory_keep_each_others_cells() {
         "{stderr}"
     );
     // Another sweep in the directory: its cells go.
-    ok(&[
-        "sweep",
-        LEAK,
-        "--policy",
-        "memory-trend",
-        "--runs",
-        "2",
-        "--out",
-        out,
-    ]);
+    ok_s(&another_sweep(&["--out", out]));
     assert!(of(1).is_empty() && of(2).is_empty());
 }
 
@@ -489,17 +489,7 @@ fn a_resumed_sweep_ends_with_the_bytes_of_an_uninterrupted_one() {
     assert!(!cells.join(".00001-1-of-1.json.tmp-1").exists());
     // Another sweep is not resumed from this directory.
     let other = canarysim()
-        .args([
-            "sweep",
-            LEAK,
-            "--policy",
-            "memory-trend",
-            "--runs",
-            "2",
-            "--out",
-            out,
-            "--resume",
-        ])
+        .args(another_sweep(&["--out", out, "--resume"]))
         .output()
         .unwrap();
     assert_eq!(other.status.code(), Some(2));
