@@ -138,13 +138,20 @@ fn read_scenario(files: &dyn Files, path: &Path) -> Result<Loaded, Finding> {
     let table = toml::from_str::<toml::Table>(&text);
     if let Err(e) = &table {
         let at = e.span().map_or(0, |s| s.start);
+        let message = e.message().trim();
+        let (message, hint) = scenario::toml_words(message).unwrap_or_else(|| {
+            (
+                message.to_string(),
+                "the scenario must be valid TOML; docs/scenario.md describes it",
+            )
+        });
         return Err(Finding::new(
             Severity::Error,
             Kind::Unreadable,
             Diagnostic::new(
                 Location::at_offset(&label, &text, at),
-                format!("TOML: {}", e.message().trim()),
-                "the scenario must be valid TOML; docs/scenario.md describes it",
+                format!("TOML: {message}"),
+                hint,
             ),
         ));
     }

@@ -319,6 +319,21 @@ fn yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> ManifestError {
             hint,
         ));
     }
+    if let Some(expected) = type_words(&message) {
+        // Valid YAML, a value of the wrong type: say what the field takes
+        // and what is there, not the parser's name for the type.
+        let found = scalar_at(&file.text, &at);
+        let what = match found {
+            Some(v) => format!("{YAML_ERROR_PREFIX}expected {expected}, found {v}"),
+            None => format!("{YAML_ERROR_PREFIX}expected {expected}"),
+        };
+        return ManifestError(Diagnostic::new(
+            at,
+            what,
+            "the field has another type in the Argo Rollouts and Kubernetes APIs; \
+             see their reference for it",
+        ));
+    }
     ManifestError(Diagnostic::new(
         at,
         format!("{YAML_ERROR_PREFIX}{message}"),
@@ -326,8 +341,42 @@ fn yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> ManifestError {
     ))
 }
 
+/// What a field takes, from the parser's message for a value of the wrong
+/// type (`invalid i64`, `expected sequence start`); `None` for a syntax
+/// error.
+fn type_words(message: &str) -> Option<&'static str> {
+    let words = match message {
+        "invalid i8" | "invalid i16" | "invalid i32" | "invalid i64" | "invalid i128"
+        | "invalid u8" | "invalid u16" | "invalid u32" | "invalid u64" | "invalid u128"
+        | "invalid isize" | "invalid usize" => "a whole number (an integer in range)",
+        "invalid f32" | "invalid f64" => "a number",
+        "invalid bool" => "true or false",
+        "expected string scalar" => "a single value (a string or number), not a list or map",
+        "expected sequence start" => "a list (items on lines starting with `- `)",
+        "expected mapping start" => "a map (`key: value` lines)",
+        _ if message.starts_with("invalid boolean") => "true or false",
+        _ => return None,
+    };
+    Some(words)
+}
+
+/// The scalar written at `at` in `text`, as the file has it (up to the end
+/// of the line, a comment, or a flow collection's `,` `]` `}`), for a
+/// message; `None` when there is none or it is too long to quote.
+fn scalar_at(text: &str, at: &Location) -> Option<String> {
+    let line = text.lines().nth(at.line.checked_sub(1)?)?;
+    let rest: String = line.chars().skip(at.column.saturating_sub(1)).collect();
+    let end = rest.find([',', ']', '}', '#']).unwrap_or(rest.len());
+    let v = rest[..end].trim();
+    let scalar = !v.is_empty() && !v.starts_with(['[', '{', '-', '&', '*', '|', '>']);
+    (scalar && v.chars().count() <= 40).then(|| v.to_string())
+}
+
 /// A YAML parser budget (`Documents { documents: 1025 }`) in words, with a hint.
 fn budget_words(budget: &str) -> (String, &'static str) {
+    // What follows the limit (` at line 1, column 32 (defined at …)`) is
+    // the parser's own location, already given as the error's.
+    let budget = budget.split(" at line ").next().unwrap_or(budget).trim();
     let name = budget.split([' ', '{']).next().unwrap_or(budget);
     match name {
         "Documents" => (
@@ -341,6 +390,18 @@ fn budget_words(budget: &str) -> (String, &'static str) {
         "Aliases" | "AliasExpansions" | "Anchors" => (
             format!("too many YAML aliases or anchors ({budget})"),
             "manifests do not need aliases; write the values out",
+        ),
+        "Nodes" | "Events" => (
+            match budget
+                .split(|c: char| !c.is_ascii_digit())
+                .find(|d| !d.is_empty())
+            {
+                Some(n) => {
+                    format!("the YAML expands to {n} values or more, past what canarysim reads")
+                }
+                None => format!("the YAML expands to more values than canarysim reads ({budget})"),
+            },
+            "aliases that repeat aliases multiply; manifests do not need them: write the values out",
         ),
         _ => (
             format!("the YAML is larger than canarysim reads ({budget})"),

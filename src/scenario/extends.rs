@@ -35,11 +35,10 @@ pub struct Source {
 
 fn toml_error(label: &str, text: &str, e: &toml::de::Error) -> Diagnostic {
     let at = e.span().map_or(0, |s| s.start);
-    Diagnostic::new(
-        Location::at_offset(label, text, at),
-        e.message().trim().to_string(),
-        "see docs/scenario.md for the format",
-    )
+    let message = e.message().trim();
+    let (message, hint) = super::toml_words(message)
+        .unwrap_or_else(|| (message.to_string(), "see docs/scenario.md for the format"));
+    Diagnostic::new(Location::at_offset(label, text, at), message, hint)
 }
 
 /// Reads `path` and every base it extends, the file itself first.

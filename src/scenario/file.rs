@@ -41,6 +41,7 @@ pub struct ScenarioFile {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SimulationFile {
+    #[serde(default, deserialize_with = "seed")]
     pub seed: Option<u64>,
     pub scrape_interval: Option<DurationText>,
     pub warmup: Option<DurationText>,
@@ -350,4 +351,34 @@ pub struct AlertFile {
     pub expr: String,
     #[serde(rename = "for")]
     pub for_: Option<DurationText>,
+}
+
+/// A seed: any `u64`. TOML's integers stop at 2^63 − 1, so a larger seed
+/// (which `--seed` takes) may be written as a string of digits.
+fn seed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    struct Seed;
+    impl serde::de::Visitor<'_> for Seed {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a seed: a whole number from 0 to 18446744073709551615")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Option<u64>, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Option<u64>, E> {
+            u64::try_from(v).map(Some).map_err(|_| {
+                E::custom(format!(
+                    "seed = {v}: a seed is a whole number from 0 to 18446744073709551615"
+                ))
+            })
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Option<u64>, E> {
+            v.parse().map(Some).map_err(|_| {
+                E::custom(format!(
+                    "seed = \"{v}\": a seed is a whole number from 0 to 18446744073709551615"
+                ))
+            })
+        }
+    }
+    d.deserialize_any(Seed)
 }

@@ -224,6 +224,13 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<file::ScenarioFile, Scenar
                 "a step needs exactly one of setWeight, pause, analysis, setCanaryScale ({message})"
             );
         }
+        if let Some((m, hint)) = toml_words(&message) {
+            return ScenarioError(Diagnostic::new(
+                Location::at_offset(file, text, at),
+                m,
+                hint,
+            ));
+        }
         let hint = if message.starts_with("unknown field") {
             "remove the key or fix its spelling; docs/scenario.md lists every key"
         } else if message.starts_with("missing field") {
@@ -236,6 +243,17 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<file::ScenarioFile, Scenar
             message,
             hint,
         ))
+    })
+}
+
+/// A TOML parser message that names no key or type the user wrote, in
+/// words, with a hint; `None` for the others.
+pub(crate) fn toml_words(message: &str) -> Option<(String, &'static str)> {
+    (message == "u64 value was too large").then(|| {
+        (
+            "an integer larger than 9223372036854775807, the largest TOML holds".to_string(),
+            "a larger seed can be written in quotes (seed = \"18446744073709551615\") or given with --seed",
+        )
     })
 }
 

@@ -720,3 +720,40 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn any_u64_seed_reads_from_the_file_as_from_the_command_line() {
+    // `--seed` takes any u64; TOML's integers stop at 2^63 − 1, so a larger
+    // seed is written in quotes, and the unquoted one is refused in words.
+    let with_seed = |seed: &str| {
+        scenario_text(5, 10.0, 4.0, "")
+            .replace("[simulation]\n", &format!("[simulation]\nseed = {seed}\n"))
+    };
+    let load = |text: &str| {
+        let files = canarysim::vfs::MemFiles::new().with("h.toml", text);
+        scenario::load_file(&files, std::path::Path::new("h.toml")).map_err(|e| e.0)
+    };
+    assert_eq!(
+        load(&with_seed("\"18446744073709551615\"")).unwrap().seed,
+        u64::MAX
+    );
+    assert_eq!(load(&with_seed("42")).unwrap().seed, 42);
+    let text = with_seed("18446744073709551615");
+    let e = load(&text).unwrap_err();
+    assert_eq!(e.location.line, line_of(&text, "seed ="));
+    assert!(
+        e.message.contains("larger than 9223372036854775807"),
+        "{}",
+        e.message
+    );
+    assert!(e.hint.contains("in quotes"), "{}", e.hint);
+    for bad in ["-3", "\"x1\"", "\"18446744073709551616\""] {
+        let e = load(&with_seed(bad)).unwrap_err();
+        assert!(
+            e.message
+                .contains("a seed is a whole number from 0 to 18446744073709551615"),
+            "{bad}: {}",
+            e.message
+        );
+    }
+}

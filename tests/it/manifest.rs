@@ -664,3 +664,105 @@ steps = [ { setCanaryScale = { replicas = 2, weight = 20 } } ]
         + 1;
     assert_eq!(e.0.location.line, line);
 }
+
+/// Loads one in-memory manifest file.
+fn load_text(text: &str) -> Result<ManifestSet, manifest::ManifestError> {
+    manifest::load(vec![manifest::SourceFile {
+        label: "r.yaml".into(),
+        text: text.into(),
+    }])
+}
+
+const ROLLOUT_HEAD: &str = "apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: svc
+spec:
+  strategy:
+    canary:
+      steps:
+";
+
+#[test]
+fn a_value_of_the_wrong_type_says_what_the_field_takes_and_quotes_what_is_there() {
+    // Kubernetes reads setWeight as an int32: 5.5 is refused, in words,
+    // not as the parser's "invalid i64" with a hint about indentation.
+    let e = load_text(&format!("{ROLLOUT_HEAD}        - setWeight: 5.5\n")).unwrap_err();
+    assert_eq!((e.0.location.line, e.0.location.column), (9, 22));
+    assert_eq!(
+        e.0.message,
+        "YAML: expected a whole number (an integer in range), found 5.5"
+    );
+    assert!(!e.0.hint.contains("indentation"), "{}", e.0.hint);
+    let e = load_text(&format!("{ROLLOUT_HEAD}        - setWeight: [20]\n")).unwrap_err();
+    assert!(
+        e.0.message.contains("expected a single value") && !e.0.message.contains("found"),
+        "{}",
+        e.0.message
+    );
+    let e = load_text(&ROLLOUT_HEAD.replace("      steps:\n", "      steps: 7\n")).unwrap_err();
+    assert_eq!(
+        e.0.message,
+        "YAML: expected a list (items on lines starting with `- `), found 7"
+    );
+    // A syntax error keeps the indentation hint.
+    let e = load_text("a: [1, 2\nb: 3\n").unwrap_err();
+    assert!(e.0.hint.contains("indentation"), "{}", e.0.hint);
+}
+
+#[test]
+fn an_alias_bomb_is_refused_in_words() {
+    let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+    for (name, prev) in ["b", "c", "d", "e", "f", "g"]
+        .iter()
+        .zip(["a", "b", "c", "d", "e", "f"])
+    {
+        let items = vec![format!("*{prev}"); 9].join(", ");
+        text.push_str(&format!("{name}: &{name} [{items}]\n"));
+    }
+    let e = load_text(&text).unwrap_err();
+    assert!(
+        e.0.message.starts_with("YAML: the YAML expands to ")
+            && !e.0.message.contains('{')
+            && !e.0.message.contains("at line"),
+        "{}",
+        e.0.message
+    );
+    assert!(e.0.hint.contains("aliases"), "{}", e.0.hint);
+}
+
+#[test]
+fn an_unreadable_pause_duration_gets_argos_message_and_the_value() {
+    // RolloutPause.DurationSeconds is -1 for a string that is neither an
+    // integer nor a Go duration, and validation refuses a negative one
+    // with "Duration needs to be greater than 0".
+    for (written, why) in [
+        (
+            "\"abc\"",
+            "\"abc\" is neither whole seconds nor a Go duration",
+        ),
+        ("1d", "\"1d\" is not a Go duration"),
+        ("-5", "the pause is -5s"),
+    ] {
+        let set = load_text(&format!(
+            "{ROLLOUT_HEAD}        - pause: {{ duration: {written} }}\n"
+        ))
+        .unwrap();
+        // (The bare Rollout also lacks a selector and containers.)
+        let pauses: Vec<_> = set
+            .problems
+            .iter()
+            .filter(|p| p.location.line == 9)
+            .collect();
+        assert_eq!(pauses.len(), 1, "{written}: {:?}", set.problems);
+        let p = pauses[0];
+        assert!(
+            p.message
+                .starts_with("Duration needs to be greater than 0: ")
+                && p.message.contains(why),
+            "{written}: {}",
+            p.message
+        );
+        assert_eq!(p.location.line, 9);
+    }
+}

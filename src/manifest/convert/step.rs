@@ -95,10 +95,20 @@ pub(super) fn step(
             Some(d) => {
                 let secs = pause_seconds(&d.value);
                 if secs < 0 {
+                    // Argo's message, and why this value earns it.
+                    let why = match &d.value {
+                        IntOrStr::Int(i) => format!("the pause is {i}s"),
+                        IntOrStr::Str(t) if t.contains(['d', 'w']) => format!(
+                            "\"{t}\" is not a Go duration (they stop at hours), so Argo reads it as -1"
+                        ),
+                        IntOrStr::Str(t) => format!(
+                            "\"{t}\" is neither whole seconds nor a Go duration, so Argo reads it as -1"
+                        ),
+                    };
                     let at = cx.at(d);
                     cx.problem(
                         at,
-                        "Duration needs to be greater than 0",
+                        format!("Duration needs to be greater than 0: {why}"),
                         "write whole seconds (60) or a Go duration (\"1m\", \"90s\")",
                     );
                 }
