@@ -5,7 +5,9 @@
 //! YAML is one manifest set; YAML files named directly form another. A
 //! manifest set is checked against the scenario given with `--scenario`,
 //! else against a scenario that names it (looked for beside it and up to
-//! three directories above), else without the series check.
+//! three directories above), else without the series check. A set found
+//! through a policy that names other manifests beside it (shared templates
+//! in a sibling directory) is read with them, and reported on alone.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -286,6 +288,17 @@ fn canonical_files(files: &dyn Files, labels: impl Iterator<Item = String>) -> B
         .collect()
 }
 
+/// A scenario found for bare manifests ([`discover`]).
+struct Discovered {
+    loaded: Loaded,
+    /// How it was chosen, for the note.
+    how: String,
+    /// The other manifest files of the policy that names the given ones
+    /// (a sibling directory of shared templates): Argo would see them in
+    /// the same namespace, so they are read with the given files.
+    context: Vec<SourceFile>,
+}
+
 /// The scenario to check bare manifests against, with how it was chosen:
 /// one in `dir` or up to three directories above that names all of `files`
 /// among a policy's manifests; failing that, the nearest one there whose
@@ -295,18 +308,25 @@ fn discover(
     dir: &Path,
     set: &[SourceFile],
     rollout: Option<&str>,
-) -> Option<(Loaded, String)> {
+) -> Option<Discovered> {
     let wanted = canonical_files(files, set.iter().map(|f| f.label.clone()));
     if wanted.is_empty() {
         return None;
     }
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
     let mut same_rollout: Vec<Loaded> = Vec::new();
-    for d in dir.ancestors().take(4) {
+    let mut d = dir.to_path_buf();
+    for _ in 0..8 {
+        if seen.len() == 4 {
+            break;
+        }
+        let here = d.clone();
+        d = up(&d);
+        let d = here;
         let on_disk = if d.as_os_str().is_empty() {
             Path::new(".")
         } else {
-            d
+            d.as_path()
         };
         let Ok(canon) = files.canonicalize(on_disk) else {
             continue;
@@ -330,7 +350,22 @@ fn discover(
             });
             if let Some(pm) = hit {
                 let how = format!("scenario {} (policy {})", loaded.scenario.file, pm.policy);
-                return Some((loaded, how));
+                let context = pm
+                    .set
+                    .files
+                    .iter()
+                    .filter(|f| {
+                        files
+                            .canonicalize(Path::new(&f.label))
+                            .is_ok_and(|c| !wanted.contains(&c))
+                    })
+                    .cloned()
+                    .collect();
+                return Some(Discovered {
+                    loaded,
+                    how,
+                    context,
+                });
             }
             if rollout == Some(loaded.scenario.rollout.name.as_str()) {
                 same_rollout.push(loaded);
@@ -338,7 +373,8 @@ fn discover(
         }
     }
     let others = same_rollout.len().saturating_sub(1);
-    same_rollout.into_iter().next().map(|l| {
+    same_rollout.into_iter().next().map(|loaded| {
+        let l = &loaded;
         let mut how = format!(
             "scenario {}, which models the Rollout {}",
             l.scenario.file, l.scenario.rollout.name
@@ -353,8 +389,23 @@ fn discover(
                 " (the nearest, first by name; {also}; --scenario picks one)"
             ));
         }
-        (l, how)
+        Discovered {
+            loaded,
+            how,
+            context: Vec::new(),
+        }
     })
+}
+
+/// The directory above `d` as a path a user reads: `argo/trend` → `argo`
+/// → `` (here) → `..` → `../..`.
+fn up(d: &Path) -> PathBuf {
+    let dots = d.components().all(|c| c == std::path::Component::ParentDir);
+    match d.parent() {
+        Some(p) if !dots && !d.as_os_str().is_empty() => p.to_path_buf(),
+        _ if d.as_os_str().is_empty() => PathBuf::from(".."),
+        _ => d.join(".."),
+    }
 }
 
 fn lint_manifests(
@@ -369,7 +420,8 @@ fn lint_manifests(
         || Location::start_of(&dir.display().to_string()),
         |f| Location::start_of(&f.label),
     );
-    let set = match manifest::load(read) {
+    let given = read.clone();
+    let mut set = match manifest::load(read) {
         Ok(s) => s,
         Err(e) => {
             out.push(Finding::new(Severity::Error, Kind::Unreadable, e.0));
@@ -385,9 +437,42 @@ fn lint_manifests(
             set.rollouts.first().map(|r| r.shape.name.as_str()),
         ),
     };
+    // The policy that names these manifests may name others beside them
+    // (shared templates in a sibling directory): read them too, so that
+    // what they define is not reported missing, and report only on the
+    // files given.
+    let context: Vec<String> = discovered
+        .as_ref()
+        .map(|d| d.context.iter().map(|f| f.label.clone()).collect())
+        .unwrap_or_default();
+    if let Some(d) = discovered.as_ref().filter(|d| !d.context.is_empty()) {
+        let mut with = given;
+        with.extend(d.context.iter().cloned());
+        match manifest::load(with) {
+            Ok(s) => set = s,
+            Err(e) => {
+                out.push(Finding::new(Severity::Error, Kind::Unreadable, e.0));
+                return;
+            }
+        }
+        out.push(Finding::new(
+            Severity::Note,
+            Kind::Info,
+            Diagnostic::new(
+                first.clone(),
+                format!(
+                    "read with {}, which {} names beside these manifests",
+                    context.join(", "),
+                    d.how
+                ),
+                "only the files given are reported on; lint the scenario to check them all",
+            ),
+        ));
+    }
+    let from = out.len();
     let cluster: Option<(&Loaded, String)> = match (explicit, &discovered) {
         (Some(l), _) => Some((l, format!("--scenario {}", l.scenario.file))),
-        (None, Some((l, how))) => Some((l, how.clone())),
+        (None, Some(d)) => Some((&d.loaded, d.how.clone())),
         (None, None) => None,
     };
     let mut policies: Vec<(Policy, Vec<StepSites>, Option<StepSites>)> = set
@@ -467,6 +552,13 @@ fn lint_manifests(
                 out.push(Finding::new(Severity::Warning, Kind::Shape, w));
             }
         }
+    }
+    if !context.is_empty() {
+        let mut i = 0;
+        out.retain(|f| {
+            i += 1;
+            i <= from || !context.contains(&f.diagnostic.location.file)
+        });
     }
 }
 

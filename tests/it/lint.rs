@@ -517,3 +517,64 @@ fn a_scenario_that_extends_a_base_is_linted_with_its_base() {
         "{text}"
     );
 }
+
+/// The shipped scenarios and manifests, in memory under `proj/`, with
+/// `edit` applied to each file's text.
+fn shipped_project(edit: impl Fn(&str, String) -> String) -> canarysim::vfs::MemFiles {
+    let mut files = canarysim::vfs::MemFiles::new();
+    let mut dirs = vec![PathBuf::from("scenarios")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                let rel = p.strip_prefix("scenarios").unwrap();
+                let name = rel.display().to_string();
+                let text = edit(&name, std::fs::read_to_string(&p).unwrap());
+                files.insert(PathBuf::from("proj").join(rel), text);
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn a_manifest_directory_is_read_with_the_siblings_its_scenario_names_beside_it() {
+    // The memory-trend policy names argo/common/ (shared templates) and
+    // argo/trend/ (its Rollout). Linting argo/trend/ alone used to report
+    // every template from argo/common/ as missing; in a namespace Argo
+    // sees both, so they are read together, and only the files given are
+    // reported on: a defect planted in argo/common/ is not this lint's.
+    let files = shipped_project(|name, text| {
+        if name == "argo/common/templates.yaml" {
+            text.replacen(
+                "query: |",
+                "query: sum(rate(x[5m]) # defect\n          unused: |",
+                1,
+            )
+        } else {
+            text
+        }
+    });
+    let opts = LintOptions::default();
+    let r = lint_paths(&files, &[PathBuf::from("proj/argo/trend")], &opts);
+    assert!(failing(&r).is_empty(), "{:#?}", r.findings);
+    assert!(
+        r.findings.iter().any(|f| f.diagnostic.message.starts_with(
+            "read with proj/argo/common/templates.yaml, which scenario proj/checkout-good.toml"
+        )),
+        "{:#?}",
+        r.findings
+    );
+    assert_eq!(r.exit_code(), 0);
+    // The planted defect is there to be found when its own file is linted.
+    let r = lint_paths(&files, &[PathBuf::from("proj/argo/common")], &opts);
+    assert!(
+        failing(&r)
+            .iter()
+            .any(|f| f.diagnostic.location.file == "proj/argo/common/templates.yaml"),
+        "{:#?}",
+        r.findings
+    );
+}
