@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use canarysim::check::{self, CheckSpec, Inputs, baseline::Baseline, output};
 use clap::{Args, ValueEnum};
 
-use super::common::{parse_overrides, paths_name_one_file, refuse_input_as_output, write_atomic};
+use super::common::{parse_overrides, paths_name_one_file, refuse_input_as_output, write_file};
 use super::disk::{Disk, read_input};
 
 /// Output format of `check` on standard output.
@@ -66,18 +66,6 @@ pub struct CheckArgs {
     /// Save the rates of this check as a baseline.
     #[arg(long, value_name = "FILE")]
     pub save_baseline: Option<PathBuf>,
-}
-
-/// Writes `bytes` to `path` atomically (in its directory).
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let Some(name) = path.file_name() else {
-        bail!("{} is not a file name", path.display());
-    };
-    write_atomic(dir, &name.to_string_lossy(), bytes)
 }
 
 /// Runs the subcommand; returns the exit code.

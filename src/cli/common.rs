@@ -99,6 +99,68 @@ pub fn write_atomic_with(
     result.with_context(|| format!("cannot write {}", dir.join(name).display()))
 }
 
+/// Writes `bytes` to the file `path` names; see [`write_file_with`].
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_file_with(path, |w| w.write_all(bytes))
+}
+
+/// Writes what `fill` writes to the file `path` names, a piece at a time.
+/// A regular file (or none yet) is replaced whole through [`write_atomic`]
+/// in its directory, created if needed. A symbolic link is followed: the
+/// link stays and the file it names is replaced. A character device or a
+/// named pipe (`/dev/null`, `/dev/stdout`, `-o >(gzip > f)`) is written
+/// through, as a shell's redirection writes it: renaming over it would put
+/// a regular file in its place. Anything else is refused.
+pub fn write_file_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let shown = path.display();
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => bail!("{shown}: is a directory; give a file path"),
+        Ok(m) if m.file_type().is_char_device() || m.file_type().is_fifo() => {
+            let file = fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot write {shown}"))?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
+            return match fill(&mut w).and_then(|()| w.flush()) {
+                Ok(()) => Ok(()),
+                // A reader that stopped reading (`-o /dev/stdout | head`).
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(ClosedPipe.into()),
+                Err(e) => Err(e).with_context(|| format!("cannot write {shown}")),
+            };
+        }
+        Ok(m) if !m.is_file() => {
+            bail!("{shown}: is not a regular file (a block device or a socket); give a file path")
+        }
+        _ => {}
+    }
+    let target = match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => fs::canonicalize(path).map_err(|_| {
+            anyhow::anyhow!("{shown}: is a symbolic link to nothing; give a file path")
+        })?,
+        _ => path.to_path_buf(),
+    };
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Some(name) = target.file_name() else {
+        bail!("{shown} names no file");
+    };
+    if let Some(file) = dir.ancestors().find(|a| a.is_file()) {
+        bail!(
+            "cannot write {shown}: {} is a file, not a directory",
+            file.display()
+        );
+    }
+    // One file, replaced whole; the directory around it is the user's.
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    write_atomic_with(&dir, &name.to_string_lossy(), fill)
+}
+
 /// Refuses an output file that is one of the command's inputs (the same
 /// file by any path): writing it would replace, say, the scenario with the
 /// series of its run.

@@ -1,15 +1,14 @@
 //! `canarysim export`: one run's series as OpenMetrics text, for
 //! `promtool tsdb create-blocks-from openmetrics` (docs/grafana.md).
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use canarysim::engine;
 use canarysim::series::openmetrics;
 use clap::Args;
 
-use super::common::{find_policy, load_scenario, refuse_input_as_output, write_atomic_with};
+use super::common::{find_policy, load_scenario, refuse_input_as_output, write_file_with};
 
 /// Flags of `canarysim export`.
 #[derive(Args, Debug)]
@@ -51,26 +50,4 @@ pub fn main(a: ExportArgs) -> Result<u8> {
     // Written as it is formatted: one run's text is ~200 MB.
     write_file_with(&a.output, |w| openmetrics::write_to(&out.series, start, w))?;
     Ok(super::EXIT_OK)
-}
-
-/// Writes `bytes` to `path` atomically (its directory created if needed).
-pub fn write_file(path: &Path, bytes: Vec<u8>) -> Result<()> {
-    write_file_with(path, |w| w.write_all(&bytes))
-}
-
-/// [`write_file`] of what `fill` writes, a piece at a time.
-pub fn write_file_with(
-    path: &Path,
-    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
-) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let Some(name) = path.file_name() else {
-        bail!("{} names no file", path.display());
-    };
-    // One file, replaced whole; the directory around it is the user's.
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    write_atomic_with(&dir, &name.to_string_lossy(), fill)
 }

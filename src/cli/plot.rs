@@ -9,8 +9,8 @@ use canarysim::engine;
 use canarysim::plot::{self, ImageFormat};
 use clap::{Args, Subcommand};
 
+use super::common::write_file;
 use super::common::{find_policy, load_scenario};
-use super::export::write_file;
 
 /// The pictures.
 #[derive(Subcommand, Debug)]
@@ -106,7 +106,7 @@ fn timeline(a: TimelineArgs) -> Result<u8> {
     let policy = find_policy(&sc, &a.policy)?;
     let out = engine::run(&sc, policy, a.seed.unwrap_or(sc.seed));
     let fig = plot::timeline::Timeline::new(&sc, &out.result, &out.series);
-    write_file(&a.output, plot::render(&fig, format)?)?;
+    write_file(&a.output, &plot::render(&fig, format)?)?;
     Ok(super::EXIT_OK)
 }
 
@@ -138,7 +138,7 @@ fn compare(a: CompareArgs) -> Result<u8> {
         results.append(&mut r);
     }
     let fig = plot::compare::Comparison::new(&results);
-    write_file(&a.output, plot::render(&fig, format)?)?;
+    write_file(&a.output, &plot::render(&fig, format)?)?;
     Ok(super::EXIT_OK)
 }
 
@@ -149,6 +149,6 @@ fn sweep(a: SweepArgs) -> Result<u8> {
     let result = plot::sweep::SweepResult::from_json(&text)
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.result.display()))?;
     let fig = plot::sweep::TradeOff::new(&result)?;
-    write_file(&a.output, plot::render(&fig, format)?)?;
+    write_file(&a.output, &plot::render(&fig, format)?)?;
     Ok(super::EXIT_OK)
 }

@@ -582,3 +582,77 @@ fn out_written_with_dot_or_dot_dot_names_the_directory_itself() {
         assert!(leftovers(dir.path()).is_empty());
     }
 }
+
+/// An output file that is a named pipe is written through, as a shell's
+/// redirection writes it, and stays a pipe; a symbolic link stays a link
+/// and the file it names is replaced; a link to nothing, a directory and a
+/// path under a file are refused. (Outputs were renamed into place, which
+/// put a regular file where a pipe, a device or a link had been.)
+#[test]
+fn an_output_path_that_is_a_pipe_or_a_link_keeps_what_it_is() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(dir.path(), "s.toml", &small("p"));
+    let export = |out: &Path| {
+        let mut c = canarysim();
+        c.args(["export", scenario.to_str().unwrap(), "--policy", "p", "-o"])
+            .arg(out)
+            .timeout(Duration::from_secs(60));
+        c
+    };
+    let fifo = dir.path().join("pipe");
+    assert!(
+        Process::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || fs::read(&fifo).unwrap())
+    };
+    export(&fifo).assert().success();
+    let got = reader.join().unwrap();
+    assert!(
+        got.starts_with(b"# TYPE"),
+        "{:?}",
+        &got[..got.len().min(40)]
+    );
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+
+    let real = dir.path().join("real.om");
+    fs::write(&real, "old").unwrap();
+    let link = dir.path().join("link.om");
+    std::os::unix::fs::symlink("real.om", &link).unwrap();
+    export(&link).assert().success();
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        fs::read(&real).unwrap(),
+        got,
+        "the link's file holds the output"
+    );
+
+    let dangling = dir.path().join("dangling.om");
+    std::os::unix::fs::symlink("nowhere/x.om", &dangling).unwrap();
+    export(&dangling)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("symbolic link to nothing"));
+    export(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is a directory"));
+    let file = dir.path().join("afile");
+    fs::write(&file, "x").unwrap();
+    export(&file.join("x.om"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is a file, not a directory"));
+    assert!(leftovers(dir.path()).is_empty());
+}
