@@ -290,6 +290,19 @@ impl RunDigest {
             aborted_by: decider.map(|(_, g)| g).unwrap_or_default(),
         }
     }
+
+    /// Refuses a digest [`RunDigest::of`] cannot build: times that are
+    /// negative or not numbers (they would reach the merged medians).
+    pub fn check(&self) -> Result<(), String> {
+        let seconds = |x: f64| x.is_finite() && x >= 0.0;
+        if !seconds(self.rollout_duration_s) || self.time_to_detect_s.is_some_and(|t| !seconds(t)) {
+            return Err(format!(
+                "times no run has (time_to_detect_s {:?}, rollout_duration_s {})",
+                self.time_to_detect_s, self.rollout_duration_s
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl CellSummary {
