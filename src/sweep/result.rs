@@ -194,7 +194,7 @@ impl SweepPart {
                         "seed {seed} is shard {owner}/{of}'s, not this one's"
                     ));
                 }
-                if let Err(why) = r.check() {
+                if let Err(why) = r.check(c.bad_release) {
                     return refuse(format!("seed {seed}: {why}"));
                 }
                 offsets.push(offset);

@@ -183,3 +183,144 @@ fn a_cell_short_of_the_runs_its_shard_makes_is_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn a_run_whose_release_is_not_its_cell_s_is_refused() {
+    let parts = Parts::new();
+    let mut part = parts.second();
+    run(&mut part, 0, 0)["canary_bad"] = json!(false);
+    let e = parts.refused(&part);
+    assert!(
+        e.contains("seed 2: canary_bad is false in the cell of a bad release"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_verdict_for_the_other_release_is_refused() {
+    let parts = Parts::new();
+    let mut part = parts.second();
+    run(&mut part, 0, 0)["verdict"] = json!("false_abort");
+    let e = parts.refused(&part);
+    assert!(
+        e.contains("verdict false_abort is for a good release, and canary_bad is true"),
+        "{e}"
+    );
+}
+
+#[test]
+fn time_to_detect_is_given_for_a_caught_run_and_no_other() {
+    let parts = Parts::new();
+    let mut none = parts.second();
+    run(&mut none, 0, 0)["time_to_detect_s"] = Value::Null;
+    let e = parts.refused(&none);
+    assert!(
+        e.contains("time_to_detect_s is null with verdict caught: a caught run has one"),
+        "{e}"
+    );
+    let mut promoted = parts.second();
+    run(&mut promoted, 1, 0)["time_to_detect_s"] = json!(30.0);
+    let e = parts.refused(&promoted);
+    assert!(
+        e.contains("time_to_detect_s is given with verdict promoted"),
+        "{e}"
+    );
+}
+
+/// A caught run is decided by the abort that caught it: its time to
+/// detect is its rollout's duration (an edit would move the medians).
+#[test]
+fn a_caught_run_s_time_to_detect_is_its_rollout_duration() {
+    let parts = Parts::new();
+    let mut part = parts.second();
+    run(&mut part, 0, 0)["time_to_detect_s"] = json!(100.0);
+    let e = parts.refused(&part);
+    assert!(
+        e.contains("time_to_detect_s 100 is not rollout_duration_s 346"),
+        "{e}"
+    );
+}
+
+#[test]
+fn failed_after_promotion_is_given_for_a_promoted_or_missed_run_and_no_other() {
+    let parts = Parts::new();
+    let mut caught = parts.second();
+    run(&mut caught, 0, 0)["failed_after_promotion"] = json!(5);
+    let e = parts.refused(&caught);
+    assert!(
+        e.contains("failed_after_promotion is given with verdict caught"),
+        "{e}"
+    );
+    let mut promoted = parts.second();
+    run(&mut promoted, 1, 0)["failed_after_promotion"] = Value::Null;
+    let e = parts.refused(&promoted);
+    assert!(
+        e.contains("failed_after_promotion is null with verdict promoted"),
+        "{e}"
+    );
+}
+
+#[test]
+fn failed_after_abort_is_given_for_a_caught_or_falsely_aborted_run_and_no_other() {
+    let parts = Parts::new();
+    let mut promoted = parts.second();
+    run(&mut promoted, 1, 0)["failed_after_abort"] = json!(5);
+    let e = parts.refused(&promoted);
+    assert!(
+        e.contains("failed_after_abort is given with verdict promoted"),
+        "{e}"
+    );
+    let mut caught = parts.second();
+    run(&mut caught, 0, 0)["failed_after_abort"] = Value::Null;
+    let e = parts.refused(&caught);
+    assert!(
+        e.contains("failed_after_abort is null with verdict caught"),
+        "{e}"
+    );
+}
+
+/// A run aborted before promotion has a cause; an undecided run never
+/// aborted, so it has none.
+#[test]
+fn an_abort_cause_is_given_for_an_aborted_run_and_not_for_an_undecided_one() {
+    let parts = Parts::new();
+    let mut caught = parts.second();
+    run(&mut caught, 0, 0)["abort_cause"] = Value::Null;
+    let e = parts.refused(&caught);
+    assert!(e.contains("abort_cause is null with verdict caught"), "{e}");
+    let mut undecided = parts.second();
+    let r = run(&mut undecided, 1, 0);
+    r["verdict"] = json!("undecided");
+    r["failed_after_promotion"] = Value::Null;
+    r["abort_cause"] = json!("Failed");
+    let e = parts.refused(&undecided);
+    assert!(
+        e.contains("abort_cause is given with verdict undecided"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_abort_cause_is_one_a_sweep_names() {
+    let parts = Parts::new();
+    let mut part = parts.second();
+    run(&mut part, 0, 0)["abort_cause"] = json!("Timeout");
+    let e = parts.refused(&part);
+    assert!(
+        e.contains(r#"abort_cause "Timeout" is none of "Failed", "Error""#),
+        "{e}"
+    );
+}
+
+/// Operator aborts name no gate: only a Failed or Error analysis run does.
+#[test]
+fn gates_are_named_only_for_an_abort_by_a_failed_or_error_analysis() {
+    let parts = Parts::new();
+    let mut part = parts.second();
+    run(&mut part, 0, 0)["abort_cause"] = json!("operator");
+    let e = parts.refused(&part);
+    assert!(
+        e.contains(r#"with abort_cause "operator": only an abort by a Failed or Error analysis names gates"#),
+        "{e}"
+    );
+}
