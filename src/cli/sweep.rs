@@ -274,20 +274,18 @@ pub fn main(args: SweepArgs) -> Result<u8> {
     finish(&result, args.format, args.out.as_deref(), args.plots)
 }
 
+/// The trade-off picture, in each format `--plots` draws it in.
+const PICTURES: [&str; 2] = ["tradeoff.svg", "tradeoff.png"];
+
 /// Whether `name`, in a sweep's `--out` directory, is one a sweep writes:
 /// its marker, header, results, picture and shard parts, or a hidden
 /// temporary file.
 fn written_by_sweep(name: &str) -> bool {
     matches!(
         name,
-        OUT_MARKER
-            | "sweep.json"
-            | "result.json"
-            | "report.md"
-            | "cells.csv"
-            | "tradeoff.svg"
-            | "tradeoff.png"
-    ) || (name.starts_with("part-") && name.ends_with(".json"))
+        OUT_MARKER | "sweep.json" | "result.json" | "report.md" | "cells.csv"
+    ) || PICTURES.contains(&name)
+        || (name.starts_with("part-") && name.ends_with(".json"))
         || is_temporary(name)
 }
 
@@ -451,12 +449,33 @@ fn finish(result: &SweepResult, format: Format, out: Option<&Path>, plots: Plots
         ] {
             write_atomic(dir, name, text.as_bytes())?;
         }
-        if let Some((name, bytes)) = tradeoff_file(result, plots) {
-            write_atomic(dir, &name, &bytes)?;
+        let picture = tradeoff_file(result, plots);
+        if let Some((name, bytes)) = &picture {
+            write_atomic(dir, name, bytes)?;
+        }
+        // An earlier sweep's picture in another format (or one this sweep
+        // does not draw) would be left beside these results, looking
+        // theirs. The directory is a sweep's (`claim_out`), so a picture's
+        // name there is a sweep's file.
+        for name in PICTURES {
+            if picture.as_ref().is_none_or(|(drawn, _)| drawn != name) {
+                remove_stale(&dir.join(name))?;
+            }
         }
     }
     print(&render(result, format))?;
     Ok(super::EXIT_OK)
+}
+
+/// Removes a file an earlier sweep wrote and this one does not; none there
+/// is fine.
+fn remove_stale(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove the earlier {}", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn merge(m: MergeArgs) -> Result<u8> {

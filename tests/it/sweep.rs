@@ -459,6 +459,63 @@ fn a_damaged_part_is_refused_naming_its_file() {
     }
 }
 
+/// A rerun into the same `--out` leaves no picture beside its results that
+/// it did not draw (an SVG left by an earlier sweep looked current beside a
+/// PNG): `sweep` and `sweep merge` alike.
+#[test]
+fn a_rerun_removes_the_earlier_picture_it_does_not_draw() {
+    let drawn = cfg!(feature = "plot");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let at = out.to_str().unwrap();
+    let both = |extra: &[&str]| -> Vec<String> {
+        let mut a = vec![
+            "sweep",
+            LEAK,
+            "scenarios/checkout-good.toml",
+            "--policy",
+            "memory-trend",
+            "--runs",
+            "2",
+        ];
+        a.extend(extra);
+        a.iter().map(|s| s.to_string()).collect()
+    };
+    let pictures = |dir: &Path| {
+        (
+            dir.join("tradeoff.svg").exists(),
+            dir.join("tradeoff.png").exists(),
+        )
+    };
+    ok_s(&both(&["--out", at, "--plots", "png"]));
+    assert_eq!(pictures(&out), (false, drawn));
+    ok_s(&both(&["--out", at]));
+    assert_eq!(pictures(&out), (drawn, false), "the PNG is gone");
+    ok_s(&both(&["--out", at, "--plots", "none"]));
+    assert_eq!(pictures(&out), (false, false), "the SVG is gone");
+    assert!(out.join("result.json").is_file());
+    // `sweep merge --out` into the same directory.
+    for k in 1..=2 {
+        ok_s(&both(&["--shard", &format!("{k}/2"), "--out", at]));
+    }
+    let merge = |plots: &str| {
+        ok(&[
+            "sweep",
+            "merge",
+            out.join("part-1-of-2.json").to_str().unwrap(),
+            out.join("part-2-of-2.json").to_str().unwrap(),
+            "--out",
+            at,
+            "--plots",
+            plots,
+        ])
+    };
+    merge("svg");
+    assert_eq!(pictures(&out), (drawn, false));
+    merge("png");
+    assert_eq!(pictures(&out), (false, drawn), "the SVG is gone");
+}
+
 #[test]
 fn a_resumed_sweep_ends_with_the_bytes_of_an_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();
