@@ -369,10 +369,10 @@ fn is_cell_file(name: &str) -> bool {
 
 /// Checks (or starts) the --out directory, which must be new, empty or a
 /// sweep's ([`claim_out`]). With `resume`, its sweep must be
-/// this one. Without, this shard's earlier cells are removed; every cell
-/// when the directory held another sweep. Other shards' cells stay: the
-/// shards of one sweep share the directory (a volume of an Indexed Job)
-/// and may start at different times.
+/// this one. Without, this shard's earlier cells are removed; every cell,
+/// part and result when the directory held another sweep. Other shards'
+/// cells and parts stay: the shards of one sweep share the directory (a
+/// volume of an Indexed Job) and may start at different times.
 fn prepare_out(
     out: &Path,
     cells: &Path,
@@ -407,8 +407,21 @@ fn prepare_out(
                     .with_context(|| format!("cannot clear {}", cells.join(&name).display()))?;
             }
         }
-    } else if cells.exists() {
-        fs::remove_dir_all(cells).with_context(|| format!("cannot clear {}", cells.display()))?;
+    } else {
+        // Another sweep's directory (or one whose sweep it does not say):
+        // what that sweep wrote goes, its parts and results as well as its
+        // cells, so that none of it is left beside this sweep's files
+        // looking theirs.
+        if cells.exists() {
+            fs::remove_dir_all(cells)
+                .with_context(|| format!("cannot clear {}", cells.display()))?;
+        }
+        for name in dir_names(out) {
+            let kept = matches!(name.as_str(), OUT_MARKER | "sweep.json") || is_temporary(&name);
+            if written_by_sweep(&name) && !kept {
+                remove_stale(&out.join(name))?;
+            }
+        }
     }
     fs::create_dir_all(cells).with_context(|| format!("cannot create {}", cells.display()))?;
     write_atomic(out, "sweep.json", &want)

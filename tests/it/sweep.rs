@@ -369,6 +369,38 @@ fn shards_sharing_an_out_directory_keep_each_others_cells() {
     assert!(of(1).is_empty() && of(2).is_empty());
 }
 
+/// A sweep into another sweep's `--out` removes what that sweep wrote, its
+/// parts and results as well as its cells, so none of it is left looking
+/// current; the same sweep's shards keep each other's parts and results.
+#[test]
+fn another_sweep_into_an_out_directory_removes_the_earlier_sweep_s_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let has = |name: &str| dir.path().join(name).exists();
+    ok_s(&sweep_args(&["--out", out]));
+    ok_s(&sweep_args(&["--shard", "1/2", "--out", out]));
+    ok_s(&sweep_args(&["--shard", "2/2", "--out", out]));
+    for name in ["result.json", "report.md", "cells.csv", "part-1-of-2.json"] {
+        assert!(has(name), "the same sweep's shard kept {name}");
+    }
+    fs::write(dir.path().join(".part-1-of-2.json.tmp-1"), "{").unwrap();
+    ok_s(&another_sweep(&["--shard", "1/3", "--out", out]));
+    for name in [
+        "result.json",
+        "report.md",
+        "cells.csv",
+        "part-1-of-2.json",
+        "part-2-of-2.json",
+    ] {
+        assert!(!has(name), "the earlier sweep's {name} is left");
+    }
+    assert!(has("part-1-of-3.json") && has("sweep.json") && has(".canarysim-out"));
+    assert!(
+        has(".part-1-of-2.json.tmp-1"),
+        "a temporary file may be another shard's, in flight"
+    );
+}
+
 /// A sweep's `--out` must be new, empty or a sweep's: a sweep never
 /// overwrites or clears files it did not write.
 #[test]
