@@ -274,20 +274,18 @@ pub fn main(args: SweepArgs) -> Result<u8> {
     finish(&result, args.format, args.out.as_deref(), args.plots)
 }
 
+/// The trade-off picture, in each format `--plots` draws it in.
+const PICTURES: [&str; 2] = ["tradeoff.svg", "tradeoff.png"];
+
 /// Whether `name`, in a sweep's `--out` directory, is one a sweep writes:
 /// its marker, header, results, picture and shard parts, or a hidden
 /// temporary file.
 fn written_by_sweep(name: &str) -> bool {
     matches!(
         name,
-        OUT_MARKER
-            | "sweep.json"
-            | "result.json"
-            | "report.md"
-            | "cells.csv"
-            | "tradeoff.svg"
-            | "tradeoff.png"
-    ) || (name.starts_with("part-") && name.ends_with(".json"))
+        OUT_MARKER | "sweep.json" | "result.json" | "report.md" | "cells.csv"
+    ) || PICTURES.contains(&name)
+        || (name.starts_with("part-") && name.ends_with(".json"))
         || is_temporary(name)
 }
 
@@ -371,10 +369,10 @@ fn is_cell_file(name: &str) -> bool {
 
 /// Checks (or starts) the --out directory, which must be new, empty or a
 /// sweep's ([`claim_out`]). With `resume`, its sweep must be
-/// this one. Without, this shard's earlier cells are removed; every cell
-/// when the directory held another sweep. Other shards' cells stay: the
-/// shards of one sweep share the directory (a volume of an Indexed Job)
-/// and may start at different times.
+/// this one. Without, this shard's earlier cells are removed; every cell,
+/// part and result when the directory held another sweep. Other shards'
+/// cells and parts stay: the shards of one sweep share the directory (a
+/// volume of an Indexed Job) and may start at different times.
 fn prepare_out(
     out: &Path,
     cells: &Path,
@@ -409,8 +407,21 @@ fn prepare_out(
                     .with_context(|| format!("cannot clear {}", cells.join(&name).display()))?;
             }
         }
-    } else if cells.exists() {
-        fs::remove_dir_all(cells).with_context(|| format!("cannot clear {}", cells.display()))?;
+    } else {
+        // Another sweep's directory (or one whose sweep it does not say):
+        // what that sweep wrote goes, its parts and results as well as its
+        // cells, so that none of it is left beside this sweep's files
+        // looking theirs.
+        if cells.exists() {
+            fs::remove_dir_all(cells)
+                .with_context(|| format!("cannot clear {}", cells.display()))?;
+        }
+        for name in dir_names(out) {
+            let kept = matches!(name.as_str(), OUT_MARKER | "sweep.json") || is_temporary(&name);
+            if written_by_sweep(&name) && !kept {
+                remove_stale(&out.join(name))?;
+            }
+        }
     }
     fs::create_dir_all(cells).with_context(|| format!("cannot create {}", cells.display()))?;
     write_atomic(out, "sweep.json", &want)
@@ -451,12 +462,33 @@ fn finish(result: &SweepResult, format: Format, out: Option<&Path>, plots: Plots
         ] {
             write_atomic(dir, name, text.as_bytes())?;
         }
-        if let Some((name, bytes)) = tradeoff_file(result, plots) {
-            write_atomic(dir, &name, &bytes)?;
+        let picture = tradeoff_file(result, plots);
+        if let Some((name, bytes)) = &picture {
+            write_atomic(dir, name, bytes)?;
+        }
+        // An earlier sweep's picture in another format (or one this sweep
+        // does not draw) would be left beside these results, looking
+        // theirs. The directory is a sweep's (`claim_out`), so a picture's
+        // name there is a sweep's file.
+        for name in PICTURES {
+            if picture.as_ref().is_none_or(|(drawn, _)| drawn != name) {
+                remove_stale(&dir.join(name))?;
+            }
         }
     }
     print(&render(result, format))?;
     Ok(super::EXIT_OK)
+}
+
+/// Removes a file an earlier sweep wrote and this one does not; none there
+/// is fine.
+fn remove_stale(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove the earlier {}", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn merge(m: MergeArgs) -> Result<u8> {

@@ -137,6 +137,19 @@ pub enum AbortCause {
 }
 
 impl AbortCause {
+    /// Every cause.
+    pub const ALL: [AbortCause; 4] = [
+        AbortCause::Failed,
+        AbortCause::Error,
+        AbortCause::InconclusiveThenOperator,
+        AbortCause::Operator,
+    ];
+
+    /// The cause spelled `text` ([`AbortCause::as_str`]).
+    pub fn from_name(text: &str) -> Option<AbortCause> {
+        AbortCause::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+
     /// The spelling in tables and JSON.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -289,6 +302,116 @@ impl RunDigest {
             abort_cause: decider.as_ref().map(|(c, _)| c.as_str().to_string()),
             aborted_by: decider.map(|(_, g)| g).unwrap_or_default(),
         }
+    }
+
+    /// Refuses a digest [`RunDigest::of`] cannot build, for a run in a cell
+    /// whose release is bad or not (`bad_release`). The rules follow from
+    /// how the engine assembles a run's result and judges it
+    /// ([`Verdict::judge`]) and from [`abort_decider`]: a digest that breaks
+    /// one was damaged or edited, and would be counted as it says.
+    pub fn check(&self, bad_release: bool) -> Result<(), String> {
+        let seconds = |x: f64| x.is_finite() && x >= 0.0;
+        if !seconds(self.rollout_duration_s) || self.time_to_detect_s.is_some_and(|t| !seconds(t)) {
+            return Err(format!(
+                "times no run has (time_to_detect_s {:?}, rollout_duration_s {})",
+                self.time_to_detect_s, self.rollout_duration_s
+            ));
+        }
+        let release = |bad: bool| if bad { "a bad" } else { "a good" };
+        // The run and its cell load the same scenario.
+        if self.canary_bad != bad_release {
+            return Err(format!(
+                "canary_bad is {} in the cell of {} release",
+                self.canary_bad,
+                release(bad_release)
+            ));
+        }
+        let v = self.verdict;
+        let verdict = v.as_str();
+        let side = match v {
+            Verdict::Caught | Verdict::Missed => Some(true),
+            Verdict::Promoted | Verdict::FalseAbort => Some(false),
+            Verdict::Undecided => None,
+        };
+        if side.is_some_and(|bad| bad != self.canary_bad) {
+            return Err(format!(
+                "verdict {verdict} is for {} release, and canary_bad is {}",
+                release(!self.canary_bad),
+                self.canary_bad
+            ));
+        }
+        // Promoted or missed: fully promoted. Caught or false abort:
+        // aborted before that. Undecided: neither.
+        let promoted = matches!(v, Verdict::Promoted | Verdict::Missed);
+        let aborted = matches!(v, Verdict::Caught | Verdict::FalseAbort);
+        let only = |field: &str, has: bool, rule: &str| {
+            Err(format!(
+                "{field} is {} with verdict {verdict}: {rule}",
+                if has { "given" } else { "null" }
+            ))
+        };
+        if self.time_to_detect_s.is_some() != (v == Verdict::Caught) {
+            return only(
+                "time_to_detect_s",
+                self.time_to_detect_s.is_some(),
+                "a caught run has one, no other run does",
+            );
+        }
+        if let Some(t) = self.time_to_detect_s
+            && t != self.rollout_duration_s
+        {
+            return Err(format!(
+                "time_to_detect_s {t} is not rollout_duration_s {}: a caught run is decided by the abort that caught it",
+                self.rollout_duration_s
+            ));
+        }
+        if self.failed_after_promotion.is_some() != promoted {
+            return only(
+                "failed_after_promotion",
+                self.failed_after_promotion.is_some(),
+                "a promoted or missed run has one, no other run does",
+            );
+        }
+        if self.failed_after_abort.is_some() != aborted {
+            return only(
+                "failed_after_abort",
+                self.failed_after_abort.is_some(),
+                "a caught or falsely aborted run has one, no other run does",
+            );
+        }
+        let cause = match &self.abort_cause {
+            None => None,
+            Some(text) => Some(AbortCause::from_name(text).ok_or_else(|| {
+                format!(
+                    "abort_cause {text:?} is none of {}",
+                    AbortCause::ALL
+                        .map(|c| format!("{:?}", c.as_str()))
+                        .join(", ")
+                )
+            })?),
+        };
+        // A run that aborted before promotion has a cause; one that never
+        // aborted has none. (A promoted run may have aborted first and been
+        // rolled out again by an undo, so it may have either.)
+        if (aborted && cause.is_none()) || (v == Verdict::Undecided && cause.is_some()) {
+            return only(
+                "abort_cause",
+                cause.is_some(),
+                "a caught or falsely aborted run has one, an undecided run none",
+            );
+        }
+        if !self.aborted_by.is_empty()
+            && !matches!(cause, Some(AbortCause::Failed | AbortCause::Error))
+        {
+            return Err(format!(
+                "aborted_by {:?} with abort_cause {}: only an abort by a Failed or Error analysis names gates",
+                self.aborted_by,
+                self.abort_cause
+                    .as_ref()
+                    .map_or("null".to_string(), |c| format!("{c:?}"))
+            ));
+        }
+        Ok(())
     }
 }
 

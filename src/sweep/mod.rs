@@ -220,9 +220,31 @@ impl Shard {
     /// The seeds of cell `index` this shard runs.
     pub fn seeds(&self, index: usize, spec: &SweepSpec) -> Vec<u64> {
         (0..spec.runs)
-            .filter(|i| (index as u64 * spec.runs + i) % self.n == self.k - 1)
+            .filter(|&i| self.owner(index, spec.runs, i) == self.k)
             .map(|i| spec.seed.wrapping_add(i))
             .collect()
+    }
+
+    /// The shard (of `n`) that runs the `i`-th seed of cell `index`, in a
+    /// sweep of `runs` seeds a cell: pairs are dealt out in turn, cell by
+    /// cell. (Worked out wide, so that a part's header, whatever it says,
+    /// cannot overflow it.)
+    pub fn owner(&self, index: usize, runs: u64, i: u64) -> u64 {
+        let pair = index as u128 * u128::from(runs) + u128::from(i);
+        (pair % u128::from(self.n)) as u64 + 1
+    }
+
+    /// How many seeds of cell `index` this shard runs: as many as
+    /// [`Shard::seeds`] gives, counted without going through them (a part's
+    /// header may claim any number of runs).
+    pub fn due(&self, index: usize, runs: u64) -> u64 {
+        // Pairs below `m` that fall to this shard.
+        let below = |m: u128| {
+            let n = u128::from(self.n);
+            m / n + u128::from(m % n > u128::from(self.k - 1))
+        };
+        let start = index as u128 * u128::from(runs);
+        (below(start + u128::from(runs)) - below(start)) as u64
     }
 }
 
@@ -239,4 +261,52 @@ pub fn run_cell(
     let seeds = shard.seeds(index, spec);
     let runs = run_seeds(&cell.scenario, cell.policy(), &seeds, laws, tick);
     CellPart::new(cell, runs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(runs: u64, seed: u64) -> SweepSpec {
+        SweepSpec {
+            file: "s.toml".into(),
+            scenarios: vec!["a.toml".into()],
+            policies: Vec::new(),
+            runs,
+            seed,
+            axes: Vec::new(),
+        }
+    }
+
+    /// `owner` and `due` say what `seeds` deals out: every (cell, seed)
+    /// pair to exactly one shard, and as many to each as it runs.
+    #[test]
+    fn owner_and_due_agree_with_the_seeds_each_shard_runs() {
+        for runs in 1..=7 {
+            let spec = spec(runs, u64::MAX - 2);
+            for n in 1..=5 {
+                for index in 0..4 {
+                    let mut dealt = 0;
+                    for k in 1..=n {
+                        let shard = Shard { k, n };
+                        let seeds = shard.seeds(index, &spec);
+                        assert_eq!(shard.due(index, runs), seeds.len() as u64);
+                        for i in 0..runs {
+                            let seed = spec.seed.wrapping_add(i);
+                            assert_eq!(shard.owner(index, runs, i) == k, seeds.contains(&seed));
+                        }
+                        dealt += seeds.len() as u64;
+                    }
+                    assert_eq!(dealt, runs, "{runs} runs over {n} shards");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_header_claiming_every_seed_neither_overflows_nor_loops() {
+        let shard = Shard { k: 2, n: 3 };
+        assert_eq!(shard.due(5, u64::MAX), u64::MAX / 3);
+        assert_eq!(shard.owner(5, u64::MAX, u64::MAX - 1), 3);
+    }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cell::{CellSummary, Rate, RunDigest};
 use super::stats::pareto_front;
-use super::{Cell, SweepSpec};
+use super::{Cell, Shard, SweepSpec};
 use crate::scenario::Override;
 
 /// One axis as the JSON states it.
@@ -122,6 +122,15 @@ impl CellPart {
         }
     }
 
+    /// The cell as messages name it: scenario file, policy and overrides.
+    fn name(&self) -> String {
+        let mut name = format!("{} {}", self.scenario_file, self.policy);
+        for (path, value) in &self.set {
+            name.push_str(&format!(" {path}={value}"));
+        }
+        name
+    }
+
     fn same_cell(&self, o: &CellPart) -> bool {
         self.scenario_file == o.scenario_file && self.policy == o.policy && self.set == o.set
     }
@@ -140,8 +149,12 @@ pub struct SweepPart {
 
 impl SweepPart {
     /// Refuses what no shard writes, which only a damaged or edited part
-    /// holds: a shard index outside 1..=N, or a run whose times are negative
-    /// or not numbers (they would reach the merged medians).
+    /// holds. A shard writes its part once every cell has run its share
+    /// (an interrupted shard leaves cell files under `--out`, not a part),
+    /// so each cell holds exactly the seeds [`Shard::seeds`] deals this
+    /// shard: none outside the sweep's `seed..seed+runs-1`, none twice,
+    /// none of another shard (so no run is in two parts), none missing. And
+    /// each run's digest is one a run gives ([`RunDigest::check`]).
     pub fn check(&self) -> Result<(), String> {
         let [k, of] = self.shard;
         if of == 0 || k == 0 || k > of {
@@ -149,15 +162,54 @@ impl SweepPart {
                 "shard {k}/{of} is not a shard: K runs from 1 to N (a damaged or edited part)"
             ));
         }
-        let seconds = |x: f64| x.is_finite() && x >= 0.0;
-        let impossible = self.cells.iter().flat_map(|c| &c.runs).find(|r| {
-            !seconds(r.rollout_duration_s) || r.time_to_detect_s.is_some_and(|t| !seconds(t))
-        });
-        if let Some(r) = impossible {
-            return Err(format!(
-                "shard {k}/{of}: seed {} has times no run has (time_to_detect_s {:?}, rollout_duration_s {}): a damaged or edited part",
-                r.seed, r.time_to_detect_s, r.rollout_duration_s
-            ));
+        let shard = Shard { k, n: of };
+        let (first, runs) = (self.sweep.seed, self.sweep.runs);
+        for (i, c) in self.cells.iter().enumerate() {
+            let refuse = |why: String| {
+                Err(format!(
+                    "shard {k}/{of}: cell {i} ({}): {why}: a damaged or edited part",
+                    c.name()
+                ))
+            };
+            if c.runs.len() as u64 > runs {
+                return refuse(format!(
+                    "{} runs, and the sweep runs {runs} seeds a cell",
+                    c.runs.len()
+                ));
+            }
+            let mut offsets: Vec<u64> = Vec::with_capacity(c.runs.len());
+            for r in &c.runs {
+                let seed = r.seed;
+                // Seeds run on from `first`, wrapping past u64::MAX.
+                let offset = seed.wrapping_sub(first);
+                if offset >= runs {
+                    return refuse(format!(
+                        "seed {seed} is not one of the sweep's seeds ({first} to {})",
+                        first.wrapping_add(runs - 1)
+                    ));
+                }
+                let owner = shard.owner(i, runs, offset);
+                if owner != k {
+                    return refuse(format!(
+                        "seed {seed} is shard {owner}/{of}'s, not this one's"
+                    ));
+                }
+                if let Err(why) = r.check(c.bad_release) {
+                    return refuse(format!("seed {seed}: {why}"));
+                }
+                offsets.push(offset);
+            }
+            offsets.sort_unstable();
+            if let Some(w) = offsets.windows(2).find(|w| w[0] == w[1]) {
+                return refuse(format!("seed {} is given twice", first.wrapping_add(w[0])));
+            }
+            let due = shard.due(i, runs);
+            if (offsets.len() as u64) < due {
+                return refuse(format!(
+                    "holds {} of the {due} runs its shard makes",
+                    offsets.len()
+                ));
+            }
         }
         Ok(())
     }
@@ -262,7 +314,6 @@ impl SweepResult {
         }
         for c in &mut cells {
             c.runs.sort_by_key(|r| r.seed);
-            c.runs.dedup_by_key(|r| r.seed);
             if c.runs.len() as u64 != first.sweep.runs {
                 return Err(format!(
                     "cell {} {} has {} of {} runs",

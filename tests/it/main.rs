@@ -29,4 +29,5 @@ mod retention;
 mod robustness;
 mod rollout;
 mod sweep;
+mod sweep_merge;
 mod world;

@@ -369,6 +369,38 @@ fn shards_sharing_an_out_directory_keep_each_others_cells() {
     assert!(of(1).is_empty() && of(2).is_empty());
 }
 
+/// A sweep into another sweep's `--out` removes what that sweep wrote, its
+/// parts and results as well as its cells, so none of it is left looking
+/// current; the same sweep's shards keep each other's parts and results.
+#[test]
+fn another_sweep_into_an_out_directory_removes_the_earlier_sweep_s_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let has = |name: &str| dir.path().join(name).exists();
+    ok_s(&sweep_args(&["--out", out]));
+    ok_s(&sweep_args(&["--shard", "1/2", "--out", out]));
+    ok_s(&sweep_args(&["--shard", "2/2", "--out", out]));
+    for name in ["result.json", "report.md", "cells.csv", "part-1-of-2.json"] {
+        assert!(has(name), "the same sweep's shard kept {name}");
+    }
+    fs::write(dir.path().join(".part-1-of-2.json.tmp-1"), "{").unwrap();
+    ok_s(&another_sweep(&["--shard", "1/3", "--out", out]));
+    for name in [
+        "result.json",
+        "report.md",
+        "cells.csv",
+        "part-1-of-2.json",
+        "part-2-of-2.json",
+    ] {
+        assert!(!has(name), "the earlier sweep's {name} is left");
+    }
+    assert!(has("part-1-of-3.json") && has("sweep.json") && has(".canarysim-out"));
+    assert!(
+        has(".part-1-of-2.json.tmp-1"),
+        "a temporary file may be another shard's, in flight"
+    );
+}
+
 /// A sweep's `--out` must be new, empty or a sweep's: a sweep never
 /// overwrites or clears files it did not write.
 #[test]
@@ -457,6 +489,63 @@ fn a_damaged_part_is_refused_naming_its_file() {
         ]);
         assert!(e.contains("bad.json: ") && e.contains(says), "{e}");
     }
+}
+
+/// A rerun into the same `--out` leaves no picture beside its results that
+/// it did not draw (an SVG left by an earlier sweep looked current beside a
+/// PNG): `sweep` and `sweep merge` alike.
+#[test]
+fn a_rerun_removes_the_earlier_picture_it_does_not_draw() {
+    let drawn = cfg!(feature = "plot");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let at = out.to_str().unwrap();
+    let both = |extra: &[&str]| -> Vec<String> {
+        let mut a = vec![
+            "sweep",
+            LEAK,
+            "scenarios/checkout-good.toml",
+            "--policy",
+            "memory-trend",
+            "--runs",
+            "2",
+        ];
+        a.extend(extra);
+        a.iter().map(|s| s.to_string()).collect()
+    };
+    let pictures = |dir: &Path| {
+        (
+            dir.join("tradeoff.svg").exists(),
+            dir.join("tradeoff.png").exists(),
+        )
+    };
+    ok_s(&both(&["--out", at, "--plots", "png"]));
+    assert_eq!(pictures(&out), (false, drawn));
+    ok_s(&both(&["--out", at]));
+    assert_eq!(pictures(&out), (drawn, false), "the PNG is gone");
+    ok_s(&both(&["--out", at, "--plots", "none"]));
+    assert_eq!(pictures(&out), (false, false), "the SVG is gone");
+    assert!(out.join("result.json").is_file());
+    // `sweep merge --out` into the same directory.
+    for k in 1..=2 {
+        ok_s(&both(&["--shard", &format!("{k}/2"), "--out", at]));
+    }
+    let merge = |plots: &str| {
+        ok(&[
+            "sweep",
+            "merge",
+            out.join("part-1-of-2.json").to_str().unwrap(),
+            out.join("part-2-of-2.json").to_str().unwrap(),
+            "--out",
+            at,
+            "--plots",
+            plots,
+        ])
+    };
+    merge("svg");
+    assert_eq!(pictures(&out), (drawn, false));
+    merge("png");
+    assert_eq!(pictures(&out), (false, drawn), "the SVG is gone");
 }
 
 #[test]
