@@ -262,6 +262,9 @@ pub struct SweepResult {
     pub variants: Vec<VariantRow>,
 }
 
+/// How many missing shards a merge's error names.
+const MISSING_NAMED: usize = 10;
+
 impl SweepResult {
     /// Joins parts that together hold every run of every cell (one part,
     /// or the `N` shards of one sweep). Errors say what does not fit.
@@ -290,12 +293,23 @@ impl SweepResult {
             }
             shards.push(p.shard[0]);
         }
-        let missing: Vec<String> = (1..=n)
-            .filter(|k| !shards.contains(k))
-            .map(|k| format!("{k}/{n}"))
-            .collect();
-        if !missing.is_empty() {
-            return Err(format!("missing shards: {}", missing.join(", ")));
+        // Every index given is one of 1..=n and none twice, so the count
+        // says whether any is missing; the first few are named (a part's
+        // header may claim any n, and listing them all would not end).
+        let absent = n - shards.len() as u64;
+        if absent > 0 {
+            shards.sort_unstable();
+            let first: Vec<String> = (1..=n)
+                .filter(|k| shards.binary_search(k).is_err())
+                .take(MISSING_NAMED)
+                .map(|k| format!("{k}/{n}"))
+                .collect();
+            let more = if absent > first.len() as u64 {
+                format!(" … ({absent} in all)")
+            } else {
+                String::new()
+            };
+            return Err(format!("missing shards: {}{more}", first.join(", ")));
         }
         let mut cells: Vec<CellPart> = first.cells.clone();
         for c in &mut cells {
