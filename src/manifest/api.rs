@@ -70,6 +70,7 @@ leaf_walk!(
     i64,
     f64,
     IntOrStr,
+    Quantity,
     Present,
     BTreeMap<String, String>,
     Direction,
@@ -173,11 +174,48 @@ impl<'de> Deserialize<'de> for IntOrStr {
                     .map_err(|_| E::custom(format!("{v} is too large")))
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<IntOrStr, E> {
-                // Quantities such as `cpu: 0.5` are numbers in YAML.
-                Ok(IntOrStr::Str(v.to_string()))
+                // The API server refuses the object: an IntOrString's
+                // number is an int32 (`failureLimit: 1.5` is not 1, nor 0).
+                Err(E::invalid_type(serde::de::Unexpected::Float(v), &self))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IntOrStr, E> {
                 Ok(IntOrStr::Str(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Kubernetes' `Quantity` as written: `cpu: 0.5`, `cpu: 2`, `memory: 1Gi`
+/// (a number in YAML, or text), kept as its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quantity(pub String);
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Quantity;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a quantity (a number or a string such as \"250m\" or \"1Gi\")")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Quantity, E> {
+                Ok(Quantity(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Quantity, E> {
+                Ok(Quantity(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Quantity, E> {
+                Ok(Quantity(v.to_string()))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Quantity, E> {
+                Ok(Quantity(v.to_string()))
             }
         }
         d.deserialize_any(V)
@@ -356,8 +394,8 @@ argo_struct! {
 argo_struct! {
     /// `requests` or `limits`.
     pub struct ResourceList {
-        cpu: IntOrStr => "cpu",
-        memory: IntOrStr => "memory",
+        cpu: Quantity => "cpu",
+        memory: Quantity => "memory",
     }
 }
 

@@ -355,6 +355,11 @@ fn type_words(message: &str) -> Option<&'static str> {
         "expected sequence start" => "a list (items on lines starting with `- `)",
         "expected mapping start" => "a map (`key: value` lines)",
         _ if message.starts_with("invalid boolean") => "true or false",
+        _ if message.starts_with("invalid type: ")
+            && message.ends_with("expected an integer or a string") =>
+        {
+            "a whole number or a string"
+        }
         _ => return None,
     };
     Some(words)
@@ -367,7 +372,11 @@ fn scalar_at(text: &str, at: &Location) -> Option<String> {
     let line = text.lines().nth(at.line.checked_sub(1)?)?;
     let rest: String = line.chars().skip(at.column.saturating_sub(1)).collect();
     let end = rest.find([',', ']', '}', '#']).unwrap_or(rest.len());
-    let v = rest[..end].trim();
+    let mut v = rest[..end].trim();
+    // Some errors point at the key whose value has the wrong type.
+    if let Some((_, value)) = v.split_once(": ") {
+        v = value.trim();
+    }
     let scalar = !v.is_empty() && !v.starts_with(['[', '{', '-', '&', '*', '|', '>']);
     (scalar && v.chars().count() <= 40).then(|| v.to_string())
 }

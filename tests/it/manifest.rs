@@ -766,3 +766,34 @@ fn an_unreadable_pause_duration_gets_argos_message_and_the_value() {
         assert_eq!(p.location.line, 9);
     }
 }
+
+#[test]
+fn a_fraction_in_an_int_or_string_field_is_refused_as_the_api_server_refuses_it() {
+    // IntOrString holds an int32 or a string: `failureLimit: 1.5` does not
+    // reach Argo (it used to be read as "1.5", which IntValue makes 0).
+    // A Quantity (`cpu: 0.5`) is a number in YAML and stays readable.
+    let template = "apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: t
+spec:
+  metrics:
+    - name: m
+      failureLimit: 1.5
+      provider:
+        prometheus:
+          query: up
+";
+    let e = load_text(template).unwrap_err();
+    assert_eq!(e.0.location.line, 8);
+    assert_eq!(
+        e.0.message,
+        "YAML: expected a whole number or a string, found 1.5"
+    );
+    let rollout = format!(
+        "{}  template:\n    spec:\n      containers:\n        - name: app\n          resources:\n            requests: {{ cpu: 0.5, memory: 512Mi }}\n",
+        ROLLOUT_HEAD.replace("      steps:\n", "      steps:\n        - setWeight: 20\n")
+    );
+    let set = load_text(&rollout).unwrap();
+    assert_eq!(set.rollouts[0].shape.cpu_request, Some(500));
+}
