@@ -163,9 +163,12 @@ fn xml_escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            // XML 1.0 allows only these control characters.
+            // XML 1.0 allows only these control characters, and neither
+            // U+FFFE nor U+FFFF (its `Char` production).
             '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -414,6 +417,11 @@ mod tests {
     fn escaping_keeps_xml_and_workflow_commands_well_formed() {
         assert_eq!(xml_escape("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
         assert_eq!(xml_escape("\u{1}"), "\\u{1}");
+        // Not XML 1.0 characters at all; U+FFFD is.
+        assert_eq!(
+            xml_escape("a\u{ffff}b\u{fffe}\u{fffd}"),
+            "a\\u{ffff}b\\u{fffe}\u{fffd}"
+        );
         assert_eq!(gh_data("50%\nnext"), "50%25%0Anext");
         assert_eq!(gh_property("a:b,c"), "a%3Ab%2Cc");
     }

@@ -99,6 +99,14 @@ pub fn prepare(
             .map_err(|e| e.0)?
             .scenario;
         let names: Vec<String> = plain.policies.iter().map(|p| p.name.clone()).collect();
+        if names.is_empty() {
+            // `run` refuses it too: a sweep of nothing would say nothing.
+            return Err(Diagnostic::new(
+                Location::start_of(&spec.file),
+                format!("scenario {} has no policies to sweep", path.display()),
+                "give it [[policies]] (docs/scenario.md)",
+            ));
+        }
         let chosen: Vec<String> = if spec.policies.is_empty() {
             names.clone()
         } else {

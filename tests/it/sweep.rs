@@ -794,3 +794,15 @@ fn runs_from_the_command_line_are_bounded_as_a_file_s_are() {
     ]);
     assert!(e.contains("--runs") && e.contains("more than"), "{e}");
 }
+
+#[test]
+fn a_scenario_without_policies_is_refused_as_run_refuses_it() {
+    // It printed "0 cells, 0 runs" and an empty table, and exited 0.
+    let e = refused(&[
+        "sweep",
+        "scenarios/checkout-good.toml",
+        "--set",
+        "policies=[]",
+    ]);
+    assert!(e.contains("has no policies to sweep"), "{e}");
+}
