@@ -30,6 +30,21 @@ pub fn is_safe_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// The rule of [`is_dns_label`], for hints.
+pub const DNS_LABEL_RULE: &str = "a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
+
+/// A namespace or container name (RFC 1123 label, Kubernetes'
+/// `IsDNS1123Label`): at most 63 lowercase letters, digits and `-`,
+/// starting and ending with a letter or digit.
+pub fn is_dns_label(s: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !s.is_empty()
+        && s.len() <= 63
+        && s.starts_with(alnum)
+        && s.ends_with(alnum)
+        && s.chars().all(|c| alnum(c) || c == '-')
+}
+
 /// A Kubernetes object name (RFC 1123 subdomain, as `metadata.name` of most
 /// kinds): at most 253 characters of lowercase letters, digits, `-` and
 /// `.`, starting and ending with a letter or digit.

@@ -757,3 +757,52 @@ fn any_u64_seed_reads_from_the_file_as_from_the_command_line() {
         );
     }
 }
+
+#[test]
+fn names_that_become_labels_or_objects_are_refused_when_blank_or_malformed() {
+    // Each reaches a label of every series or an object name: a blank
+    // container would read as the pod cgroup's series (no container), a
+    // blank handler or method as a missing label, an upper-case namespace
+    // is no namespace Kubernetes admits.
+    let base = scenario_text(5, 10.0, 4.0, "");
+    for (from, to, key) in [
+        (
+            "[simulation]",
+            "namespace = \"UPPER\"\n[simulation]",
+            "namespace =",
+        ),
+        (
+            "[simulation]",
+            "namespace = \"\"\n[simulation]",
+            "namespace =",
+        ),
+        ("[pod]\n", "[pod]\ncontainer = \"\"\n", "container ="),
+        ("handler = \"/\"", "handler = \"\"", "handler ="),
+        (
+            "handler = \"/\"",
+            "handler = \"/\"\nmethod = \"\"",
+            "method =",
+        ),
+        (
+            "handler = \"/\"",
+            "handler = \"/\"\nmethod = \"GET /\"",
+            "method =",
+        ),
+        (
+            "[versions.canary]\n",
+            "[versions.canary]\nimage = \"\"\n",
+            "image =",
+        ),
+        ("name = \"get\"", "name = \" \"", "name = \" \""),
+    ] {
+        let text = base.replacen(from, to, 1);
+        assert_ne!(text, base, "{to}");
+        let e = scenario_error(&text);
+        assert_eq!(e.location.line, line_of(&text, key), "{to}: {}", e.message);
+    }
+    // The defaults and ordinary names pass.
+    let ok = base
+        .replacen("[simulation]", "namespace = \"prod-2\"\n[simulation]", 1)
+        .replacen("[pod]\n", "[pod]\ncontainer = \"checkout\"\n", 1);
+    scenario::load_str("h.toml", &ok).unwrap();
+}

@@ -214,6 +214,13 @@ pub(crate) fn validate(
     budget::check(&root, &spans, &rollout, &buckets, &traffic)?;
 
     let namespace = f.namespace.unwrap_or_else(|| "default".into());
+    if !crate::names::is_dns_label(&namespace) {
+        return Err(invalid(
+            &root.key("namespace"),
+            format!("{namespace:?} is not a namespace name"),
+            format!("{}, e.g. \"production\"", crate::names::DNS_LABEL_RULE),
+        ));
+    }
     let pol = root.key("policies");
     let mut policies: Vec<Policy> = Vec::new();
     let mut manifests: Vec<PolicyManifests> = Vec::new();

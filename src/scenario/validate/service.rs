@@ -129,8 +129,16 @@ pub(super) fn pod_resources(pp: &Path, pod_f: &PodFile) -> Result<PodResources> 
             "requests a pod holds waiting for a worker, e.g. 4096 (Linux's somaxconn)",
         ));
     }
+    let container = pod_f.container.clone().unwrap_or_else(|| "app".into());
+    if !crate::names::is_dns_label(&container) {
+        return Err(invalid(
+            &pp.key("container"),
+            format!("{container:?} is not a container name"),
+            format!("{}, e.g. \"app\"", crate::names::DNS_LABEL_RULE),
+        ));
+    }
     Ok(PodResources {
-        container: pod_f.container.clone().unwrap_or_else(|| "app".into()),
+        container,
         cpu_request: pod_f.requests.cpu.0,
         cpu_limit: pod_f.limits.cpu.0,
         memory_request: pod_f.requests.memory.0,
@@ -153,6 +161,13 @@ pub(super) fn endpoints(ep: &Path, list: &[EndpointFile]) -> Result<Vec<Endpoint
     let mut endpoints = Vec::new();
     for (i, e) in list.iter().enumerate() {
         let p = ep.index(i);
+        if e.name.trim().is_empty() || e.name.chars().any(char::is_control) {
+            return Err(invalid(
+                &p.key("name"),
+                format!("{:?} cannot name an endpoint", e.name),
+                "name it as traffic.mix and the latencies refer to it, e.g. \"checkout\"",
+            ));
+        }
         if endpoints.iter().any(|x: &Endpoint| x.name == e.name) {
             return Err(invalid(
                 &p.key("name"),
@@ -166,6 +181,24 @@ pub(super) fn endpoints(ep: &Path, list: &[EndpointFile]) -> Result<Vec<Endpoint
                 &p.key("success_code"),
                 format!("{code} is not a 2xx code"),
                 "e.g. 200 or 201",
+            ));
+        }
+        // Both become label values of every request series: blank ones
+        // would read as a missing label.
+        if e.handler.trim().is_empty() || e.handler.chars().any(char::is_control) {
+            return Err(invalid(
+                &p.key("handler"),
+                format!("{:?} is not a route", e.handler),
+                "the handler label: a route template such as \"/api/orders/:id\"",
+            ));
+        }
+        if let Some(m) = &e.method
+            && (m.is_empty() || !m.chars().all(|c| c.is_ascii_alphabetic()))
+        {
+            return Err(invalid(
+                &p.key("method"),
+                format!("{m:?} is not an HTTP method"),
+                "e.g. \"GET\" or \"POST\"",
             ));
         }
         endpoints.push(Endpoint {

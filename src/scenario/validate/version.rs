@@ -166,6 +166,13 @@ fn version(
         .clone()
         .or_else(|| bp.map(|b| format!("{}-canary", b.image)))
         .unwrap_or_else(|| "registry.local/app:stable".into());
+    if image.is_empty() || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid(
+            &p.key("image"),
+            format!("{image:?} is not an image reference"),
+            "e.g. \"ghcr.io/acme/checkout:1.4.2\"",
+        ));
+    }
     let startup = f
         .startup
         .map(|d| d.0)
