@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 use crate::diag::{Diagnostic, Location};
 use crate::lint::{self, Kind, LintOptions, Severity};
 use crate::manifest::SourceFile;
+use crate::outcome::Verdict;
 use crate::scenario::{self, Override, Scenario};
 use crate::sweep::{self, CellSummary, RunDigest};
 use crate::vfs::Files;
@@ -204,6 +205,41 @@ pub fn prepare(
                         format!("scenario {} has no policy {policy:?}", path.display()),
                         format!("its policies: {}", names.join(", ")),
                     ));
+                }
+                // A verdict of the other release never happens: its share
+                // is 0 in every run, and a bound on it says nothing.
+                let bad = loaded.scenario.canary_bad();
+                for b in &e.bounds {
+                    let Measure::Share(v) = &b.measure else {
+                        continue;
+                    };
+                    let of_bad = match v {
+                        Verdict::Caught | Verdict::Missed => true,
+                        Verdict::Promoted | Verdict::FalseAbort => false,
+                        Verdict::Undecided => continue,
+                    };
+                    if of_bad != bad {
+                        let (release, others) = if bad {
+                            (
+                                "a bad release (its canary has a fault)",
+                                "caught and missed",
+                            )
+                        } else {
+                            (
+                                "a good release (its canary has no fault)",
+                                "promoted and false_abort",
+                            )
+                        };
+                        return Err(Diagnostic::new(
+                            b.at.clone(),
+                            format!(
+                                "{} is never the verdict here: {} is {release}, so its share is 0 in every run",
+                                v.as_str(),
+                                path.display()
+                            ),
+                            format!("bound {others} (and undecided) on this scenario"),
+                        ));
+                    }
                 }
                 let overrides: Vec<String> = all.iter().map(Override::text).collect();
                 ready.push(Ready::Run {

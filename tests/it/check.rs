@@ -474,3 +474,45 @@ fn html_output_is_one_page_with_a_row_per_expectation_and_the_reasons_of_a_failu
     assert!(out.contains("<li>"), "the failure's reason is listed");
     assert!(!out.contains("<script"));
 }
+
+#[test]
+fn a_verdict_of_the_other_release_cannot_be_bounded() {
+    // small.toml's canary has no fault: caught and missed never happen,
+    // so `missed = "<= 0.05"` could never fail. Refused at the bound; a
+    // fault set on the same expectation makes it a bad release, where
+    // missed is a verdict and promoted is not.
+    let text = r#"schema = 1
+runs = 1
+
+[[expect]]
+scenario = "../small.toml"
+policy = "quick"
+promoted = ">= 0.9"
+missed = "<= 0.05"
+"#;
+    let (files, spec) = mem_check(text);
+    let e = check::prepare(&files, &spec, Path::new("s/checks"), &Inputs::default()).unwrap_err();
+    assert_eq!(
+        (e.location.file.as_str(), e.location.line),
+        ("s/checks/c.toml", 8),
+        "{e}"
+    );
+    assert!(
+        e.message.starts_with("missed is never the verdict here"),
+        "{e}"
+    );
+    assert!(e.hint.contains("promoted and false_abort"), "{e}");
+    let bad = text.replace(
+        "policy = \"quick\"\n",
+        "policy = \"quick\"\nset = { \"versions.canary.fault\" = \"leak\" }\n",
+    );
+    let (files, spec) = mem_check(&bad);
+    let e = check::prepare(&files, &spec, Path::new("s/checks"), &Inputs::default()).unwrap_err();
+    assert!(
+        e.message.starts_with("promoted is never the verdict here"),
+        "{e}"
+    );
+    let fine = bad.replace("promoted = \">= 0.9\"\n", "");
+    let (files, spec) = mem_check(&fine);
+    check::prepare(&files, &spec, Path::new("s/checks"), &Inputs::default()).unwrap();
+}
