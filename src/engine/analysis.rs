@@ -85,7 +85,11 @@ impl ProviderHost for Host<'_, '_> {
         let sc = self.world.sc;
         let spec = request
             .locust
-            .to_spec(&sc.rollout.canary_service, &sc.rollout.stable_service)
+            .to_spec(
+                &sc.rollout.canary_service,
+                &sc.rollout.stable_service,
+                &sc.namespace,
+            )
             .map_err(|e| e.to_string())?;
         let index = self.world.start_kube_job(
             request.job_name.clone(),

@@ -376,6 +376,8 @@ impl World<'_> {
             Target::CanaryService => (CANARY_SVC, false),
             Target::StableService => (STABLE_SVC, false),
             Target::Ingress => (self.ingress_service(), true),
+            // The lookup fails in the client: nothing reaches the cluster.
+            Target::Unresolved => return Some(0),
         };
         let client = client_tag(job, user);
         let version = self.services[svc].selects.index();

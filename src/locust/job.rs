@@ -198,6 +198,7 @@ impl LocustJob {
         &self,
         canary_service: &str,
         stable_service: &str,
+        namespace: &str,
     ) -> Result<LocustRunSpec, LocustSpecError> {
         let user_classes = builtin_locustfile(&self.locustfile)
             .ok_or_else(|| LocustSpecError::UnknownLocustfile(self.locustfile.clone()))?;
@@ -208,9 +209,17 @@ impl LocustJob {
                     .to_string(),
             });
         }
-        let target = self.host.as_deref().map_or(Target::Ingress, |h| {
-            target_of_host(h, canary_service, stable_service)
-        });
+        // The built-in user classes name no host of their own, and Locust
+        // refuses to start a user without one ("You must specify the base
+        // host").
+        let Some(host) = self.host.as_deref().filter(|h| !h.trim().is_empty()) else {
+            return Err(LocustSpecError::JobParameter {
+                name: "--host".to_string(),
+                problem: "the locustfile's users name no host, so Locust needs --host (or LOCUST_HOST), e.g. --host=http://checkout-canary"
+                    .to_string(),
+            });
+        };
+        let target = target_of_host(host, canary_service, stable_service, namespace);
         let spec = LocustRunSpec {
             users: self.users,
             spawn_rate: self.spawn_rate,
@@ -238,15 +247,39 @@ impl LocustJob {
 
 /// Which service a `--host` URL names: its host name's first label compared
 /// with the canary and stable service names (`http://checkout-canary.production.svc.cluster.local`
-/// → the canary service); anything else is the ingress.
-pub fn target_of_host(host: &str, canary_service: &str, stable_service: &str) -> Target {
+/// → the canary service). A name that cluster DNS looks up in the
+/// service's own namespace (`checkout-canry`, `x.production`,
+/// `x.production.svc.cluster.local`) and that names neither Service does
+/// not resolve; anything else (a public name, another namespace's Service)
+/// is taken to be the ingress.
+pub fn target_of_host(
+    host: &str,
+    canary_service: &str,
+    stable_service: &str,
+    namespace: &str,
+) -> Target {
     let rest = host.split_once("://").map_or(host, |(_, r)| r);
     let hostname = rest.split(['/', ':']).next().unwrap_or("");
-    let first = hostname.split('.').next().unwrap_or("");
+    let labels: Vec<&str> = hostname.trim_end_matches('.').split('.').collect();
+    let first = labels[0];
     if !canary_service.is_empty() && first == canary_service {
-        Target::CanaryService
-    } else if !stable_service.is_empty() && first == stable_service {
-        Target::StableService
+        return Target::CanaryService;
+    }
+    if !stable_service.is_empty() && first == stable_service {
+        return Target::StableService;
+    }
+    // A pod's resolv.conf searches `<namespace>.svc.cluster.local` first,
+    // so a bare name, `name.<namespace>` and `name.<namespace>.svc…` are
+    // Services of this namespace: neither of the two is NXDOMAIN.
+    let in_namespace = match labels.as_slice() {
+        [""] => true,
+        [_] => true,
+        [_, ns] => *ns == namespace,
+        [_, ns, "svc", ..] => *ns == namespace,
+        _ => false,
+    };
+    if in_namespace {
+        Target::Unresolved
     } else {
         Target::Ingress
     }
@@ -446,7 +479,9 @@ mod tests {
                 ("type".to_string(), "canary".to_string())
             ]
         );
-        let spec = job.to_spec("checkout-canary", "checkout-stable").unwrap();
+        let spec = job
+            .to_spec("checkout-canary", "checkout-stable", "production")
+            .unwrap();
         assert_eq!(spec, LocustRunSpec::seed_canary_validation());
     }
 
@@ -487,13 +522,32 @@ mod tests {
 
     #[test]
     fn hosts_name_their_service() {
-        let t = |h| target_of_host(h, "checkout-canary", "checkout-stable");
+        let t = |h| target_of_host(h, "checkout-canary", "checkout-stable", "production");
         assert_eq!(
             t("http://checkout-canary.production.svc.cluster.local"),
             Target::CanaryService
         );
         assert_eq!(t("http://checkout-stable:8080/"), Target::StableService);
         assert_eq!(t("https://shop.example.com"), Target::Ingress);
+        assert_eq!(
+            t("http://ingress-nginx-controller.ingress-nginx.svc.cluster.local"),
+            Target::Ingress
+        );
+    }
+
+    #[test]
+    fn a_service_name_of_its_own_namespace_that_names_neither_service_does_not_resolve() {
+        // Cluster DNS answers NXDOMAIN: the typo is not the ingress.
+        let t = |h| target_of_host(h, "checkout-canary", "checkout-stable", "production");
+        for h in [
+            "http://checkout-canry",
+            "http://checkout-canry.production",
+            "http://checkout-canry.production.svc.cluster.local:8080/",
+            "http://",
+            "",
+        ] {
+            assert_eq!(t(h), Target::Unresolved, "{h}");
+        }
     }
 
     #[test]
@@ -510,7 +564,7 @@ mod tests {
             .collect();
         let job = LocustJob::from_container(&[], &cmd).unwrap();
         assert!(matches!(
-            job.to_spec("a", "b"),
+            job.to_spec("a", "b", "production"),
             Err(LocustSpecError::UnknownLocustfile(_))
         ));
     }

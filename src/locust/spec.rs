@@ -197,6 +197,9 @@ pub enum Target {
     CanaryService,
     /// The stable service (only stable pods).
     StableService,
+    /// A name cluster DNS does not resolve: every request fails to
+    /// connect (status 0), as Locust records a failed lookup.
+    Unresolved,
 }
 
 /// Everything one Locust run needs (its command-line parameters plus the locustfile).

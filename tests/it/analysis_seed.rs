@@ -600,3 +600,44 @@ fn job_retries_failed_pods_after_backoff_until_backoff_limit_job_controller_go()
         .count();
     assert_eq!(failed_measurements, failed_jobs);
 }
+
+#[test]
+fn a_locust_host_naming_no_service_of_its_namespace_fails_every_request() {
+    // Cluster DNS answers NXDOMAIN for checkout-canry.production.svc…, so
+    // the Locust run's requests all fail to connect (status 0) and its Job
+    // fails; they used to be sent to the production ingress and pass.
+    let sc = canarysim::scenario::load_file(
+        &crate::fixtures::Disk,
+        std::path::Path::new("scenarios/checkout-good.toml"),
+    )
+    .unwrap();
+    let policy = sc
+        .policies
+        .iter()
+        .find(|p| p.name == "hardened-fixed")
+        .unwrap();
+    let ok = canarysim::engine::run(&sc, policy, 1).result;
+    let mut typo = policy.clone();
+    for t in &mut typo.templates {
+        for m in &mut t.spec.metrics {
+            if let Some(j) = &mut m.provider.job {
+                for (k, v) in &mut j.env {
+                    if k == "TARGET_HOST" {
+                        assert!(v.contains("{{args.canary-service}}"), "{v}");
+                        *v = v.replace("{{args.canary-service}}", "checkout-canry");
+                    }
+                }
+            }
+        }
+    }
+    let r = canarysim::engine::run(&sc, &typo, 1).result;
+    let first = |r: &canarysim::outcome::RunResult| r.locust_jobs.first().cloned().unwrap();
+    assert_eq!(
+        first(&ok).failures,
+        0,
+        "the good canary passes its load test"
+    );
+    let j = first(&r);
+    assert!(j.requests > 0 && j.failures == j.requests, "{j:?}");
+    assert_ne!(j.job_exit_code, 0);
+}
