@@ -71,10 +71,18 @@ impl LocustJob {
         };
         let lines = logical_lines(&script);
         let mut errexit = false;
+        let mut pipefail = false;
         let mut locust_line: Option<usize> = None;
         let mut push_labels = Vec::new();
         for (i, line) in lines.iter().enumerate() {
             let tokens = tokenize(line, env);
+            if tokens.first().is_some_and(|t| t == "set")
+                && tokens
+                    .windows(2)
+                    .any(|w| w[0].starts_with('-') && w[0].ends_with('o') && w[1] == "pipefail")
+            {
+                pipefail = true;
+            }
             match tokens.first().map(String::as_str) {
                 Some("set") if tokens[1..].iter().any(|t| sets_errexit(t)) => errexit = true,
                 Some("set") if tokens.windows(2).any(|w| w[0] == "-o" && w[1] == "errexit") => {
@@ -111,7 +119,11 @@ impl LocustJob {
             .position(|t| matches!(t.as_str(), "&&" | "||" | ";" | "|" | ">" | ">>" | "&"))
             .map_or(all.len(), |p| start + p);
         let args = &all[start..end];
-        let swallowed = all[end..].iter().any(|t| t == "||");
+        // `locust … || true` hides Locust's status, and so does a pipe
+        // (`locust … | tee log`) without `set -o pipefail`: a pipeline's
+        // status is its last command's.
+        let piped = all.get(end).is_some_and(|t| t == "|") && !pipefail;
+        let swallowed = piped || all[end..].iter().any(|t| t == "||");
         let is_last = lines[li + 1..].iter().all(|l| {
             let t = l.trim();
             t.is_empty() || t.starts_with('#')
@@ -238,7 +250,9 @@ impl LocustJob {
     /// such as the push, are taken to succeed).
     pub fn job_exit_code(&self, locust_exit: i32) -> i32 {
         if self.propagates_exit_code {
-            locust_exit
+            // A process's exit status is its exit code modulo 256
+            // (`--exit-code-on-error 256` exits 0, -1 exits 255).
+            locust_exit.rem_euclid(256)
         } else {
             0
         }
@@ -413,13 +427,20 @@ fn tokenize(line: &str, env: &[(String, String)]) -> Vec<String> {
 
 /// The value of the first of `flags` in `tokens`: `--flag value`, `--flag=value` or `-uVALUE`.
 fn flag_value(tokens: &[String], flags: &[&str]) -> Option<String> {
-    for (i, t) in tokens.iter().enumerate() {
+    // argparse keeps the last of a repeated option (`-t 30s -t 1m` is 1m).
+    let mut last = None;
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = &tokens[i];
         for f in flags {
             if t == f {
-                return tokens.get(i + 1).cloned();
+                last = tokens.get(i + 1).cloned();
+                i += 1;
+                break;
             }
             if let Some(v) = t.strip_prefix(f).and_then(|r| r.strip_prefix('=')) {
-                return Some(v.to_string());
+                last = Some(v.to_string());
+                break;
             }
             if f.len() == 2
                 && !f.starts_with("--")
@@ -427,11 +448,13 @@ fn flag_value(tokens: &[String], flags: &[&str]) -> Option<String> {
                 && t.starts_with(f)
                 && !t.starts_with("--")
             {
-                return Some(t[2..].to_string());
+                last = Some(t[2..].to_string());
+                break;
             }
         }
+        i += 1;
     }
-    None
+    last
 }
 
 #[cfg(test)]
@@ -483,6 +506,41 @@ mod tests {
             .to_spec("checkout-canary", "checkout-stable", "production")
             .unwrap();
         assert_eq!(spec, LocustRunSpec::seed_canary_validation());
+    }
+
+    fn shell(script: &str) -> LocustJob {
+        let command: Vec<String> = ["/bin/sh", "-c", script]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        LocustJob::from_container(&[], &command).unwrap()
+    }
+
+    #[test]
+    fn a_pipeline_s_status_is_its_last_command_s_unless_pipefail() {
+        let run = "locust -f checkout_flow.py --headless --host=http://a -t 1m | tee /tmp/log";
+        assert!(!shell(run).propagates_exit_code);
+        assert!(!shell(&format!("set -e\n{run}")).propagates_exit_code);
+        assert!(shell(&format!("set -o pipefail\n{run}")).propagates_exit_code);
+        assert!(shell(&format!("set -eo pipefail\n{run}\necho done")).propagates_exit_code);
+        assert!(shell(&run.replace(" | tee /tmp/log", "")).propagates_exit_code);
+    }
+
+    #[test]
+    fn a_repeated_option_takes_its_last_value_as_argparse_does() {
+        let job =
+            shell("locust -f checkout_flow.py --host=http://a -t 30s --run-time=1m -u 3 -u 7");
+        assert_eq!(job.run_time, Some(SimDuration::from_secs(60)));
+        assert_eq!(job.users, 7);
+    }
+
+    #[test]
+    fn the_job_sees_the_exit_code_modulo_256() {
+        let job = shell("locust -f checkout_flow.py --host=http://a -t 1m");
+        assert_eq!(job.job_exit_code(256), 0);
+        assert_eq!(job.job_exit_code(257), 1);
+        assert_eq!(job.job_exit_code(-1), 255);
+        assert_eq!(job.job_exit_code(1), 1);
     }
 
     #[test]
