@@ -606,6 +606,23 @@ fn metric_checks(
             );
         }
         Ok(checked) => {
+            // What the simulated Job cannot start (a locustfile canarysim
+            // does not have, no --host): every measurement is an Error.
+            if let CheckedProvider::Job(job) = &checked.provider
+                && let Err(e) = job.to_spec("", "", "")
+            {
+                push(
+                    out,
+                    Severity::Error,
+                    Kind::Invalid,
+                    sites
+                        .job_command
+                        .clone()
+                        .unwrap_or_else(|| metric_at.clone()),
+                    format!("{label}: {e}"),
+                    "the Job's Locust cannot start: every measurement of this metric is an Error",
+                );
+            }
             if let CheckedProvider::Job(job) = &checked.provider
                 && !job.propagates_exit_code
             {

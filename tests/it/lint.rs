@@ -208,6 +208,19 @@ fn selectors_are_not_checked_without_a_scenario_and_lint_says_so() {
 }
 
 #[test]
+fn a_locust_job_whose_locust_cannot_start_is_an_error() {
+    // Every run's measurement of it is an Error ("not built in"); lint
+    // used to pass it.
+    let f = only("job-cannot-start", Kind::Invalid, Severity::Error);
+    assert!(
+        f.diagnostic
+            .message
+            .contains("locustfile \"other_flow.py\" is not built in"),
+        "{f}"
+    );
+}
+
+#[test]
 fn a_locust_job_that_loses_locusts_exit_code_is_a_warning() {
     let f = only("job-exit-code", Kind::JobExitCode, Severity::Warning);
     assert!(
