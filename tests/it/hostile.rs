@@ -806,3 +806,41 @@ fn names_that_become_labels_or_objects_are_refused_when_blank_or_malformed() {
         .replacen("[pod]\n", "[pod]\ncontainer = \"checkout\"\n", 1);
     scenario::load_str("h.toml", &ok).unwrap();
 }
+
+#[test]
+fn a_canary_with_the_stable_image_is_refused_as_no_update() {
+    // The pod-template hash is the image's: an unchanged template is no
+    // rollout in Argo, and a "bad release" of the running build would be
+    // a verdict on nothing.
+    let base = scenario_text(5, 10.0, 4.0, "");
+    let text = base
+        .replacen(
+            "[versions.stable]\n",
+            "[versions.stable]\nimage = \"svc:1\"\n",
+            1,
+        )
+        .replacen(
+            "[versions.canary]\n",
+            "[versions.canary]\nimage = \"svc:1\"\n",
+            1,
+        );
+    let e = scenario_error(&text);
+    assert_eq!(
+        e.location.line,
+        text.rfind("image =")
+            .map(|i| text[..i].lines().count() + 1)
+            .unwrap()
+    );
+    assert!(
+        e.message.contains("the canary's image is the stable one's"),
+        "{}",
+        e.message
+    );
+    let differs = text.replacen(
+        "[versions.canary]\nimage = \"svc:1\"",
+        "[versions.canary]\nimage = \"svc:2\"",
+        1,
+    );
+    assert_ne!(differs, text);
+    scenario::load_str("h.toml", &differs).unwrap();
+}

@@ -55,6 +55,20 @@ pub(super) fn versions(
             ));
         }
     }
+    if canary.image == stable.image {
+        // The pod template's hash comes from the image: the same image is
+        // no change, and Argo starts no update at all.
+        let key = if f.canary.image.is_some() {
+            vp.key("canary").key("image")
+        } else {
+            vp.key("stable").key("image")
+        };
+        return Err(invalid(
+            &key,
+            format!("the canary's image is the stable one's ({})", canary.image),
+            "a Rollout whose pod template does not change starts no update: give the canary its new image",
+        ));
+    }
     if stable.fault.is_some() {
         return Err(invalid(
             &vp.key("stable").key("fault"),
