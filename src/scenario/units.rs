@@ -103,6 +103,16 @@ impl ByteSize {
             "M" => 1e6,
             "G" => 1e9,
             "T" => 1e12,
+            // Kubernetes' decimal exponent (`1e9`, `5E6`), as a CPU
+            // quantity takes it too.
+            _ if suffix.len() > 1
+                && suffix.starts_with(['e', 'E'])
+                && suffix[1..]
+                    .parse::<i32>()
+                    .is_ok_and(|x| (-18..=18).contains(&x)) =>
+            {
+                10f64.powi(suffix[1..].parse().unwrap_or(0))
+            }
             _ => {
                 return Err(format!(
                     "size {text:?} has an unknown suffix {suffix:?}; use Ki, Mi, Gi (or k, M, G), e.g. \"512Mi\""
@@ -207,6 +217,11 @@ mod tests {
         assert_eq!(ByteSize::parse("2k").unwrap().0, 2000.0);
         assert_eq!(ByteSize::parse("100").unwrap().0, 100.0);
         assert!(ByteSize::parse("1GB").is_err());
+        // A decimal exponent, as Kubernetes' quantities take it.
+        assert_eq!(ByteSize::parse("1e9").unwrap().0, 1e9);
+        assert_eq!(ByteSize::parse("5E6").unwrap().0, 5e6);
+        assert!(ByteSize::parse("1e").is_err());
+        assert!(ByteSize::parse("1ex").is_err());
         assert!(ByteSize::parse("-1Mi").is_err());
     }
 
