@@ -301,7 +301,7 @@ fn references(
                 })
                 .collect();
             if !background {
-                runs_forever(s, t, label, out);
+                runs_forever(s, t, label, &args, complete, out);
             }
             usages.push((t.name.clone(), t.kind, Usage { args, complete }));
         }
@@ -326,14 +326,29 @@ fn default_usage(t: &AnalysisTemplate) -> Usage {
     Usage { args, complete }
 }
 
-fn runs_forever(s: &Subject, t: &AnalysisTemplate, label: &str, out: &mut Vec<Finding>) {
+/// A step metric with an interval and no count, read with the step's
+/// `args` substituted (`count: "{{args.n}}"` is the count its arg gives;
+/// unknown when an arg has no value here, `complete` false).
+fn runs_forever(
+    s: &Subject,
+    t: &AnalysisTemplate,
+    label: &str,
+    args: &[Arg],
+    complete: bool,
+    out: &mut Vec<Finding>,
+) {
     let Some(tm) = s.set.template(&t.name, t.kind) else {
         return;
     };
-    for (m, sites) in t.spec.metrics.iter().zip(&tm.sites.metrics) {
+    for (raw, sites) in t.spec.metrics.iter().zip(&tm.sites.metrics) {
+        let resolved = resolve_metric_args(raw, args).ok();
+        let m = resolved.as_ref().unwrap_or(raw);
         let count = match &m.count {
             None => 0,
             Some(Templated::Value(c)) => *c,
+            Some(Templated::Text(x)) if x.contains("{{") || !complete && raw_has_args(raw) => {
+                continue;
+            }
             Some(Templated::Text(x)) => x.trim().parse().unwrap_or(0),
         };
         let interval = matches!(&m.interval, Some(Templated::Text(x)) if !x.is_empty())
@@ -354,6 +369,11 @@ fn runs_forever(s: &Subject, t: &AnalysisTemplate, label: &str, out: &mut Vec<Fi
             );
         }
     }
+}
+
+/// Whether the metric's count is written with an arg placeholder.
+fn raw_has_args(m: &Metric) -> bool {
+    matches!(&m.count, Some(Templated::Text(x)) if x.contains("{{"))
 }
 
 fn metric_label(m: &Metric) -> String {

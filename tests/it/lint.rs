@@ -591,3 +591,32 @@ fn a_manifest_directory_is_read_with_the_siblings_its_scenario_names_beside_it()
         r.findings
     );
 }
+
+#[test]
+fn a_count_given_by_an_arg_is_read_with_the_arg_s_value() {
+    // count: "{{args.n}}" with n = "3" is a count of 3 once Argo resolves
+    // it (lint used to read the placeholder as no count and report a
+    // metric that runs forever); with n = "0" it does run forever.
+    let text = std::fs::read_to_string("tests/data/manifests/lint/runs-forever.yaml").unwrap();
+    let with_n = |n: &str| {
+        text.replace(
+            "                  podTemplateHashValue: Latest\n",
+            &format!("                  podTemplateHashValue: Latest\n              - name: n\n                value: \"{n}\"\n"),
+        )
+        .replace("    - name: canary-hash\n  metrics:", "    - name: canary-hash\n    - name: n\n  metrics:")
+        .replace("      interval: 30s # defect\n", "      interval: 30s # defect\n      count: \"{{args.n}}\"\n")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lint_n = |n: &str| {
+        let path = dir.path().join(format!("n{n}.yaml"));
+        std::fs::write(&path, with_n(n)).unwrap();
+        assert!(with_n(n).contains("count: \"{{args.n}}\""));
+        let r = lint(&[path.to_str().unwrap()], Some(SCENARIO));
+        r.findings
+            .iter()
+            .filter(|f| f.diagnostic.message.contains("runs indefinitely"))
+            .count()
+    };
+    assert_eq!(lint_n("3"), 0);
+    assert_eq!(lint_n("0"), 1);
+}
