@@ -844,3 +844,34 @@ fn a_canary_with_the_stable_image_is_refused_as_no_update() {
     assert_ne!(differs, text);
     scenario::load_str("h.toml", &differs).unwrap();
 }
+
+#[test]
+fn a_daily_peak_or_start_past_a_day_is_refused_not_wrapped() {
+    // Both are times of day: "25h" used to be taken as 1 a.m.
+    for (daily, key) in [
+        ("{ amplitude = 0.3, peak = \"25h\" }", "peak"),
+        (
+            "{ amplitude = 0.3, peak = \"14h\", start = \"24h\" }",
+            "start",
+        ),
+    ] {
+        let text = scenario_text(5, 10.0, 4.0, "").replacen(
+            "mix = { get = 1 }",
+            &format!("mix = {{ get = 1 }}\ndaily = {daily}"),
+            1,
+        );
+        let e = scenario_error(&text);
+        assert_eq!(e.location.line, line_of(&text, "daily ="), "{}", e.message);
+        assert!(
+            e.message.contains("is not a time of day"),
+            "{key}: {}",
+            e.message
+        );
+    }
+    let ok = scenario_text(5, 10.0, 4.0, "").replacen(
+        "mix = { get = 1 }",
+        "mix = { get = 1 }\ndaily = { amplitude = 0.3, peak = \"23h59m\", start = \"0h\" }",
+        1,
+    );
+    scenario::load_str("h.toml", &ok).unwrap();
+}

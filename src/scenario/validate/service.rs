@@ -377,10 +377,21 @@ pub(super) fn traffic(tp: &Path, f: &TrafficFile, endpoints: &[Endpoint]) -> Res
                     "e.g. 0.3 for ±30% over the day",
                 ));
             }
+            let start = d.start.map_or(SimDuration::from_mins(10 * 60), |s| s.0);
+            // Times of day: "25h" would be read as 1h without a word.
+            for (key, t) in [("peak", d.peak.0), ("start", start)] {
+                if t >= SimDuration::from_mins(24 * 60) {
+                    return Err(invalid(
+                        &dp.key(key),
+                        format!("{t} is not a time of day"),
+                        "a time of day from \"0h\" to \"23h59m\", e.g. \"14h\"",
+                    ));
+                }
+            }
             Some(DailyShape {
                 amplitude,
                 peak: d.peak.0,
-                start: d.start.map_or(SimDuration::from_mins(10 * 60), |s| s.0),
+                start,
             })
         }
     };
