@@ -30,6 +30,13 @@ pub fn is_safe_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// A Service or Rollout name (RFC 1035 label, Kubernetes'
+/// `IsDNS1035Label`): at most 63 lowercase letters, digits and `-`,
+/// starting with a letter and not ending with `-`.
+pub fn is_dns1035_label(s: &str) -> bool {
+    is_dns_label(s) && s.starts_with(|c: char| c.is_ascii_lowercase())
+}
+
 /// The rule of [`is_dns_label`], for hints.
 pub const DNS_LABEL_RULE: &str = "a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
 
@@ -62,6 +69,25 @@ pub fn is_dns_subdomain(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_namespace_may_start_with_a_digit_a_service_may_not() {
+        // IsDNS1123Label (namespaces, containers) against IsDNS1035Label
+        // (Services): both lowercase, digits and '-', neither ends in '-'.
+        for (s, rfc1123, rfc1035) in [
+            ("checkout-canary", true, true),
+            ("9lives", true, false),
+            ("a", true, true),
+            ("ends-", false, false),
+            ("-starts", false, false),
+            ("Upper", false, false),
+            ("", false, false),
+        ] {
+            assert_eq!(is_dns_label(s), rfc1123, "{s}");
+            assert_eq!(is_dns1035_label(s), rfc1035, "{s}");
+        }
+        assert!(is_dns_label(&"x".repeat(63)) && !is_dns_label(&"x".repeat(64)));
+    }
 
     #[test]
     fn safe_names_cannot_climb_out_of_a_directory() {

@@ -488,7 +488,7 @@ mod tests {
         let aborted = matches!(verdict, Verdict::Caught | Verdict::FalseAbort);
         RunDigest {
             seed,
-            canary_bad: matches!(verdict, Verdict::Caught | Verdict::Missed),
+            canary_bad: verdict.of_bad_release() == Some(true),
             verdict,
             time_to_detect_s: (verdict == Verdict::Caught).then_some(t),
             rollout_duration_s: t + 100.0,

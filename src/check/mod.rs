@@ -35,7 +35,6 @@ use std::path::{Path, PathBuf};
 use crate::diag::{Diagnostic, Location};
 use crate::lint::{self, Kind, LintOptions, Severity};
 use crate::manifest::SourceFile;
-use crate::outcome::Verdict;
 use crate::scenario::{self, Override, Scenario};
 use crate::sweep::{self, CellSummary, RunDigest};
 use crate::vfs::Files;
@@ -213,12 +212,7 @@ pub fn prepare(
                     let Measure::Share(v) = &b.measure else {
                         continue;
                     };
-                    let of_bad = match v {
-                        Verdict::Caught | Verdict::Missed => true,
-                        Verdict::Promoted | Verdict::FalseAbort => false,
-                        Verdict::Undecided => continue,
-                    };
-                    if of_bad != bad {
+                    if v.of_bad_release().is_some_and(|of_bad| of_bad != bad) {
                         let (release, others) = if bad {
                             (
                                 "a bad release (its canary has a fault)",

@@ -341,14 +341,15 @@ fn runs_forever(
         return;
     };
     for (raw, sites) in t.spec.metrics.iter().zip(&tm.sites.metrics) {
+        let templated = matches!(&raw.count, Some(Templated::Text(x)) if x.contains("{{"));
         let resolved = resolve_metric_args(raw, args).ok();
+        if templated && (!complete || resolved.is_none()) {
+            continue;
+        }
         let m = resolved.as_ref().unwrap_or(raw);
         let count = match &m.count {
             None => 0,
             Some(Templated::Value(c)) => *c,
-            Some(Templated::Text(x)) if x.contains("{{") || !complete && raw_has_args(raw) => {
-                continue;
-            }
             Some(Templated::Text(x)) => x.trim().parse().unwrap_or(0),
         };
         let interval = matches!(&m.interval, Some(Templated::Text(x)) if !x.is_empty())
@@ -369,11 +370,6 @@ fn runs_forever(
             );
         }
     }
-}
-
-/// Whether the metric's count is written with an arg placeholder.
-fn raw_has_args(m: &Metric) -> bool {
-    matches!(&m.count, Some(Templated::Text(x)) if x.contains("{{"))
 }
 
 fn metric_label(m: &Metric) -> String {

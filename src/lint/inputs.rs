@@ -315,14 +315,10 @@ fn discover(
     }
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
     let mut same_rollout: Vec<Loaded> = Vec::new();
-    let mut d = dir.to_path_buf();
-    for _ in 0..8 {
+    for d in std::iter::successors(Some(dir.to_path_buf()), |d| Some(up(d))).take(8) {
         if seen.len() == 4 {
             break;
         }
-        let here = d.clone();
-        d = up(&d);
-        let d = here;
         let on_disk = if d.as_os_str().is_empty() {
             Path::new(".")
         } else {
@@ -554,11 +550,11 @@ fn lint_manifests(
         }
     }
     if !context.is_empty() {
-        let mut i = 0;
-        out.retain(|f| {
-            i += 1;
-            i <= from || !context.contains(&f.diagnostic.location.file)
-        });
+        let mine = out.split_off(from);
+        out.extend(
+            mine.into_iter()
+                .filter(|f| !context.contains(&f.diagnostic.location.file)),
+        );
     }
 }
 

@@ -37,6 +37,17 @@ impl Verdict {
         }
     }
 
+    /// Which release the verdict is given on: `Some(true)` a bad one
+    /// (caught, missed), `Some(false)` a good one (promoted, false abort),
+    /// `None` for undecided, which either can be.
+    pub fn of_bad_release(self) -> Option<bool> {
+        match self {
+            Verdict::Caught | Verdict::Missed => Some(true),
+            Verdict::Promoted | Verdict::FalseAbort => Some(false),
+            Verdict::Undecided => None,
+        }
+    }
+
     /// The JSON spelling.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -328,12 +328,7 @@ impl RunDigest {
         }
         let v = self.verdict;
         let verdict = v.as_str();
-        let side = match v {
-            Verdict::Caught | Verdict::Missed => Some(true),
-            Verdict::Promoted | Verdict::FalseAbort => Some(false),
-            Verdict::Undecided => None,
-        };
-        if side.is_some_and(|bad| bad != self.canary_bad) {
+        if v.of_bad_release().is_some_and(|bad| bad != self.canary_bad) {
             return Err(format!(
                 "verdict {verdict} is for {} release, and canary_bad is {}",
                 release(!self.canary_bad),

@@ -21,7 +21,7 @@ pub(super) fn rollout_shape(rp: &Path, f: &RolloutFile) -> Result<RolloutShape> 
         ));
     }
     let name = f.name.trim().to_string();
-    if !is_dns_label(&name) {
+    if !crate::names::is_dns1035_label(&name) {
         return Err(invalid(
             &rp.key("name"),
             format!("{name:?} is not a valid Kubernetes name"),
@@ -59,7 +59,7 @@ pub(super) fn rollout_shape(rp: &Path, f: &RolloutFile) -> Result<RolloutShape> 
         ("stable_service", &shape.stable_service),
         ("ingress", &shape.ingress),
     ] {
-        if !is_dns_label(svc) {
+        if !crate::names::is_dns1035_label(svc) {
             return Err(invalid(
                 &rp.key(key),
                 format!("{svc:?} is not a valid Kubernetes name"),
@@ -445,13 +445,4 @@ pub(super) fn ingress(ip: &Path, f: &IngressFile) -> Result<Ingress> {
             "nginx workers per controller pod: its CPU count, e.g. 4",
         )?,
     })
-}
-
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.starts_with(|c: char| c.is_ascii_lowercase())
-        && !s.ends_with('-')
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
