@@ -45,7 +45,7 @@ const HINT: &str =
     "a check file has schema, runs, seed, confidence and [[expect]] tables (docs/check.md)";
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct CheckFile {
     schema: Spanned<i64>,
     runs: Option<Spanned<i64>>,
@@ -56,7 +56,7 @@ struct CheckFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct ExpectFile {
     name: Option<String>,
     scenario: Option<Spanned<String>>,

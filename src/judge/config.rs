@@ -62,7 +62,12 @@ pub enum OutlierStrategy {
 
 /// Outlier handling of one metric.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[serde(
+    rename_all = "camelCase",
+    default,
+    deny_unknown_fields,
+    expecting = "a mapping"
+)]
 pub struct Outliers {
     /// Keep or remove.
     pub strategy: OutlierStrategy,
@@ -106,7 +111,12 @@ impl EffectSizeMeasure {
 /// Effect-size gates. Unset thresholds default to the measure's neutral value,
 /// so by default any significant shift in the failing direction counts.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[serde(
+    rename_all = "camelCase",
+    default,
+    deny_unknown_fields,
+    expecting = "a mapping"
+)]
 pub struct EffectSize {
     /// Mean ratio or CLES.
     pub measure: EffectSizeMeasure,
@@ -141,7 +151,12 @@ impl EffectSize {
 
 /// Everything the judge needs to know about one metric.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[serde(
+    rename_all = "camelCase",
+    default,
+    deny_unknown_fields,
+    expecting = "a mapping"
+)]
 pub struct MetricConfig {
     /// Which way a change fails.
     pub direction: Direction,

@@ -143,7 +143,7 @@ fn read_scenario(files: &dyn Files, path: &Path) -> Result<Loaded, Finding> {
         let message = e.message().trim();
         let (message, hint) = scenario::toml_words(message).unwrap_or_else(|| {
             (
-                message.to_string(),
+                scenario::plain_types(message),
                 "the scenario must be valid TOML; docs/scenario.md describes it",
             )
         });

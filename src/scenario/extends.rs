@@ -36,8 +36,12 @@ pub struct Source {
 fn toml_error(label: &str, text: &str, e: &toml::de::Error) -> Diagnostic {
     let at = e.span().map_or(0, |s| s.start);
     let message = e.message().trim();
-    let (message, hint) = super::toml_words(message)
-        .unwrap_or_else(|| (message.to_string(), "see docs/scenario.md for the format"));
+    let (message, hint) = super::toml_words(message).unwrap_or_else(|| {
+        (
+            super::plain_types(message),
+            "see docs/scenario.md for the format",
+        )
+    });
     Diagnostic::new(Location::at_offset(label, text, at), message, hint)
 }
 

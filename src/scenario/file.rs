@@ -13,7 +13,7 @@ use super::units::{ByteSize, DurationText, Millicores};
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct ScenarioFile {
     /// A base file this one extends; resolved by `super::extends` before
     /// the file is read, so only a pure read ever sees it here.
@@ -39,7 +39,7 @@ pub struct ScenarioFile {
 }
 
 #[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct SimulationFile {
     #[serde(default, deserialize_with = "seed")]
     pub seed: Option<u64>,
@@ -55,7 +55,7 @@ pub struct SimulationFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct RolloutFile {
     pub name: String,
     pub replicas: i64,
@@ -65,7 +65,7 @@ pub struct RolloutFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct PodFile {
     pub container: Option<String>,
     pub requests: ResourcesFile,
@@ -76,7 +76,7 @@ pub struct PodFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct ResourcesFile {
     pub cpu: Millicores,
     pub memory: ByteSize,
@@ -85,14 +85,14 @@ pub struct ResourcesFile {
 /// `[histogram]`: the service's latency histogram, as its client library
 /// declares it.
 #[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct HistogramFile {
     /// Finite upper bounds, seconds; `+Inf` is implicit.
     pub buckets: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct EndpointFile {
     pub name: String,
     pub method: Option<String>,
@@ -103,7 +103,7 @@ pub struct EndpointFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct TrafficFile {
     pub rate: Option<f64>,
     pub daily: Option<DailyFile>,
@@ -115,7 +115,7 @@ pub struct TrafficFile {
 
 /// `[ingress]`: the ingress-nginx controller in front of the Services.
 #[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct IngressFile {
     pub replicas: Option<i64>,
     pub worker_processes: Option<i64>,
@@ -123,7 +123,7 @@ pub struct IngressFile {
 
 /// Production traffic as a Locust-like population of users.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct UsersFile {
     pub count: i64,
     pub spawn_rate: Option<f64>,
@@ -131,7 +131,7 @@ pub struct UsersFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct DailyFile {
     pub amplitude: f64,
     pub peak: DurationText,
@@ -139,7 +139,7 @@ pub struct DailyFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct VersionsFile {
     pub stable: VersionFile,
     pub canary: VersionFile,
@@ -147,7 +147,7 @@ pub struct VersionsFile {
 
 /// A version's profile; in `canary`, every field left out is taken from `stable`.
 #[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct VersionFile {
     pub image: Option<String>,
     pub startup: Option<DurationText>,
@@ -167,7 +167,7 @@ pub struct VersionFile {
 }
 
 #[derive(Debug, Deserialize, Default, Clone, Copy)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct MemoryFile {
     pub baseline: Option<ByteSize>,
     pub leak_per_request: Option<ByteSize>,
@@ -179,14 +179,14 @@ pub struct MemoryFile {
 }
 
 #[derive(Debug, Deserialize, Default, Clone, Copy)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct PressureFile {
     pub start: Option<f64>,
     pub slowdown: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct LatencyFile {
     pub dist: String,
     pub mean: Option<DurationText>,
@@ -196,7 +196,7 @@ pub struct LatencyFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct PolicyFile {
     pub name: String,
     #[serde(default)]
@@ -227,7 +227,7 @@ pub struct PolicyFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct RollbackWindowFile {
     pub revisions: i64,
 }
@@ -237,7 +237,10 @@ pub struct RollbackWindowFile {
 /// `{ analysis = { templates = [ { templateName = "x" } ], args = [ … ] } }`,
 /// `{ setCanaryScale = { replicas = 2 } }`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a step: a table of one of setWeight, pause, analysis, setCanaryScale"
+)]
 pub enum StepFile {
     #[serde(rename = "setWeight")]
     SetWeight(i64),
@@ -250,14 +253,14 @@ pub enum StepFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct PauseFile {
     pub duration: Option<DurationText>,
 }
 
 /// `analysis`: Argo's `RolloutAnalysis`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct AnalysisStepFile {
     pub templates: Vec<TemplateRefFile>,
     #[serde(default)]
@@ -272,7 +275,7 @@ pub struct AnalysisStepFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct TemplateRefFile {
     #[serde(rename = "templateName")]
     pub template_name: String,
@@ -281,7 +284,7 @@ pub struct TemplateRefFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct ArgFile {
     pub name: String,
     pub value: Option<String>,
@@ -290,21 +293,21 @@ pub struct ArgFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct ValueFromFile {
     #[serde(rename = "podTemplateHashValue")]
     pub pod_template_hash_value: String,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct DryRunFile {
     #[serde(rename = "metricName")]
     pub metric_name: String,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct RetentionFile {
     #[serde(rename = "metricName")]
     pub metric_name: String,
@@ -313,7 +316,7 @@ pub struct RetentionFile {
 
 /// `setCanaryScale`: exactly one of the three.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct CanaryScaleFile {
     pub replicas: Option<i64>,
     pub weight: Option<i64>,
@@ -322,7 +325,7 @@ pub struct CanaryScaleFile {
 }
 
 #[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct OperatorFile {
     pub promote_after: Option<DurationText>,
     pub look_every: Option<DurationText>,
@@ -337,7 +340,7 @@ pub struct OperatorFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct PanelFile {
     pub name: String,
     pub query: String,
@@ -345,7 +348,7 @@ pub struct PanelFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct AlertFile {
     pub name: String,
     pub expr: String,

@@ -217,7 +217,7 @@ pub fn estimated_samples(sc: &Scenario) -> u64 {
 pub(crate) fn parse(file: &str, text: &str) -> Result<file::ScenarioFile, ScenarioError> {
     toml::from_str(text).map_err(|e| {
         let at = e.span().map_or(0, |s| s.start);
-        let mut message = e.message().trim().to_string();
+        let mut message = plain_types(e.message().trim());
         if message.starts_with("wanted exactly 1 element") {
             // An empty or doubled step table: serde's enum message names no key.
             message = format!(
@@ -244,6 +244,26 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<file::ScenarioFile, Scenar
             hint,
         ))
     })
+}
+
+/// A deserializer's message with the Rust type it expected (`expected
+/// f64`, `expected i64`) said in the words of the file: a number, a whole
+/// number. Every other message is returned as it is.
+pub(crate) fn plain_types(message: &str) -> String {
+    const WHOLE: [&str; 10] = [
+        "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "usize", "isize",
+    ];
+    if let Some((head, ty)) = message.rsplit_once(", expected ") {
+        let words = match ty {
+            "f32" | "f64" => Some("a number"),
+            _ if WHOLE.contains(&ty) => Some("a whole number"),
+            _ => None,
+        };
+        if let Some(words) = words {
+            return format!("{head}, expected {words}");
+        }
+    }
+    message.to_string()
 }
 
 /// A TOML parser message that names no key or type the user wrote, in
@@ -350,7 +370,7 @@ fn deserialize_merged(
 ) -> Result<file::ScenarioFile, ScenarioError> {
     serde_path_to_error::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
         let p = validate::Path::parse(&e.path().to_string());
-        let message = e.into_inner().message().trim().to_string();
+        let message = plain_types(e.into_inner().message().trim());
         let hint = if message.starts_with("unknown field") {
             // The unknown key is in the table (an override put it there):
             // it is no suggestion for itself.

@@ -28,7 +28,7 @@ use crate::scenario::Override;
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct SweepFile {
     schema: i64,
     scenarios: Spanned<Vec<Spanned<String>>>,
@@ -41,7 +41,7 @@ struct SweepFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct AxisFile {
     set: Option<Spanned<String>>,
     values: Option<Spanned<Vec<Spanned<toml::Value>>>>,

@@ -217,7 +217,27 @@ fn a_path_that_names_nothing_is_refused_with_the_nearest_valid_paths() {
 fn a_value_of_the_wrong_type_is_refused_naming_the_type() {
     let e = refused(&["run", LEAK, "--set", "traffic.rate=fast"]);
     assert!(e.contains("traffic.rate=fast"), "{e}");
-    assert!(e.contains("invalid type") && e.contains("f64"), "{e}");
+    assert!(
+        e.contains("invalid type")
+            && e.ends_with(
+                "expected a number\n  hint: docs/scenario.md lists every key and its type\n"
+            ),
+        "{e}"
+    );
+    // The type is said in the file's words, never as the Rust type or
+    // structure behind it.
+    for (set, words) in [
+        ("rollout.replicas=x", "expected a whole number"),
+        ("pod.accept_queue=1.5", "expected a whole number"),
+        ("traffic.users=0", "expected a table"),
+        ("traffic.daily=1", "expected a table"),
+    ] {
+        let e = refused(&["run", LEAK, "--set", set]);
+        assert!(e.contains(words), "{set}: {e}");
+        for rust in ["i64", "f64", "struct", "File"] {
+            assert!(!e.contains(rust), "{set} names {rust}: {e}");
+        }
+    }
     let e = refused(&["run", LEAK, "--set", &format!("{FL}=two")]);
     assert!(e.contains("wants an integer"), "{e}");
     let e = refused(&["run", LEAK, "--set", &format!("{PAUSE}=soon")]);
