@@ -375,11 +375,13 @@ pub fn parse(words: &[String], env: &[(String, String)]) -> Result<Args, Early> 
         let name = o.names.join("/");
         match o.arity {
             Flag => match value.to_ascii_lowercase().as_str() {
-                "true" | "yes" | "1" => from_env.push((o.key, String::new())),
-                "false" | "no" | "0" => {}
+                // configargparse's convert_item_to_command_line_arg
+                // (on and off since 1.5.5; Locust 2.46 requires 1.7.1).
+                "true" | "yes" | "on" | "1" => from_env.push((o.key, String::new())),
+                "false" | "no" | "off" | "0" => {}
                 _ => {
                     return Err(Early::Refused(format!(
-                        "{var}: unexpected value '{value}' for {name}: expecting true, false, yes, no, 1 or 0"
+                        "{var}: unexpected value '{value}' for {name}: expecting true, false, yes, no, on, off, 1 or 0"
                     )));
                 }
             },
@@ -579,6 +581,19 @@ mod tests {
             (a.value("users"), a.value("run-time"), a.flag("headless")),
             (Some("9"), Some("2m"), true)
         );
+        // A flag's variable takes configargparse's words, in any case.
+        for (value, set) in [
+            ("On", true),
+            ("YES", true),
+            ("1", true),
+            ("off", false),
+            ("0", false),
+        ] {
+            let env = vec![("LOCUST_HEADLESS".to_string(), value.to_string())];
+            assert_eq!(parse(&[], &env).unwrap().flag("headless"), set, "{value}");
+        }
+        let env = vec![("LOCUST_HEADLESS".to_string(), "y".to_string())];
+        assert!(matches!(parse(&[], &env), Err(Early::Refused(_))));
     }
 
     #[test]
