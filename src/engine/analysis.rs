@@ -83,9 +83,9 @@ impl ProviderHost for Host<'_, '_> {
 
     fn start_job(&mut self, request: &JobRequest, at: SimTime) -> Result<JobId, String> {
         let sc = self.world.sc;
-        let spec = request
+        let launch = request
             .locust
-            .to_spec(
+            .launch(
                 &sc.rollout.canary_service,
                 &sc.rollout.stable_service,
                 &sc.namespace,
@@ -93,7 +93,7 @@ impl ProviderHost for Host<'_, '_> {
             .map_err(|e| e.to_string())?;
         let index = self.world.start_kube_job(
             request.job_name.clone(),
-            spec,
+            launch,
             request.locust.clone(),
             at,
             self.queue,

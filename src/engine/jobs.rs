@@ -19,6 +19,7 @@
 
 use super::ingress::Via;
 use super::{CANARY_SVC, Event, STABLE_SVC, World};
+use crate::locust::job::{Launch, Start};
 use crate::locust::{
     Action, LocustJob, LocustReport, LocustRun, LocustRunSpec, Target, Timer, UserId,
 };
@@ -56,7 +57,8 @@ pub(crate) enum JobOutcome {
 /// A Kubernetes Job of a `job` measurement: its pods are Locust runs.
 pub(crate) struct KubeJob {
     pub name: String,
-    spec: LocustRunSpec,
+    /// What each of its pods does.
+    launch: Launch,
     locust: LocustJob,
     /// Failed pods so far (`status.failed`).
     pub failed: u32,
@@ -147,7 +149,7 @@ impl World<'_> {
     pub fn start_kube_job(
         &mut self,
         name: String,
-        spec: LocustRunSpec,
+        launch: Launch,
         locust: LocustJob,
         now: SimTime,
         q: &mut EventQueue<Event>,
@@ -155,20 +157,76 @@ impl World<'_> {
         let k = self.kube_jobs.len() as u32;
         self.kube_jobs.push(KubeJob {
             name: name.clone(),
-            spec: spec.clone(),
-            locust: locust.clone(),
+            launch,
+            locust,
             failed: 0,
             pod: u32::MAX,
             outcome: None,
             terminated: false,
         });
-        // The pod index is known before its run can finish (and report back).
-        self.kube_jobs[k as usize].pod = self.jobs.len() as u32;
-        match self.start_locust(name, spec, Some(locust), false, now, q, Some(k)) {
-            Ok(_) => Ok(k),
+        match self.start_job_pod(k, name, now, q) {
+            Ok(()) => Ok(k),
             Err(e) => {
                 self.kube_jobs.pop();
                 Err(e)
+            }
+        }
+    }
+
+    /// Starts a pod of Job `k`: a Locust run, a Locust that exits before
+    /// any user starts, or one that waits for its web UI forever.
+    fn start_job_pod(
+        &mut self,
+        k: u32,
+        name: String,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), String> {
+        let kj = &self.kube_jobs[k as usize];
+        let (launch, locust) = (kj.launch.clone(), kj.locust.clone());
+        // The pod index is known before its run can finish (and report back).
+        self.kube_jobs[k as usize].pod = self.jobs.len() as u32;
+        let idle = |exit_code| JobSlot {
+            name: name.clone(),
+            run: None,
+            job: Some(locust.clone()),
+            endpoint_map: Vec::new(),
+            production: false,
+            report: None,
+            exit_code,
+            kube: Some(k),
+        };
+        match launch {
+            Launch::Run(spec) => self
+                .start_locust(
+                    name.clone(),
+                    spec,
+                    Some(locust.clone()),
+                    false,
+                    now,
+                    q,
+                    Some(k),
+                )
+                .map(|_| ()),
+            Launch::Waits => {
+                self.jobs.push(idle(None));
+                self.note(
+                    now,
+                    "locust",
+                    format!("Locust of {name} serves its web UI and waits for a start (no --headless or --autostart): the pod runs until deleted"),
+                );
+                Ok(())
+            }
+            Launch::Exits { code, message } => {
+                let exit = locust.job_exit_code(code);
+                self.jobs.push(idle(Some(exit)));
+                self.note(
+                    now,
+                    "locust",
+                    format!("Locust of {name} exits {code} at start ({message}); container exit code {exit}"),
+                );
+                self.job_pod_finished(k, exit, now, q);
+                Ok(())
             }
         }
     }
@@ -180,10 +238,8 @@ impl World<'_> {
             return;
         }
         let name = format!("{}-retry{}", kj.name, kj.failed);
-        let (spec, locust) = (kj.spec.clone(), kj.locust.clone());
-        self.kube_jobs[k as usize].pod = self.jobs.len() as u32;
         // The spec was accepted for the first pod; the same spec starts again.
-        if let Err(e) = self.start_locust(name, spec, Some(locust), false, now, q, Some(k)) {
+        if let Err(e) = self.start_job_pod(k, name, now, q) {
             self.kube_jobs[k as usize].outcome = Some(JobOutcome::Failed { exit_code: 1 });
             self.note(now, "locust", format!("Job pod could not start: {e}"));
         }
@@ -404,10 +460,26 @@ impl World<'_> {
         let slot = &mut self.jobs[job as usize];
         let Some(run) = slot.run.take() else { return };
         let report = run.into_report(now);
+        // `--autostart` without `--autoquit`: the run ends, the process
+        // stays (serving its web UI), so the script goes no further.
+        let stays = slot
+            .job
+            .as_ref()
+            .is_some_and(|j| j.start == Start::AutostartStays);
         let code = slot
             .job
             .as_ref()
             .map_or(report.exit_code, |j| j.job_exit_code(report.exit_code));
+        if stays {
+            let name = slot.name.clone();
+            self.jobs[job as usize].report = Some(report);
+            self.note(
+                now,
+                "locust",
+                format!("Locust job {name}'s run ended; with --autostart and no --autoquit the process stays, so the pod runs until deleted"),
+            );
+            return;
+        }
         slot.exit_code = Some(code);
         let name = slot.name.clone();
         let (total, failed) = (

@@ -12,6 +12,7 @@ use crate::analysis::{
 };
 use crate::condition::{self, BoolCheck, ResultValue};
 use crate::diag::{Diagnostic, Location};
+use crate::locust::job::{Launch, Start};
 use crate::manifest::{ManifestSet, MetricSites, StepSites, TemplateManifest, TextSite};
 use crate::promql::{PromqlError, Query};
 use crate::rollout::policy::{AnalysisRef, Policy, Step};
@@ -623,21 +624,44 @@ fn metric_checks(
         }
         Ok(checked) => {
             // What the simulated Job cannot start (a locustfile canarysim
-            // does not have, no --host): every measurement is an Error.
-            if let CheckedProvider::Job(job) = &checked.provider
-                && let Err(e) = job.to_spec("", "", "")
-            {
-                push(
-                    out,
-                    Severity::Error,
-                    Kind::Invalid,
-                    sites
-                        .job_command
-                        .clone()
-                        .unwrap_or_else(|| metric_at.clone()),
-                    format!("{label}: {e}"),
-                    "the Job's Locust cannot start: every measurement of this metric is an Error",
-                );
+            // does not have, no --host): every measurement is an Error. A
+            // Locust that exits at start fails every pod; one that never
+            // exits holds the analysis forever.
+            if let CheckedProvider::Job(job) = &checked.provider {
+                let at = sites
+                    .job_command
+                    .clone()
+                    .unwrap_or_else(|| metric_at.clone());
+                let problem = match job.launch("", "", "") {
+                    Err(e) => Some((
+                        format!("{label}: {e}"),
+                        "the Job's Locust cannot start: every measurement of this metric is an Error"
+                            .to_string(),
+                    )),
+                    Ok(Launch::Exits { code, message }) => Some((
+                        format!("{label}: Locust exits {code} before any user starts: {message}"),
+                        format!(
+                            "every pod of the Job exits with container code {} and sends no request; fix the command line",
+                            job.job_exit_code(code)
+                        ),
+                    )),
+                    Ok(Launch::Waits) => Some((
+                        format!("{label}: without --headless or --autostart Locust serves its web UI and waits for someone to press start"),
+                        "the Job never finishes and the analysis never ends; add --headless".to_string(),
+                    )),
+                    Ok(Launch::Run(spec)) if spec.run_time.is_none() => Some((
+                        format!("{label}: the Locust command has no --run-time (or it is 0, which Locust reads as no limit)"),
+                        "the Job never finishes and the analysis never ends; add -t 45s".to_string(),
+                    )),
+                    Ok(Launch::Run(_)) if job.start == Start::AutostartStays => Some((
+                        format!("{label}: with --autostart and no --autoquit Locust stops its users after the run time but keeps running"),
+                        "the Job never finishes and the analysis never ends; use --headless".to_string(),
+                    )),
+                    Ok(Launch::Run(_)) => None,
+                };
+                if let Some((message, help)) = problem {
+                    push(out, Severity::Error, Kind::Invalid, at, message, &help);
+                }
             }
             if let CheckedProvider::Job(job) = &checked.provider
                 && !job.propagates_exit_code
@@ -650,9 +674,16 @@ fn metric_checks(
                         .job_command
                         .clone()
                         .unwrap_or_else(|| metric_at.clone()),
-                    format!(
-                        "{label}: the job's exit code is the last command's, not Locust's: a failed Locust run still completes the Job"
-                    ),
+                    if job.later_exit_code == 0 {
+                        format!(
+                            "{label}: the job's exit code is the last command's, not Locust's: a failed Locust run still completes the Job"
+                        )
+                    } else {
+                        format!(
+                            "{label}: the job's exit code is not Locust's: the script exits {} after it whatever Locust does, so every pod fails",
+                            job.later_exit_code
+                        )
+                    },
                     "start the script with `set -e` (or end it with `exec locust …`) so the Job fails when Locust does",
                 );
             }

@@ -4,23 +4,67 @@
 //! In: the container's `env` (name, value) pairs and its `command` (plus
 //! `args`), e.g. the seed's `/bin/sh -c "locust -f $LOCUST_FILE … --exit-code-on-error 1
 //! \n python3 push_metrics.py …"`. Out: a [`LocustJob`] holding Locust's
-//! parameters as Locust would read them (flags first, then `LOCUST_*`
-//! variables, then Locust's defaults), the push step's labels, and whether
-//! the container's exit status is Locust's at all.
+//! parameters as Locust would read them (`cli`: flags first, then `LOCUST_*`
+//! variables, then Locust's defaults), how the process starts ([`Start`]:
+//! runs the test, serves its web UI and waits, or exits at once), the push
+//! step's labels, and what the container's exit status is.
 //!
 //! That last point matters: `sh -c` exits with the status of its *last*
 //! command. In the seed's script `locust` is followed by `python3
 //! push_metrics.py` with no `set -e`, so a Locust exit code of 1 is lost and
-//! the Job succeeds whenever the push succeeds. [`LocustJob::job_exit_code`]
-//! applies that rule; [`LocustReport::exit_code`](super::LocustReport) stays
-//! Locust's own.
+//! the Job succeeds whenever the push succeeds; `locust …; exit 0` masks it
+//! the same way, and a quote left open makes `sh` refuse the line (exit 2).
+//! [`LocustJob::job_exit_code`] applies these rules;
+//! [`LocustReport::exit_code`](super::LocustReport) stays Locust's own.
 
+use super::cli::{self, Early};
 use super::spec::{LocustRunSpec, LocustSpecError, Target, UserClass, checkout_user};
 use crate::sim::SimDuration;
 
 /// The most users one Locust Job may run (the scenario's `traffic.users`
 /// has the same bound).
 pub const MAX_USERS: u32 = 100_000;
+
+/// How the Locust process of a Job's pod starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// `--headless` (or `--autostart --autoquit 0`): runs the test at once
+    /// and exits when it ends.
+    Headless,
+    /// `--autostart` without `--autoquit`: runs the test at once, and when
+    /// it ends stops its users but keeps serving its web UI; it never exits.
+    AutostartStays,
+    /// Neither `--headless` nor `--autostart`: serves its web UI and waits
+    /// for someone to press start. No request is sent and it never exits
+    /// (`-t` only counts from a start).
+    WebUi,
+    /// Exits before any user starts, with `code` (2 for a command line
+    /// Locust's parser refuses), printing `message`.
+    Exits {
+        /// Locust's exit code (or the shell's, when `by_shell`).
+        code: i32,
+        /// What it prints.
+        message: String,
+        /// The shell refused the script before Locust ran at all.
+        by_shell: bool,
+    },
+}
+
+/// What a pod of the Job does, once its locustfile is known.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Launch {
+    /// Runs the test (see [`LocustJob::start`] for what happens after it).
+    Run(LocustRunSpec),
+    /// Exits at once with this Locust exit code, sending nothing.
+    Exits {
+        /// Locust's exit code.
+        code: i32,
+        /// Why.
+        message: String,
+    },
+    /// Waits forever, sending nothing (the web UI with nobody to press start).
+    Waits,
+}
 
 /// Locust's parameters for one Job, as read from its container.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,7 +77,7 @@ pub struct LocustJob {
     pub users: u32,
     /// `-r/--spawn-rate` (default 1).
     pub spawn_rate: f64,
-    /// `-t/--run-time` (none: run until stopped).
+    /// `-t/--run-time` (none: run until stopped; Locust reads 0 as none).
     pub run_time: Option<SimDuration>,
     /// `--stop-timeout` (default 0).
     pub stop_timeout: SimDuration,
@@ -41,9 +85,19 @@ pub struct LocustJob {
     pub exit_code_on_error: i32,
     /// `--csv` prefix, if given.
     pub csv_prefix: Option<String>,
-    /// Whether the container exits with Locust's exit code (Locust is the
-    /// last command, runs under `set -e`, or is `exec`'d).
+    /// User class names given on the command line (or `LOCUST_USER_CLASSES`).
+    pub user_classes: Vec<String>,
+    /// `--show-task-ratio`/`--show-task-ratio-json`: print and exit 0.
+    pub show_task_ratio: bool,
+    /// How the process starts.
+    pub start: Start,
+    /// Whether a failing Locust's exit code reaches the container (Locust
+    /// is the last command, runs under `set -e`, or is `exec`'d).
     pub propagates_exit_code: bool,
+    /// The container's exit code when Locust's does not reach it: 0 when
+    /// later commands are taken to succeed, N after a trailing `exit N`, 2
+    /// when `sh` refuses a later line.
+    pub later_exit_code: i32,
     /// Labels of the push step (`--labels="service=…,type=canary"`), in order.
     pub push_labels: Vec<(String, String)>,
     /// `spec.backoffLimit` of the Job running the container: how many failed
@@ -56,156 +110,375 @@ pub const DEFAULT_BACKOFF_LIMIT: u32 = 6;
 
 impl LocustJob {
     /// Reads the container. `command` is `command` followed by `args`; a
-    /// shell (`sh`/`bash` with `-c`) is looked into for the `locust` line.
+    /// shell (`sh`/`bash` with `-c`) is looked into for the `locust` command.
+    ///
+    /// `Err` only for what canarysim cannot simulate (no `locust` command,
+    /// a background run, more users or a longer span than it models); a
+    /// command line Locust itself refuses is [`Start::Exits`].
     pub fn from_container(
         env: &[(String, String)],
         command: &[String],
     ) -> Result<LocustJob, LocustSpecError> {
-        let (script, direct) = match command {
-            [shell, flag, script, ..]
-                if is_shell(shell) && flag.starts_with('-') && flag.contains('c') =>
-            {
-                (script.clone(), false)
-            }
-            _ => (command.join(" "), true),
-        };
-        let lines = logical_lines(&script);
-        let mut errexit = false;
-        let mut pipefail = false;
-        let mut locust_line: Option<usize> = None;
-        let mut push_labels = Vec::new();
-        for (i, line) in lines.iter().enumerate() {
-            let tokens = tokenize(line, env);
-            if tokens.first().is_some_and(|t| t == "set")
-                && tokens
-                    .windows(2)
-                    .any(|w| w[0].starts_with('-') && w[0].ends_with('o') && w[1] == "pipefail")
-            {
-                pipefail = true;
-            }
-            match tokens.first().map(String::as_str) {
-                Some("set") if tokens[1..].iter().any(|t| sets_errexit(t)) => errexit = true,
-                Some("set") if tokens.windows(2).any(|w| w[0] == "-o" && w[1] == "errexit") => {
-                    errexit = true
-                }
-                _ => {}
-            }
-            let first_cmd = tokens
-                .iter()
-                .position(|t| t != "exec")
-                .map(|p| tokens[p].as_str());
-            if locust_line.is_none() && first_cmd.is_some_and(is_locust) {
-                locust_line = Some(i);
-            }
-            if let Some(v) = flag_value(&tokens, &["--labels"]) {
-                push_labels = v
-                    .split(',')
-                    .filter_map(|kv| kv.split_once('='))
-                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                    .collect();
-            }
-        }
-        let Some(li) = locust_line else {
-            return Err(LocustSpecError::JobParameter {
-                name: "command".to_string(),
-                problem: "no `locust` command found in the container's command".to_string(),
-            });
-        };
-        let line = &lines[li];
-        let all = tokenize(line, env);
-        let start = all.iter().position(|t| is_locust(t)).unwrap_or(0) + 1;
-        let end = all[start..]
-            .iter()
-            .position(|t| matches!(t.as_str(), "&&" | "||" | ";" | "|" | ">" | ">>" | "&"))
-            .map_or(all.len(), |p| start + p);
-        let args = &all[start..end];
-        // `locust … || true` hides Locust's status, and so does a pipe
-        // (`locust … | tee log`) without `set -o pipefail`: a pipeline's
-        // status is its last command's.
-        let piped = all.get(end).is_some_and(|t| t == "|") && !pipefail;
-        let swallowed = piped || all[end..].iter().any(|t| t == "||");
-        let is_last = lines[li + 1..].iter().all(|l| {
-            let t = l.trim();
-            t.is_empty() || t.starts_with('#')
-        });
-        let execd = all.first().is_some_and(|t| t == "exec");
-        let propagates = !swallowed && (direct || errexit || execd || is_last);
-
-        let env_get = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let param = |flags: &[&str], var: &str| flag_value(args, flags).or_else(|| env_get(var));
         let bad = |name: &str, problem: String| LocustSpecError::JobParameter {
             name: name.to_string(),
             problem,
         };
-        let users = match param(&["-u", "--users"], "LOCUST_USERS") {
-            Some(v) => v
-                .parse::<u32>()
-                .map_err(|_| bad("--users", format!("{v:?} is not a whole number of users")))?,
-            None => 1,
+        let script = match command {
+            [shell, flag, script, ..]
+                if is_shell(shell) && flag.starts_with('-') && flag.contains('c') =>
+            {
+                Some(parse_script(script, env))
+            }
+            _ => None,
         };
-        if users > MAX_USERS {
+        let mut job = LocustJob::defaults();
+        let words: Vec<String>;
+        match &script {
+            None => {
+                let start = command.iter().position(|t| is_locust(t));
+                let Some(start) = start else {
+                    return Err(no_locust());
+                };
+                words = command[start + 1..].to_vec();
+            }
+            Some(script) => {
+                // Only the commands before a line `sh` refuses ever run.
+                let runnable = script.error.as_ref().map_or(script.commands.len(), |e| e.0);
+                let found = script.commands[..runnable].iter().position(|c| {
+                    c.words
+                        .iter()
+                        .find(|w| *w != "exec")
+                        .is_some_and(|w| is_locust(w))
+                });
+                let Some(li) = found else {
+                    return match &script.error {
+                        Some((_, message)) => {
+                            job.start = Start::Exits {
+                                code: 2,
+                                message: message.clone(),
+                                by_shell: true,
+                            };
+                            Ok(job)
+                        }
+                        None => Err(no_locust()),
+                    };
+                };
+                let cmds = &script.commands;
+                let mut errexit = false;
+                let mut pipefail = false;
+                for c in &cmds[..li] {
+                    if c.words.first().is_some_and(|t| t == "set") {
+                        if c.words[1..].iter().any(|t| sets_errexit(t))
+                            || c.words
+                                .windows(2)
+                                .any(|w| w[0] == "-o" && w[1] == "errexit")
+                        {
+                            errexit = true;
+                        }
+                        if c.words.windows(2).any(|w| {
+                            w[0].starts_with('-') && w[0].ends_with('o') && w[1] == "pipefail"
+                        }) {
+                            pipefail = true;
+                        }
+                    }
+                }
+                for c in cmds {
+                    if let Some(v) = flag_value(&c.words, &["--labels"]) {
+                        job.push_labels = v
+                            .split(',')
+                            .filter_map(|kv| kv.split_once('='))
+                            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                            .collect();
+                    }
+                }
+                let lc = &cmds[li];
+                let at = lc.words.iter().position(|t| is_locust(t)).unwrap_or(0);
+                words = lc.words[at + 1..].to_vec();
+                if lc.then == Sep::Background {
+                    return Err(bad(
+                        "command",
+                        "a Locust run in the background (`&`) is not modelled; run it in the foreground"
+                            .to_string(),
+                    ));
+                }
+                let execd = lc.words.first().is_some_and(|t| t == "exec");
+                // The end of Locust's and-or list: `locust … || true` and a
+                // pipe without pipefail hide its status; after `&&` a
+                // failure ends the list with Locust's status.
+                let mut end = li;
+                let mut swallowed = false;
+                while matches!(cmds[end].then, Sep::And | Sep::Or | Sep::Pipe) {
+                    match cmds[end].then {
+                        Sep::Or if end == li => swallowed = true,
+                        Sep::Pipe if end == li && !pipefail => swallowed = true,
+                        _ => {}
+                    }
+                    end += 1;
+                    if end >= runnable {
+                        break;
+                    }
+                }
+                let and_list = lc.then == Sep::And;
+                // What runs after the list decides the status, unless a
+                // failure stops the script first (`set -e`, outside `&&`).
+                let mut later: Option<i32> = None;
+                let mut first = true;
+                for c in cmds.get(end + 1..runnable).unwrap_or(&[]) {
+                    if c.words.first().is_some_and(|w| w == "exit") {
+                        later = Some(match c.words.get(1).map(String::as_str) {
+                            None | Some("$?") if first => -1,
+                            None | Some("$?") => 0,
+                            Some(n) => n.parse::<i64>().map_or(2, |n| n.rem_euclid(256) as i32),
+                        });
+                        break;
+                    }
+                    first = false;
+                    later = Some(0);
+                }
+                if later.is_none() && script.error.is_some() {
+                    later = Some(2);
+                }
+                job.later_exit_code = 0;
+                job.propagates_exit_code = if execd {
+                    true
+                } else if swallowed {
+                    false
+                } else {
+                    match later {
+                        None | Some(-1) => true,
+                        Some(code) => {
+                            job.later_exit_code = code;
+                            errexit && !and_list
+                        }
+                    }
+                };
+            }
+        }
+        if script.is_none() {
+            job.propagates_exit_code = true;
+        }
+        job.read_args(&words, env)?;
+        Ok(job)
+    }
+
+    fn defaults() -> LocustJob {
+        LocustJob {
+            locustfile: "locustfile.py".to_string(),
+            host: None,
+            users: 1,
+            spawn_rate: 1.0,
+            run_time: None,
+            stop_timeout: SimDuration::ZERO,
+            exit_code_on_error: 1,
+            csv_prefix: None,
+            user_classes: Vec::new(),
+            show_task_ratio: false,
+            start: Start::Headless,
+            propagates_exit_code: true,
+            later_exit_code: 0,
+            push_labels: Vec::new(),
+            backoff_limit: DEFAULT_BACKOFF_LIMIT,
+        }
+    }
+
+    /// Reads Locust's command line (the words after `locust`) as Locust's
+    /// `main` does, in its order: the parser (exit 2), then its own checks.
+    fn read_args(
+        &mut self,
+        words: &[String],
+        env: &[(String, String)],
+    ) -> Result<(), LocustSpecError> {
+        let exits = |code: i32, message: String| Start::Exits {
+            code,
+            message,
+            by_shell: false,
+        };
+        if let Some(f) = cli::locustfile(words, env) {
+            self.locustfile = f;
+        }
+        let a = match cli::parse(words, env) {
+            Ok(a) => a,
+            Err(Early::Printed(what)) => {
+                self.start = exits(0, format!("locust prints its {what} and exits 0"));
+                return Ok(());
+            }
+            Err(Early::Refused(message)) => {
+                self.start = exits(2, format!("locust: error: {message}"));
+                return Ok(());
+            }
+        };
+        if let Some(f) = a.value("locustfile") {
+            self.locustfile = f.to_string();
+        }
+        self.host = a.value("host").map(str::to_string);
+        self.csv_prefix = a.value("csv").map(str::to_string);
+        self.user_classes = a.user_classes.clone();
+        self.show_task_ratio = a.flag("show-task-ratio") || a.flag("show-task-ratio-json");
+        if a.flag("csv-full-history") && self.csv_prefix.is_none() {
+            self.start = exits(
+                2,
+                "locust: error: '--csv-full-history' requires '--csv'.".into(),
+            );
+            return Ok(());
+        }
+        let autostart = a.flag("autostart");
+        let autoquit = a.value("autoquit").map_or(-1, |v| {
+            v.trim()
+                .parse::<i64>()
+                .expect("invariant: the parser checked the int")
+        });
+        if autoquit != -1 && !autostart {
+            self.start = exits(
+                1,
+                "--autoquit is only meaningful in combination with --autostart".into(),
+            );
+            return Ok(());
+        }
+        if a.flag("list") {
+            self.start = exits(0, "locust lists its User classes and exits 0".into());
+            return Ok(());
+        }
+        let bad = |name: &str, problem: String| LocustSpecError::JobParameter {
+            name: name.to_string(),
+            problem,
+        };
+        if a.flag("master") || a.flag("worker") || a.value("processes").is_some() {
             return Err(bad(
-                "--users",
-                format!("{users} users is more than {MAX_USERS}, the most canarysim simulates"),
+                "--master/--worker/--processes",
+                "distributed Locust is not modelled; run one process with --headless".into(),
             ));
         }
-        let spawn_rate = match param(&["-r", "--spawn-rate"], "LOCUST_SPAWN_RATE") {
-            Some(v) => v
+        let headless = a.flag("headless") && !a.flag("headful");
+        self.start = if headless || (autostart && autoquit == 0) {
+            Start::Headless
+        } else if autostart && autoquit == -1 {
+            Start::AutostartStays
+        } else if autostart {
+            return Err(bad(
+                "--autoquit",
+                format!("--autostart with --autoquit {autoquit} is not modelled; use --headless"),
+            ));
+        } else {
+            Start::WebUi
+        };
+        if let Some(v) = a.value("users") {
+            let n = v
+                .trim()
+                .parse::<i64>()
+                .expect("invariant: the parser checked the int");
+            self.users = u32::try_from(n).map_err(|_| {
+                bad(
+                    "--users",
+                    format!("{v:?}: a negative number of users is not modelled"),
+                )
+            })?;
+        }
+        if self.users > MAX_USERS {
+            return Err(bad(
+                "--users",
+                format!(
+                    "{} users is more than {MAX_USERS}, the most canarysim simulates",
+                    self.users
+                ),
+            ));
+        }
+        if let Some(v) = a.value("spawn-rate") {
+            self.spawn_rate = v
+                .trim()
                 .parse::<f64>()
                 .ok()
-                .filter(|r| r.is_finite() && *r > 0.0)
-                .ok_or_else(|| bad("--spawn-rate", format!("{v:?} is not a positive number")))?,
-            None => 1.0,
+                .filter(|r| r.is_finite())
+                .ok_or_else(|| bad("--spawn-rate", format!("{v:?} is not a finite rate")))?;
+        }
+        let span = |name: &str, v: &str| -> Result<SimDuration, LocustSpecError> {
+            let secs = cli::timespan_seconds(v).expect("invariant: the parser checked the span");
+            let d = SimDuration::from_secs(secs);
+            if d > SimDuration::MAX_INPUT {
+                return Err(bad(
+                    name,
+                    format!(
+                        "{v:?} is longer than 365 days (8760h), the longest span canarysim simulates"
+                    ),
+                ));
+            }
+            Ok(d)
         };
-        let run_time = match param(&["-t", "--run-time"], "LOCUST_RUN_TIME") {
-            Some(v) => Some(
-                parse_timespan(&v)
-                    .filter(|d| *d <= SimDuration::MAX_INPUT)
-                    .ok_or_else(|| {
-                        bad(
-                            "--run-time",
-                            format!(
-                                "{v:?} is not a time span of at most 365d (20, 20s, 3m, 1h20m)"
-                            ),
-                        )
-                    })?,
-            ),
+        // `if options.run_time:`: Locust reads 0 as no limit.
+        self.run_time = match a.value("run-time") {
+            Some(v) => Some(span("--run-time", v)?).filter(|d| *d > SimDuration::ZERO),
             None => None,
         };
-        let stop_timeout = match param(&["--stop-timeout"], "LOCUST_STOP_TIMEOUT") {
-            Some(v) => parse_timespan(&v).ok_or_else(|| {
-                bad(
-                    "--stop-timeout",
-                    format!("{v:?} is not a time span (20, 20s, 3m)"),
-                )
-            })?,
-            None => SimDuration::ZERO,
-        };
-        let exit_code_on_error = match param(&["--exit-code-on-error"], "LOCUST_EXIT_CODE_ON_ERROR")
+        if let Some(v) = a.value("stop-timeout") {
+            self.stop_timeout = span("--stop-timeout", v)?;
+        }
+        if let Some(v) = a.value("exit-code-on-error") {
+            let n = v
+                .trim()
+                .parse::<i64>()
+                .expect("invariant: the parser checked the int");
+            // A process's exit status is its code modulo 256.
+            self.exit_code_on_error = n.rem_euclid(256) as i32;
+        }
+        Ok(())
+    }
+
+    /// What a pod of this Job does: the run spec (the built-in locustfile's
+    /// user classes against the service the host names), or an exit before
+    /// any user starts, or a wait that never ends. `Err` is what canarysim
+    /// cannot simulate (a locustfile it does not have, no host).
+    pub fn launch(
+        &self,
+        canary_service: &str,
+        stable_service: &str,
+        namespace: &str,
+    ) -> Result<Launch, LocustSpecError> {
+        if let Start::Exits {
+            code,
+            message,
+            by_shell: true,
+        } = &self.start
         {
-            Some(v) => v
-                .parse::<i32>()
-                .map_err(|_| bad("--exit-code-on-error", format!("{v:?} is not an integer")))?,
-            None => 1,
-        };
-        Ok(LocustJob {
-            locustfile: param(&["-f", "--locustfile"], "LOCUST_LOCUSTFILE")
-                .unwrap_or_else(|| "locustfile.py".to_string()),
-            host: param(&["-H", "--host"], "LOCUST_HOST"),
-            users,
-            spawn_rate,
-            run_time,
-            stop_timeout,
-            exit_code_on_error,
-            csv_prefix: param(&["--csv"], "LOCUST_CSV"),
-            propagates_exit_code: propagates,
-            push_labels,
-            backoff_limit: DEFAULT_BACKOFF_LIMIT,
-        })
+            return Ok(Launch::Exits {
+                code: *code,
+                message: message.clone(),
+            });
+        }
+        let classes = builtin_locustfile(&self.locustfile)
+            .ok_or_else(|| LocustSpecError::UnknownLocustfile(self.locustfile.clone()))?;
+        match &self.start {
+            Start::Exits { code, message, .. } => {
+                return Ok(Launch::Exits {
+                    code: *code,
+                    message: message.clone(),
+                });
+            }
+            Start::WebUi => return Ok(Launch::Waits),
+            Start::Headless | Start::AutostartStays => {}
+        }
+        let missing: Vec<&str> = self
+            .user_classes
+            .iter()
+            .filter(|n| !classes.iter().any(|c| c.name == **n))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Ok(Launch::Exits {
+                code: 1,
+                message: format!("Unknown User(s): {}", missing.join(", ")),
+            });
+        }
+        if self.show_task_ratio {
+            return Ok(Launch::Exits {
+                code: 0,
+                message: "locust prints its task ratio and exits 0".to_string(),
+            });
+        }
+        self.to_spec(canary_service, stable_service, namespace)
+            .map(Launch::Run)
     }
 
     /// The run spec: the built-in locustfile's user classes against the
-    /// service the host names. A Job needs a run time, or it never ends.
+    /// service the host names.
     pub fn to_spec(
         &self,
         canary_service: &str,
@@ -214,13 +487,6 @@ impl LocustJob {
     ) -> Result<LocustRunSpec, LocustSpecError> {
         let user_classes = builtin_locustfile(&self.locustfile)
             .ok_or_else(|| LocustSpecError::UnknownLocustfile(self.locustfile.clone()))?;
-        if self.run_time.is_none() {
-            return Err(LocustSpecError::JobParameter {
-                name: "--run-time".to_string(),
-                problem: "a Locust job needs a run time, or it never finishes (add -t 45s)"
-                    .to_string(),
-            });
-        }
         // The built-in user classes name no host of their own, and Locust
         // refuses to start a user without one ("You must specify the base
         // host").
@@ -231,6 +497,9 @@ impl LocustJob {
                     .to_string(),
             });
         };
+        if !(self.spawn_rate.is_finite() && self.spawn_rate > 0.0) {
+            return Err(LocustSpecError::SpawnRate(self.spawn_rate));
+        }
         let target = target_of_host(host, canary_service, stable_service, namespace);
         let spec = LocustRunSpec {
             users: self.users,
@@ -245,17 +514,25 @@ impl LocustJob {
         Ok(spec)
     }
 
-    /// The container's exit code when Locust exits with `locust_exit`: that
-    /// code if the script propagates it, else 0 (the commands after Locust,
-    /// such as the push, are taken to succeed).
+    /// The container's exit code when Locust exits with `locust_exit`:
+    /// Locust's if it is not 0 and reaches the container, else the code the
+    /// rest of the script leaves ([`Self::later_exit_code`]).
     pub fn job_exit_code(&self, locust_exit: i32) -> i32 {
-        if self.propagates_exit_code {
-            // A process's exit status is its exit code modulo 256
-            // (`--exit-code-on-error 256` exits 0, -1 exits 255).
-            locust_exit.rem_euclid(256)
+        // A process's exit status is its exit code modulo 256
+        // (`--exit-code-on-error 256` exits 0, -1 exits 255).
+        let code = locust_exit.rem_euclid(256);
+        if self.propagates_exit_code && code != 0 {
+            code
         } else {
-            0
+            self.later_exit_code
         }
+    }
+}
+
+fn no_locust() -> LocustSpecError {
+    LocustSpecError::JobParameter {
+        name: "command".to_string(),
+        problem: "no `locust` command found in the container's command".to_string(),
     }
 }
 
@@ -308,41 +585,9 @@ pub fn builtin_locustfile(path: &str) -> Option<Vec<UserClass>> {
     }
 }
 
-/// Locust's `parse_timespan`: whole seconds (`45`) or `h`/`m`/`s` parts in
-/// that order, each a whole number (`45s`, `3m`, `1h20m`).
+/// Locust's `parse_timespan` (see [`cli::timespan_seconds`]).
 pub fn parse_timespan(text: &str) -> Option<SimDuration> {
-    let t = text.trim();
-    if t.is_empty() {
-        return None;
-    }
-    if t.bytes().all(|b| b.is_ascii_digit()) {
-        return t.parse::<u64>().ok().map(SimDuration::from_secs);
-    }
-    let mut total = 0u64;
-    let mut rank = 0;
-    let mut digits = String::new();
-    for c in t.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let (r, mult) = match c {
-            'h' => (1, 3600),
-            'm' => (2, 60),
-            's' => (3, 1),
-            _ => return None,
-        };
-        if digits.is_empty() || r <= rank {
-            return None;
-        }
-        rank = r;
-        total = total.checked_add(digits.parse::<u64>().ok()?.checked_mul(mult)?)?;
-        digits.clear();
-    }
-    if !digits.is_empty() {
-        return None;
-    }
-    Some(SimDuration::from_secs(total))
+    cli::timespan_seconds(text).map(SimDuration::from_secs)
 }
 
 fn is_shell(s: &str) -> bool {
@@ -357,34 +602,130 @@ fn sets_errexit(t: &str) -> bool {
     t.starts_with('-') && !t.starts_with("--") && t.contains('e')
 }
 
-/// The script's lines with backslash-newline continuations joined.
-fn logical_lines(script: &str) -> Vec<String> {
-    let joined = script.replace("\\\r\n", " ").replace("\\\n", " ");
-    joined.lines().map(str::to_string).collect()
+/// What separates a simple command from the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sep {
+    /// A newline, `;` or the end of the script.
+    End,
+    /// `&&`
+    And,
+    /// `||`
+    Or,
+    /// `|`
+    Pipe,
+    /// `&`
+    Background,
 }
 
-/// Splits a shell line into words: quotes grouped, `$VAR` and `${VAR}`
-/// expanded from `env` outside single quotes, a `#` word ending the line.
-fn tokenize(line: &str, env: &[(String, String)]) -> Vec<String> {
-    let mut out = Vec::new();
+/// A simple command: its words, and what follows it.
+#[derive(Debug, Clone, PartialEq)]
+struct Cmd {
+    words: Vec<String>,
+    then: Sep,
+}
+
+/// A `sh -c` script as the shell reads it.
+#[derive(Debug, Clone, PartialEq)]
+struct Script {
+    commands: Vec<Cmd>,
+    /// A line the shell refuses: the index of its first command (the
+    /// commands before it run, it and those after do not) and the message.
+    error: Option<(usize, String)>,
+}
+
+/// Splits a script into simple commands: quotes grouped, backslash escapes
+/// and line continuations applied, `$VAR`/`${VAR}` expanded from `env`
+/// outside single quotes, `#` comments dropped, redirections skipped. The
+/// shell reads a line, then runs it, so a quote still open at the end makes
+/// it refuse the line the quote starts on (`sh` exits 2).
+fn parse_script(script: &str, env: &[(String, String)]) -> Script {
+    let mut commands: Vec<Cmd> = Vec::new();
+    let mut words: Vec<String> = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
-    let mut chars = line.chars().peekable();
+    let mut skip_next_word = false;
     let mut quote: Option<char> = None;
+    let mut line_start = 0usize;
+    let mut quote_line_start = 0usize;
+    let mut chars = script.chars().peekable();
+    let end_cmd = |words: &mut Vec<String>, then: Sep, commands: &mut Vec<Cmd>| {
+        if !words.is_empty() || then != Sep::End {
+            commands.push(Cmd {
+                words: std::mem::take(words),
+                then,
+            });
+        }
+    };
     while let Some(c) = chars.next() {
         match (quote, c) {
             (Some('\''), '\'') | (Some('"'), '"') => quote = None,
             (Some('\''), c) => cur.push(c),
+            (Some('"'), '\\') => match chars.peek() {
+                Some(&n @ ('"' | '\\' | '$' | '`')) => {
+                    cur.push(n);
+                    chars.next();
+                }
+                Some('\n') => {
+                    chars.next();
+                }
+                _ => cur.push('\\'),
+            },
+            (None, '\\') => match chars.next() {
+                Some('\n') | None => {}
+                Some(n) => {
+                    cur.push(n);
+                    in_word = true;
+                }
+            },
             (None, '\'' | '"') => {
                 quote = Some(c);
+                quote_line_start = line_start;
                 in_word = true;
             }
-            (None, '#') if !in_word => break,
-            (None, c) if c.is_whitespace() => {
-                if in_word {
-                    out.push(std::mem::take(&mut cur));
+            (None, '#') if !in_word => {
+                while chars.peek().is_some_and(|&n| n != '\n') {
+                    chars.next();
+                }
+            }
+            (None, '\n') => {
+                end_word(&mut cur, &mut in_word, &mut skip_next_word, &mut words);
+                end_cmd(&mut words, Sep::End, &mut commands);
+                line_start = commands.len();
+            }
+            (None, ';') => {
+                end_word(&mut cur, &mut in_word, &mut skip_next_word, &mut words);
+                end_cmd(&mut words, Sep::End, &mut commands);
+            }
+            (None, '&' | '|') => {
+                end_word(&mut cur, &mut in_word, &mut skip_next_word, &mut words);
+                let then = match (c, chars.peek()) {
+                    ('&', Some('&')) => {
+                        chars.next();
+                        Sep::And
+                    }
+                    ('|', Some('|')) => {
+                        chars.next();
+                        Sep::Or
+                    }
+                    ('&', _) => Sep::Background,
+                    _ => Sep::Pipe,
+                };
+                end_cmd(&mut words, then, &mut commands);
+            }
+            (None, '>' | '<') => {
+                // `2>&1`, `> log`: the fd number and the target are not words.
+                if in_word && cur.bytes().all(|b| b.is_ascii_digit()) {
+                    cur.clear();
                     in_word = false;
                 }
+                end_word(&mut cur, &mut in_word, &mut skip_next_word, &mut words);
+                if chars.peek() == Some(&'&') || chars.peek() == Some(&c) {
+                    chars.next();
+                }
+                skip_next_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                end_word(&mut cur, &mut in_word, &mut skip_next_word, &mut words)
             }
             (_, '$') => {
                 let mut name = String::new();
@@ -419,15 +760,39 @@ fn tokenize(line: &str, env: &[(String, String)]) -> Vec<String> {
             }
         }
     }
-    if in_word {
-        out.push(cur);
+    if let Some(q) = quote {
+        let what = if q == '"' { "\"" } else { "'" };
+        return Script {
+            commands,
+            error: Some((
+                quote_line_start,
+                format!("sh: syntax error: unterminated quoted string ({what} never closed)"),
+            )),
+        };
     }
-    out
+    end_word(&mut cur, &mut in_word, &mut skip_next_word, &mut words);
+    end_cmd(&mut words, Sep::End, &mut commands);
+    Script {
+        commands,
+        error: None,
+    }
 }
 
-/// The value of the first of `flags` in `tokens`: `--flag value`, `--flag=value` or `-uVALUE`.
+/// Ends the word being read, unless it is a redirection's target.
+fn end_word(cur: &mut String, in_word: &mut bool, skip: &mut bool, words: &mut Vec<String>) {
+    if *in_word {
+        let w = std::mem::take(cur);
+        if *skip {
+            *skip = false;
+        } else {
+            words.push(w);
+        }
+        *in_word = false;
+    }
+}
+
+/// The value of the last of `flags` in `tokens`: `--flag value` or `--flag=value`.
 fn flag_value(tokens: &[String], flags: &[&str]) -> Option<String> {
-    // argparse keeps the last of a repeated option (`-t 30s -t 1m` is 1m).
     let mut last = None;
     let mut i = 0;
     while i < tokens.len() {
@@ -440,15 +805,6 @@ fn flag_value(tokens: &[String], flags: &[&str]) -> Option<String> {
             }
             if let Some(v) = t.strip_prefix(f).and_then(|r| r.strip_prefix('=')) {
                 last = Some(v.to_string());
-                break;
-            }
-            if f.len() == 2
-                && !f.starts_with("--")
-                && t.len() > 2
-                && t.starts_with(f)
-                && !t.starts_with("--")
-            {
-                last = Some(t[2..].to_string());
                 break;
             }
         }
@@ -609,21 +965,183 @@ mod tests {
     }
 
     #[test]
-    fn bad_parameters_name_the_flag() {
-        let cmd: Vec<String> = ["locust", "-u", "many"]
+    fn bad_parameters_make_locust_exit_2_and_canarysim_limits_name_the_flag() {
+        let cmd: Vec<String> = ["locust", "--headless", "-u", "many"]
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let err = LocustJob::from_container(&[], &cmd).unwrap_err();
-        assert!(err.to_string().contains("--users"), "{err}");
+        let job = LocustJob::from_container(&[], &cmd).unwrap();
+        assert!(
+            matches!(&job.start, Start::Exits { code: 2, message, .. }
+                if message == "locust: error: argument -u/--users: invalid int value: 'many'"),
+            "{:?}",
+            job.start
+        );
         let cmd: Vec<String> = ["locust", "-f", "other.py", "-t", "1m"]
             .iter()
             .map(|s| s.to_string())
             .collect();
         let job = LocustJob::from_container(&[], &cmd).unwrap();
         assert!(matches!(
-            job.to_spec("a", "b", "production"),
+            job.launch("a", "b", "production"),
             Err(LocustSpecError::UnknownLocustfile(_))
         ));
+    }
+
+    fn exits(job: &LocustJob) -> (i32, String) {
+        match job.launch("checkout-canary", "checkout-stable", "production") {
+            Ok(Launch::Exits { code, message }) => (code, message),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const RUN: &str = "locust -f checkout_flow.py --headless --host=http://checkout-canary -t 30s";
+
+    #[test]
+    fn an_option_locust_does_not_define_makes_it_exit_2_as_the_locustfile_adds_none() {
+        let job = shell(&format!("{RUN} --bogus-flag"));
+        assert_eq!(
+            exits(&job),
+            (
+                2,
+                "locust: error: unrecognized arguments: --bogus-flag".to_string()
+            )
+        );
+        assert_eq!(job.job_exit_code(2), 2);
+        // A unique prefix is Locust's own option, not an unknown one.
+        let job = shell(&RUN.replace("-t 30s", "--run 30s"));
+        assert_eq!(job.run_time, Some(SimDuration::from_secs(30)));
+        assert!(matches!(
+            job.launch("checkout-canary", "b", "production"),
+            Ok(Launch::Run(_))
+        ));
+    }
+
+    #[test]
+    fn an_unknown_user_class_makes_locust_exit_1() {
+        assert_eq!(
+            exits(&shell(&format!("{RUN} AdminUser"))).0,
+            1,
+            "Unknown User(s)"
+        );
+        let job = shell(&format!("{RUN} CheckoutUser"));
+        assert!(matches!(
+            job.launch("checkout-canary", "b", "production"),
+            Ok(Launch::Run(_))
+        ));
+    }
+
+    #[test]
+    fn without_headless_or_autostart_locust_serves_its_web_ui_and_waits() {
+        let job = shell(&RUN.replace(" --headless", ""));
+        assert_eq!(job.start, Start::WebUi);
+        assert_eq!(
+            job.launch("checkout-canary", "b", "production"),
+            Ok(Launch::Waits)
+        );
+        // --autostart runs the test but, without --autoquit, never exits.
+        let job = shell(&RUN.replace("--headless", "--autostart"));
+        assert_eq!(job.start, Start::AutostartStays);
+        let job = shell(&RUN.replace("--headless", "--autostart --autoquit 0"));
+        assert_eq!(job.start, Start::Headless);
+        // --autoquit without --autostart: Locust exits 1.
+        assert_eq!(exits(&shell(&format!("{RUN} --autoquit 5"))).0, 1);
+        // LOCUST_HEADLESS stands in for the flag; --headful overrides it.
+        let env = [("LOCUST_HEADLESS".to_string(), "true".to_string())];
+        let cmd: Vec<String> = ["locust", "-f", "checkout_flow.py", "-t", "1m"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let job = LocustJob::from_container(&env, &cmd).unwrap();
+        assert_eq!(job.start, Start::Headless);
+        let mut headful = cmd.clone();
+        headful.push("--headful".to_string());
+        let job = LocustJob::from_container(&env, &headful).unwrap();
+        assert_eq!(job.start, Start::WebUi);
+    }
+
+    #[test]
+    fn a_zero_run_time_is_no_limit_as_locust_reads_it() {
+        // main.py: `if options.run_time:` skips the limit for 0.
+        for t in ["0", "0s", "0h0m"] {
+            let job = shell(&RUN.replace("30s", t));
+            assert_eq!(job.run_time, None, "{t}");
+        }
+    }
+
+    #[test]
+    fn a_run_time_in_days_is_refused_by_locust_which_has_no_day_unit() {
+        let job = shell(&RUN.replace("30s", "365d"));
+        let (code, message) = exits(&job);
+        assert_eq!(code, 2);
+        assert!(
+            message.contains("argument -t/--run-time: Invalid time span format"),
+            "{message}"
+        );
+        // The same span in hours is Locust's; canarysim simulates it.
+        let job = shell(&RUN.replace("30s", "8760h"));
+        assert_eq!(job.run_time, Some(SimDuration::from_secs(365 * 86_400)));
+        // Longer is canarysim's own limit, and says so.
+        let err = LocustJob::from_container(
+            &[],
+            &["sh", "-c", &RUN.replace("30s", "8761h")].map(str::to_string),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("longer than 365 days"), "{err}");
+    }
+
+    #[test]
+    fn an_unterminated_quote_before_locust_makes_sh_exit_2_and_locust_never_runs() {
+        let job = shell(&format!("echo \"starting\n{RUN}\n"));
+        assert_eq!(
+            exits(&job).0,
+            2,
+            "the quote swallows the locust line; sh refuses the script"
+        );
+        let job = shell(&format!("{RUN} --csv='/tmp/results\n"));
+        assert_eq!(exits(&job).0, 2, "the locust line itself is refused");
+    }
+
+    #[test]
+    fn an_unterminated_quote_after_locust_fails_the_container_with_2() {
+        let job = shell(&format!("{RUN}\npython3 push.py --labels=\"type=canary\n"));
+        assert_eq!(job.job_exit_code(0), 2);
+        assert_eq!(job.job_exit_code(1), 2);
+        // Under `set -e` a failing Locust stops the script first.
+        let job = shell(&format!(
+            "set -e\n{RUN}\npython3 push.py --labels=\"type=canary\n"
+        ));
+        assert_eq!((job.job_exit_code(0), job.job_exit_code(1)), (2, 1));
+    }
+
+    #[test]
+    fn a_command_after_a_semicolon_sets_the_status_exit_0_masks_locust() {
+        let job = shell(&format!("{RUN}; exit 0"));
+        assert_eq!(job.run_time, Some(SimDuration::from_secs(30)));
+        assert!(!job.propagates_exit_code);
+        assert_eq!(job.job_exit_code(1), 0);
+        let job = shell(&format!("{RUN}; exit 3"));
+        assert_eq!((job.job_exit_code(0), job.job_exit_code(1)), (3, 3));
+        for keep in ["exit", "exit $?"] {
+            let job = shell(&format!("{RUN}; {keep}"));
+            assert_eq!(job.job_exit_code(1), 1, "{keep}");
+        }
+        let job = shell(&format!("set -e; {RUN}; exit 0"));
+        assert_eq!((job.job_exit_code(0), job.job_exit_code(1)), (0, 1));
+        // `&&` ends the list with Locust's failure.
+        let job = shell(&format!("{RUN} && echo ok"));
+        assert_eq!(job.job_exit_code(1), 1);
+    }
+
+    #[test]
+    fn redirections_and_quotes_are_not_locust_arguments() {
+        let job = shell(&format!("{RUN} > /tmp/log 2>&1"));
+        assert!(matches!(
+            job.launch("checkout-canary", "b", "production"),
+            Ok(Launch::Run(_))
+        ));
+        let job = shell(&RUN.replace("-t 30s", "-t '30s'"));
+        assert_eq!(job.run_time, Some(SimDuration::from_secs(30)));
     }
 }

@@ -15,6 +15,7 @@
 //! (failure-row order), `job` (Job parameters), `push` (Pushgateway),
 //! `standalone` (a driver without the engine).
 
+pub mod cli;
 pub mod csv;
 pub mod job;
 pub mod push;

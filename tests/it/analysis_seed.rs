@@ -641,3 +641,79 @@ fn a_locust_host_naming_no_service_of_its_namespace_fails_every_request() {
     assert!(j.requests > 0 && j.failures == j.requests, "{j:?}");
     assert_ne!(j.job_exit_code, 0);
 }
+
+/// The good flagship's hardened-fixed policy with its Locust script edited.
+fn hardened_fixed_with_script(edit: impl Fn(&str) -> String) -> canarysim::outcome::RunResult {
+    let sc = canarysim::scenario::load_file(
+        &crate::fixtures::Disk,
+        std::path::Path::new("scenarios/checkout-good.toml"),
+    )
+    .unwrap();
+    let mut policy = sc
+        .policies
+        .iter()
+        .find(|p| p.name == "hardened-fixed")
+        .unwrap()
+        .clone();
+    let mut edited = 0;
+    for t in &mut policy.templates {
+        for m in &mut t.spec.metrics {
+            if let Some(j) = &mut m.provider.job {
+                let script = j.command.last_mut().unwrap();
+                *script = edit(script);
+                edited += 1;
+            }
+        }
+    }
+    assert!(edited > 0);
+    canarysim::engine::run(&sc, &policy, 1).result
+}
+
+#[test]
+fn a_flag_locust_refuses_fails_the_jobs_pods_not_the_rollout_spec() {
+    // Locust's parser exits 2 on an unknown option; Argo still creates the
+    // Job, whose pods fail and are retried, and the measurement is Failed.
+    // The rollout used to be InvalidSpec at validation.
+    let r = hardened_fixed_with_script(|s| s.replace("--headless", "--headless --bogus-flag"));
+    assert_eq!(r.rollout.invalid_spec, None);
+    let m = r
+        .analysis_runs
+        .iter()
+        .flat_map(|run| &run.measurements)
+        .find(|m| m.metric == "locust-validation")
+        .expect("the Job was created");
+    assert_eq!(m.phase, AnalysisPhase::Failed, "{m:?}");
+    assert!(r.timeline.iter().any(|e| {
+        e.detail
+            .contains("exits 2 at start (locust: error: unrecognized arguments: --bogus-flag)")
+    }));
+    assert!(
+        r.timeline.iter().any(|e| e
+            .detail
+            .contains("BackoffLimitExceeded (failed pods: 1, backoffLimit: 0)")),
+        "the template's backoffLimit 0: the first failed pod fails the Job"
+    );
+    assert!(r.locust_jobs.is_empty(), "no Locust run sent a request");
+}
+
+#[test]
+fn a_locust_without_headless_waits_in_its_web_ui_and_its_analysis_never_ends() {
+    // Locust serves its web UI and waits for a start: its Job runs until
+    // deleted, so the step's analysis stays Running. It used to run headless.
+    let r = hardened_fixed_with_script(|s| s.replace("--headless", ""));
+    assert_eq!(r.rollout.invalid_spec, None);
+    assert!(r.locust_jobs.is_empty(), "no Locust run starts");
+    assert!(
+        r.analysis_runs
+            .iter()
+            .flat_map(|run| &run.measurements)
+            .filter(|m| m.metric == "locust-validation")
+            .all(|m| m.phase == AnalysisPhase::Running),
+    );
+    assert_eq!(r.rollout.promoted_at_s, None);
+    assert!(
+        r.timeline
+            .iter()
+            .any(|e| e.detail.contains("serves its web UI and waits"))
+    );
+}

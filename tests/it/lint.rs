@@ -221,6 +221,25 @@ fn a_locust_job_whose_locust_cannot_start_is_an_error() {
 }
 
 #[test]
+fn a_locust_job_whose_command_line_locust_refuses_is_an_error() {
+    // Locust exits 2 at start, so every pod of the Job fails. The run no
+    // longer refuses the rollout for it; lint still reports it.
+    let f = only("job-bad-flag", Kind::Invalid, Severity::Error);
+    assert!(
+        f.diagnostic
+            .message
+            .contains("Locust exits 2 before any user starts: locust: error: unrecognized arguments: --bogus-flag"),
+        "{f}"
+    );
+}
+
+#[test]
+fn a_locust_job_without_headless_never_finishes_and_is_an_error() {
+    let f = only("job-web-ui", Kind::Invalid, Severity::Error);
+    assert!(f.diagnostic.message.contains("web UI"), "{f}");
+}
+
+#[test]
 fn a_locust_job_that_loses_locusts_exit_code_is_a_warning() {
     let f = only("job-exit-code", Kind::JobExitCode, Severity::Warning);
     assert!(
