@@ -419,13 +419,10 @@ pub fn locustfile(words: &[String], env: &[(String, String)]) -> Option<String> 
                 i += 1;
                 Some(next.clone())
             })
-        } else if let Some(v) = w
-            .strip_prefix("-f")
-            .filter(|v| !v.is_empty() && !w.starts_with("--"))
-        {
-            Some(v.to_string())
         } else {
-            None
+            w.strip_prefix("-f")
+                .filter(|v| !v.is_empty() && !w.starts_with("--"))
+                .map(str::to_string)
         };
         if value.is_some() {
             last = value;
