@@ -304,3 +304,50 @@ fn an_unknown_set_path_is_not_suggested_to_itself() {
     let hint = e.split("nearest valid paths:").nth(1).unwrap_or("");
     assert!(!hint.is_empty() && !hint.contains("nosuch"), "{e}");
 }
+
+#[test]
+fn query_at_a_fraction_of_a_millisecond_is_refused_with_the_two_nearest() {
+    // Prometheus evaluates at whole milliseconds: 1500us was read as 1ms.
+    canarysim()
+        .args(["query", FLAGSHIP, "--at", "1500us", "time()"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--at 1500us: Prometheus evaluates a query at a whole millisecond; give 1ms or 2ms",
+        ));
+}
+
+#[test]
+fn a_warmup_below_a_millisecond_keeps_its_fraction_in_prometheus_timestamps() {
+    // Aligned scrapes fall on whole seconds of simulated time; with a
+    // warmup of 1.5 ms the one at 15 s is 14.9985 s into the rollout, so
+    // its timestamp is 14998 ms (it was 14999: the 0.5 ms was dropped).
+    let out = canarysim()
+        .args([
+            "query",
+            FLAGSHIP,
+            "--set",
+            "simulation.warmup=1500us",
+            "--set",
+            "simulation.scrape_offsets=aligned",
+            "--at",
+            "20s",
+            "timestamp(up)",
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stamps: Vec<&str> = json["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["value"][1].as_str().unwrap())
+        .collect();
+    assert!(!stamps.is_empty());
+    assert!(stamps.iter().all(|t| *t == "14.998"), "{stamps:?}");
+}
