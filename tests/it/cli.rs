@@ -148,6 +148,21 @@ fn memory_limit_below_request_exits_2_naming_line_and_column() {
 }
 
 #[test]
+fn a_memory_limit_without_a_suffix_is_named_in_bytes_not_as_0mi() {
+    let text = flagship_with(
+        "limits = { cpu = \"1000m\", memory = \"1Gi\" }",
+        "limits = { cpu = \"1000m\", memory = \"1.5\" }",
+    );
+    let line = line_of(&text, "memory = \"1.5\"");
+    bad_scenario(
+        "bytes.toml",
+        &text,
+        &format!("{line}:36"),
+        "memory limit 1.5 bytes is below the request 512Mi",
+    );
+}
+
+#[test]
 fn out_dir_gets_result_events_and_series() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
