@@ -508,7 +508,7 @@ fn merge(m: MergeArgs) -> Result<u8> {
         })?;
         part.check()
             .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-        parts.push(part);
+        parts.push((p.display().to_string(), part));
     }
     let result = SweepResult::from_parts(&parts).map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(out) = &m.out {
