@@ -24,7 +24,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::diag::{Diagnostic, Location};
-use crate::scenario::Override;
+use crate::scenario::{Override, Seed};
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -35,7 +35,7 @@ struct SweepFile {
     #[serde(default)]
     policies: Vec<Spanned<String>>,
     runs: Option<Spanned<i64>>,
-    seed: Option<Spanned<i64>>,
+    seed: Option<Seed>,
     #[serde(default)]
     axis: Vec<Spanned<AxisFile>>,
 }
@@ -115,7 +115,7 @@ impl SweepSpec {
             )),
         };
         let runs = positive(&f.runs, "runs", 100, 1)?;
-        let seed = positive(&f.seed, "seed", 1, 0)?;
+        let seed = f.seed.map_or(1, |s| s.0);
         let mut axes = Vec::new();
         for a in &f.axis {
             axes.push(axis(file, text, a)?);
@@ -470,6 +470,20 @@ zip = { "traffic.rate" = [60, 120], "rollout.replicas" = [5, 10] }
         let e = SweepSpec::parse("s.toml", text).unwrap_err();
         assert!(e.message.contains("60 and 60.0 are the same value"), "{e}");
         assert_eq!((e.location.line, e.location.column), (6, 3), "{e}");
+    }
+
+    #[test]
+    fn a_seed_past_i64_max_is_taken_quoted_as_a_scenario_takes_it() {
+        let with = |seed: &str| FILE.replacen("runs = 10", &format!("runs = 10\nseed = {seed}"), 1);
+        let s = SweepSpec::parse("s.toml", &with("\"18446744073709551615\"")).unwrap();
+        assert_eq!(s.seed, u64::MAX);
+        assert_eq!(SweepSpec::parse("s.toml", &with("3")).unwrap().seed, 3);
+        assert_eq!(SweepSpec::parse("s.toml", FILE).unwrap().seed, 1);
+        for bad in ["-1", "\"x\"", "\"18446744073709551616\""] {
+            let e = SweepSpec::parse("s.toml", &with(bad)).unwrap_err();
+            assert!(e.message.contains("a seed"), "{bad}: {e}");
+            assert_eq!(e.location.line, 4, "{bad}: {e}");
+        }
     }
 
     #[test]
