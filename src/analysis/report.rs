@@ -91,7 +91,7 @@ pub struct MeasurementReport {
 }
 
 fn secs(t: SimTime, origin: SimTime) -> f64 {
-    (t.as_millis() - origin.as_millis()) as f64 / 1000.0
+    t.millis_since(origin) as f64 / 1000.0
 }
 
 fn non_empty(s: &str) -> Option<String> {

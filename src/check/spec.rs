@@ -33,7 +33,7 @@ use toml::Spanned;
 use super::measure::{Bound, Cmp, Measure};
 use crate::diag::{Diagnostic, Location};
 use crate::outcome::Verdict;
-use crate::scenario::Override;
+use crate::scenario::{Override, Seed};
 
 /// Seeds per expectation when the file does not say.
 pub const DEFAULT_RUNS: u64 = 50;
@@ -49,7 +49,7 @@ const HINT: &str =
 struct CheckFile {
     schema: Spanned<i64>,
     runs: Option<Spanned<i64>>,
-    seed: Option<Spanned<i64>>,
+    seed: Option<Seed>,
     confidence: Option<Spanned<f64>>,
     #[serde(default)]
     expect: Vec<Spanned<ExpectFile>>,
@@ -197,17 +197,7 @@ impl CheckSpec {
                 ));
             }
         };
-        let seed = match &f.seed {
-            None => 1,
-            Some(s) if *s.get_ref() >= 0 => *s.get_ref() as u64,
-            Some(s) => {
-                return Err(Diagnostic::new(
-                    at(s.span().start),
-                    format!("seed = {} is negative", s.get_ref()),
-                    "write seed = 1",
-                ));
-            }
-        };
+        let seed = f.seed.map_or(1, |s| s.0);
         let confidence = f
             .confidence
             .as_ref()
@@ -488,6 +478,21 @@ undecided = "== 0"
 lint = ["../argo/"]
 warnings = "== 0"
 "#;
+
+    #[test]
+    fn a_seed_past_i64_max_is_taken_quoted_as_a_scenario_takes_it() {
+        let with = |seed: &str| FILE.replacen("seed = 7", &format!("seed = {seed}"), 1);
+        assert!(FILE.contains("seed = 7"));
+        let s = CheckSpec::parse("c.toml", &with("\"18446744073709551615\"")).unwrap();
+        assert_eq!(s.seed, u64::MAX);
+        let s = CheckSpec::parse("c.toml", &with("\"9223372036854775808\"")).unwrap();
+        assert_eq!(s.seed, 1 << 63);
+        for bad in ["-1", "\"-1\"", "\"18446744073709551616\"", "1.5"] {
+            let e = CheckSpec::parse("c.toml", &with(bad)).unwrap_err();
+            assert!(e.message.contains("a seed"), "{bad}: {e}");
+            assert_eq!(e.location.line, 3, "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn expectations_and_measures_are_located_at_their_lines() {

@@ -6,6 +6,7 @@ use anyhow::{Result, bail};
 use canarysim::engine::Engine;
 use canarysim::promql::{EvalOptions, Query, json::render_data};
 use canarysim::sim::SimDuration;
+use canarysim::sim::time::MICROS_PER_MILLI;
 use clap::Args;
 
 use super::common::{find_policy, load_scenario, note_unmodelled};
@@ -22,7 +23,8 @@ The output is the `data` object of Prometheus's /api/v1/query.")]
 pub struct QueryArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
-    /// When to evaluate, from the start of the rollout: `90s`, `12m`, `1h30m`.
+    /// When to evaluate, from the start of the rollout: `90s`, `12m`, `1h30m`;
+    /// a whole number of milliseconds, as Prometheus evaluates queries.
     #[arg(long, value_name = "DURATION")]
     pub at: String,
     /// The policy to run (default: the scenario's first).
@@ -48,6 +50,16 @@ pub fn main(args: QueryArgs) -> Result<u8> {
         Ok(d) => d,
         Err(e) => bail!("--at: {e}"),
     };
+    // Prometheus evaluates a query at a whole millisecond; a finer --at
+    // would silently be read as the millisecond before it.
+    if at.0 % MICROS_PER_MILLI != 0 {
+        let below = SimDuration::from_millis(at.as_millis());
+        let above = SimDuration::from_millis(at.as_millis() + 1);
+        bail!(
+            "--at {}: Prometheus evaluates a query at a whole millisecond; give {below} or {above}",
+            args.at
+        );
+    }
     let sc = load_scenario(&args.scenario, &args.set)?;
     let policy = match &args.policy {
         Some(name) => find_policy(&sc, name)?,
@@ -70,7 +82,7 @@ pub fn main(args: QueryArgs) -> Result<u8> {
              give --at within it"
         );
     }
-    let at_ms = t.as_millis() - engine.rollout_start().as_millis();
+    let at_ms = t.millis_since(engine.rollout_start());
     match query.instant(engine.store(), at_ms, &EvalOptions::default()) {
         Ok(v) => {
             let json = render_data(&v, at_ms);

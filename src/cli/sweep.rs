@@ -64,6 +64,9 @@ pub struct SweepArgs {
     #[arg(long = "policy", value_name = "NAME")]
     pub policies: Vec<String>,
     /// With scenario files: an axis, `PATH=V1,V2,…` (repeatable; axes multiply).
+    /// Values are split at commas outside brackets, braces, parentheses and
+    /// quotes, so `traffic.mix={a=1,b=2}` is one value; a value given twice
+    /// (by value: `60` and `60.0`, `1m` and `60s`) is refused.
     #[arg(long = "vary", value_name = "PATH=V1,V2")]
     pub vary: Vec<String>,
     /// Override a scenario key or policy field in every cell (repeatable).
@@ -505,7 +508,7 @@ fn merge(m: MergeArgs) -> Result<u8> {
         })?;
         part.check()
             .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-        parts.push(part);
+        parts.push((p.display().to_string(), part));
     }
     let result = SweepResult::from_parts(&parts).map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(out) = &m.out {

@@ -50,6 +50,27 @@ fn describe(v: &Value) -> String {
     }
 }
 
+/// `result`'s kind and value in plain words: `a number (0.5)`.
+fn what_result_is(v: &Value) -> String {
+    match v {
+        Value::Nil => "nil".to_string(),
+        Value::Integer(i) => format!("a number ({i})"),
+        Value::Float(f) => format!("a number ({f})"),
+        Value::Bool(b) => format!("a bool ({b})"),
+        Value::String(s) => format!("a string ({s:?})"),
+        Value::Map(_) | Value::KeyedMap(_) => "a map".to_string(),
+        other => describe(other),
+    }
+}
+
+/// An index as written between the brackets.
+fn index_text(i: &Value) -> String {
+    match i {
+        Value::String(s) => format!("{s:?}"),
+        other => describe(other),
+    }
+}
+
 fn build() -> Environment<'static> {
     let mut env = Environment::new();
 
@@ -151,11 +172,24 @@ fn build() -> Environment<'static> {
             }
         }
         [Value::Map(m), Value::String(k)] => Ok(m.get(k).cloned().unwrap_or(Value::Nil)),
-        [v, i] => Err(err(format!(
-            "cannot fetch {} from {}",
-            describe(i),
-            describe(v)
+        // Only `result[…]` is rewritten into this helper, so `v` is the
+        // result: say what it is in the words of the condition.
+        [Value::Array(_), i] => Err(err(format!(
+            "result is a list, so result[…] needs an integer index, not {}",
+            describe(i)
         ))),
+        [v, i] => {
+            let hint = if matches!(v, Value::Float(_) | Value::Integer(_)) {
+                " (a Prometheus scalar query gives one number: compare result itself)"
+            } else {
+                ""
+            };
+            Err(err(format!(
+                "result is {}, not a list, so result[{}] cannot index it{hint}",
+                what_result_is(v),
+                index_text(i)
+            )))
+        }
         args => Err(err(format!("index takes two operands, got {}", args.len()))),
     });
 

@@ -242,22 +242,65 @@ pub enum BoolCheck {
 }
 
 /// Tells whether a condition can return a bool, for lint: compiles it, then
-/// runs it on typical results. A syntax error is returned as `Err`.
+/// runs it on typical results of any provider. A syntax error is returned
+/// as `Err`.
 pub fn bool_check(text: &str) -> Result<BoolCheck, ConditionError> {
+    bool_check_on(text, &ResultShape::Any.probes())
+}
+
+/// What a provider can hand a condition, as far as lint can tell before
+/// running it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultShape {
+    /// Anything (a provider whose result lint does not know).
+    Any,
+    /// What Argo's Prometheus `processResponse` gives for a query whose
+    /// type is not known: a number or a list of numbers, never nil, a bool
+    /// or a string.
+    Prometheus,
+    /// A Prometheus scalar: `result` is a number (`float64`).
+    Scalar,
+    /// A Prometheus instant vector or matrix: `result` is a list of
+    /// numbers (`[]float64`), possibly empty.
+    Vector,
+}
+
+impl ResultShape {
+    /// Typical results of this shape, for [`bool_check_on`].
+    pub fn probes(self) -> Vec<ResultValue> {
+        let number = || vec![ResultValue::Number(0.5), ResultValue::Number(f64::NAN)];
+        let numbers = || {
+            vec![
+                ResultValue::Numbers(vec![0.5]),
+                ResultValue::Numbers(vec![0.5, 2.0]),
+                ResultValue::Numbers(Vec::new()),
+            ]
+        };
+        match self {
+            ResultShape::Scalar => number(),
+            ResultShape::Vector => numbers(),
+            ResultShape::Prometheus => [number(), numbers()].concat(),
+            ResultShape::Any => [
+                number(),
+                numbers(),
+                vec![
+                    ResultValue::Nil,
+                    ResultValue::Bool(true),
+                    ResultValue::Text("1".to_string()),
+                ],
+            ]
+            .concat(),
+        }
+    }
+}
+
+/// [`bool_check`] against the given results only (for instance
+/// [`ResultShape::probes`] of what the metric's provider returns).
+pub fn bool_check_on(text: &str, probes: &[ResultValue]) -> Result<BoolCheck, ConditionError> {
     let condition = Condition::compile(text)?;
-    let probes = [
-        ResultValue::Number(0.5),
-        ResultValue::Numbers(vec![0.5]),
-        ResultValue::Numbers(vec![0.5, 2.0]),
-        ResultValue::Numbers(Vec::new()),
-        ResultValue::Number(f64::NAN),
-        ResultValue::Nil,
-        ResultValue::Bool(true),
-        ResultValue::Text("1".to_string()),
-    ];
     let mut first_error: Option<String> = None;
     let mut non_bool: Option<&'static str> = None;
-    for probe in &probes {
+    for probe in probes {
         match condition.eval(probe) {
             Ok(_) => return Ok(BoolCheck::CanBeBool),
             Err(ConditionError::NotBool { type_name }) => {

@@ -456,3 +456,53 @@ fn past_the_kept_texts_conditions_still_compile() {
         assert_eq!(c.eval(&ResultValue::Numbers(vec![5.0])), Ok(i > 5));
     }
 }
+
+#[test]
+fn indexing_a_scalar_result_says_result_is_a_number_not_a_list() {
+    let e = eval_condition(&ResultValue::Number(0.5), "default(result[0], 0) < 1").unwrap_err();
+    let message = e.to_string();
+    assert!(
+        message.contains("result is a number (0.5), not a list, so result[0] cannot index it"),
+        "{message}"
+    );
+    assert!(!message.contains("cannot fetch"), "{message}");
+    let e = eval_condition(&ResultValue::Bool(true), "result[0]").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("result is a bool (true), not a list"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_blank_condition_is_an_error_at_every_measurement_as_argo_compiles_it() {
+    // Argo treats only "" as unset; "   " is compiled, and expr refuses it.
+    for result in ResultShape::Any.probes() {
+        assert!(evaluate_texts(&result, "   ", "").is_err(), "{result:?}");
+    }
+    assert_eq!(
+        evaluate_texts(&ResultValue::Number(0.5), "", ""),
+        Ok(Verdict::Successful)
+    );
+}
+
+#[test]
+fn bool_check_on_a_shape_sees_only_what_that_provider_returns() {
+    // `result` alone is a bool only when the result is one, which a
+    // Prometheus query never gives.
+    assert_eq!(bool_check("result"), Ok(BoolCheck::CanBeBool));
+    assert!(matches!(
+        bool_check_on("result", &ResultShape::Prometheus.probes()),
+        Ok(BoolCheck::NeverBool { .. })
+    ));
+    // A guarded index fails on every scalar, and holds on a vector.
+    let guarded = "len(result) > 0 && result[0] < 1";
+    assert!(matches!(
+        bool_check_on(guarded, &ResultShape::Scalar.probes()),
+        Ok(BoolCheck::AlwaysFails { .. })
+    ));
+    assert_eq!(
+        bool_check_on(guarded, &ResultShape::Vector.probes()),
+        Ok(BoolCheck::CanBeBool)
+    );
+}

@@ -14,6 +14,16 @@ fn ms(s: f64) -> String {
     }
 }
 
+/// A rate as the user would write it: shortest digits (`60`, `0.25`), in
+/// exponent form far from 1 (`1e-300`, not 300 zeros; `2.5e-7`).
+fn rate(r: f64) -> String {
+    if r == 0.0 || (1e-4..1e15).contains(&r.abs()) {
+        format!("{r}")
+    } else {
+        format!("{r:e}")
+    }
+}
+
 /// A duration in minutes or hours, or `never`.
 fn span(s: Option<f64>) -> String {
     match s {
@@ -31,7 +41,7 @@ impl Description {
             out,
             "{}: {} req/s{}",
             self.scenario,
-            self.rate,
+            rate(self.rate),
             self.policy
                 .as_ref()
                 .map_or(String::new(), |p| format!(", policy {p}"))
@@ -104,5 +114,20 @@ impl Description {
             let _ = writeln!(out, "  - {a}");
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate;
+
+    #[test]
+    fn a_rate_far_from_one_prints_in_exponent_form_not_hundreds_of_digits() {
+        assert_eq!(rate(1e-300), "1e-300");
+        assert_eq!(rate(2.5e-7), "2.5e-7");
+        assert_eq!(rate(60.0), "60");
+        assert_eq!(rate(123.456789), "123.456789");
+        assert_eq!(rate(0.25), "0.25");
+        assert_eq!(rate(1e6), "1000000");
     }
 }

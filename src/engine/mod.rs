@@ -183,13 +183,13 @@ pub(crate) struct World<'s> {
 impl World<'_> {
     /// Seconds from the rollout's start, for the result.
     pub fn rel_secs(&self, t: SimTime) -> f64 {
-        let ms = t.as_millis() - self.rollout_start.as_millis();
+        let ms = t.millis_since(self.rollout_start);
         ms as f64 / 1000.0
     }
 
     /// Prometheus timestamp of `t`: milliseconds from the rollout's start.
     pub fn prom_ms(&self, t: SimTime) -> i64 {
-        t.as_millis() - self.rollout_start.as_millis()
+        t.millis_since(self.rollout_start)
     }
 
     pub fn note(&mut self, t: SimTime, kind: &'static str, detail: String) {

@@ -10,12 +10,13 @@ use crate::analysis::{
     AnalysisTemplate, Arg, ArgSource, CheckedProvider, HashSource, Metric, TemplateKind, Templated,
     flatten_templates, resolve_metric_args, validate_metric,
 };
-use crate::condition::{self, BoolCheck, ResultValue};
+use crate::condition::{self, BoolCheck, ResultShape, ResultValue};
 use crate::diag::{Diagnostic, Location};
 use crate::locust::job::{Launch, Start};
 use crate::manifest::{ManifestSet, MetricSites, StepSites, TemplateManifest, TextSite};
 use crate::promql::{PromqlError, Query};
 use crate::rollout::policy::{AnalysisRef, Policy, Step};
+use promql_parser::parser::value::ValueType;
 
 use super::series::Probe;
 use super::{Finding, Kind, Severity};
@@ -406,7 +407,7 @@ fn template_checks(s: &Subject, t: &TemplateManifest, uses: &[&Usage], out: &mut
             );
             continue;
         }
-        conditions(s.set, m, sites, t, out);
+        conditions(s.set, m, result_shape(m, uses), sites, t, out);
         for u in uses {
             let Ok(resolved) = resolve_metric_args(m, &u.args) else {
                 continue;
@@ -468,16 +469,54 @@ fn one_line(message: &str) -> (String, Option<usize>) {
     (text, column)
 }
 
+/// What the metric's provider hands its conditions: for a Prometheus query,
+/// the static type of the query (with the args of the first use that gives
+/// one that parses, else as written); `None` for a query that returns a
+/// string, which Argo's provider refuses before any condition runs.
+fn result_shape(m: &Metric, uses: &[&Usage]) -> Option<ResultShape> {
+    let Some(p) = &m.provider.prometheus else {
+        return Some(ResultShape::Any);
+    };
+    let resolved = uses
+        .iter()
+        .filter_map(|u| resolve_metric_args(m, &u.args).ok())
+        .filter_map(|r| r.provider.prometheus.map(|p| p.query));
+    let query = resolved
+        .chain(std::iter::once(p.query.clone()))
+        .find_map(|q| Query::parse(&q).ok());
+    match query.map(|q| q.expr().value_type()) {
+        None => Some(ResultShape::Prometheus),
+        Some(ValueType::Scalar) => Some(ResultShape::Scalar),
+        Some(ValueType::Vector | ValueType::Matrix) => Some(ResultShape::Vector),
+        Some(ValueType::String) => None,
+    }
+}
+
+/// How lint names what a shape of result is, for messages.
+fn shape_words(shape: ResultShape) -> &'static str {
+    match shape {
+        ResultShape::Scalar => {
+            "the query returns a scalar, so result is a number (float64), not a list"
+        }
+        ResultShape::Vector => {
+            "the query returns a vector, so result is a list of numbers ([]float64), even for one sample"
+        }
+        ResultShape::Prometheus => "a Prometheus query gives a number or a list of numbers",
+        ResultShape::Any => "",
+    }
+}
+
 fn conditions(
     set: &ManifestSet,
     m: &Metric,
+    shape: Option<ResultShape>,
     sites: &MetricSites,
     t: &TemplateManifest,
     out: &mut Vec<Finding>,
 ) {
     let is_prometheus = m.provider.prometheus.is_some();
     for (failure, text) in [(false, &m.success_condition), (true, &m.failure_condition)] {
-        if text.trim().is_empty() || text.contains("{{") {
+        if text.is_empty() || text.contains("{{") {
             continue;
         }
         let which = if failure {
@@ -487,7 +526,31 @@ fn conditions(
         };
         let at = condition_site(sites, t, failure);
         let label = metric_label(m);
-        match condition::bool_check(text) {
+        if text.trim().is_empty() {
+            // Argo leaves a condition unset only when it is "": this one is
+            // compiled at every measurement and expr refuses it.
+            push(
+                out,
+                Severity::Error,
+                Kind::Condition,
+                at,
+                format!(
+                    "{label}: {which} is blank ({} whitespace character(s)): Argo treats only an empty condition as unset, so it compiles this one and every measurement is an Error",
+                    text.chars().count()
+                ),
+                &format!("remove {which} to leave it unset, or write a condition over `result`"),
+            );
+            continue;
+        }
+        // First against anything the provider can give (a Prometheus query
+        // never gives nil, a bool or a string), then below against what
+        // this query's type gives.
+        let probes = if is_prometheus {
+            ResultShape::Prometheus
+        } else {
+            ResultShape::Any
+        };
+        match condition::bool_check_on(text, &probes.probes()) {
             Err(e) => {
                 let (message, column) = one_line(&e.to_string());
                 let site = if failure {
@@ -526,7 +589,10 @@ fn conditions(
             ),
             Ok(BoolCheck::CanBeBool) => {
                 let vector = ResultValue::Numbers(vec![0.5]);
-                if is_prometheus && let Some(e) = condition::type_error(text, &vector) {
+                let mismatched = is_prometheus
+                    && shape != Some(ResultShape::Scalar)
+                    && condition::type_error(text, &vector).is_some();
+                if mismatched && let Some(e) = condition::type_error(text, &vector) {
                     push(
                         out,
                         Severity::Warning,
@@ -547,12 +613,45 @@ fn conditions(
                         out,
                         Severity::Warning,
                         Kind::UnguardedIndex,
-                        at,
+                        at.clone(),
                         format!(
                             "{label}: {which} indexes result[…] without a length guard: a query that returns nothing makes the measurement an Error, and five in a row abort the rollout"
                         ),
                         &format!("guard it: len(result) > 0 && ({})", text.trim()),
                     );
+                }
+                // What the query's own type gives (a scalar query makes a
+                // guarded `len(result) > 0 && result[0] < 1` fail every time).
+                if let Some(shape @ (ResultShape::Scalar | ResultShape::Vector)) = shape
+                    && !mismatched
+                {
+                    let problem = match condition::bool_check_on(text, &shape.probes()) {
+                        Ok(BoolCheck::NeverBool { type_name }) => {
+                            Some(format!("it cannot return a bool (it gives {type_name})"))
+                        }
+                        Ok(BoolCheck::AlwaysFails { message }) => {
+                            Some(format!("it fails on every result: {message}"))
+                        }
+                        Ok(BoolCheck::CanBeBool) | Err(_) => None,
+                    };
+                    if let Some(problem) = problem {
+                        let hint = if shape == ResultShape::Scalar {
+                            "compare the number itself, e.g. result < 0.01, or make the query return a vector"
+                        } else {
+                            "compare an element, e.g. len(result) > 0 && result[0] < 0.01"
+                        };
+                        push(
+                            out,
+                            Severity::Error,
+                            Kind::Condition,
+                            at,
+                            format!(
+                                "{label}: {which} does not fit its query's result: {}; {problem}, so Argo makes every measurement an Error",
+                                shape_words(shape)
+                            ),
+                            hint,
+                        );
+                    }
                 }
             }
         }
@@ -721,6 +820,18 @@ fn metric_checks(
                 );
             }
             Ok(q) => {
+                if q.expr().value_type() == ValueType::String {
+                    push(
+                        out,
+                        Severity::Error,
+                        Kind::Promql,
+                        at.clone(),
+                        format!(
+                            "{label}: {field} returns a string, which Argo's Prometheus provider does not support: every measurement is an Error (\"Prometheus metric type not supported\")"
+                        ),
+                        "make the query return an instant vector or a scalar",
+                    );
+                }
                 if let (Some(probe), Some(site)) = (s.probe, site) {
                     let file = s.set.file(&site.at.file);
                     for f in probe.selectors(&q, raw_text, site, file, &label) {

@@ -356,32 +356,44 @@ pub struct AlertFile {
     pub for_: Option<DurationText>,
 }
 
-/// A seed: any `u64`. TOML's integers stop at 2^63 − 1, so a larger seed
-/// (which `--seed` takes) may be written as a string of digits.
-fn seed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    struct Seed;
-    impl serde::de::Visitor<'_> for Seed {
-        type Value = Option<u64>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a seed: a whole number from 0 to 18446744073709551615")
+/// A seed as a file writes it: any `u64`. TOML's integers stop at
+/// 2^63 − 1, so a larger seed (which `--seed` takes) may be written as a
+/// string of digits. Scenario, sweep and check files all read `seed` with
+/// this one deserializer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seed(pub u64);
+
+impl<'de> Deserialize<'de> for Seed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Seed, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Seed;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a seed: a whole number from 0 to 18446744073709551615")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Seed, E> {
+                Ok(Seed(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Seed, E> {
+                u64::try_from(v).map(Seed).map_err(|_| {
+                    E::custom(format!(
+                        "seed = {v}: a seed is a whole number from 0 to 18446744073709551615"
+                    ))
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Seed, E> {
+                v.parse().map(Seed).map_err(|_| {
+                    E::custom(format!(
+                        "seed = \"{v}\": a seed is a whole number from 0 to 18446744073709551615"
+                    ))
+                })
+            }
         }
-        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Option<u64>, E> {
-            Ok(Some(v))
-        }
-        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Option<u64>, E> {
-            u64::try_from(v).map(Some).map_err(|_| {
-                E::custom(format!(
-                    "seed = {v}: a seed is a whole number from 0 to 18446744073709551615"
-                ))
-            })
-        }
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Option<u64>, E> {
-            v.parse().map(Some).map_err(|_| {
-                E::custom(format!(
-                    "seed = \"{v}\": a seed is a whole number from 0 to 18446744073709551615"
-                ))
-            })
-        }
+        d.deserialize_any(Visitor)
     }
-    d.deserialize_any(Seed)
+}
+
+/// A scenario's `seed` key, read as [`Seed`].
+fn seed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Seed::deserialize(d).map(|s| Some(s.0))
 }

@@ -26,6 +26,7 @@ pub mod overrides;
 pub mod units;
 mod validate;
 
+pub use file::Seed;
 pub use model::*;
 pub use overrides::Override;
 

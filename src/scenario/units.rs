@@ -132,6 +132,27 @@ impl ByteSize {
     }
 }
 
+impl fmt::Display for ByteSize {
+    /// The size in the largest binary unit it reaches, to three decimals
+    /// at most (`512Mi`, `16.5Ki`, `1.333Gi`); below 1Ki in bytes
+    /// (`1.5 bytes`), so a size given without a suffix shows as what it is.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [&str; 5] = ["Pi", "Ti", "Gi", "Mi", "Ki"];
+        for (i, unit) in UNITS.iter().enumerate() {
+            let size = 1024f64.powi(5 - i as i32);
+            if self.0 >= size {
+                let text = format!("{:.3}", self.0 / size);
+                let text = text.trim_end_matches('0').trim_end_matches('.');
+                return write!(f, "{text}{unit}");
+            }
+        }
+        let text = format!("{:.3}", self.0);
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        let plural = if text == "1" { "byte" } else { "bytes" };
+        write!(f, "{text} {plural}")
+    }
+}
+
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(ByteSizeVisitor)
@@ -208,6 +229,17 @@ impl serde::de::Visitor<'_> for CpuVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_size_prints_in_its_largest_unit_or_in_bytes() {
+        let shown = |t: &str| ByteSize::parse(t).unwrap().to_string();
+        assert_eq!(shown("1.5"), "1.5 bytes");
+        assert_eq!(shown("1"), "1 byte");
+        assert_eq!(shown("512Mi"), "512Mi");
+        assert_eq!(shown("16.5Ki"), "16.5Ki");
+        assert_eq!(shown("1e9"), "953.674Mi");
+        assert_eq!(shown("1024Ti"), "1Pi");
+    }
 
     #[test]
     fn kubernetes_sizes_use_binary_and_decimal_suffixes() {

@@ -89,6 +89,17 @@ impl SimTime {
     pub fn saturating_since(self, earlier: SimTime) -> SimDuration {
         SimDuration(self.0.saturating_sub(earlier.0))
     }
+
+    /// Whole milliseconds from `origin` to `self`, rounded down (negative
+    /// before `origin`): a Prometheus timestamp or a report time counted
+    /// from the rollout's start. The difference is taken in microseconds
+    /// first, so an origin that is not a whole millisecond (a warmup of
+    /// `1500us`) shifts nothing by its dropped fraction.
+    pub fn millis_since(self, origin: SimTime) -> i64 {
+        let micros = i128::from(self.0) - i128::from(origin.0);
+        let ms = micros.div_euclid(i128::from(MICROS_PER_MILLI));
+        i64::try_from(ms).unwrap_or(if ms < 0 { i64::MIN } else { i64::MAX })
+    }
 }
 
 impl SimDuration {
@@ -288,6 +299,21 @@ impl Add for SimDuration {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn millis_since_takes_the_difference_before_rounding_down() {
+        // A rollout starting 1.5 ms in: 2 ms of simulated time is 0.5 ms
+        // after it, not 1 ms (2 − 1 once 1.5 ms was cut to 1 ms).
+        let origin = SimTime(1_500);
+        assert_eq!(SimTime(2_000).millis_since(origin), 0);
+        assert_eq!(SimTime(15_000_000).millis_since(origin), 14_998);
+        assert_eq!(SimTime(1_000).millis_since(origin), -1);
+        assert_eq!(SimTime(0).millis_since(SimTime(0)), 0);
+        assert_eq!(
+            SimTime::MAX.millis_since(SimTime::ZERO),
+            (u64::MAX / 1_000) as i64
+        );
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -162,6 +162,12 @@ impl SweepPart {
                 "shard {k}/{of} is not a shard: K runs from 1 to N (a damaged or edited part)"
             ));
         }
+        if self.sweep.runs == 0 {
+            return Err(format!(
+                "shard {k}/{of}: the sweep runs 0 seeds a cell, and a sweep runs at least 1: a damaged or edited part"
+            ));
+        }
+        self.check_cells()?;
         let shard = Shard { k, n: of };
         let (first, runs) = (self.sweep.seed, self.sweep.runs);
         for (i, c) in self.cells.iter().enumerate() {
@@ -208,6 +214,87 @@ impl SweepPart {
                 return refuse(format!(
                     "holds {} of the {due} runs its shard makes",
                     offsets.len()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SweepPart {
+    /// Refuses cells the header's axes do not give: for each scenario file
+    /// and policy, one cell per combination of the axes its overrides name
+    /// (an axis on another policy does not multiply its cells), none twice,
+    /// none missing, each value one of its axis's.
+    fn check_cells(&self) -> Result<(), String> {
+        let [k, of] = self.shard;
+        let axes: Vec<(Vec<&str>, &[serde_json::Value])> = self
+            .sweep
+            .axes
+            .iter()
+            .map(|a| (a.set.split('+').collect(), a.values.as_slice()))
+            .collect();
+        let refuse = |why: String| Err(format!("shard {k}/{of}: {why}: a damaged or edited part"));
+        let mut groups: Vec<(&str, &str, Vec<&CellPart>)> = Vec::new();
+        for c in &self.cells {
+            match groups
+                .iter_mut()
+                .find(|g| g.0 == c.scenario_file && g.1 == c.policy)
+            {
+                Some(g) => g.2.push(c),
+                None => groups.push((&c.scenario_file, &c.policy, vec![c])),
+            }
+        }
+        for (file, policy, cells) in &groups {
+            // The axes this group's cells are varied by, from the first.
+            let keys: Vec<&String> = cells[0].set.keys().collect();
+            let mut expected: u64 = 1;
+            for (paths, values) in &axes {
+                let named = paths.iter().filter(|p| keys.iter().any(|k| k == p)).count();
+                if named == paths.len() {
+                    expected = expected.saturating_mul(values.len() as u64);
+                } else if named > 0 {
+                    return refuse(format!(
+                        "the cells of {file} {policy} name part of the zipped axis {}",
+                        paths.join("+")
+                    ));
+                }
+            }
+            for (i, c) in cells.iter().enumerate() {
+                if c.set.keys().ne(cells[0].set.keys()) {
+                    return refuse(format!(
+                        "cell {} sets other paths than cell {} of {file} {policy}",
+                        c.name(),
+                        cells[0].name()
+                    ));
+                }
+                for (path, value) in &c.set {
+                    let Some((paths, values)) = axes.iter().find(|a| a.0.contains(&path.as_str()))
+                    else {
+                        return refuse(format!("cell {}: no axis varies {path}", c.name()));
+                    };
+                    let at = paths.iter().position(|p| p == path).unwrap_or(0);
+                    let known = values.iter().any(|v| match v {
+                        serde_json::Value::Array(zipped) if paths.len() > 1 => {
+                            zipped.get(at) == Some(value)
+                        }
+                        v => v == value,
+                    });
+                    if !known {
+                        return refuse(format!(
+                            "cell {}: {path}={value} is none of its axis's values",
+                            c.name()
+                        ));
+                    }
+                }
+                if cells[..i].iter().any(|e| e.set == c.set) {
+                    return refuse(format!("cell {} is given twice", c.name()));
+                }
+            }
+            if cells.len() as u64 != expected {
+                return refuse(format!(
+                    "{file} {policy} has {} cells, and its axes give {expected}",
+                    cells.len()
                 ));
             }
         }
@@ -267,32 +354,43 @@ const MISSING_NAMED: usize = 10;
 
 impl SweepResult {
     /// Joins parts that together hold every run of every cell (one part,
-    /// or the `N` shards of one sweep). Errors say what does not fit.
-    pub fn from_parts(parts: &[SweepPart]) -> Result<SweepResult, String> {
-        let Some(first) = parts.first() else {
+    /// or the `N` shards of one sweep), each given with the name of its
+    /// file. Errors say what does not fit, and name the file or files
+    /// whose parts disagree.
+    pub fn from_parts(parts: &[(String, SweepPart)]) -> Result<SweepResult, String> {
+        let Some((first_file, first)) = parts.first() else {
             return Err("no parts to merge".into());
         };
         let n = first.shard[1];
-        let mut shards: Vec<u64> = Vec::new();
-        for p in parts {
-            p.check()?;
+        let mut shards: Vec<(u64, &str)> = Vec::new();
+        for (file, p) in parts {
+            p.check().map_err(|e| format!("{file}: {e}"))?;
             if p.sweep != first.sweep {
                 return Err(format!(
-                    "shard {}/{} is of another sweep than shard {}/{} (file, runs, seed, axes or --set differ)",
+                    "{file}: shard {}/{} is of another sweep than {first_file}'s shard {}/{} (file, runs, seed, axes or --set differ)",
                     p.shard[0], p.shard[1], first.shard[0], first.shard[1]
                 ));
             }
             if p.shard[1] != n || p.cells.len() != first.cells.len() {
                 return Err(format!(
-                    "shard {}/{} does not split the sweep as shard {}/{} does",
-                    p.shard[0], p.shard[1], first.shard[0], n
+                    "{file}: shard {}/{} does not split the sweep as {first_file}'s shard {}/{n} does",
+                    p.shard[0], p.shard[1], first.shard[0]
                 ));
             }
-            if shards.contains(&p.shard[0]) {
-                return Err(format!("shard {}/{n} is given twice", p.shard[0]));
+            if let Some((_, earlier)) = shards.iter().find(|(k, _)| *k == p.shard[0]) {
+                return Err(format!(
+                    "shard {}/{n} is given twice: by {earlier} and by {file}",
+                    p.shard[0]
+                ));
             }
-            shards.push(p.shard[0]);
+            shards.push((p.shard[0], file));
         }
+        let names = parts
+            .iter()
+            .map(|(f, p)| format!("{f} ({}/{n})", p.shard[0]))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut shards: Vec<u64> = shards.into_iter().map(|(k, _)| k).collect();
         // Every index given is one of 1..=n and none twice, so the count
         // says whether any is missing; the first few are named (a part's
         // header may claim any n, and listing them all would not end).
@@ -309,18 +407,22 @@ impl SweepResult {
             } else {
                 String::new()
             };
-            return Err(format!("missing shards: {}{more}", first.join(", ")));
+            return Err(format!(
+                "missing shards: {}{more}; given: {names}",
+                first.join(", ")
+            ));
         }
         let mut cells: Vec<CellPart> = first.cells.clone();
         for c in &mut cells {
             c.runs.clear();
         }
-        for p in parts {
+        for (file, p) in parts {
             for (i, c) in p.cells.iter().enumerate() {
-                if !cells[i].same_cell(c) {
+                if !first.cells[i].same_cell(c) {
                     return Err(format!(
-                        "cell {i} differs between shards ({} {} vs {} {})",
-                        cells[i].scenario_file, cells[i].policy, c.scenario_file, c.policy
+                        "cell {i} differs between {first_file} ({}) and {file} ({})",
+                        first.cells[i].name(),
+                        c.name()
                     ));
                 }
                 cells[i].runs.extend(c.runs.iter().cloned());
@@ -330,9 +432,8 @@ impl SweepResult {
             c.runs.sort_by_key(|r| r.seed);
             if c.runs.len() as u64 != first.sweep.runs {
                 return Err(format!(
-                    "cell {} {} has {} of {} runs",
-                    c.scenario_file,
-                    c.policy,
+                    "cell {} has {} of {} runs in the parts {names}",
+                    c.name(),
                     c.runs.len(),
                     first.sweep.runs
                 ));

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::diag::{Diagnostic, Location};
-use crate::scenario::Override;
+use crate::scenario::{Override, Seed};
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -35,7 +35,7 @@ struct SweepFile {
     #[serde(default)]
     policies: Vec<Spanned<String>>,
     runs: Option<Spanned<i64>>,
-    seed: Option<Spanned<i64>>,
+    seed: Option<Seed>,
     #[serde(default)]
     axis: Vec<Spanned<AxisFile>>,
 }
@@ -115,11 +115,12 @@ impl SweepSpec {
             )),
         };
         let runs = positive(&f.runs, "runs", 100, 1)?;
-        let seed = positive(&f.seed, "seed", 1, 0)?;
+        let seed = f.seed.map_or(1, |s| s.0);
         let mut axes = Vec::new();
         for a in &f.axis {
             axes.push(axis(file, text, a)?);
         }
+        distinct_values(&axes)?;
         distinct_paths(&axes)?;
         let spec = SweepSpec {
             file: file.to_string(),
@@ -150,9 +151,8 @@ impl SweepSpec {
         for v in vary {
             let origin = Override::command_line("--vary");
             let o = Override::parse_at(v, origin.clone())?;
-            let values: Vec<Vec<Override>> = o
-                .value
-                .split(',')
+            let values: Vec<Vec<Override>> = split_values(&o.value)
+                .into_iter()
                 .map(|x| {
                     vec![Override {
                         path: o.path.clone(),
@@ -166,6 +166,7 @@ impl SweepSpec {
                 values,
             });
         }
+        distinct_values(&axes)?;
         distinct_paths(&axes)?;
         let spec = SweepSpec {
             file: "--vary".into(),
@@ -214,6 +215,116 @@ impl SweepSpec {
         }
         out
     }
+}
+
+/// Splits `--vary`'s `V1,V2,…` at the commas that stand outside brackets,
+/// braces, parentheses and quotes, so that an inline table
+/// (`{checkout=1,browse=2}`), an array or a condition (`default(x, 0) < 1`)
+/// stays one value.
+fn split_values(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut current = String::new();
+    for c in text.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '[' | '{' | '(' => depth += 1,
+                ']' | '}' | ')' => depth = depth.saturating_sub(1),
+                ',' if depth == 0 => {
+                    out.push(current.trim().to_string());
+                    current.clear();
+                    continue;
+                }
+                _ => {}
+            },
+        }
+        current.push(c);
+    }
+    out.push(current.trim().to_string());
+    out
+}
+
+/// A value as the scenario will read it: a TOML literal, else text.
+fn value_of(text: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {text}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(text.to_string()))
+}
+
+/// Whether two values of one path are the same setting: numbers by value
+/// (`60` and `60.0`), durations by length (`1m` and `60s`), anything else
+/// as TOML values (an inline table's keys in any order).
+fn same_value(a: &str, b: &str) -> bool {
+    use crate::sim::SimDuration;
+    match (value_of(a), value_of(b)) {
+        (
+            x @ (toml::Value::Integer(_) | toml::Value::Float(_)),
+            y @ (toml::Value::Integer(_) | toml::Value::Float(_)),
+        ) => {
+            let f = |v: &toml::Value| v.as_float().or(v.as_integer().map(|i| i as f64));
+            f(&x) == f(&y)
+        }
+        (toml::Value::String(x), toml::Value::String(y)) => {
+            x == y
+                || matches!(
+                    (SimDuration::parse(&x), SimDuration::parse(&y)),
+                    (Ok(p), Ok(q)) if p == q
+                )
+        }
+        (x, y) => x == y,
+    }
+}
+
+/// Refuses a value an axis gives twice (by value: `60` and `60.0` are one
+/// setting): both would run the same cell, which the sweep would either
+/// run twice or show once, so neither count of cells would be what the
+/// axis looks like.
+fn distinct_values(axes: &[Axis]) -> Result<(), Diagnostic> {
+    for a in axes {
+        for (i, step) in a.values.iter().enumerate() {
+            let Some(earlier) = a.values[..i].iter().find(|e| {
+                e.len() == step.len()
+                    && e.iter()
+                        .zip(step)
+                        .all(|(x, y)| x.path == y.path && same_value(&x.value, &y.value))
+            }) else {
+                continue;
+            };
+            let text = |s: &[Override]| {
+                s.iter()
+                    .map(|o| o.value.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let origin = step
+                .first()
+                .map_or_else(|| Override::command_line("--vary"), |o| o.origin.clone());
+            let same = if text(earlier) == text(step) {
+                format!("{} is given twice", text(step))
+            } else {
+                format!("{} and {} are the same value", text(earlier), text(step))
+            };
+            return Err(Diagnostic::new(
+                origin,
+                format!("the axis on {}: {same}", a.paths.join(", ")),
+                "give each value once: each is one cell of the sweep",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a path that two axes vary: the product would pair each value of
@@ -309,6 +420,71 @@ values = [0, 1, 2]
 [[axis]]
 zip = { "traffic.rate" = [60, 120], "rollout.replicas" = [5, 10] }
 "#;
+
+    fn vary(flags: &[&str]) -> Result<SweepSpec, Diagnostic> {
+        let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+        SweepSpec::from_flags(vec!["a.toml".into()], vec![], &flags, 1, 1)
+    }
+
+    #[test]
+    fn vary_keeps_an_inline_table_array_or_call_whole() {
+        let s = vary(&[
+            "traffic.mix={checkout=1,browse=2}, {checkout=2, browse=1}",
+            "policy.p.metric.m.successCondition=default(result, 0) < 1,\"a,b\" == \"c\"",
+            "traffic.rate=60,120",
+        ])
+        .unwrap();
+        let values: Vec<Vec<&str>> = s
+            .axes
+            .iter()
+            .map(|a| a.values.iter().map(|v| v[0].value.as_str()).collect())
+            .collect();
+        assert_eq!(
+            values,
+            [
+                vec!["{checkout=1,browse=2}", "{checkout=2, browse=1}"],
+                vec!["default(result, 0) < 1", "\"a,b\" == \"c\""],
+                vec!["60", "120"],
+            ]
+        );
+    }
+
+    #[test]
+    fn vary_refuses_a_value_given_twice_by_value() {
+        for (flag, says) in [
+            ("traffic.rate=60,60", "60 is given twice"),
+            ("traffic.rate=60.0,60", "60.0 and 60 are the same value"),
+            ("simulation.soak=1m,60s", "1m and 60s are the same value"),
+            ("traffic.mix={a=1,b=2},{b=2,a=1}", "are the same value"),
+        ] {
+            let e = vary(&[flag]).unwrap_err();
+            assert!(e.message.contains(says), "{flag}: {e}");
+            assert_eq!(e.location.file, "--vary");
+        }
+        assert!(vary(&["traffic.rate=60,61,60.5"]).is_ok());
+    }
+
+    #[test]
+    fn a_sweep_file_axis_refuses_a_value_given_twice_at_its_line() {
+        let text = "schema = 1\nscenarios = [\"a.toml\"]\n[[axis]]\nset = \"traffic.rate\"\nvalues = [60,\n  60.0]\n";
+        let e = SweepSpec::parse("s.toml", text).unwrap_err();
+        assert!(e.message.contains("60 and 60.0 are the same value"), "{e}");
+        assert_eq!((e.location.line, e.location.column), (6, 3), "{e}");
+    }
+
+    #[test]
+    fn a_seed_past_i64_max_is_taken_quoted_as_a_scenario_takes_it() {
+        let with = |seed: &str| FILE.replacen("runs = 10", &format!("runs = 10\nseed = {seed}"), 1);
+        let s = SweepSpec::parse("s.toml", &with("\"18446744073709551615\"")).unwrap();
+        assert_eq!(s.seed, u64::MAX);
+        assert_eq!(SweepSpec::parse("s.toml", &with("3")).unwrap().seed, 3);
+        assert_eq!(SweepSpec::parse("s.toml", FILE).unwrap().seed, 1);
+        for bad in ["-1", "\"x\"", "\"18446744073709551616\""] {
+            let e = SweepSpec::parse("s.toml", &with(bad)).unwrap_err();
+            assert!(e.message.contains("a seed"), "{bad}: {e}");
+            assert_eq!(e.location.line, 4, "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn axes_multiply_and_zipped_paths_move_together() {

@@ -485,3 +485,15 @@ fn describe_prints_a_table_or_json_and_refuses_users() {
     assert_eq!(code, Some(2));
     assert!(err.contains("population of users"), "{err}");
 }
+
+#[test]
+fn describe_prints_a_tiny_rate_in_exponent_form_not_hundreds_of_digits() {
+    let (code, out, err) = describe_cli(&[
+        "scenarios/checkout-good.toml",
+        "--set",
+        "traffic.rate=1e-300",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let first = out.lines().next().unwrap();
+    assert_eq!(first, "checkout-good: 1e-300 req/s", "{first}");
+}

@@ -148,6 +148,21 @@ fn memory_limit_below_request_exits_2_naming_line_and_column() {
 }
 
 #[test]
+fn a_memory_limit_without_a_suffix_is_named_in_bytes_not_as_0mi() {
+    let text = flagship_with(
+        "limits = { cpu = \"1000m\", memory = \"1Gi\" }",
+        "limits = { cpu = \"1000m\", memory = \"1.5\" }",
+    );
+    let line = line_of(&text, "memory = \"1.5\"");
+    bad_scenario(
+        "bytes.toml",
+        &text,
+        &format!("{line}:36"),
+        "memory limit 1.5 bytes is below the request 512Mi",
+    );
+}
+
+#[test]
 fn out_dir_gets_result_events_and_series() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
@@ -303,4 +318,51 @@ fn an_unknown_set_path_is_not_suggested_to_itself() {
     assert!(e.contains("--set: nosuch.key=1"), "{e}");
     let hint = e.split("nearest valid paths:").nth(1).unwrap_or("");
     assert!(!hint.is_empty() && !hint.contains("nosuch"), "{e}");
+}
+
+#[test]
+fn query_at_a_fraction_of_a_millisecond_is_refused_with_the_two_nearest() {
+    // Prometheus evaluates at whole milliseconds: 1500us was read as 1ms.
+    canarysim()
+        .args(["query", FLAGSHIP, "--at", "1500us", "time()"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--at 1500us: Prometheus evaluates a query at a whole millisecond; give 1ms or 2ms",
+        ));
+}
+
+#[test]
+fn a_warmup_below_a_millisecond_keeps_its_fraction_in_prometheus_timestamps() {
+    // Aligned scrapes fall on whole seconds of simulated time; with a
+    // warmup of 1.5 ms the one at 15 s is 14.9985 s into the rollout, so
+    // its timestamp is 14998 ms (it was 14999: the 0.5 ms was dropped).
+    let out = canarysim()
+        .args([
+            "query",
+            FLAGSHIP,
+            "--set",
+            "simulation.warmup=1500us",
+            "--set",
+            "simulation.scrape_offsets=aligned",
+            "--at",
+            "20s",
+            "timestamp(up)",
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stamps: Vec<&str> = json["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["value"][1].as_str().unwrap())
+        .collect();
+    assert!(!stamps.is_empty());
+    assert!(stamps.iter().all(|t| *t == "14.998"), "{stamps:?}");
 }

@@ -132,6 +132,39 @@ fn a_condition_that_gives_a_number_cannot_return_a_bool() {
 }
 
 #[test]
+fn a_condition_that_is_the_whole_result_cannot_return_a_bool_from_a_prometheus_query() {
+    // YAML's 'result' is the expression `result`: a bool only if the result
+    // is one, which a Prometheus query never gives (Argo: "expected bool").
+    let f = only("condition-whole-result", Kind::Condition, Severity::Error);
+    assert!(f.diagnostic.message.contains("cannot return a bool"), "{f}");
+}
+
+#[test]
+fn a_blank_condition_is_compiled_by_argo_and_is_an_error() {
+    let f = only("condition-blank", Kind::Condition, Severity::Error);
+    assert!(f.diagnostic.message.contains("is blank"), "{f}");
+    assert!(f.diagnostic.hint.contains("remove successCondition"), "{f}");
+}
+
+#[test]
+fn a_guarded_index_on_a_scalar_query_fails_on_every_measurement() {
+    let f = only("scalar-indexed", Kind::Condition, Severity::Error);
+    assert!(
+        f.diagnostic
+            .message
+            .contains("the query returns a scalar, so result is a number (float64), not a list"),
+        "{f}"
+    );
+    assert!(f.diagnostic.hint.contains("result < 0.01"), "{f}");
+}
+
+#[test]
+fn a_query_that_returns_a_string_is_an_error_as_argos_provider_refuses_it() {
+    let f = only("query-string", Kind::Promql, Severity::Error);
+    assert!(f.diagnostic.message.contains("returns a string"), "{f}");
+}
+
+#[test]
 fn indexing_result_without_a_length_guard_is_a_warning() {
     let f = only("unguarded-index", Kind::UnguardedIndex, Severity::Warning);
     assert!(

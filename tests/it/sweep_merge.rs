@@ -72,6 +72,14 @@ impl Parts {
     /// (exit 2) naming the edited file, nothing on stdout and no `--out`
     /// directory made. Returns stderr.
     fn refused(&self, edited: &Value) -> String {
+        let e = self.refused_as_any(edited);
+        assert!(e.contains("edited.json: shard 2/2: cell "), "{e}");
+        assert!(e.contains("a damaged or edited part"), "{e}");
+        e
+    }
+
+    /// [`Parts::refused`] without the form of a per-cell error. Returns stderr.
+    fn refused_as_any(&self, edited: &Value) -> String {
         let file = self.dir.path().join("edited.json");
         fs::write(&file, serde_json::to_vec_pretty(edited).unwrap()).unwrap();
         let merged = self.dir.path().join("merged");
@@ -87,8 +95,6 @@ impl Parts {
         assert_eq!(out.status.code(), Some(2), "{e}");
         assert!(out.stdout.is_empty(), "nothing on stdout when refused");
         assert!(!merged.exists(), "nothing written when refused");
-        assert!(e.contains("edited.json: shard 2/2: cell "), "{e}");
-        assert!(e.contains("a damaged or edited part"), "{e}");
         e
     }
 }
@@ -350,4 +356,126 @@ fn a_part_claiming_a_hundred_million_shards_is_refused_at_once_naming_a_few() {
         "{e}"
     );
     assert!(e.len() < 2_000, "{} bytes of error", e.len());
+}
+
+#[test]
+fn a_part_whose_sweep_runs_no_seeds_is_refused() {
+    // Every cell empty and the header's runs 0 passed every other check,
+    // and merged into cells of no runs.
+    let parts = Parts::new();
+    let mut part = parts.second();
+    part["sweep"]["runs"] = json!(0);
+    runs(&mut part, 0).clear();
+    runs(&mut part, 1).clear();
+    let e = parts.refused_as_any(&part);
+    assert!(
+        e.contains("edited.json: shard 2/2: the sweep runs 0 seeds a cell"),
+        "{e}"
+    );
+}
+
+/// Shard 1/2 of a sweep of the good release over two rates.
+fn varied_part() -> Value {
+    let out = ok(&[
+        "sweep".into(),
+        "scenarios/checkout-good.toml".into(),
+        "--policy".into(),
+        "manual".into(),
+        "--vary".into(),
+        "traffic.rate=60,120".into(),
+        "--runs".into(),
+        "1".into(),
+        "--shard".into(),
+        "1/2".into(),
+        "--format".into(),
+        "json".into(),
+    ]);
+    serde_json::from_slice(&out).unwrap()
+}
+
+fn merge_one(dir: &std::path::Path, part: &Value) -> String {
+    let file = dir.join("edited.json");
+    fs::write(&file, serde_json::to_vec(part).unwrap()).unwrap();
+    let out = canarysim()
+        .args(["sweep", "merge"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(e.contains("edited.json: shard 1/2: "), "{e}");
+    assert!(e.contains("a damaged or edited part"), "{e}");
+    e
+}
+
+#[test]
+fn a_part_whose_cells_are_not_the_ones_its_axes_give_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let part = varied_part();
+    // A cell missing: the axis gives two.
+    let mut short = part.clone();
+    short["cells"].as_array_mut().unwrap().pop();
+    let e = merge_one(dir.path(), &short);
+    assert!(e.contains("manual has 1 cells, and its axes give 2"), "{e}");
+    // The same cell twice, in place of the other.
+    let mut twice = part.clone();
+    twice["cells"][1] = twice["cells"][0].clone();
+    let e = merge_one(dir.path(), &twice);
+    assert!(e.contains("traffic.rate=60 is given twice"), "{e}");
+    // A value the axis does not have.
+    let mut alien = part.clone();
+    alien["cells"][1]["set"]["traffic.rate"] = json!(999);
+    let e = merge_one(dir.path(), &alien);
+    assert!(
+        e.contains("traffic.rate=999 is none of its axis's values"),
+        "{e}"
+    );
+}
+
+#[test]
+fn errors_from_comparing_parts_name_the_files_involved() {
+    let parts = Parts::new();
+    let first = parts.path(1).display().to_string();
+    // Another sweep: the header differs, each part is sound on its own.
+    let mut other = parts.second();
+    other["sweep"]["file"] = json!("elsewhere.toml");
+    let e = parts.refused_as_any(&other);
+    assert!(
+        e.contains("edited.json: shard 2/2 is of another sweep than ") && e.contains(&first),
+        "{e}"
+    );
+    // A cell that differs between the parts.
+    let mut moved = parts.second();
+    moved["cells"][1]["scenario_file"] = json!("scenarios/checkout-slow.toml");
+    let e = parts.refused_as_any(&moved);
+    assert!(
+        e.contains("cell 1 differs between ") && e.contains(&first) && e.contains("edited.json"),
+        "{e}"
+    );
+    // The same shard twice.
+    let out = canarysim()
+        .args(["sweep", "merge"])
+        .arg(parts.path(1))
+        .arg(parts.path(1))
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains(&format!(
+            "shard 1/2 is given twice: by {first} and by {first}"
+        )),
+        "{e}"
+    );
+    // A shard missing: the parts given are named.
+    let out = canarysim()
+        .args(["sweep", "merge"])
+        .arg(parts.path(1))
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains(&format!("missing shards: 2/2; given: {first} (1/2)")),
+        "{e}"
+    );
 }

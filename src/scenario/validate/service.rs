@@ -76,11 +76,14 @@ pub(super) fn pod_resources(pp: &Path, pod_f: &PodFile) -> Result<PodResources> 
         return Err(invalid(
             &pp.key("limits").key("memory"),
             format!(
-                "memory limit {:.0}Mi is below the request {:.0}Mi",
-                pod_f.limits.memory.mib(),
-                pod_f.requests.memory.mib()
+                "memory limit {} is below the request {}",
+                pod_f.limits.memory, pod_f.requests.memory
             ),
-            "Kubernetes rejects a limit below the request; raise the limit or lower the request",
+            if pod_f.limits.memory.0 < 1024.0 {
+                "a size without a suffix is in bytes: write one, e.g. \"1.5Gi\" (Kubernetes rejects a limit below the request)"
+            } else {
+                "Kubernetes rejects a limit below the request; raise the limit or lower the request"
+            },
         ));
     }
     if pod_f.limits.cpu.0 < pod_f.requests.cpu.0 {
