@@ -171,7 +171,7 @@ impl CheckSpec {
     pub fn parse(file: &str, text: &str) -> Result<CheckSpec, Diagnostic> {
         let at = |offset: usize| Location::at_offset(file, text, offset);
         let f: CheckFile = toml::from_str(text).map_err(|e| {
-            let message = e.message().trim().to_string();
+            let message = crate::scenario::plain_types(e.message().trim());
             let hint = if message.starts_with("unknown field") {
                 "remove the key or fix its spelling; docs/check.md lists every measure"
             } else {
@@ -478,6 +478,17 @@ undecided = "== 0"
 lint = ["../argo/"]
 warnings = "== 0"
 "#;
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_named_in_the_files_words() {
+        for (text, words) in [
+            ("schema = 1\nruns = 2.5\n", "expected a whole number"),
+            ("schema = 1\nexpect = [3]\n", "expected a table"),
+        ] {
+            let e = CheckSpec::parse("c.toml", text).unwrap_err();
+            assert!(e.message.ends_with(words), "{}", e.message);
+        }
+    }
 
     #[test]
     fn a_seed_past_i64_max_is_taken_quoted_as_a_scenario_takes_it() {

@@ -87,7 +87,7 @@ impl SweepSpec {
         let f: SweepFile = toml::from_str(text).map_err(|e| {
             Diagnostic::new(
                 at(file, text, e.span().map_or(0, |s| s.start)),
-                e.message().trim().to_string(),
+                crate::scenario::plain_types(e.message().trim()),
                 "a sweep file has schema, scenarios, policies, runs, seed and [[axis]] tables (docs/sweep.md)",
             )
         })?;
@@ -420,6 +420,23 @@ values = [0, 1, 2]
 [[axis]]
 zip = { "traffic.rate" = [60, 120], "rollout.replicas" = [5, 10] }
 "#;
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_named_in_the_files_words() {
+        for (text, words) in [
+            (
+                "schema = 1\nscenarios = [\"a.toml\"]\nruns = \"x\"\n",
+                "expected a whole number",
+            ),
+            (
+                "schema = 1\nscenarios = [\"a.toml\"]\naxis = [1]\n",
+                "expected a table",
+            ),
+        ] {
+            let e = SweepSpec::parse("s.toml", text).unwrap_err();
+            assert!(e.message.ends_with(words), "{}", e.message);
+        }
+    }
 
     fn vary(flags: &[&str]) -> Result<SweepSpec, Diagnostic> {
         let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
