@@ -312,7 +312,9 @@ fn distinct_values(axes: &[Axis]) -> Result<(), Diagnostic> {
             let origin = step
                 .first()
                 .map_or_else(|| Override::command_line("--vary"), |o| o.origin.clone());
-            let same = if text(earlier) == text(step) {
+            let same = if text(step).trim().is_empty() {
+                "an empty value is given twice (two commas in a row?)".to_string()
+            } else if text(earlier) == text(step) {
                 format!("{} is given twice", text(step))
             } else {
                 format!("{} and {} are the same value", text(earlier), text(step))
@@ -470,6 +472,7 @@ zip = { "traffic.rate" = [60, 120], "rollout.replicas" = [5, 10] }
     fn vary_refuses_a_value_given_twice_by_value() {
         for (flag, says) in [
             ("traffic.rate=60,60", "60 is given twice"),
+            ("traffic.rate=60,,,", "an empty value is given twice"),
             ("traffic.rate=60.0,60", "60.0 and 60 are the same value"),
             ("simulation.soak=1m,60s", "1m and 60s are the same value"),
             ("traffic.mix={a=1,b=2},{b=2,a=1}", "are the same value"),
