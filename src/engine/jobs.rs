@@ -91,6 +91,9 @@ pub(crate) struct JobSlot {
     pub report: Option<LocustReport>,
     /// The container's exit code once finished.
     pub exit_code: Option<i32>,
+    /// When Locust exited before any user started, and its own exit code
+    /// (a command line it refuses): such a pod has no report.
+    pub exited_at_start: Option<(SimTime, i32)>,
     /// The Kubernetes Job this run is a pod of, if any.
     pub kube: Option<u32>,
 }
@@ -186,14 +189,15 @@ impl World<'_> {
         let (launch, locust) = (kj.launch.clone(), kj.locust.clone());
         // The pod index is known before its run can finish (and report back).
         self.kube_jobs[k as usize].pod = self.jobs.len() as u32;
-        let idle = |exit_code| JobSlot {
+        let idle = |exited: Option<(i32, i32)>| JobSlot {
             name: name.clone(),
             run: None,
             job: Some(locust.clone()),
             endpoint_map: Vec::new(),
             production: false,
             report: None,
-            exit_code,
+            exit_code: exited.map(|(_, container)| container),
+            exited_at_start: exited.map(|(locust, _)| (now, locust)),
             kube: Some(k),
         };
         match launch {
@@ -219,7 +223,7 @@ impl World<'_> {
             }
             Launch::Exits { code, message } => {
                 let exit = locust.job_exit_code(code);
-                self.jobs.push(idle(Some(exit)));
+                self.jobs.push(idle(Some((code, exit))));
                 self.note(
                     now,
                     "locust",
@@ -326,6 +330,7 @@ impl World<'_> {
             production,
             report: None,
             exit_code: None,
+            exited_at_start: None,
             kube,
         });
         self.drive_locust(index, now, q, out);

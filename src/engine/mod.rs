@@ -835,9 +835,8 @@ impl<'s> Engine<'s> {
                 .jobs
                 .iter()
                 .filter(|j| !j.production)
-                .filter_map(|j| {
-                    let r = j.report.as_ref()?;
-                    Some(LocustJobSummary {
+                .filter_map(|j| match (&j.report, j.exited_at_start) {
+                    (Some(r), _) => Some(LocustJobSummary {
                         name: j.name.clone(),
                         started_at_s: w.rel_secs(r.started_at),
                         ended_at_s: w.rel_secs(r.ended_at),
@@ -845,7 +844,19 @@ impl<'s> Engine<'s> {
                         failures: r.stats.total().num_failures,
                         locust_exit_code: r.exit_code,
                         job_exit_code: j.exit_code.unwrap_or(r.exit_code),
-                    })
+                    }),
+                    // Locust refused its command line: the pod started,
+                    // sent nothing and exited at once.
+                    (None, Some((at, code))) => Some(LocustJobSummary {
+                        name: j.name.clone(),
+                        started_at_s: w.rel_secs(at),
+                        ended_at_s: w.rel_secs(at),
+                        requests: 0,
+                        failures: 0,
+                        locust_exit_code: code,
+                        job_exit_code: j.exit_code.unwrap_or(code),
+                    }),
+                    (None, None) => None,
                 })
                 .collect(),
             oom_kills: w.oom_kills.clone(),

@@ -693,7 +693,21 @@ fn a_flag_locust_refuses_fails_the_jobs_pods_not_the_rollout_spec() {
             .contains("BackoffLimitExceeded (failed pods: 1, backoffLimit: 0)")),
         "the template's backoffLimit 0: the first failed pod fails the Job"
     );
-    assert!(r.locust_jobs.is_empty(), "no Locust run sent a request");
+    // Each Job's pod is in the report all the same: it started, sent
+    // nothing and exited with Locust's 2, which failed its Job.
+    assert!(!r.locust_jobs.is_empty());
+    for j in &r.locust_jobs {
+        assert_eq!(
+            (j.requests, j.failures, j.locust_exit_code),
+            (0, 0, 2),
+            "{j:?}"
+        );
+        assert_eq!(j.started_at_s, j.ended_at_s, "{j:?}");
+        assert_eq!(
+            j.job_exit_code, 2,
+            "the script exits with Locust's code: {j:?}"
+        );
+    }
 }
 
 #[test]
