@@ -266,6 +266,13 @@ fn find_option(word: &str) -> Result<Option<(&'static Opt, Option<String>)>, Str
     if let Some(o) = OPTIONS.iter().find(|o| o.names.contains(&word)) {
         return Ok(Some((o, None)));
     }
+    // `-t=45s` as `--run-time=45s`: argparse splits any option at its first
+    // `=` when what precedes it is an option's exact name.
+    if let Some((name, value)) = word.split_once('=')
+        && let Some(o) = OPTIONS.iter().find(|o| o.names.contains(&name))
+    {
+        return Ok(Some((o, Some(value.to_string()))));
+    }
     if word.starts_with("--") {
         let (name, value) = match word.split_once('=') {
             Some((n, v)) => (n, Some(v.to_string())),
@@ -410,7 +417,7 @@ pub fn locustfile(words: &[String], env: &[(String, String)]) -> Option<String> 
         let w = words[i].as_str();
         i += 1;
         let (name, attached) = match w.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
+            Some((n, v)) if n.starts_with("--") || n == "-f" => (n, Some(v.to_string())),
             _ => (w, None),
         };
         let value = if name == "-f" || (name.len() > 2 && "--locustfile".starts_with(name)) {
@@ -546,6 +553,21 @@ mod tests {
         assert!(refused("--c x").starts_with("ambiguous option: --c could match --config"));
         // --headful is hidden from the help, but it is an option.
         assert!(refused("--head").starts_with("ambiguous option: --head could match --headless"));
+    }
+
+    #[test]
+    fn a_short_option_takes_its_value_after_an_equals_sign_as_argparse_splits_it() {
+        let a = parse(&words("-t=45s -u=3"), &[]).unwrap();
+        assert_eq!(
+            (a.value("run-time"), a.value("users")),
+            (Some("45s"), Some("3"))
+        );
+        assert_eq!(
+            locustfile(&words("-f=checkout_flow.py --headless"), &[]),
+            Some("checkout_flow.py".to_string())
+        );
+        // Attached without `=`, the value is the rest of the word.
+        assert_eq!(parse(&words("-u5"), &[]).unwrap().value("users"), Some("5"));
     }
 
     #[test]
