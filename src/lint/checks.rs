@@ -577,7 +577,12 @@ fn conditions(
                 Kind::Condition,
                 at,
                 format!("{label}: {which} cannot return a bool (it gives {type_name})"),
-                "compare the result, e.g. result[0] < 0.01; Argo makes every measurement an Error otherwise",
+                // A scalar query's result is the number itself.
+                if shape == Some(ResultShape::Scalar) {
+                    "compare the number itself, e.g. result < 0.01; Argo makes every measurement an Error otherwise"
+                } else {
+                    "compare the result, e.g. result[0] < 0.01; Argo makes every measurement an Error otherwise"
+                },
             ),
             Ok(BoolCheck::AlwaysFails { message }) => push(
                 out,
@@ -718,7 +723,12 @@ fn metric_checks(
                 Kind::Metric,
                 at,
                 format!("{label}: {}: {}", e.field, e.message),
-                "Argo's ValidateMetric refuses it: the AnalysisRun is an Error at once and the rollout aborts",
+                if e.field == "provider.job" {
+                    // The Job's command as canarysim reads it, not Argo's rule.
+                    "canarysim cannot simulate this Job's command (Argo would create the Job): the simulated Rollout is InvalidSpec; run `locust …` directly or on a line of its own in `sh -c`"
+                } else {
+                    "Argo's ValidateMetric refuses it: the AnalysisRun is an Error at once and the rollout aborts"
+                },
             );
         }
         Ok(checked) => {
@@ -738,7 +748,11 @@ fn metric_checks(
                             .to_string(),
                     )),
                     Ok(Launch::Exits { code, message }) => Some((
-                        format!("{label}: Locust exits {code} before any user starts: {message}"),
+                        if matches!(job.start, Start::Exits { by_shell: true, .. }) {
+                            format!("{label}: the container exits {code} before Locust starts: {message}")
+                        } else {
+                            format!("{label}: Locust exits {code} before any user starts: {message}")
+                        },
                         format!(
                             "every pod of the Job exits with container code {} and sends no request; fix the command line",
                             job.job_exit_code(code)
@@ -762,8 +776,10 @@ fn metric_checks(
                     push(out, Severity::Error, Kind::Invalid, at, message, &help);
                 }
             }
+            // What the container exits with when Locust fails (1) and
+            // when it succeeds (0), as the script passes them on.
             if let CheckedProvider::Job(job) = &checked.provider
-                && !job.propagates_exit_code
+                && (job.job_exit_code(1) == 0 || job.job_exit_code(0) != 0)
             {
                 push(
                     out,
@@ -773,14 +789,14 @@ fn metric_checks(
                         .job_command
                         .clone()
                         .unwrap_or_else(|| metric_at.clone()),
-                    if job.later_exit_code == 0 {
+                    if job.job_exit_code(1) == 0 {
                         format!(
                             "{label}: the job's exit code is the last command's, not Locust's: a failed Locust run still completes the Job"
                         )
                     } else {
                         format!(
-                            "{label}: the job's exit code is not Locust's: the script exits {} after it whatever Locust does, so every pod fails",
-                            job.later_exit_code
+                            "{label}: the job's exit code is not Locust's: the script exits {} after a successful Locust run, so every pod fails",
+                            job.job_exit_code(0)
                         )
                     },
                     "start the script with `set -e` (or end it with `exec locust …`) so the Job fails when Locust does",

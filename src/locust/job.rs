@@ -98,6 +98,9 @@ pub struct LocustJob {
     /// later commands are taken to succeed, N after a trailing `exit N`, 2
     /// when `sh` refuses a later line.
     pub later_exit_code: i32,
+    /// The container's exit code when Locust fails and its `||` runs
+    /// `exit N` (`locust … || exit 1`, `|| { echo …; exit 1; }`).
+    pub or_exit: Option<i32>,
     /// Labels of the push step (`--labels="service=…,type=canary"`), in order.
     pub push_labels: Vec<(String, String)>,
     /// `spec.backoffLimit` of the Job running the container: how many failed
@@ -123,11 +126,41 @@ impl LocustJob {
             name: name.to_string(),
             problem,
         };
+        // `sh -c SCRIPT`, with the shell's own options before or after
+        // `-c` (`sh -ec`, `sh -e -c`, `bash -o pipefail -c`): `-e` is
+        // errexit from the start, `-o NAME` sets an option.
+        let mut shell_errexit = false;
+        let mut shell_pipefail = false;
         let script = match command {
-            [shell, flag, script, ..]
-                if is_shell(shell) && flag.starts_with('-') && flag.contains('c') =>
-            {
-                Some(parse_script(script, env))
+            [shell, rest @ ..] if is_shell(shell) => {
+                let mut i = 0;
+                let mut has_c = false;
+                while let Some(w) = rest.get(i) {
+                    if w == "-o" || w == "+o" {
+                        let on = w == "-o";
+                        match rest.get(i + 1).map(String::as_str) {
+                            Some("errexit") => shell_errexit = on,
+                            Some("pipefail") => shell_pipefail = on,
+                            _ => {}
+                        }
+                        i += 2;
+                    } else if w.starts_with('-') && !w.starts_with("--") && w.len() > 1 {
+                        has_c |= w.contains('c');
+                        shell_errexit |= w.contains('e');
+                        i += 1;
+                        // `-eo pipefail`: a clustered `o` takes the next word.
+                        if w.ends_with('o') {
+                            shell_pipefail |= rest.get(i).is_some_and(|n| n == "pipefail");
+                            i += 1;
+                        }
+                    } else {
+                        break;
+                    }
+                }
+                match rest.get(i) {
+                    Some(script) if has_c => Some(parse_script(script, env)),
+                    _ => None,
+                }
             }
             _ => None,
         };
@@ -164,21 +197,59 @@ impl LocustJob {
                     };
                 };
                 let cmds = &script.commands;
-                let mut errexit = false;
-                let mut pipefail = false;
+                // An `exit` that runs whatever came before (not after `&&`
+                // or `||`) ends the script before Locust starts.
+                let unconditional = |i: usize| {
+                    i == 0 || !matches!(cmds[i - 1].then, Sep::And | Sep::Or | Sep::Pipe)
+                };
+                if let Some(i) = (0..li).find(|&i| {
+                    cmds[i].words.first().is_some_and(|w| w == "exit") && unconditional(i)
+                }) {
+                    // A bare `exit` (or `exit $?`) keeps the last status,
+                    // taken as a success as every other command's is.
+                    let code = match cmds[i].words.get(1).map(String::as_str) {
+                        None | Some("$?") => 0,
+                        Some(n) => n.parse::<i64>().map_or(2, |n| n.rem_euclid(256) as i32),
+                    };
+                    job.start = Start::Exits {
+                        code,
+                        message: format!("the script exits {code} before it runs locust"),
+                        by_shell: true,
+                    };
+                    return Ok(job);
+                }
+                let mut errexit = shell_errexit;
+                let mut pipefail = shell_pipefail;
+                // `set` in order: `-e`/`-o errexit` on, `+e`/`+o errexit` off.
                 for c in &cmds[..li] {
                     if c.words.first().is_some_and(|t| t == "set") {
-                        if c.words[1..].iter().any(|t| sets_errexit(t))
-                            || c.words
-                                .windows(2)
-                                .any(|w| w[0] == "-o" && w[1] == "errexit")
-                        {
-                            errexit = true;
-                        }
-                        if c.words.windows(2).any(|w| {
-                            w[0].starts_with('-') && w[0].ends_with('o') && w[1] == "pipefail"
-                        }) {
-                            pipefail = true;
+                        let mut words = c.words[1..].iter().peekable();
+                        while let Some(t) = words.next() {
+                            if t == "-o" || t == "+o" {
+                                let on = t == "-o";
+                                match words.next().map(String::as_str) {
+                                    Some("errexit") => errexit = on,
+                                    Some("pipefail") => pipefail = on,
+                                    _ => {}
+                                }
+                            } else if sets_errexit(t) {
+                                errexit = true;
+                                // `-eo pipefail`: the option's name follows.
+                                if t.ends_with('o')
+                                    && words.peek().is_some_and(|n| *n == "pipefail")
+                                {
+                                    pipefail = true;
+                                    words.next();
+                                }
+                            } else if t.starts_with('+') && t.contains('e') {
+                                errexit = false;
+                            } else if t.starts_with('-')
+                                && t.ends_with('o')
+                                && words.peek().is_some_and(|n| *n == "pipefail")
+                            {
+                                pipefail = true;
+                                words.next();
+                            }
                         }
                     }
                 }
@@ -209,7 +280,19 @@ impl LocustJob {
                 let mut swallowed = false;
                 while matches!(cmds[end].then, Sep::And | Sep::Or | Sep::Pipe) {
                     match cmds[end].then {
-                        Sep::Or if end == li => swallowed = true,
+                        Sep::Or if end == li => {
+                            // `|| exit N` (or a `{ …; exit N; }` group) exits
+                            // with N when Locust fails; anything else after
+                            // `||` succeeds in Locust's place.
+                            let (exit, last) = or_branch(cmds, li + 1, runnable);
+                            match exit {
+                                Some(None) => {}
+                                Some(Some(n)) => job.or_exit = Some(n),
+                                None => swallowed = true,
+                            }
+                            end = last;
+                            continue;
+                        }
                         Sep::Pipe if end == li && !pipefail => swallowed = true,
                         _ => {}
                     }
@@ -276,6 +359,7 @@ impl LocustJob {
             start: Start::Headless,
             propagates_exit_code: true,
             later_exit_code: 0,
+            or_exit: None,
             push_labels: Vec::new(),
             backoff_limit: DEFAULT_BACKOFF_LIMIT,
         }
@@ -521,6 +605,11 @@ impl LocustJob {
         // A process's exit status is its exit code modulo 256
         // (`--exit-code-on-error 256` exits 0, -1 exits 255).
         let code = locust_exit.rem_euclid(256);
+        if let Some(n) = self.or_exit
+            && code != 0
+        {
+            return n;
+        }
         if self.propagates_exit_code && code != 0 {
             code
         } else {
@@ -592,6 +681,39 @@ pub fn parse_timespan(text: &str) -> Option<SimDuration> {
 
 fn is_shell(s: &str) -> bool {
     matches!(s.rsplit('/').next(), Some("sh" | "bash" | "ash" | "dash"))
+}
+
+/// The command `||` runs after Locust, from index `first`: whether it exits
+/// (`Some(Some(n))` with `n`, `Some(None)` with Locust's own status: a bare
+/// `exit` or `exit $?`; `None` when it does not exit), and the index of its
+/// last command (a `{ … }` group's closing one).
+fn or_branch(cmds: &[Cmd], first: usize, runnable: usize) -> (Option<Option<i32>>, usize) {
+    let Some(c) = cmds.get(first).filter(|_| first < runnable) else {
+        return (None, first.min(cmds.len().saturating_sub(1)));
+    };
+    let exit_of = |words: &[String]| match words.get(1).map(String::as_str) {
+        None | Some("$?") => None,
+        Some(n) => Some(n.parse::<i64>().map_or(2, |n| n.rem_euclid(256) as i32)),
+    };
+    if c.words.first().is_some_and(|w| w == "exit") {
+        return (Some(exit_of(&c.words)), first);
+    }
+    if c.words.first().is_some_and(|w| w == "{") {
+        // The group runs to the command that starts with `}`.
+        let close = (first..runnable)
+            .find(|&i| cmds[i].words.first().is_some_and(|w| w == "}"))
+            .unwrap_or(runnable.saturating_sub(1));
+        let exit = (first..=close).find_map(|i| {
+            let words = &cmds[i].words;
+            let words = if i == first { &words[1..] } else { &words[..] };
+            words
+                .first()
+                .is_some_and(|w| w == "exit")
+                .then(|| exit_of(words))
+        });
+        return (exit, close);
+    }
+    (None, first)
 }
 
 fn is_locust(s: &str) -> bool {
@@ -880,6 +1002,67 @@ mod tests {
         assert!(shell(&format!("set -o pipefail\n{run}")).propagates_exit_code);
         assert!(shell(&format!("set -eo pipefail\n{run}\necho done")).propagates_exit_code);
         assert!(shell(&run.replace(" | tee /tmp/log", "")).propagates_exit_code);
+    }
+
+    /// The container's exit code, as `dash -c` gives it, when Locust exits
+    /// with `locust` (each case checked with a stand-in `locust` there).
+    fn container(command: &[&str], locust: i32) -> i32 {
+        let command: Vec<String> = command.iter().map(|s| s.to_string()).collect();
+        let job = LocustJob::from_container(&[], &command).unwrap();
+        match job.start {
+            Start::Exits { code, .. } => job.job_exit_code(code),
+            _ => job.job_exit_code(locust),
+        }
+    }
+
+    #[test]
+    fn or_exit_n_fails_the_container_with_n_when_locust_fails() {
+        let run = "locust -f checkout_flow.py --headless --host=http://a -t 1m";
+        let sh = |script: &str, locust| container(&["/bin/sh", "-c", script], locust);
+        assert_eq!(sh(&format!("{run} || exit 1"), 1), 1);
+        assert_eq!(sh(&format!("{run} || exit 1"), 0), 0);
+        assert_eq!(sh(&format!("{run} || exit 7\necho done"), 3), 7);
+        assert_eq!(
+            sh(&format!("{run} || {{ echo failed; exit 4; }}\necho ok"), 3),
+            4
+        );
+        assert_eq!(
+            sh(&format!("{run} || {{ echo failed; exit 4; }}\necho ok"), 0),
+            0
+        );
+        assert_eq!(sh(&format!("{run} || exit"), 3), 3);
+        assert_eq!(sh(&format!("{run} || exit $?"), 3), 3);
+        // Anything else after `||` succeeds in Locust's place.
+        assert_eq!(sh(&format!("{run} || true"), 3), 0);
+        assert_eq!(sh(&format!("{run} || echo failed"), 3), 0);
+    }
+
+    #[test]
+    fn the_shells_own_e_option_is_errexit_and_set_plus_e_turns_it_off() {
+        let run = "locust -f checkout_flow.py --headless --host=http://a -t 1m";
+        let then = format!("{run}\necho done");
+        assert_eq!(container(&["/bin/sh", "-ec", &then], 1), 1);
+        assert_eq!(container(&["/bin/sh", "-e", "-c", &then], 1), 1);
+        assert_eq!(container(&["bash", "-o", "errexit", "-c", &then], 1), 1);
+        let piped = format!("{run} | tee /tmp/log");
+        assert_eq!(container(&["bash", "-eo", "pipefail", "-c", &piped], 1), 1);
+        assert_eq!(container(&["bash", "-c", &piped], 1), 0);
+        assert_eq!(container(&["/bin/sh", "-c", &then], 1), 0);
+        let sh = |script: &str| container(&["/bin/sh", "-c", script], 1);
+        assert_eq!(sh(&format!("set -e\nset +e\n{then}")), 0);
+        assert_eq!(sh(&format!("set -e\nset +o errexit\n{then}")), 0);
+        assert_eq!(sh(&format!("set +e\nset -e\n{then}")), 1);
+    }
+
+    #[test]
+    fn an_exit_before_locust_ends_the_script_and_locust_never_runs() {
+        let run = "locust -f checkout_flow.py --headless --host=http://a -t 1m";
+        let sh = |script: &str| container(&["/bin/sh", "-c", script], 0);
+        assert_eq!(sh(&format!("exit 3\n{run}")), 3);
+        assert_eq!(sh(&format!("echo hi; exit\n{run}")), 0);
+        // A conditional exit may not run: Locust is read as usual.
+        let job = shell(&format!("test -f /x || exit 3\n{run}"));
+        assert!(matches!(job.start, Start::Headless), "{:?}", job.start);
     }
 
     #[test]

@@ -159,6 +159,14 @@ fn a_guarded_index_on_a_scalar_query_fails_on_every_measurement() {
 }
 
 #[test]
+fn the_bare_result_of_a_scalar_query_is_compared_as_the_number_it_is() {
+    let f = only("scalar-whole-result", Kind::Condition, Severity::Error);
+    assert!(f.diagnostic.message.contains("cannot return a bool"), "{f}");
+    assert!(f.diagnostic.hint.contains("result < 0.01"), "{f}");
+    assert!(!f.diagnostic.hint.contains("result[0]"), "{f}");
+}
+
+#[test]
 fn a_query_that_returns_a_string_is_an_error_as_argos_provider_refuses_it() {
     let f = only("query-string", Kind::Promql, Severity::Error);
     assert!(f.diagnostic.message.contains("returns a string"), "{f}");
@@ -270,6 +278,56 @@ fn a_locust_job_whose_command_line_locust_refuses_is_an_error() {
 fn a_locust_job_without_headless_never_finishes_and_is_an_error() {
     let f = only("job-web-ui", Kind::Invalid, Severity::Error);
     assert!(f.diagnostic.message.contains("web UI"), "{f}");
+}
+
+#[test]
+fn a_locust_job_whose_or_branch_exits_non_zero_keeps_the_failure() {
+    // `locust … || exit 1` then the push: dash exits 1 when Locust fails,
+    // so the Job fails with it and nothing is lost.
+    let text = std::fs::read_to_string("tests/data/manifests/lint/job-exit-code.yaml").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (or, warned) in [
+        (" || exit 1", false),
+        (" || true", true),
+        (" || exit 0", true),
+    ] {
+        let path = dir.path().join("job.yaml");
+        std::fs::write(
+            &path,
+            text.replace("--run-time=45s\n", &format!("--run-time=45s{or}\n")),
+        )
+        .unwrap();
+        let r = lint(&[path.to_str().unwrap()], Some(SCENARIO));
+        assert_eq!(
+            !r.of_kind(Kind::JobExitCode).is_empty(),
+            warned,
+            "{or}: {:#?}",
+            r.findings
+        );
+    }
+}
+
+#[test]
+fn a_job_command_canarysim_cannot_read_is_said_to_be_its_limit_not_argos() {
+    // `time locust …`: Argo creates the Job; canarysim finds no locust to run.
+    let text = std::fs::read_to_string("tests/data/manifests/lint/job-exit-code.yaml").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("job.yaml");
+    std::fs::write(&path, text.replace("locust -f", "time locust -f")).unwrap();
+    let r = lint(&[path.to_str().unwrap()], Some(SCENARIO));
+    let f = r.of_kind(Kind::Metric);
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert!(
+        f[0].diagnostic.message.contains("no `locust` command"),
+        "{}",
+        f[0]
+    );
+    assert!(
+        f[0].diagnostic.hint.contains("canarysim cannot simulate"),
+        "{}",
+        f[0]
+    );
+    assert!(!f[0].diagnostic.hint.contains("ValidateMetric"), "{}", f[0]);
 }
 
 #[test]
