@@ -312,9 +312,12 @@ impl RunDigest {
     pub fn check(&self, bad_release: bool) -> Result<(), String> {
         let seconds = |x: f64| x.is_finite() && x >= 0.0;
         if !seconds(self.rollout_duration_s) || self.time_to_detect_s.is_some_and(|t| !seconds(t)) {
+            let ttd = self
+                .time_to_detect_s
+                .map_or_else(|| "none".to_string(), |t| t.to_string());
             return Err(format!(
-                "times no run has (time_to_detect_s {:?}, rollout_duration_s {})",
-                self.time_to_detect_s, self.rollout_duration_s
+                "times no run has (time_to_detect_s {ttd}, rollout_duration_s {})",
+                self.rollout_duration_s
             ));
         }
         let release = |bad: bool| if bad { "a bad" } else { "a good" };

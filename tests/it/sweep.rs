@@ -508,6 +508,10 @@ fn a_damaged_part_is_refused_naming_its_file() {
             bad.to_str().unwrap(),
         ]);
         assert!(e.contains("bad.json: ") && e.contains(says), "{e}");
+        assert!(
+            !e.contains("Some(") && !e.contains("None"),
+            "no Rust in it: {e}"
+        );
     }
 }
 
