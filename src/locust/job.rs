@@ -874,7 +874,9 @@ fn parse_script(script: &str, env: &[(String, String)]) -> Script {
                 } else if let Some((_, v)) = env.iter().find(|(k, _)| *k == name) {
                     cur.push_str(v);
                 }
-                in_word = true;
+                // An unquoted expansion to nothing is no word at all
+                // (`locust $EXTRA …` with EXTRA unset); a quoted one is "".
+                in_word |= quote.is_some() || !cur.is_empty();
             }
             (_, c) => {
                 cur.push(c);
@@ -1013,6 +1015,17 @@ mod tests {
             Start::Exits { code, .. } => job.job_exit_code(code),
             _ => job.job_exit_code(locust),
         }
+    }
+
+    #[test]
+    fn an_unquoted_expansion_to_nothing_is_no_argument_as_sh_drops_it() {
+        let run = "locust -f checkout_flow.py $EXTRA --headless --host=http://a -t 1m";
+        let job = shell(run);
+        assert!(job.user_classes.is_empty(), "{:?}", job.user_classes);
+        assert!(matches!(job.start, Start::Headless), "{:?}", job.start);
+        // Quoted, it is an empty argument: a User class named "".
+        let job = shell(&run.replace("$EXTRA", "\"$EXTRA\""));
+        assert_eq!(job.user_classes, vec![String::new()]);
     }
 
     #[test]
