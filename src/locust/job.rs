@@ -129,36 +129,12 @@ impl LocustJob {
         // `sh -c SCRIPT`, with the shell's own options before or after
         // `-c` (`sh -ec`, `sh -e -c`, `bash -o pipefail -c`): `-e` is
         // errexit from the start, `-o NAME` sets an option.
-        let mut shell_errexit = false;
-        let mut shell_pipefail = false;
+        let mut shell = ShellOptions::default();
         let script = match command {
-            [shell, rest @ ..] if is_shell(shell) => {
-                let mut i = 0;
-                let mut has_c = false;
-                while let Some(w) = rest.get(i) {
-                    if w == "-o" || w == "+o" {
-                        let on = w == "-o";
-                        match rest.get(i + 1).map(String::as_str) {
-                            Some("errexit") => shell_errexit = on,
-                            Some("pipefail") => shell_pipefail = on,
-                            _ => {}
-                        }
-                        i += 2;
-                    } else if w.starts_with('-') && !w.starts_with("--") && w.len() > 1 {
-                        has_c |= w.contains('c');
-                        shell_errexit |= w.contains('e');
-                        i += 1;
-                        // `-eo pipefail`: a clustered `o` takes the next word.
-                        if w.ends_with('o') {
-                            shell_pipefail |= rest.get(i).is_some_and(|n| n == "pipefail");
-                            i += 1;
-                        }
-                    } else {
-                        break;
-                    }
-                }
+            [sh, rest @ ..] if is_shell(sh) => {
+                let i = shell.read(rest);
                 match rest.get(i) {
-                    Some(script) if has_c => Some(parse_script(script, env)),
+                    Some(script) if shell.c => Some(parse_script(script, env)),
                     _ => None,
                 }
             }
@@ -207,10 +183,7 @@ impl LocustJob {
                 }) {
                     // A bare `exit` (or `exit $?`) keeps the last status,
                     // taken as a success as every other command's is.
-                    let code = match cmds[i].words.get(1).map(String::as_str) {
-                        None | Some("$?") => 0,
-                        Some(n) => n.parse::<i64>().map_or(2, |n| n.rem_euclid(256) as i32),
-                    };
+                    let code = exit_status(&cmds[i].words).unwrap_or(0);
                     job.start = Start::Exits {
                         code,
                         message: format!("the script exits {code} before it runs locust"),
@@ -218,41 +191,14 @@ impl LocustJob {
                     };
                     return Ok(job);
                 }
-                let mut errexit = shell_errexit;
-                let mut pipefail = shell_pipefail;
                 // `set` in order: `-e`/`-o errexit` on, `+e`/`+o errexit` off.
+                let mut opts = shell;
                 for c in &cmds[..li] {
                     if c.words.first().is_some_and(|t| t == "set") {
-                        let mut words = c.words[1..].iter().peekable();
-                        while let Some(t) = words.next() {
-                            if t == "-o" || t == "+o" {
-                                let on = t == "-o";
-                                match words.next().map(String::as_str) {
-                                    Some("errexit") => errexit = on,
-                                    Some("pipefail") => pipefail = on,
-                                    _ => {}
-                                }
-                            } else if sets_errexit(t) {
-                                errexit = true;
-                                // `-eo pipefail`: the option's name follows.
-                                if t.ends_with('o')
-                                    && words.peek().is_some_and(|n| *n == "pipefail")
-                                {
-                                    pipefail = true;
-                                    words.next();
-                                }
-                            } else if t.starts_with('+') && t.contains('e') {
-                                errexit = false;
-                            } else if t.starts_with('-')
-                                && t.ends_with('o')
-                                && words.peek().is_some_and(|n| *n == "pipefail")
-                            {
-                                pipefail = true;
-                                words.next();
-                            }
-                        }
+                        opts.read(&c.words[1..]);
                     }
                 }
+                let (errexit, pipefail) = (opts.errexit, opts.pipefail);
                 for c in cmds {
                     if let Some(v) = flag_value(&c.words, &["--labels"]) {
                         job.push_labels = v
@@ -308,10 +254,10 @@ impl LocustJob {
                 let mut first = true;
                 for c in cmds.get(end + 1..runnable).unwrap_or(&[]) {
                     if c.words.first().is_some_and(|w| w == "exit") {
-                        later = Some(match c.words.get(1).map(String::as_str) {
-                            None | Some("$?") if first => -1,
-                            None | Some("$?") => 0,
-                            Some(n) => n.parse::<i64>().map_or(2, |n| n.rem_euclid(256) as i32),
+                        later = Some(match exit_status(&c.words) {
+                            None if first => -1,
+                            None => 0,
+                            Some(n) => n,
                         });
                         break;
                     }
@@ -683,6 +629,16 @@ fn is_shell(s: &str) -> bool {
     matches!(s.rsplit('/').next(), Some("sh" | "bash" | "ash" | "dash"))
 }
 
+/// The status an `exit` command (`words`, `exit` first) ends the script
+/// with: its number modulo 256 (2, as sh refuses, when it is not one), or
+/// `None` for a bare `exit` or `exit $?`, which keep the last status.
+fn exit_status(words: &[String]) -> Option<i32> {
+    match words.get(1).map(String::as_str) {
+        None | Some("$?") => None,
+        Some(n) => Some(n.parse::<i64>().map_or(2, |n| n.rem_euclid(256) as i32)),
+    }
+}
+
 /// The command `||` runs after Locust, from index `first`: whether it exits
 /// (`Some(Some(n))` with `n`, `Some(None)` with Locust's own status: a bare
 /// `exit` or `exit $?`; `None` when it does not exit), and the index of its
@@ -691,12 +647,8 @@ fn or_branch(cmds: &[Cmd], first: usize, runnable: usize) -> (Option<Option<i32>
     let Some(c) = cmds.get(first).filter(|_| first < runnable) else {
         return (None, first.min(cmds.len().saturating_sub(1)));
     };
-    let exit_of = |words: &[String]| match words.get(1).map(String::as_str) {
-        None | Some("$?") => None,
-        Some(n) => Some(n.parse::<i64>().map_or(2, |n| n.rem_euclid(256) as i32)),
-    };
     if c.words.first().is_some_and(|w| w == "exit") {
-        return (Some(exit_of(&c.words)), first);
+        return (Some(exit_status(&c.words)), first);
     }
     if c.words.first().is_some_and(|w| w == "{") {
         // The group runs to the command that starts with `}`.
@@ -709,7 +661,7 @@ fn or_branch(cmds: &[Cmd], first: usize, runnable: usize) -> (Option<Option<i32>
             words
                 .first()
                 .is_some_and(|w| w == "exit")
-                .then(|| exit_of(words))
+                .then(|| exit_status(words))
         });
         return (exit, close);
     }
@@ -720,8 +672,45 @@ fn is_locust(s: &str) -> bool {
     s.rsplit('/').next() == Some("locust")
 }
 
-fn sets_errexit(t: &str) -> bool {
-    t.starts_with('-') && !t.starts_with("--") && t.contains('e')
+/// The shell options canarysim reads, as `sh` takes them before its
+/// script and `set` in it.
+#[derive(Debug, Clone, Copy, Default)]
+struct ShellOptions {
+    errexit: bool,
+    pipefail: bool,
+    /// `-c`: the script is the next word.
+    c: bool,
+}
+
+impl ShellOptions {
+    /// Reads options from the start of `words` in order: `-e` turns
+    /// errexit on and `+e` off, `-o NAME`/`+o NAME` (also clustered,
+    /// `-eo pipefail`) errexit or pipefail; stops at the first word that is
+    /// no option and returns how many words it read.
+    fn read(&mut self, words: &[String]) -> usize {
+        let mut i = 0;
+        while let Some(w) = words.get(i) {
+            let on = w.starts_with('-');
+            if !(on || w.starts_with('+')) || w.starts_with("--") || w.len() < 2 {
+                break;
+            }
+            i += 1;
+            let letters = &w[1..];
+            if letters.contains('e') {
+                self.errexit = on;
+            }
+            self.c |= on && letters.contains('c');
+            if letters.ends_with('o') {
+                match words.get(i).map(String::as_str) {
+                    Some("errexit") => self.errexit = on,
+                    Some("pipefail") => self.pipefail = on,
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        i
+    }
 }
 
 /// What separates a simple command from the next.
